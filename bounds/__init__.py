@@ -1,0 +1,71 @@
+"""bounds: the results of THEORY.md (what soft prompts can store) as sympy expressions, evaluated at high
+precision with mpmath (50 digits by default, in log space) and by a vectorized numpy fast path.
+
+Modules: symbols (sympy symbols with assumptions), t1, consequences, t2, refinements (one theorem, one
+place; each a `Result` with expression, source, assumptions and `latex()`), precision (dtype conventions),
+evaluate (mpmath), fast (numpy), presets (architectures with sourced facts), table and bench (CLIs).
+
+Every evaluator returns an mpmath mpf computed at 50 significant digits, or at the digits of an enclosing
+`with with_precision(dps):` block (which also sets mpmath's working precision), or of a `dps=` keyword.
+
+>>> import bounds
+>>> round(float(bounds.tokens_per_vector(768, 50304, radius=63.62, eps="fp16")), 2)   # pythia-160m C
+835.52
+"""
+from .evaluate import (
+    DEFAULT_DPS,
+    cross_entropy_floor_bits,
+    current_dps,
+    log2_accessible_fraction,
+    log2_cone_fraction,
+    log2_log2_meanfield,
+    log2_meanfield,
+    log2_prompts_ball,
+    log2_prompts_bits,
+    log2_prompts_box,
+    log2_prompts_cone,
+    log2_prompts_float,
+    log2_prompts_grid,
+    n_max_dataset,
+    tokens_per_vector,
+    tokens_per_vector_cone,
+    with_precision,
+)
+from .precision import bits_per_value, count_representable, eps_of_dtype, parse_eps
+from .presets import PRESETS, Preset, get_preset
+from .refinements import median_log2_volume_product, nonuniform_threshold
+from . import consequences, refinements, t1, t2
+
+
+def all_results() -> dict:
+    """Every symbolic result by key: {'t1_ball': Result, ..., 'cone': Result, ...}.
+
+    >>> sorted(all_results())[:3]
+    ['box', 'cone', 'cross_entropy_floor']
+    """
+    merged = {}
+    for module in (t1, consequences, t2, refinements):
+        merged.update(module.RESULTS)
+    return merged
+
+
+def latex(name: str) -> str:
+    """LaTeX of any result by key (see `all_results`).
+
+    >>> latex("t1_bits")
+    'd m p'
+    """
+    results = all_results()
+    if name not in results:
+        raise KeyError(f"unknown result {name!r}; known: {', '.join(sorted(results))}")
+    return results[name].latex()
+
+
+__all__ = [
+    "DEFAULT_DPS", "PRESETS", "Preset", "all_results", "bits_per_value", "count_representable",
+    "cross_entropy_floor_bits", "current_dps", "eps_of_dtype", "get_preset", "latex",
+    "log2_accessible_fraction", "log2_cone_fraction", "log2_log2_meanfield", "log2_meanfield",
+    "log2_prompts_ball", "log2_prompts_bits", "log2_prompts_box", "log2_prompts_cone", "log2_prompts_float",
+    "log2_prompts_grid", "median_log2_volume_product", "n_max_dataset", "nonuniform_threshold",
+    "parse_eps", "tokens_per_vector", "tokens_per_vector_cone", "with_precision",
+]

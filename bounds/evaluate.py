@@ -1,0 +1,317 @@
+"""High-precision evaluation (mpmath, 50 significant digits by default) of every bound, in log space.
+
+Every function returns an mpmath mpf computed at the active precision: 50 digits, or the `dps` given to
+`with_precision(dps)` (a context manager) or to the function's `dps=` keyword. Arguments may be Python
+numbers, mpf, or (for eps) strings such as '2^-10', '1e-3' or a dtype name ('fp16').
+Results are exact to that precision as mpf values; arithmetic you do on them afterwards runs at mpmath's
+global precision, so do comparisons inside `with with_precision(50):`.
+
+>>> round(float(log2_prompts_ball(768, 1, 63.62, "fp16")), 2)   # pythia-160m, one prompt vector, fp16
+13049.41
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+
+import mpmath
+from mpmath import mp
+
+from . import precision
+
+DEFAULT_DPS = 50
+_ACTIVE_DPS: contextvars.ContextVar[int] = contextvars.ContextVar("bounds_dps", default=DEFAULT_DPS)
+
+
+@contextlib.contextmanager
+def with_precision(dps: int):
+    """Evaluate bounds (and any mpmath arithmetic inside the block) at `dps` significant digits.
+
+    >>> with with_precision(80):
+    ...     x = log2_prompts_bits(10, 2, 16)
+    >>> int(x)
+    320
+    """
+    if int(dps) != dps or dps < 5:
+        raise ValueError("dps must be an integer >= 5")
+    token = _ACTIVE_DPS.set(int(dps))
+    try:
+        with mp.workdps(int(dps)):
+            yield
+    finally:
+        _ACTIVE_DPS.reset(token)
+
+
+def current_dps() -> int:
+    """Digits the evaluators use right now (50 unless inside `with_precision`).
+
+    >>> current_dps()
+    50
+    """
+    return _ACTIVE_DPS.get()
+
+
+def _at_precision(func):
+    @functools.wraps(func)
+    def wrapper(*args, dps=None, **kwargs):
+        with mp.workdps(int(dps) if dps is not None else current_dps()):
+            return func(*args, **kwargs)
+    return wrapper
+
+
+# ----------------------------------------------------------------------------------------- validation
+def _positive_integer(name: str, value) -> mpmath.mpf:
+    try:
+        x = mpmath.mpf(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
+    if not mpmath.isfinite(x) or x < 1 or x != mpmath.floor(x):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return x
+
+
+def _positive(name: str, value) -> mpmath.mpf:
+    try:
+        x = mpmath.mpf(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not mpmath.isfinite(x) or x <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return x
+
+
+def _size_at_least_2(name: str, value) -> mpmath.mpf:
+    x = _positive_integer(name, value)
+    if x < 2:
+        raise ValueError(f"{name} must be an integer >= 2, got {value!r}")
+    return x
+
+
+def _eps(value) -> mpmath.mpf:
+    return precision.parse_eps(value)
+
+
+def _log2_one_plus_ratio(radius, eps) -> mpmath.mpf:
+    """log2(1 + 2r/eps): the bits one coordinate can carry at precision eps."""
+    return mpmath.log(1 + 2 * _positive("radius", radius) / _eps(eps), 2)
+
+
+# ----------------------------------------------------------------------------------------- T1
+@_at_precision
+def log2_prompts_ball(d, m, radius, eps) -> mpmath.mpf:
+    """T1 ball form: log2 Npr(m) <= d*m*log2(1 + 2r/eps) bits ([MLPT] claim 1; [HMDO] Thm 4.5).
+
+    >>> log2_prompts_ball(2, 3, 0.5, 1) == 6
+    True
+    """
+    return _positive_integer("d", d) * _positive_integer("m", m) * _log2_one_plus_ratio(radius, eps)
+
+
+@_at_precision
+def log2_prompts_bits(d, m, bits) -> mpmath.mpf:
+    """T1 p-bit form: log2 Npr(m) <= p*d*m bits.
+
+    >>> log2_prompts_bits(768, 2, 16) == 24576
+    True
+    """
+    return _positive("bits", bits) * _positive_integer("d", d) * _positive_integer("m", m)
+
+
+@_at_precision
+def log2_prompts_grid(d, m, levels) -> mpmath.mpf:
+    """T1 exact grid form: Npr(m) = Q^(d*m), log2 Npr(m) = d*m*log2 Q (prompt quantized to Q levels).
+
+    >>> log2_prompts_grid(4, 2, 256) == 64
+    True
+    """
+    q_levels = _size_at_least_2("levels", levels)
+    return _positive_integer("d", d) * _positive_integer("m", m) * mpmath.log(q_levels, 2)
+
+
+@_at_precision
+def log2_prompts_float(d, m, radius, dtype) -> mpmath.mpf:
+    """T1 float form: d*m*log2(number of values of `dtype` in [-r, r]) (exact count, bounds.precision).
+
+    >>> round(float(log2_prompts_float(1, 1, 1, "fp16")), 4)   # log2(30721)
+    14.9069
+    """
+    count = precision.count_representable(dtype, _positive("radius", radius))
+    return _positive_integer("d", d) * _positive_integer("m", m) * mpmath.log(count, 2)
+
+
+# ----------------------------------------------------------------------------------------- consequences
+@_at_precision
+def tokens_per_vector(d, vocab, radius=None, eps=None, bits=None) -> mpmath.mpf:
+    """Consequence A: C, tokens of V one prompt vector can pin down.
+
+    Ball form (radius and eps): C = d*ln(1 + 2r/eps)/ln|V|. Bit form (bits=p): C = p*d/log2|V|.
+
+    >>> round(float(tokens_per_vector(768, 50304, bits=16)), 2)   # Kuratov et al.'s maximum capacity
+    786.77
+    """
+    d_ = _positive_integer("d", d)
+    log2_vocab = mpmath.log(_size_at_least_2("vocab", vocab), 2)
+    if bits is not None:
+        if radius is not None or eps is not None:
+            raise ValueError("give either bits, or radius and eps, not both")
+        return _positive("bits", bits) * d_ / log2_vocab
+    if radius is None or eps is None:
+        raise ValueError("tokens_per_vector needs radius and eps (ball form) or bits (p-bit form)")
+    return d_ * _log2_one_plus_ratio(radius, eps) / log2_vocab
+
+
+@_at_precision
+def log2_accessible_fraction(log2_prompts, n, vocab) -> mpmath.mpf:
+    """Consequence A: log2 of the accessible fraction of V^n is at most min(0, log2 Npr - n*log2|V|).
+
+    >>> log2_accessible_fraction(100, 20, 32) == -0.0 and log2_accessible_fraction(100, 30, 32) == -50
+    True
+    """
+    value = mpmath.mpf(log2_prompts) - _positive_integer("n", n) * mpmath.log(_size_at_least_2("vocab", vocab), 2)
+    return min(mpmath.mpf(0), value)
+
+
+def n_max_dataset(log2_prompts, k, alphabet) -> int:
+    """Consequence B: N_max = floor(log2 Npr/(k*log2|A|)) inputs whose every k-token labelling fits.
+
+    >>> n_max_dataset(100, 2, 4)
+    25
+    """
+    with mp.workdps(current_dps()):
+        ratio = mpmath.mpf(log2_prompts) / (_positive_integer("k", k) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2))
+        # exact powers of two land on integers; guard against a last-digit rounding below them
+        nearest = mpmath.nint(ratio)
+        if abs(ratio - nearest) < mpmath.mpf(10) ** (-(mp.dps - 10)) * max(1, abs(nearest)):
+            ratio = nearest
+        return max(0, int(mpmath.floor(ratio)))
+
+
+@_at_precision
+def cross_entropy_floor_bits(log2_prompts, n, alphabet) -> mpmath.mpf:
+    """Soft T1: mean residual cross-entropy (bits over n tokens) >= n*log2|A| - log2 Npr (may be < 0).
+
+    >>> cross_entropy_floor_bits(10, 8, 4) == 6
+    True
+    """
+    return _positive_integer("n", n) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2) - mpmath.mpf(log2_prompts)
+
+
+# ----------------------------------------------------------------------------------------- T2
+def _check_q(q) -> mpmath.mpf:
+    q_ = _positive("q", q)
+    if q_ < 1:
+        raise ValueError(f"q must be >= 1 (Wasserstein-q), got {q!r}")
+    return q_
+
+
+@_at_precision
+def log2_meanfield(d, radius, eps, q) -> mpmath.mpf:
+    """T2: log2 Bw = (1 + 2r/eps)^d * log2(e + e*(2r/eps)^q) bits, for any context length.
+
+    >>> round(float(log2_meanfield(1, 0.5, 1, 1)), 4)   # 2 * log2(2e)
+    4.8854
+    """
+    ratio = 2 * _positive("radius", radius) / _eps(eps)
+    n_eps = (1 + ratio) ** _positive_integer("d", d)
+    return n_eps * mpmath.log(mpmath.e * (1 + ratio ** _check_q(q)), 2)
+
+
+@_at_precision
+def log2_log2_meanfield(d, radius, eps, q) -> mpmath.mpf:
+    """T2: log2 log2 Bw = d*log2(1 + 2r/eps) + log2 log2(e + e*(2r/eps)^q).
+
+    >>> round(float(log2_log2_meanfield(1, 0.5, 1, 1)), 4)   # 1 + log2(log2(2e))
+    2.2885
+    """
+    ratio = 2 * _positive("radius", radius) / _eps(eps)
+    inner = mpmath.log(mpmath.e * (1 + ratio ** _check_q(q)), 2)
+    return _positive_integer("d", d) * mpmath.log(1 + ratio, 2) + mpmath.log(inner, 2)
+
+
+# ----------------------------------------------------------------------------------------- refinements
+def _check_theta(theta) -> mpmath.mpf:
+    t = _positive("theta", theta)
+    if t > mpmath.pi:
+        raise ValueError(f"theta must be in (0, pi], got {theta!r}")
+    return t
+
+
+@_at_precision
+def log2_cone_fraction(d, theta) -> mpmath.mpf:
+    """Cone refinement: log2 of (1/2) I_{sin^2(theta/2)}((d-1)/2, 1/2), the ball fraction in the cone.
+
+    >>> float(log2_cone_fraction(2, mpmath.pi / 2))   # a quarter of the disc
+    -2.0
+    """
+    d_ = _positive_integer("d", d)
+    if d_ < 2:
+        raise ValueError("the cone refinement needs d >= 2")
+    x = mpmath.sin(_check_theta(theta) / 2) ** 2
+    # mpmath.betainc (a 2F1 series) fails to converge for d ~ 1e5 and theta ~ 2.4, so the continued
+    # fraction is used throughout; tests check it against mpmath.betainc and the d = 2, 3 closed forms.
+    return (_log_betainc_cf((d_ - 1) / 2, mpmath.mpf(1) / 2, x) - mpmath.log(2)) / mpmath.log(2)
+
+
+def _log_betainc_cf(a, b, x) -> mpmath.mpf:
+    """ln I_x(a, b) by the continued fraction (modified Lentz) at the working precision.
+
+    Used where x < (a+1)/(a+b+2); otherwise through I_x(a, b) = 1 - I_{1-x}(b, a).
+    """
+    if x >= (a + 1) / (a + b + 2):
+        return mpmath.log1p(-mpmath.exp(_log_betainc_cf(b, a, 1 - x)))
+    tiny, tol = mpmath.mpf(10) ** (-10 * mp.dps), mpmath.mpf(10) ** (-mp.dps - 5)
+    c, dd = mpmath.mpf(1), 1 - (a + b) * x / (a + 1)
+    dd = 1 / (dd if abs(dd) > tiny else tiny)
+    h = dd
+    for step in range(1, 10 ** 6):
+        for aa in (step * (b - step) * x / ((a - 1 + 2 * step) * (a + 2 * step)),
+                   -(a + step) * (a + b + step) * x / ((a + 2 * step) * (a + 1 + 2 * step))):
+            dd = 1 + aa * dd
+            dd = 1 / (dd if abs(dd) > tiny else tiny)
+            c = 1 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= dd * c
+        if abs(dd * c - 1) < tol:
+            break
+    else:
+        raise ValueError("incomplete beta continued fraction did not converge")
+    return a * mpmath.log(x) + b * mpmath.log1p(-x) - mpmath.log(mpmath.beta(a, b)) - mpmath.log(a) + mpmath.log(h)
+
+
+@_at_precision
+def tokens_per_vector_cone(d, vocab, radius, eps, theta) -> mpmath.mpf:
+    """Cone-refined C: (d*log2(1 + 2r/eps) + log2 cone fraction)/log2|V|.
+
+    >>> float(tokens_per_vector_cone(2, 4, 0.5, 1, mpmath.pi))   # (2 - 1)/2
+    0.5
+    """
+    log2_vocab = mpmath.log(_size_at_least_2("vocab", vocab), 2)
+    per_vector = _positive_integer("d", d) * _log2_one_plus_ratio(radius, eps) + log2_cone_fraction(d, theta)
+    return per_vector / log2_vocab
+
+
+@_at_precision
+def log2_prompts_cone(d, m, radius, eps, theta) -> mpmath.mpf:
+    """Cone-refined T1: m*(d*log2(1 + 2r/eps) + log2 cone fraction).
+
+    >>> float(log2_prompts_cone(2, 3, 0.5, 1, mpmath.pi))
+    3.0
+    """
+    per_vector = _positive_integer("d", d) * _log2_one_plus_ratio(radius, eps) + log2_cone_fraction(d, theta)
+    return _positive_integer("m", m) * per_vector
+
+
+@_at_precision
+def log2_prompts_box(sides, m, eps) -> mpmath.mpf:
+    """Box refinement: m * sum_i log2(1 + l_i/eps), coordinate i ranging over an interval of length l_i.
+
+    >>> log2_prompts_box([1, 3], 1, 1) == 3
+    True
+    """
+    eps_ = _eps(eps)
+    sides = list(sides)
+    if not sides:
+        raise ValueError("sides must be non-empty")
+    total = mpmath.fsum(mpmath.log(1 + _positive("side", s) / eps_, 2) for s in sides)
+    return _positive_integer("m", m) * total

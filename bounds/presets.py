@@ -1,0 +1,81 @@
+"""Named architectures with their facts and, per fact, where it comes from.
+
+The seven models of [HMDO] Table 2 carry d, |V|, the l_inf radius r of last-layer states, the opening
+angle theta (rad) and the measured cramming slope (n50 per prompt vector on PG19 text). The others carry
+only facts from their public Hugging Face configs (no measured radius: the ball-form columns are empty
+for them unless a bit budget is used). Precision is not a fact of the model: tables use fp16's
+eps = 2^-10 unless told otherwise.
+
+>>> PRESETS["pythia-160m"].d, PRESETS["pythia-160m"].sources["radius"]
+(768, 'HMDO Table 2')
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HMDO_TABLE = "HMDO Table 2"
+HMDO_SLOPE = "HMDO (measured cramming slope, n50 per prompt vector on PG19), as quoted in issue 2"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One architecture: width d, vocabulary size, depth, heads, support radius r (l_inf), cone angle
+    theta (rad), measured slope (tokens per prompt vector), and a source string per fact.
+
+    >>> PRESETS["smollm2-135m"].radius is None
+    True
+    """
+
+    name: str
+    d: int
+    vocab: int
+    layers: int | None = None
+    heads: int | None = None
+    radius: float | None = None
+    theta: float | None = None
+    slope: float | None = None
+    sources: dict = field(default_factory=dict)
+
+
+def _hf(repo: str) -> str:
+    return f"HF config {repo} (hidden_size, vocab_size, num_hidden_layers, num_attention_heads)"
+
+
+def _measured(name, d, vocab, radius, theta, slope, layers, heads, repo) -> Preset:
+    sources = {"d": HMDO_TABLE, "vocab": HMDO_TABLE, "radius": HMDO_TABLE, "theta": HMDO_TABLE,
+               "slope": HMDO_SLOPE, "layers": _hf(repo), "heads": _hf(repo)}
+    return Preset(name, d, vocab, layers, heads, radius, theta, slope, sources)
+
+
+def _config_only(name, d, vocab, layers, heads, repo) -> Preset:
+    sources = {key: _hf(repo) for key in ("d", "vocab", "layers", "heads")}
+    return Preset(name, d, vocab, layers, heads, None, None, None, sources)
+
+
+_ALL = [
+    _measured("pythia-160m", 768, 50304, 63.62, 1.96, 90.4, 12, 12, "EleutherAI/pythia-160m"),
+    _measured("pythia-410m", 1024, 50304, 54.90, 1.87, 112.4, 24, 16, "EleutherAI/pythia-410m"),
+    _measured("pythia-1b", 2048, 50304, 65.68, 2.22, 287.4, 16, 8, "EleutherAI/pythia-1b"),
+    _measured("qwen2.5-0.5b", 896, 151936, 309.00, 2.23, 71.0, 24, 14, "Qwen/Qwen2.5-0.5B"),
+    _measured("qwen2.5-1.5b", 1536, 151936, 153.62, 2.34, 79.6, 28, 12, "Qwen/Qwen2.5-1.5B"),
+    _measured("llama-3.2-1b", 2048, 128256, 41.06, 1.73, 137.8, 16, 32, "meta-llama/Llama-3.2-1B"),
+    _measured("gemma-3-270m", 640, 262144, 10.74, 1.82, 44.54, 18, 4, "google/gemma-3-270m"),
+    _config_only("pythia-1.4b", 2048, 50304, 24, 16, "EleutherAI/pythia-1.4b"),
+    _config_only("pythia-2.8b", 2560, 50304, 32, 32, "EleutherAI/pythia-2.8b"),
+    _config_only("llama-3.2-3b", 3072, 128256, 28, 24, "meta-llama/Llama-3.2-3B"),
+    _config_only("llama-3.1-8b", 4096, 128256, 32, 32, "meta-llama/Llama-3.1-8B"),
+    _config_only("smollm2-135m", 576, 49152, 30, 9, "HuggingFaceTB/SmolLM2-135M"),
+]
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in _ALL}
+
+
+def get_preset(name: str) -> Preset:
+    """Look a preset up by name (case-insensitive); unknown names raise ValueError listing the known ones.
+
+    >>> get_preset("Pythia-410M").layers
+    24
+    """
+    key = str(name).strip().lower()
+    if key not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[key]

@@ -1,0 +1,78 @@
+"""Sympy symbols (with declared assumptions) shared by every result, and the `Result` record.
+
+sympy can declare positive / integer / nonnegative, but not "greater than 1". Where a result needs
+|V| >= 2, |A| >= 2 or q >= 1 the tests substitute the shifted forms below (`vocab -> vocab_excess + 2`,
+`q -> q_excess + 1`), so that the proofs use exactly those assumptions.
+
+>>> from bounds.symbols import d, m, vocab
+>>> d.is_integer and d.is_positive and vocab.is_integer
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+# Architecture and prompt.
+d = sp.Symbol("d", integer=True, positive=True)            # width of the model (and of each prompt vector)
+m = sp.Symbol("m", integer=True, positive=True)            # number of soft-prompt vectors
+n = sp.Symbol("n", integer=True, positive=True)            # length of the generated / context sequence
+k = sp.Symbol("k", integer=True, positive=True)            # output tokens per memorized input (consequence B)
+vocab = sp.Symbol("V", integer=True, positive=True)        # |V|; the results need |V| >= 2
+alphabet = sp.Symbol("A", integer=True, positive=True)     # |A|, target alphabet; needs |A| >= 2
+vocab_excess = sp.Symbol("V_0", integer=True, nonnegative=True)     # |V| = V_0 + 2 encodes |V| >= 2
+alphabet_excess = sp.Symbol("A_0", integer=True, nonnegative=True)  # |A| = A_0 + 2 encodes |A| >= 2
+
+# Geometry and precision.
+r = sp.Symbol("r", positive=True)                          # radius of the support ball (l_inf by default)
+eps = sp.Symbol("epsilon", positive=True)                  # precision: side of the eps-cubes
+q = sp.Symbol("q", positive=True)                          # Wasserstein order; T2 needs q >= 1
+q_excess = sp.Symbol("q_0", nonnegative=True)              # q = q_0 + 1 encodes q >= 1
+theta = sp.Symbol("theta", positive=True)                  # cone opening angle, 0 < theta <= pi
+p = sp.Symbol("p", integer=True, positive=True)            # bits stored per prompt value
+levels = sp.Symbol("Q", integer=True, positive=True)       # quantization levels per coordinate (Q >= 2 in use)
+float_count = sp.Symbol("N_fmt", integer=True, positive=True)  # representable values of a float format in [-r, r]
+log2_packing = sp.Symbol("ell", positive=True)             # log2 Npr(m), used where only the count matters
+side = sp.IndexedBase("l", positive=True)                  # per-coordinate ranges of the box refinement
+i = sp.Symbol("i", integer=True, positive=True)            # coordinate index
+
+ASSUMPTION_SUBS_VOCAB = {vocab: vocab_excess + 2}
+ASSUMPTION_SUBS_ALPHABET = {alphabet: alphabet_excess + 2}
+ASSUMPTION_SUBS_Q = {q: q_excess + 1}
+
+
+def log2(x):
+    """sympy log base 2 (kept as log(x)/log(2) so that simplification works).
+
+    >>> log2(8).evalf()
+    3.00000000000000
+    """
+    return sp.log(x, 2)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One result of THEORY.md: its sympy expression, where it comes from and what it assumes.
+
+    >>> from bounds.t1 import T1_BALL
+    >>> "epsilon" in T1_BALL.latex()
+    True
+    """
+
+    name: str
+    expr: sp.Expr
+    source: str
+    assumptions: tuple[str, ...]
+    meaning: str = ""
+
+    def latex(self) -> str:
+        """LaTeX rendering of the expression (sympy's printer)."""
+        return sp.latex(self.expr)
+
+    def describe(self) -> str:
+        """Plain-text summary: name, meaning, source, assumptions and the formula."""
+        lines = [f"{self.name}: {self.meaning}", f"  source: {self.source}"]
+        lines += [f"  assumes: {a}" for a in self.assumptions]
+        lines.append(f"  formula: {self.expr}")
+        return "\n".join(lines)
