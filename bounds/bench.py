@@ -1,0 +1,97 @@
+"""Benchmark: the numpy fast path against the 50-digit mpmath evaluators on a grid of parameter points.
+
+`python -m bounds.bench` draws 10^5 points (seeded, log-uniform) over the supported ranges
+(d <= 1e5, m <= 1e6, 2^-64 <= eps <= 1, 1 <= q <= 8, 2 <= |V| <= 1e7, 1e-3 <= r <= 1e3), evaluates
+T1 (log2 Npr), consequence A (C) and T2 (log2 log2 Bw) at every point both ways, and prints both rates
+(points per second, all three quantities per point), their ratio and the largest relative difference.
+
+>>> points = sample_points(3, seed=0)
+>>> sorted(points)
+['d', 'eps', 'm', 'q', 'radius', 'vocab']
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import mpmath
+import numpy as np
+
+from . import evaluate, fast
+from .table import OneLineArgumentParser, positive_int
+
+RANGES = {"d": (1, 1e5), "m": (1, 1e6), "radius": (1e-3, 1e3), "eps": (2.0 ** -64, 1.0), "q": (1.0, 8.0),
+          "vocab": (2, 1e7)}
+INTEGER_KEYS = ("d", "m", "vocab")
+
+
+def sample_points(count: int, seed: int = 0) -> dict:
+    """`count` parameter points, log-uniform over RANGES (integers rounded), as float64 arrays."""
+    rng = np.random.default_rng(seed)
+    points = {}
+    for key, (low, high) in RANGES.items():
+        values = np.exp(rng.uniform(np.log(low), np.log(high), count))
+        points[key] = np.clip(np.rint(values), low, high) if key in INTEGER_KEYS else values
+    return points
+
+
+def run_fast(points: dict) -> tuple[np.ndarray, float]:
+    """Fast path on every point: array (3, count) of [log2 Npr, C, log2 log2 Bw] and seconds taken."""
+    start = time.perf_counter()
+    out = np.stack([
+        fast.log2_prompts_ball(points["d"], points["m"], points["radius"], points["eps"]),
+        fast.tokens_per_vector(points["d"], points["vocab"], points["radius"], points["eps"]),
+        fast.log2_log2_meanfield(points["d"], points["radius"], points["eps"], points["q"]),
+    ])
+    return out, time.perf_counter() - start
+
+
+def run_mpmath(points: dict, dps: int) -> tuple[list, float]:
+    """mpmath evaluators on every point (one call per quantity and point) and seconds taken."""
+    columns = [points[key].tolist() for key in ("d", "m", "radius", "eps", "q", "vocab")]
+    results = []
+    start = time.perf_counter()
+    with evaluate.with_precision(dps):
+        for d, m, radius, eps, q, vocab in zip(*columns):
+            results.append((evaluate.log2_prompts_ball(d, m, radius, eps),
+                            evaluate.tokens_per_vector(d, vocab, radius=radius, eps=eps),
+                            evaluate.log2_log2_meanfield(d, radius, eps, q)))
+    return results, time.perf_counter() - start
+
+
+def max_relative_difference(fast_values: np.ndarray, exact: list) -> list[float]:
+    """Largest |fast - exact|/|exact| per quantity, computed in mpmath."""
+    worst = [mpmath.mpf(0)] * fast_values.shape[0]
+    for index, row in enumerate(exact):
+        for quantity, value in enumerate(row):
+            worst[quantity] = max(worst[quantity], abs((mpmath.mpf(fast_values[quantity, index]) - value) / value))
+    return [float(w) for w in worst]
+
+
+def main(argv=None) -> int:
+    parser = OneLineArgumentParser(prog="python -m bounds.bench",
+                                   description="fast path vs mpmath: rates, ratio and agreement")
+    parser.add_argument("--points", type=positive_int, default=100_000, help="grid points (default 1e5)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dps", type=positive_int, default=evaluate.DEFAULT_DPS, help="mpmath digits (default 50)")
+    args = parser.parse_args(argv)
+    if args.dps < 15:
+        parser.error("--dps must be at least 15")
+    points = sample_points(args.points, args.seed)
+    fast_values, fast_seconds = run_fast(points)
+    exact, mp_seconds = run_mpmath(points, args.dps)
+    worst = max_relative_difference(fast_values, exact)
+    finite = bool(np.all(np.isfinite(fast_values)))
+    fast_rate, mp_rate = args.points / fast_seconds, args.points / mp_seconds
+    print(f"points: {args.points} (seed {args.seed}); quantities per point: log2 Npr, C, log2 log2 Bw")
+    print(f"fast path (numpy float64): {fast_seconds:.4f} s, {fast_rate:.4g} points/s")
+    print(f"mpmath ({args.dps} digits):      {mp_seconds:.4f} s, {mp_rate:.4g} points/s")
+    print(f"speed ratio fast/mpmath: {fast_rate / mp_rate:.4g}")
+    print("max relative difference: " + ", ".join(
+        f"{name} {value:.3g}" for name, value in zip(("log2 Npr", "C", "log2 log2 Bw"), worst)))
+    print(f"all fast values finite: {finite}")
+    return 0 if finite and max(worst) <= 1e-12 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

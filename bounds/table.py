@@ -1,0 +1,426 @@
+"""Bound table for named or custom architectures: `python -m bounds.table`.
+
+Each row is one (model, prompt length m): T1's log2 Npr(m), consequence A's C and C*m, T2's
+log2 log2 Bw, the cone-refined C, and the measured slope with the ratio bound/measured where known.
+Evaluated with mpmath at 50 digits (`--dps`), printed with `--digits` significant digits.
+
+Examples:
+    python -m bounds.table                                  # every preset, m = 1, fp16 eps
+    python -m bounds.table --preset pythia-160m --prompt-length 1:8 --format json
+    python -m bounds.table --d 768 --vocab 50304 --radius 63.62 --eps 2^-10 --theta 1.96 --format latex
+    python -m bounds.table --preset all --bits-per-value 16   # Kuratov et al.'s p-bit capacity
+
+>>> rows = build_rows([PRESETS["pythia-160m"]], [1], eps_text="fp16")
+>>> round(rows[0]["tokens_per_vector"], 2)
+835.52
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+
+import mpmath
+
+from . import evaluate, precision
+from .presets import PRESETS, Preset, get_preset
+
+DEFAULT_PRECISION = precision.DEFAULT_DTYPE
+DEFAULT_Q = 1
+
+# (JSON key, markdown/LaTeX header); the JSON row holds every key, human formats show these.
+COLUMNS = [
+    ("model", "model"),
+    ("d", "d"),
+    ("vocab", "vocab"),
+    ("radius", "r"),
+    ("eps", "eps"),
+    ("prompt_length", "m"),
+    ("log2_prompts", "log2 Npr (bits)"),
+    ("tokens_per_vector", "C (tok/vec)"),
+    ("threshold_tokens", "C*m"),
+    ("log2_log2_meanfield", "log2 log2 Bw"),
+    ("tokens_per_vector_cone", "C cone"),
+    ("tokens_per_vector_16bit", "C 16-bit"),
+    ("empirical_tokens_per_vector", "measured"),
+    ("ratio", "C/measured"),
+]
+LATEX_HEADERS = {
+    "vocab": r"$|V|$", "radius": r"$r$", "eps": r"$\varepsilon$", "prompt_length": r"$m$", "d": r"$d$",
+    "log2_prompts": r"$\log_2 N_{pr}$", "tokens_per_vector": r"$C$", "threshold_tokens": r"$Cm$",
+    "log2_log2_meanfield": r"$\log_2\log_2 B_w$", "tokens_per_vector_cone": r"$C_{cone}$",
+    "tokens_per_vector_16bit": r"$16d/\log_2|V|$",
+    "empirical_tokens_per_vector": "measured", "ratio": r"$C$/measured", "model": "model",
+}
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse that reports bad input as one line on stderr and exits 2 (no usage block, no traceback)."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+# ----------------------------------------------------------------------------------------- argument types
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1.
+
+    >>> positive_int("12")
+    12
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def vocab_size(text: str) -> int:
+    """argparse type: an integer >= 2.
+
+    >>> vocab_size("50304")
+    50304
+    """
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a finite number > 0.
+
+    >>> positive_number("63.62")
+    63.62
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def eps_text(text: str) -> str:
+    """argparse type: anything `precision.parse_eps` accepts (fp16, 2^-10, 2**-10, 1e-3), kept as text.
+
+    >>> eps_text("2**-10")
+    '2**-10'
+    """
+    try:
+        precision.parse_eps(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def bits_value(text: str) -> float:
+    """argparse type: bits per stored value, a positive number or a dtype name (fp16 -> 16).
+
+    >>> bits_value("bf16"), bits_value("8")
+    (16, 8.0)
+    """
+    if precision.is_dtype_name(text):
+        return precision.bits_per_value(text)
+    return positive_number(text)
+
+
+def angle(text: str) -> float:
+    """argparse type: a cone opening angle in radians, 0 < theta <= pi.
+
+    >>> angle("1.96")
+    1.96
+    """
+    value = positive_number(text)
+    if value > math.pi:
+        raise argparse.ArgumentTypeError(f"theta must be in (0, pi], got {text!r}")
+    return value
+
+
+def wasserstein_order(text: str) -> float:
+    """argparse type: q >= 1.
+
+    >>> wasserstein_order("2")
+    2.0
+    """
+    value = positive_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"q must be >= 1, got {text!r}")
+    return value
+
+
+def prompt_lengths(text: str) -> list[int]:
+    """argparse type: prompt lengths as a list and/or inclusive ranges: '1,2,4', '1:8', '1:16:3'.
+
+    >>> prompt_lengths("1:4,8")
+    [1, 2, 3, 4, 8]
+    """
+    values: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if ":" in part:
+                pieces = [int(p) for p in part.split(":")]
+                if len(pieces) not in (2, 3):
+                    raise ValueError
+                start, stop, step = pieces[0], pieces[1], pieces[2] if len(pieces) == 3 else 1
+                if start < 1 or stop < start or step < 1:
+                    raise ValueError
+                values.extend(range(start, stop + 1, step))
+            else:
+                value = int(part)
+                if value < 1:
+                    raise ValueError
+                values.append(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"prompt lengths must be positive integers or ranges a:b[:step] with 1 <= a <= b, got {text!r}"
+            ) from None
+    return list(dict.fromkeys(values))
+
+
+# ----------------------------------------------------------------------------------------- rows
+def _eps_label(eps_given: str | None) -> str:
+    if eps_given is None:
+        return DEFAULT_PRECISION
+    return precision.dtype_format(eps_given).name if precision.is_dtype_name(eps_given) else eps_given
+
+
+def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = None, bits: float | None = None,
+               q: float = DEFAULT_Q, dps: int = evaluate.DEFAULT_DPS) -> list[dict]:
+    """Rows of mpmath values (mpf) and facts, one per (model, prompt length); None where a fact is missing.
+
+    >>> rows = build_rows([PRESETS["smollm2-135m"]], [2], bits=16)
+    >>> float(rows[0]["log2_prompts"]) == 16 * 576 * 2
+    True
+    """
+    rows = []
+    with evaluate.with_precision(dps):
+        eps = precision.parse_eps(eps_text if eps_text is not None else DEFAULT_PRECISION)
+        label = _eps_label(eps_text)
+        for model in models:
+            has_radius = model.radius is not None
+            log2_vocab = mpmath.log(model.vocab, 2)
+            if bits is not None:
+                per_vector = mpmath.mpf(bits) * model.d                       # p-bit form
+            elif has_radius:
+                per_vector = evaluate.log2_prompts_ball(model.d, 1, model.radius, eps)
+            else:
+                per_vector = None
+            meanfield = evaluate.log2_log2_meanfield(model.d, model.radius, eps, q) if has_radius else None
+            cone = (evaluate.tokens_per_vector_cone(model.d, model.vocab, model.radius, eps, model.theta)
+                    if has_radius and model.theta is not None else None)
+            for m in lengths:
+                c = per_vector / log2_vocab if per_vector is not None else None
+                rows.append({
+                    "model": model.name,
+                    "d": model.d,
+                    "vocab": model.vocab,
+                    "layers": model.layers,
+                    "heads": model.heads,
+                    "radius": model.radius,
+                    "theta": model.theta,
+                    "eps": eps,
+                    "precision": label,
+                    "form": "bits" if bits is not None else "ball",
+                    "bits_per_value": bits,
+                    "q": q,
+                    "prompt_length": m,
+                    "log2_prompts": per_vector * m if per_vector is not None else None,
+                    "tokens_per_vector": c,
+                    "threshold_tokens": c * m if c is not None else None,
+                    "log2_log2_meanfield": meanfield,
+                    "tokens_per_vector_cone": cone,
+                    "tokens_per_vector_16bit": 16 * model.d / log2_vocab,
+                    "empirical_tokens_per_vector": model.slope,
+                    "ratio": c / model.slope if c is not None and model.slope is not None else None,
+                })
+    return rows
+
+
+# ----------------------------------------------------------------------------------------- formatting
+INPUT_KEYS = {"radius", "theta", "eps", "q", "bits_per_value", "empirical_tokens_per_vector"}
+
+
+def _number(value, digits: int, key: str = ""):
+    """A JSON-ready value: ints stay ints, inputs exact as floats, results rounded to `digits` digits."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if key in INPUT_KEYS:
+        return float(value)
+    return float(mpmath.nstr(mpmath.mpf(value), digits, strip_zeros=False))
+
+
+def _text(key: str, value, digits: int) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str) or isinstance(value, int):
+        return str(value)
+    if key == "eps":
+        exponent = mpmath.log(value, 2)
+        if exponent == mpmath.nint(exponent):
+            return f"2^{int(mpmath.nint(exponent))}"
+    return mpmath.nstr(mpmath.mpf(value), digits)
+
+
+def format_json(rows: list[dict], digits: int) -> str:
+    """JSON array of row objects (every key of `build_rows`).
+
+    >>> json.loads(format_json(build_rows([PRESETS["pythia-1b"]], [1]), 6))[0]["d"]
+    2048
+    """
+    return json.dumps([{key: _number(value, digits, key) for key, value in row.items()} for row in rows], indent=2)
+
+
+def format_csv(rows: list[dict], digits: int) -> str:
+    """CSV with every key of the rows as header (empty cells where a value is unknown).
+
+    >>> format_csv(build_rows([PRESETS["pythia-1b"]], [1]), 4).splitlines()[0].startswith("model,d,vocab")
+    True
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(rows[0].keys()) if rows else [key for key, _ in COLUMNS])
+    for row in rows:
+        writer.writerow(["" if value is None else _number(value, digits, key) for key, value in row.items()])
+    return out.getvalue().rstrip("\n")
+
+
+def format_markdown(rows: list[dict], digits: int) -> str:
+    """Markdown table of the main columns, with a note on the precision convention.
+
+    >>> format_markdown(build_rows([PRESETS["pythia-1b"]], [1]), 4).splitlines()[0].startswith("| model |")
+    True
+    """
+    header = "| " + " | ".join(title for _, title in COLUMNS) + " |"
+    rule = "|" + "|".join("---" if key == "model" else "---:" for key, _ in COLUMNS) + "|"
+    lines = [header, rule]
+    for row in rows:
+        lines.append("| " + " | ".join(_text(key, row[key], digits) for key, _ in COLUMNS) + " |")
+    lines += ["", _note(rows)]
+    return "\n".join(lines)
+
+
+def _note(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    row = rows[0]
+    form = (f"p-bit form, p = {mpmath.nstr(row['bits_per_value'], 6)} bits per value" if row["form"] == "bits"
+            else "ball form d*m*log2(1 + 2r/eps)")
+    return (f"T1 {form}; eps = {_text('eps', row['eps'], 6)} ({row['precision']}"
+            f"{' convention, the default' if row['precision'] == DEFAULT_PRECISION else ''}); "
+            f"T2 with Wasserstein q = {mpmath.nstr(row['q'], 6)}; r = l_inf radius of last-layer states "
+            f"(HMDO Table 2), '-' where unknown; C 16-bit = 16*d/log2|V| (Kuratov et al.'s capacity); "
+            f"measured = cramming slope n50 per prompt vector; C/measured = bound over measured.")
+
+
+def format_latex(rows: list[dict], digits: int) -> str:
+    r"""booktabs LaTeX table of the main columns.
+
+    >>> "\\toprule" in format_latex(build_rows([PRESETS["pythia-1b"]], [1]), 4)
+    True
+    """
+    def cell(key, value):
+        text = _text(key, value, digits)
+        if key == "model":
+            return text.replace("_", r"\_")
+        if text == "-":
+            return "--"
+        if key == "eps" and text.startswith("2^"):
+            return f"$2^{{{text[2:]}}}$"
+        return f"${text}$" if "e" in text else text
+
+    spec = "l" + "r" * (len(COLUMNS) - 1)
+    lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+             " & ".join(LATEX_HEADERS[key] for key, _ in COLUMNS) + r" \\", r"\midrule"]
+    for row in rows:
+        lines.append(" & ".join(cell(key, row[key]) for key, _ in COLUMNS) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", "% " + _note(rows)]
+    return "\n".join(lines)
+
+
+FORMATTERS = {"markdown": format_markdown, "csv": format_csv, "json": format_json, "latex": format_latex}
+
+
+# ----------------------------------------------------------------------------------------- CLI
+def make_parser() -> OneLineArgumentParser:
+    """The argument parser of `python -m bounds.table`."""
+    parser = OneLineArgumentParser(
+        prog="python -m bounds.table",
+        description="Bounds of THEORY.md (T1, consequence A, T2, cone) for named or custom architectures. "
+                    f"Default: every preset, prompt length 1, eps = 2^-10 (fp16 convention), q = {DEFAULT_Q}.",
+    )
+    parser.add_argument("--preset", action="append", metavar="NAME",
+                        help=f"architecture (repeatable) or 'all'; known: {', '.join(PRESETS)}")
+    parser.add_argument("--d", type=positive_int, help="custom architecture: width")
+    parser.add_argument("--vocab", type=vocab_size, help="custom architecture: vocabulary size (>= 2)")
+    parser.add_argument("--radius", type=positive_number, help="custom architecture: support radius r (l_inf)")
+    parser.add_argument("--theta", type=angle, help="custom architecture: cone opening angle in rad, (0, pi]")
+    parser.add_argument("--slope", type=positive_number,
+                        help="custom architecture: measured tokens per prompt vector (adds ratio)")
+    parser.add_argument("--name", default="custom", help="custom architecture: its row label")
+    parser.add_argument("--eps", type=eps_text,
+                        help="precision: fp64/fp32/bf16/fp16, 2^-10, 2**-10 or 1e-3 (default fp16 = 2^-10)")
+    parser.add_argument("--bits-per-value", type=bits_value, metavar="P",
+                        help="use T1's p-bit form: log2 Npr = P*d*m, C = P*d/log2|V| (P a number or dtype)")
+    parser.add_argument("--q", type=wasserstein_order, default=DEFAULT_Q, help="Wasserstein order for T2 (>= 1)")
+    parser.add_argument("--prompt-length", type=prompt_lengths, default=[1], metavar="LIST",
+                        help="prompt lengths m: '1,2,4', '1:8' (inclusive) or '1:16:3' (default 1)")
+    parser.add_argument("--format", choices=sorted(FORMATTERS), default="markdown")
+    parser.add_argument("--digits", type=positive_int, default=6, help="significant digits printed (default 6)")
+    parser.add_argument("--dps", type=positive_int, default=evaluate.DEFAULT_DPS,
+                        help=f"mpmath working digits (default {evaluate.DEFAULT_DPS})")
+    return parser
+
+
+def select_models(args, parser) -> list[Preset]:
+    """Presets named by --preset plus the custom architecture of --d/--vocab/... (all presets if neither)."""
+    custom_given = args.d is not None or args.vocab is not None
+    if not custom_given:
+        for option in ("radius", "theta", "slope"):
+            if getattr(args, option) is not None:
+                parser.error(f"--{option} describes a custom architecture: give --d and --vocab too")
+    models: list[Preset] = []
+    for name in args.preset or ([] if custom_given else ["all"]):
+        if name.strip().lower() == "all":
+            models.extend(PRESETS.values())
+            continue
+        try:
+            models.append(get_preset(name))
+        except ValueError as error:
+            parser.error(str(error))
+    if custom_given:
+        if args.d is None or args.vocab is None:
+            parser.error("a custom architecture needs both --d and --vocab")
+        if args.d < 2 and args.theta is not None:
+            parser.error("the cone refinement (--theta) needs d >= 2")
+        models.append(Preset(args.name, args.d, args.vocab, None, None, args.radius, args.theta, args.slope,
+                             {"d": "command line", "vocab": "command line"}))
+    return list({model.name: model for model in models}.values())  # a preset named twice gives one row
+
+
+def main(argv=None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.dps < 15:
+        parser.error("--dps must be at least 15")
+    models = select_models(args, parser)
+    try:
+        rows = build_rows(models, args.prompt_length, args.eps, args.bits_per_value, args.q, args.dps)
+    except ValueError as error:
+        parser.error(str(error))
+    print(FORMATTERS[args.format](rows, args.digits))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
