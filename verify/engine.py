@@ -1,0 +1,379 @@
+"""Batched prompt tuning: many targets at once, each with its own soft prompt, one forward/backward per step.
+
+This is the measuring instrument of every empirical check. A frozen :class:`verify.model.Transformer` gets
+a soft prompt ``P`` (m vectors of width d) before an optional fixed input; ``P`` is trained so that greedy
+decoding reproduces a target sequence. Many independent problems are solved together: the prompts form
+one ``(G, m, d)`` tensor, and every sequence ``b`` of the batch uses prompt ``groups[b]``. With one
+sequence per group this is per-target cramming (THEORY.md, Consequence A); with N sequences sharing one
+group it is dataset memorization through one shared prompt (Consequence B).
+
+What makes the experiment match T1's assumptions exactly:
+
+- ``radius=r``: the prompt is projected onto the l_inf ball ``[-r, r]^(d*m)`` after every step, so the
+  float form of T1 (count of fp32 values in ``[-r, r]`` per coordinate) bounds the number of prompts.
+- ``levels=Q``: the prompt seen by the model is quantized to the Q-point grid
+  ``-r + 2r*k/(Q-1)`` per coordinate (straight-through gradient to a latent prompt kept in the box), so
+  ``Npr(m) = Q^(d*m)`` exactly (T1, exact grid form).
+
+Success means greedy decoding from ``[prompt; input]`` alone reproduces the whole target, first token
+included (the logit at the last prompt/input position must predict ``target[0]``). Teacher-forced argmax
+accuracy is reported beside it, and so is the per-group cross-entropy in bits (summed over all target
+tokens of the group), the quantity that T1's soft form bounds from below.
+
+Per-group early stopping: a group leaves the batch as soon as all its sequences are reproduced (its best
+prompt is kept), when its loss has not improved for ``patience`` steps, or when its loss turns NaN/inf
+(recorded as failed with that reason; the others go on). The optimizer is AdamW written out per row so
+that dropping a group from the batch drops its optimizer state too.
+
+Example (a target that a prompt provably reaches: generated from a random prompt):
+    >>> import torch
+    >>> from verify.model import ModelConfig, Transformer
+    >>> _ = torch.manual_seed(0)
+    >>> model = Transformer(ModelConfig(vocab_size=8, d_model=16, n_layer=1, n_head=2, block_size=16)).freeze()
+    >>> target = model.generate_greedy(torch.randn(1, 1, 16), 1)
+    >>> result = tune(model, target, m=1, config=TuneConfig(steps=200))
+    >>> bool(result.success[0])
+    True
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+LOG2E = 1.0 / math.log(2.0)
+
+
+@dataclass
+class TuneConfig:
+    """Optimizer and constraint settings of one prompt-tuning run.
+
+    Defaults: AdamW with betas (0.9, 0.9) and weight decay 0.01 as in Kuratov et al. (ANCHORS.md), but
+    lr 3e-2 instead of their 1e-2: measured on the zoo's natural byte-level model (m = 1..3, 16 natural
+    targets per point, 300 steps, see verify/bench.py's ``--lr`` sweep) 3e-2 reproduced as many or more
+    targets in about half the steps; 1e-1 oscillated and lost targets near the threshold.
+
+    Example:
+        >>> TuneConfig(levels=4, radius=1.0).grid()
+        tensor([-1.0000, -0.3333,  0.3333,  1.0000])
+    """
+
+    steps: int = 500
+    lr: float = 3e-2
+    betas: tuple[float, float] = (0.9, 0.9)
+    weight_decay: float = 0.01
+    eps: float = 1e-8
+    patience: int | None = None  # steps without loss improvement before a group gives up (None: never)
+    radius: float | None = None  # l_inf box [-radius, radius] for every prompt coordinate
+    levels: int | None = None  # Q: quantize each coordinate to Q levels in [-radius, radius]
+    init_std: float | None = None  # None: the std of the model's token embeddings (ANCHORS.md)
+    seed: int = 0
+    chunk: int = 4096  # sequences per forward in the final (no-grad) evaluation
+
+    def __post_init__(self):
+        if self.levels is not None:
+            if self.radius is None:
+                raise ValueError("quantization (levels=Q) needs a radius: the grid spans [-radius, radius]")
+            if int(self.levels) != self.levels or self.levels < 2:
+                raise ValueError(f"levels must be an integer >= 2, got {self.levels!r}")
+        if self.radius is not None and not self.radius > 0:
+            raise ValueError(f"radius must be > 0, got {self.radius!r}")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
+
+    def grid(self) -> torch.Tensor:
+        """The Q quantization levels per coordinate (float32), or raise if unquantized."""
+        if self.levels is None:
+            raise ValueError("unquantized config has no grid")
+        return quantize(torch.linspace(-self.radius, self.radius, self.levels), self.radius, self.levels)
+
+
+@dataclass
+class TuneResult:
+    """Outcome per group (one group = one prompt). All tensors are on the CPU.
+
+    ``success``: greedy decoding reproduces every target of the group, first token included.
+    ``accuracy``: teacher-forced argmax accuracy over the group's target tokens.
+    ``ce_bits``: cross-entropy of the group's targets in bits (sum over tokens and sequences).
+    ``steps``: optimizer steps the group took. ``reason``: why it stopped ("reproduced", "patience",
+    "max_steps", or "loss became nan at step s"). ``prompts``: the kept prompt of each group, exactly as
+    the model saw it (quantized and/or clamped).
+    """
+
+    success: torch.Tensor
+    accuracy: torch.Tensor
+    ce_bits: torch.Tensor
+    steps: torch.Tensor
+    reason: list[str]
+    prompts: torch.Tensor
+    total_steps: int = 0
+    params: dict = field(default_factory=dict)
+
+    @property
+    def success_rate(self) -> float:
+        return float(self.success.float().mean()) if len(self.success) else 0.0
+
+    @property
+    def n_success(self) -> int:
+        return int(self.success.sum())
+
+
+def quantize(x: torch.Tensor, radius: float, levels: int) -> torch.Tensor:
+    """Round every coordinate of ``x`` to the nearest of ``levels`` equally spaced values in [-radius, radius].
+
+    Example:
+        >>> quantize(torch.tensor([-3.0, -0.2, 0.1, 0.9]), radius=1.0, levels=2)
+        tensor([-1., -1.,  1.,  1.])
+    """
+    step = 2.0 * radius / (levels - 1)
+    k = torch.round((x.clamp(-radius, radius) + radius) / step).clamp(0, levels - 1)
+    return k * step - radius
+
+
+def effective_prompt(latent: torch.Tensor, config: TuneConfig) -> torch.Tensor:
+    """The prompt the model sees: the latent itself, or its quantization with a straight-through gradient.
+
+    Example:
+        >>> p = torch.tensor([0.3, -0.4], requires_grad=True)
+        >>> q = effective_prompt(p, TuneConfig(levels=2, radius=1.0))
+        >>> q.detach(), q.sum().backward(), p.grad
+        (tensor([ 1., -1.]), None, tensor([1., 1.]))
+    """
+    if config.levels is None:
+        return latent
+    q = quantize(latent.detach(), config.radius, config.levels)
+    return latent + (q - latent).detach()
+
+
+def embedding_std(model) -> float:
+    """Standard deviation of the model's token embedding matrix (the anchors' prompt init scale).
+
+    Example:
+        >>> from verify.model import ModelConfig, Transformer
+        >>> round(embedding_std(Transformer(ModelConfig(vocab_size=512, d_model=64))), 2)
+        0.02
+    """
+    return float(model.tok_emb.weight.detach().float().std())
+
+
+def _target_logits(model, prefix, inputs, targets):
+    """Logits predicting each target token: positions m+L-1 .. m+L+n-2 of ``[prefix; inputs; targets[:-1]]``."""
+    n = targets.shape[1]
+    parts = [t for t in (inputs, targets[:, :-1]) if t is not None and t.shape[1] > 0]
+    tokens = torch.cat(parts, dim=1) if parts else None
+    logits = model(tokens, prefix)
+    return logits[:, -n:, :]
+
+
+def _per_sequence_stats(logits, targets):
+    """Cross-entropy in bits (summed over tokens) and number of argmax hits, per sequence."""
+    logp = F.log_softmax(logits.float(), dim=-1)
+    nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    hits = (logits.argmax(dim=-1) == targets)
+    return nll.sum(dim=1) * LOG2E, hits.sum(dim=1), hits.all(dim=1)
+
+
+def _check_inputs(model, targets, m, inputs, groups):
+    if not isinstance(m, int) or m < 1:
+        raise ValueError(f"prompt length m must be an integer >= 1, got {m!r}")
+    if targets.dim() != 2 or targets.shape[1] < 1:
+        raise ValueError(f"targets must be a (batch, n) tensor with n >= 1, got shape {tuple(targets.shape)}")
+    vocab = model.cfg.vocab_size
+    if targets.numel() and (targets.min() < 0 or targets.max() >= vocab):
+        raise ValueError(f"target token ids must lie in [0, {vocab})")
+    if inputs is not None and (inputs.dim() != 2 or inputs.shape[0] != targets.shape[0]):
+        raise ValueError("inputs must be a (batch, L) tensor with one row per target")
+    if groups is not None and (groups.dim() != 1 or groups.shape[0] != targets.shape[0]):
+        raise ValueError("groups must be a (batch,) tensor of group ids 0..G-1")
+    length = m + (0 if inputs is None else inputs.shape[1]) + targets.shape[1] - 1
+    if model.cfg.positional in ("learned", "sinusoidal") and length > model.cfg.block_size:
+        raise ValueError(f"prompt + input + target ({length}) exceeds the model's block_size {model.cfg.block_size}")
+
+
+def tune(model, targets: torch.Tensor, m: int, *, inputs: torch.Tensor | None = None,
+         groups: torch.Tensor | None = None, config: TuneConfig | None = None,
+         init: torch.Tensor | None = None, device: str | torch.device | None = None) -> TuneResult:
+    """Train one soft prompt per group so that the frozen ``model`` greedily emits each group's targets.
+
+    ``targets`` (B, n) token ids; ``inputs`` (B, L) optional fixed tokens between prompt and target;
+    ``groups`` (B,) group id of each sequence (default: one group per sequence); ``init`` (G, m, d)
+    optional initial latent prompts (default ``randn * init_std``). Returns a :class:`TuneResult` per group.
+
+    Example (two targets, each with its own prompt; teacher-forced accuracy reported beside success):
+        >>> import torch
+        >>> from verify.model import ModelConfig, Transformer
+        >>> _ = torch.manual_seed(1)
+        >>> model = Transformer(ModelConfig(vocab_size=8, d_model=16, n_layer=1, n_head=2)).freeze()
+        >>> r = tune(model, torch.tensor([[3], [5]]), m=1, config=TuneConfig(steps=300))
+        >>> r.success.tolist(), r.accuracy.tolist()
+        ([True, True], [1.0, 1.0])
+    """
+    config = config or TuneConfig()
+    _check_inputs(model, targets, m, inputs, groups)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model = model.to(device)
+    B, n = targets.shape
+    d = model.cfg.d_model
+    targets = targets.to(device)
+    inputs = None if inputs is None else inputs.to(device)
+    groups = torch.arange(B, device=device) if groups is None else groups.to(device).long()
+    G = int(groups.max()) + 1 if B else 0
+    if B and (groups.min() < 0 or torch.bincount(groups, minlength=G).min() == 0):
+        raise ValueError("groups must use every id 0..G-1 at least once")
+    seq_count = torch.bincount(groups, minlength=G) if B else torch.zeros(0, dtype=torch.long, device=device)
+
+    gen = torch.Generator(device="cpu").manual_seed(config.seed)
+    std = embedding_std(model) if config.init_std is None else config.init_std
+    if init is None:
+        latent = torch.randn(G, m, d, generator=gen).to(device) * std
+    else:
+        if tuple(init.shape) != (G, m, d):
+            raise ValueError(f"init must have shape {(G, m, d)}, got {tuple(init.shape)}")
+        latent = init.detach().clone().float().to(device)
+    if config.radius is not None:
+        latent = latent.clamp(-config.radius, config.radius)
+
+    # Per-group state, indexed by group id; the active set shrinks as groups finish.
+    best_prompt = effective_prompt(latent, config).detach().clone()
+    best_ce = torch.full((G,), math.inf, device=device)
+    steps_taken = torch.zeros(G, dtype=torch.long)
+    reason = ["max_steps"] * G
+    since_best = torch.zeros(G, dtype=torch.long, device=device)
+
+    active = torch.arange(G, device=device)  # group ids still training
+    p_act = latent.clone()
+    m1 = torch.zeros_like(p_act)
+    m2 = torch.zeros_like(p_act)
+    b1, b2 = config.betas
+    # Sequence membership: sequences of active groups, and where their group sits in the active list.
+    slot_of_group = torch.full((G,), -1, dtype=torch.long, device=device)
+
+    def select_sequences():
+        slot_of_group.fill_(-1)
+        slot_of_group[active] = torch.arange(len(active), device=device)
+        seq = (slot_of_group[groups] >= 0).nonzero().squeeze(1)
+        return seq, slot_of_group[groups[seq]]
+
+    seq, slot = select_sequences()
+    step = 0
+    for step in range(1, config.steps + 1):
+        if len(active) == 0:
+            break
+        p = p_act.detach().requires_grad_(True)
+        prompt = effective_prompt(p, config)
+        logits = _target_logits(model, prompt[slot], None if inputs is None else inputs[seq], targets[seq])
+        ce_seq, _, hit_seq = _per_sequence_stats(logits, targets[seq])
+        k = len(active)
+        ce_group = torch.zeros(k, device=device).index_add_(0, slot, ce_seq.detach())
+        finite = torch.isfinite(ce_group)
+        ok_group = torch.zeros(k, dtype=torch.long, device=device).index_add_(0, slot, hit_seq.long())
+        reproduced = (ok_group == seq_count[active]) & finite
+        # Loss only over finite groups: a NaN in one group must not poison the others' gradients.
+        loss = ce_seq[finite[slot]].sum()
+        if loss.requires_grad:
+            loss.backward()
+        grad = p.grad if p.grad is not None else torch.zeros_like(p_act)
+        grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+
+        # Keep the best prompt seen (the one just evaluated), by cross-entropy; successes keep theirs.
+        improved = (ce_group < best_ce[active] - 1e-4) | reproduced
+        if improved.any():
+            ids = active[improved]
+            best_ce[ids] = ce_group[improved]
+            best_prompt[ids] = prompt.detach()[improved]
+        since_best[active] = torch.where(improved, 0, since_best[active] + 1)
+        steps_taken[active.cpu()] = step - 1
+
+        done = reproduced | ~finite
+        if config.patience is not None:
+            done |= since_best[active] >= config.patience
+        if done.any():
+            for j in done.nonzero().squeeze(1).tolist():
+                g = int(active[j])
+                if not bool(finite[j]):
+                    reason[g] = f"loss became {'nan' if torch.isnan(ce_group[j]) else 'inf'} at step {step - 1}"
+                elif bool(reproduced[j]):
+                    reason[g] = "reproduced"
+                else:
+                    reason[g] = "patience"
+        keep = ~done
+
+        # AdamW, one row per active group (identical to torch.optim.AdamW with a shared step count).
+        with torch.no_grad():
+            m1.mul_(b1).add_(grad, alpha=1 - b1)
+            m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            c1, c2 = 1 - b1 ** step, 1 - b2 ** step
+            p_new = p_act * (1 - config.lr * config.weight_decay)
+            p_new = p_new - config.lr * (m1 / c1) / ((m2 / c2).sqrt() + config.eps)
+            if config.radius is not None:
+                p_new = p_new.clamp(-config.radius, config.radius)
+        if not bool(keep.all()):
+            active, p_new, m1, m2 = active[keep], p_new[keep], m1[keep], m2[keep]
+            seq, slot = select_sequences()
+        p_act = p_new
+    # Groups still active after the last step: evaluate their final prompt too.
+    if len(active):
+        steps_taken[active.cpu()] = config.steps
+        with torch.no_grad():
+            prompt = effective_prompt(p_act, config)
+            logits = _target_logits(model, prompt[slot], None if inputs is None else inputs[seq], targets[seq])
+            ce_seq, _, _ = _per_sequence_stats(logits, targets[seq])
+            ce_group = torch.zeros(len(active), device=device).index_add_(0, slot, ce_seq)
+            better = ce_group < best_ce[active]
+            best_ce[active[better]] = ce_group[better]
+            best_prompt[active[better]] = prompt[better]
+
+    success, accuracy, ce_bits = evaluate(model, best_prompt, targets, inputs=inputs, groups=groups,
+                                          chunk=config.chunk)
+    for g in range(G):
+        if reason[g].startswith("loss became"):
+            success[g] = False
+        elif reason[g] == "reproduced" and not bool(success[g]):
+            reason[g] = "reproduced in training, not by greedy decoding"  # numerically borderline argmax
+    return TuneResult(success=success, accuracy=accuracy, ce_bits=ce_bits, steps=steps_taken, reason=reason,
+                      prompts=best_prompt.cpu(), total_steps=step,
+                      params={"m": m, "n": n, "lr": config.lr, "steps": config.steps, "radius": config.radius,
+                              "levels": config.levels, "patience": config.patience, "init_std": std})
+
+
+@torch.no_grad()
+def evaluate(model, prompts: torch.Tensor, targets: torch.Tensor, *, inputs: torch.Tensor | None = None,
+             groups: torch.Tensor | None = None, chunk: int = 4096):
+    """Per group: (greedy success, teacher-forced accuracy, cross-entropy bits) of fixed ``prompts`` (G, m, d).
+
+    Success is decided by :meth:`Transformer.generate_greedy` from the prompt (and input) alone.
+
+    Example:
+        >>> import torch
+        >>> from verify.model import ModelConfig, Transformer
+        >>> model = Transformer(ModelConfig(vocab_size=8, d_model=16, n_layer=1, n_head=2)).freeze()
+        >>> p = torch.randn(1, 1, 16)
+        >>> s, acc, ce = evaluate(model, p, model.generate_greedy(p, 3))
+        >>> bool(s[0]), float(acc[0])
+        (True, 1.0)
+    """
+    device = next(model.parameters()).device
+    targets = targets.to(device)
+    B, n = targets.shape
+    groups = torch.arange(B, device=device) if groups is None else groups.to(device).long()
+    G = prompts.shape[0]
+    prompts = prompts.to(device)
+    hits = torch.zeros(B, dtype=torch.long, device=device)
+    ce = torch.zeros(B, device=device)
+    greedy_ok = torch.zeros(B, dtype=torch.bool, device=device)
+    for start in range(0, B, chunk):
+        sl = slice(start, start + chunk)
+        inp = None if inputs is None else inputs[sl].to(device)
+        prefix = prompts[groups[sl]]
+        logits = _target_logits(model, prefix, inp, targets[sl])
+        ce[sl], hits[sl], _ = _per_sequence_stats(logits, targets[sl])
+        greedy = model.generate_greedy(prefix, n, tokens=inp)
+        greedy_ok[sl] = (greedy == targets[sl]).all(dim=1)
+    count = torch.bincount(groups, minlength=G)
+    ok = torch.zeros(G, dtype=torch.long, device=device).index_add_(0, groups, greedy_ok.long())
+    success = (ok == count).cpu()
+    accuracy = (torch.zeros(G, device=device).index_add_(0, groups, hits.float()) / (count * n)).cpu()
+    ce_bits = torch.zeros(G, device=device).index_add_(0, groups, ce).cpu()
+    return success, accuracy, ce_bits

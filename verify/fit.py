@@ -1,0 +1,205 @@
+"""Fits for the cramming curves: a sigmoid through f(n) for n50, a line through n50(m), an adaptive n50 search.
+
+- :func:`fit_sigmoid`: binomial maximum likelihood of ``f(n) = 1/(1 + exp(k*(n - x0)))`` (k > 0, falling in
+  n; the anchors' ``1/(1 + exp(-k(n - x0)))`` with the sign made explicit). n50 = x0, the crossing of 1/2.
+  Maximum likelihood on the counts, not least squares on the fractions, so a point measured on 20 targets
+  weighs what 20 Bernoulli trials weigh.
+- :func:`fit_linear`: least-squares line with slope, intercept and R^2 (n50 on m, THEORY.md).
+- :func:`find_n50`: brackets the crossing by geometric steps from a guess, then bisects on integers, so it
+  trains O(log n) batches instead of the O(n) of a linear sweep (the anchors sweep n in steps of 10-100).
+
+Example:
+    >>> fit = fit_sigmoid([4, 8, 12, 16], [20, 17, 3, 0], [20, 20, 20, 20])
+    >>> 9 < fit.n50 < 11
+    True
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class SigmoidFit:
+    """``f(n) = 1/(1 + exp(k*(n - x0)))``; ``n50 = x0``. ``bracketed``: data on both sides of 1/2."""
+
+    x0: float
+    k: float
+    bracketed: bool
+    log_likelihood: float
+
+    @property
+    def n50(self) -> float:
+        return self.x0
+
+    def __call__(self, n):
+        return 1.0 / (1.0 + np.exp(self.k * (np.asarray(n, dtype=float) - self.x0)))
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "n50": self.n50}
+
+
+@dataclass
+class LinearFit:
+    """``y = slope*x + intercept`` with coefficient of determination ``r2``."""
+
+    slope: float
+    intercept: float
+    r2: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def fit_sigmoid(n_values, successes, trials, k_max: float = 20.0) -> SigmoidFit:
+    """Binomial maximum-likelihood sigmoid through success counts ``successes[i]`` of ``trials[i]`` at ``n_values[i]``.
+
+    ``k`` is kept in [1e-3, k_max] so that perfectly separated data (a step) give a finite fit whose x0
+    lies between the last point above 1/2 and the first below.
+
+    Example:
+        >>> import numpy as np
+        >>> n = np.arange(2, 30, 2); p = 1 / (1 + np.exp(0.5 * (n - 14.0)))
+        >>> fit = fit_sigmoid(n, np.round(p * 1000), [1000] * len(n))
+        >>> round(fit.x0, 1), round(fit.k, 2)
+        (14.0, 0.5)
+    """
+    from scipy.optimize import minimize
+
+    n = np.asarray(n_values, dtype=float)
+    s = np.asarray(successes, dtype=float)
+    t = np.asarray(trials, dtype=float)
+    if n.size == 0 or n.shape != s.shape or n.shape != t.shape or np.any(t <= 0) or np.any(s < 0) or np.any(s > t):
+        raise ValueError("need matching non-empty n_values, successes, trials with 0 <= successes <= trials > 0")
+    frac = s / t
+    bracketed = bool(np.any(frac >= 0.5) and np.any(frac < 0.5))
+
+    def nll(theta):
+        x0, logk = theta
+        z = math.exp(logk) * (n - x0)
+        # log f = -softplus(z), log(1-f) = -softplus(-z)
+        return float(np.sum(s * np.logaddexp(0, z) + (t - s) * np.logaddexp(0, -z)))
+
+    order = np.argsort(n)
+    above = n[order][frac[order] >= 0.5]
+    below = n[order][frac[order] < 0.5]
+    if bracketed:
+        x_init = 0.5 * (above.max() + below.min())
+    else:
+        x_init = float(n.max() + 1) if below.size == 0 else float(n.min() - 1)
+    span = max(float(n.max() - n.min()), 1.0)
+    bounds = [(float(n.min()) - 2 * span, float(n.max()) + 2 * span), (math.log(1e-3), math.log(k_max))]
+    best = None
+    for logk0 in (math.log(0.3), math.log(2.0)):
+        res = minimize(nll, x0=[x_init, logk0], method="L-BFGS-B", bounds=bounds)
+        if best is None or res.fun < best.fun:
+            best = res
+    return SigmoidFit(x0=float(best.x[0]), k=float(math.exp(best.x[1])), bracketed=bracketed,
+                      log_likelihood=-float(best.fun))
+
+
+def fit_linear(x, y) -> LinearFit:
+    """Least-squares line through (x, y) with R^2 (R^2 = 1 for exactly collinear points).
+
+    Example:
+        >>> f = fit_linear([1, 2, 3], [10, 20, 30.0])
+        >>> round(f.slope, 6), round(f.intercept, 6), round(f.r2, 6)
+        (10.0, 0.0, 1.0)
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.size < 2 or x.shape != y.shape:
+        raise ValueError("need at least two matching points for a line")
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(resid ** 2)) / ss_tot if ss_tot > 0 else 1.0
+    return LinearFit(slope=float(slope), intercept=float(intercept), r2=r2)
+
+
+@dataclass
+class N50Search:
+    """Result of :func:`find_n50`: every point measured and the sigmoid through them."""
+
+    points: list = field(default_factory=list)  # [(n, successes, trials), ...] in measuring order
+    fit: SigmoidFit | None = None
+    lo: int | None = None  # largest n measured with f >= 1/2
+    hi: int | None = None  # smallest n above lo measured with f < 1/2
+    linear_sweep_trainings: int = 0  # batches a step-1 sweep from n_min to hi would have trained
+
+    @property
+    def trainings(self) -> int:
+        return len(self.points)
+
+    @property
+    def n50(self) -> float:
+        if self.fit is not None and self.fit.bracketed:
+            return self.fit.n50
+        if self.lo is not None and self.hi is not None:
+            return 0.5 * (self.lo + self.hi)
+        return float("nan")
+
+    def to_json(self) -> dict:
+        return {"points": [list(p) for p in self.points], "fit": None if self.fit is None else self.fit.to_json(),
+                "lo": self.lo, "hi": self.hi, "n50": self.n50, "trainings": self.trainings,
+                "linear_sweep_trainings": self.linear_sweep_trainings}
+
+
+def find_n50(measure, n_start: int, *, n_min: int = 1, n_max: int = 10_000, growth: float = 1.6,
+             tol: int = 1) -> N50Search:
+    """Find where ``measure(n) -> (successes, trials)`` crosses 1/2 with few calls, then fit a sigmoid.
+
+    Bracket: step from ``n_start`` geometrically (factor ``growth``) up while f >= 1/2 or down while
+    f < 1/2; then bisect on integers until ``hi - lo <= tol``. Each distinct n is measured once.
+    Noise may make f non-monotone: the bracket uses the last crossing seen, the sigmoid uses all points.
+
+    Example (a noiseless step at 37: 10 calls instead of 38):
+        >>> s = find_n50(lambda n: (10 if n <= 37 else 0, 10), n_start=8)
+        >>> s.lo, s.hi, s.trainings, s.linear_sweep_trainings, round(s.n50)
+        (37, 38, 10, 38, 38)
+    """
+    if n_min < 1 or not n_min <= n_start <= n_max:
+        raise ValueError(f"need 1 <= n_min <= n_start <= n_max, got {n_min}, {n_start}, {n_max}")
+    search = N50Search()
+    seen: dict[int, tuple[int, int]] = {}
+
+    def f(n: int) -> float:
+        if n not in seen:
+            s, t = measure(n)
+            seen[n] = (int(s), int(t))
+            search.points.append((n, int(s), int(t)))
+        s, t = seen[n]
+        return s / t
+
+    lo = hi = None
+    n = n_start
+    if f(n) >= 0.5:
+        lo = n
+        while hi is None and n < n_max:
+            n = min(n_max, max(n + 1, int(math.ceil(n * growth))))
+            if f(n) >= 0.5:
+                lo = n
+            else:
+                hi = n
+    else:
+        hi = n
+        while lo is None and n > n_min:
+            n = max(n_min, min(n - 1, int(math.floor(n / growth))))
+            if f(n) >= 0.5:
+                lo = n
+            else:
+                hi = n
+    if lo is not None and hi is not None:
+        while hi - lo > tol:
+            mid = (lo + hi) // 2
+            if f(mid) >= 0.5:
+                lo = mid
+            else:
+                hi = mid
+    search.lo, search.hi = lo, hi
+    search.linear_sweep_trainings = (hi if hi is not None else max(seen)) - n_min + 1
+    pts = sorted(search.points)
+    search.fit = fit_sigmoid([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts])
+    return search
