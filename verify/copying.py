@@ -1,0 +1,166 @@
+"""Degradation with context length on a trained copying model (T2, trained; Jelassi et al. 2024's setting).
+
+The committed model ``verify/weights/copy_rotary.pt`` (regenerate with ``python -m verify.train_copy
+--positional rotary --out verify/weights/copy_rotary.pt``; 2 layers, width 64, 4 heads, rotary positions)
+was trained to copy uniformly random strings over 26 letters of length 1..20 in the format
+``[BOS] s [SEP] s``. Here it is only evaluated (seeded fresh strings), at every length 1..``MAX_LEN``:
+
+- **exact-copy accuracy** acc(n): the fraction of strings whose whole second copy is right. Greedy decoding
+  and teacher-forced argmax agree up to the first error, so "every teacher-forced argmax right" is exactly
+  "greedy copy is exact", and one forward pass suffices;
+- a decreasing **sigmoid fit** acc(n) ~ 1/(1 + exp(k (n - n0))): ``n0`` is the **copy threshold**;
+- the **fraction copied** (mean correct prefix / n) and its exponential decay rate past n0;
+- the **information reproduced** I(n) = E[correct prefix length] * log2(26) bits: the chars reproduced
+  before the first error, with no credit for chance matches after it. It rises with n up to the threshold
+  and does not grow past it.
+
+Beside it, T2's bound: a context of any length can be told apart in at most log2 Bw bits, with
+log2 log2 Bw = d log2(1 + 2r/eps) + log2 log2(e + e (2r/eps)^q) (``bounds.log2_log2_meanfield``), taking d =
+64, r = the largest |coordinate| of the token embeddings, eps = fp32's 2^-23, q = 1. Honest caveats, also in
+the check params: (1) the bound is astronomically loose here (log2 log2 Bw ~ 1455, i.e. about 2^1455 bits,
+against ~10^2 bits measured); (2) T2's mean-field premise does not hold for this model (rotary positions and
+a causal mask both carry order, see :mod:`verify.meanfield`); a model that *did* satisfy it could not copy at
+all (it sees only the multiset of letters, so "ab" and "ba" look the same). The cliff measured here is
+therefore evidence of degradation with length, not a test of T2's mechanism.
+
+Figure data (``data/copying.json``): ``lengths``, ``exact_accuracy``, ``char_accuracy``, ``mean_prefix``,
+``fraction_copied``, ``bits_reproduced`` (lists over lengths), ``sigmoid`` (n0, k, r2), ``decay`` (rate per
+char, r2, fitted range), ``max_train_len``, ``samples_per_length``, ``t2`` (log2_log2_bound, radius, eps,
+d, q), ``peak_bits``.
+
+Example (the sigmoid fit on an exact step):
+    >>> n0, k, r2 = fit_sigmoid(list(range(1, 41)), [1.0] * 20 + [0.0] * 20)
+    >>> 19.5 < n0 < 21.5 and r2 > 0.99
+    True
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import torch
+
+from verify.model import ModelFileError, Transformer
+from verify.report import Check, compare, failed, write_data
+from verify.train_copy import copy_batch
+
+WEIGHTS = Path(__file__).parent / "weights" / "copy_rotary.pt"
+LOG2_26 = math.log2(26)
+FP32_EPS = mpmath.mpf(2) ** -23
+
+
+def _log2_log2_meanfield(d, radius, eps, q):
+    try:
+        from bounds import log2_log2_meanfield
+    except ImportError:  # bounds/__init__ not exported yet
+        from bounds.evaluate import log2_log2_meanfield
+    return log2_log2_meanfield(d, radius, eps, q)
+
+
+def fit_sigmoid(lengths, accuracy) -> tuple[float, float, float]:
+    """Least-squares fit of a decreasing sigmoid 1/(1 + exp(k (n - n0))), 0 < k <= 20; returns (n0, k, R^2).
+
+    Example:
+        >>> n0, k, r2 = fit_sigmoid([1, 2, 3, 4], [1.0, 0.9, 0.1, 0.0])
+        >>> 2.0 < n0 < 3.0
+        True
+    """
+    from scipy.optimize import curve_fit
+
+    x, y = np.asarray(lengths, float), np.asarray(accuracy, float)
+
+    def sig(n, n0, k):
+        return 1.0 / (1.0 + np.exp(np.clip(k * (n - n0), -60, 60)))
+
+    start = float(x[np.argmin(np.abs(y - 0.5))])
+    # k is capped: on an exact step the least-squares k diverges while n0 stays put
+    (n0, k), _ = curve_fit(sig, x, y, p0=(start, 1.0), bounds=([x.min(), 1e-3], [x.max(), 20.0]), maxfev=20000)
+    ss_res = float(((y - sig(x, n0, k)) ** 2).sum())
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    return float(n0), float(k), 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
+
+
+@torch.no_grad()
+def evaluate_copy(model: Transformer, length: int, samples: int, generator: torch.Generator) -> dict:
+    """Exact-copy accuracy, per-char accuracy and mean correct prefix at one string length.
+
+    Example:
+        >>> from verify.model import ModelConfig
+        >>> m = Transformer(ModelConfig(vocab_size=29, d_model=8, n_layer=1, n_head=2, positional="rotary"))
+        >>> evaluate_copy(m, 3, 4, torch.Generator().manual_seed(0))["exact"] <= 1.0
+        True
+    """
+    tokens, mask = copy_batch(torch.full((samples,), length), generator)
+    pred = model(tokens[:, :-1]).argmax(-1)
+    right = (pred == tokens[:, 1:])[:, length + 1: 2 * length + 1]  # the n predictions of the second copy
+    prefix = torch.cumprod(right.int(), dim=1).sum(1).double()
+    return dict(exact=right.all(1).double().mean().item(), char=right.double().mean().item(),
+                prefix=prefix.mean().item())
+
+
+def run(ctx) -> list[Check]:
+    """Evaluate the committed copying model at lengths 1..MAX_LEN and compare with T2."""
+    try:
+        model = Transformer.load(WEIGHTS).freeze()
+    except ModelFileError as exc:
+        return [failed("copying", "copying model loads", str(exc))]
+    facts = model.cfg.facts
+    max_train = int(facts.get("max_train_len", 20))
+    samples = 64 if ctx.quick else 512
+    max_len = 3 * max_train
+    gen = torch.Generator().manual_seed(1000 + ctx.seed)
+    lengths = list(range(1, max_len + 1))
+    rows = [evaluate_copy(model, n, samples, gen) for n in lengths]
+    exact = [r["exact"] for r in rows]
+    char = [r["char"] for r in rows]
+    prefix = [r["prefix"] for r in rows]
+    fraction = [p / n for p, n in zip(prefix, lengths)]
+    bits = [p * LOG2_26 for p in prefix]
+    n0, k, r2 = fit_sigmoid(lengths, exact)
+    ctx.log(f"copying: threshold n0 = {n0:.2f} (k = {k:.2f}, R^2 = {r2:.3f})")
+
+    # exponential decay of the fraction copied past the threshold: log(fraction) linear in n
+    past = [(n, f) for n, f in zip(lengths, fraction) if n > n0 + 1 and f > 0]
+    xs, ys = np.array([p[0] for p in past], float), np.log([p[1] for p in past])
+    rate, intercept = np.polyfit(xs, ys, 1)
+    resid = ys - (rate * xs + intercept)
+    decay_r2 = 1.0 - float((resid ** 2).sum() / ((ys - ys.mean()) ** 2).sum())
+
+    peak_bits = max(bits)
+    n_peak = lengths[bits.index(peak_bits)]
+    tail = [b for n, b in zip(lengths, bits) if n >= 2 * max_train]
+    radius = float(model.tok_emb.weight.abs().max())
+    with mpmath.workdps(50):
+        loglog = _log2_log2_meanfield(model.d, mpmath.mpf(radius), FP32_EPS, 1)
+        log2_bound = mpmath.power(2, loglog)  # log2 Bw, in bits
+    t2 = dict(log2_log2_bound=float(loglog), radius=radius, eps="2^-23", d=model.d, q=1)
+    honest = ("T2's premise (no positions, order-blind attention) does not hold for a rotary causal model; "
+              "the bound is ~2^%.0f bits against %.0f bits measured" % (float(loglog), peak_bits))
+    common = dict(max_train_len=max_train, samples_per_length=samples, threshold=n0, sigmoid_k=k, sigmoid_r2=r2)
+    checks = [
+        compare("copying_in_training_range", "exact-copy accuracy at the longest training length >= 0.9",
+                0.9, exact[max_train - 1], direction="lower", unit="accuracy", params=common),
+        compare("copying_threshold", "copy threshold n0 (sigmoid midpoint) <= longest evaluated length (copying degrades)",
+                max_len, n0, unit="chars", params=common),
+        compare("copying_sigmoid_fit", "sigmoid fit of exact-copy accuracy vs length, R^2 >= 0.9",
+                0.9, max(r2, 0.0), direction="lower", unit="R^2", params=common),
+        compare("copying_fraction_decays", "fraction copied at 3x the training length <= 1/4 of its value at n0",
+                0.25 * fraction[int(round(n0)) - 1], fraction[-1], unit="fraction",
+                params=dict(common, decay_rate_per_char=float(rate), decay_r2=decay_r2,
+                            fraction_at_threshold=fraction[int(round(n0)) - 1], fraction_at_max=fraction[-1])),
+        compare("copying_bits_bounded", "information reproduced past 2x training length <= its peak (it does not grow)",
+                peak_bits, max(tail), unit="bits", params=dict(common, peak_bits=peak_bits, peak_at=n_peak)),
+        compare("copying_bits_vs_t2", "peak information reproduced <= T2 bound log2 Bw (reported as log2 log2)",
+                log2_bound, peak_bits, unit="bits",
+                params=dict(common, **t2, log2_peak_bits=math.log2(peak_bits), caveat=honest)),
+    ]
+    write_data(ctx.out, "copying", dict(lengths=lengths, exact_accuracy=exact, char_accuracy=char,
+                                        mean_prefix=prefix, fraction_copied=fraction, bits_reproduced=bits,
+                                        sigmoid=dict(n0=n0, k=k, r2=r2),
+                                        decay=dict(rate_per_char=float(rate), r2=decay_r2,
+                                                   fitted_from=int(xs[0]), fitted_to=int(xs[-1])),
+                                        max_train_len=max_train, samples_per_length=samples, t2=t2,
+                                        peak_bits=peak_bits))
+    return checks

@@ -1,0 +1,347 @@
+"""Exhaustive enumeration of tiny models: the true prompt capacity, with no optimizer in the way (T1, exact).
+
+A trained prompt only gives a lower bound on capacity (an optimizer that fails proves nothing). Here the
+prompt is restricted to a grid of ``Q`` levels per coordinate in ``[-r, r]`` and *every* one of the
+``Q^(d*m)`` prompts is run through a tiny frozen transformer (float64, batched), for m = 1, 2, 3 (m = 3 for d = 4 only in the full profile). Counted
+exactly (Python integers):
+
+- **accessible sequences**: distinct greedy continuations of length ``n`` from the prompt alone (the first
+  token is predicted at the last prompt position, THEORY.md "accessible");
+- **input -> output maps**: distinct functions ``x -> greedy next token after [P; x]`` over the fixed inputs
+  ``x`` = every single token of the vocabulary (so at most ``|V|^|V|`` maps).
+
+Both are compared with ``Q^(d*m)`` (T1's exact grid form), with ``|V|^n`` (resp. ``|V|^|V|``), and with the
+packing bound ``(1 + 2r/eps)^(d*m)`` computed as a :class:`fractions.Fraction` at the grid's own spacing
+``eps = 2r/(Q-1)`` (where it equals ``Q^(d*m)`` exactly: the grid *is* an optimal eps-packing of the l_inf
+ball). The slope of log2(count) against m is fitted and compared with T1's slope ``d*log2(Q)``.
+
+Diversity. With the default GPT init (std 0.02) every prompt gives the same greedy output and all counts
+are 1. The models here are re-initialised by :func:`scaled_init`: linear weights ~ N(0, gain^2/fan_in) with
+gain 2, embeddings and positions ~ N(0, 1), so that attention is sharp and the greedy outputs vary with the
+prompt. d = 2 is skipped on purpose: LayerNorm maps R^2 to two points, so every logit vector takes only two
+values (a degenerate model, not a capacity result).
+
+Optimizer comparison. For a sample of sequences *known* to be accessible (from the enumeration) a small
+quantised straight-through AdamW search on the same grid (:func:`ste_search`) tries to find a prompt; the
+fraction it finds is what a gradient method would report as capacity. Every prompt it finds is checked to
+be a grid point whose greedy output is the target (and so must be in the enumerated set).
+
+Figure data (``data/enumeration.json``): ``models`` = list of dicts with keys ``d, vocab, levels, radius,
+n, gain, seed, m`` (list), ``prompts`` (Q^(dm), as strings), ``accessible`` and ``maps`` (exact counts),
+``log2_accessible``, ``log2_maps``, ``log2_prompts``, ``log2_vocab_n``, ``log2_vocab_vocab``,
+``slope_accessible``, ``slope_maps``, ``t1_slope``, ``optimizer`` (dict: m, sampled, found, random_found).
+
+Example (the grid and the exact count of a 27-prompt model):
+    >>> grid_prompts(levels=3, d=1, m=2, radius=1.0).tolist()[:4]
+    [[[-1.0], [-1.0]], [[0.0], [-1.0]], [[1.0], [-1.0]], [[-1.0], [0.0]]]
+    >>> model = tiny_model(d=3, vocab=4, seed=0)
+    >>> len(accessible_set(model, levels=3, m=1, radius=1.0, n=3)) <= 3 ** 3
+    True
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from fractions import Fraction
+
+import mpmath
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from verify.model import ModelConfig, Transformer
+from verify.report import Check, compare, failed, write_data
+
+QUICK_MODELS = [dict(d=3, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2, 3)),
+                dict(d=4, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2))]
+FULL_MODELS = [QUICK_MODELS[0], dict(QUICK_MODELS[1], ms=(1, 2, 3)),
+               dict(d=3, vocab=6, levels=4, radius=3.0, n=8, seed=2, ms=(1, 2, 3))]
+GAIN = 2.0
+CHUNK = 1 << 15
+
+
+def scaled_init(model: Transformer, gain: float = GAIN, seed: int = 0) -> Transformer:
+    """Re-initialise ``model`` so that its greedy outputs depend strongly on its input (see module doc).
+
+    Linear weights ~ N(0, gain^2/fan_in), embeddings/positions ~ N(0, 1), biases ~ N(0, 0.1^2).
+
+    Example:
+        >>> m = scaled_init(Transformer(ModelConfig(vocab_size=4, d_model=4, n_layer=1, n_head=1)), seed=0)
+        >>> round(float(m.tok_emb.weight.std()), 1) > 0.1
+        True
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                module.weight.copy_(torch.randn(module.weight.shape, generator=g) * gain / math.sqrt(module.in_features))
+                if module.bias is not None:
+                    module.bias.copy_(torch.randn(module.bias.shape, generator=g) * 0.1)
+            elif isinstance(module, nn.Embedding):
+                module.weight.copy_(torch.randn(module.weight.shape, generator=g))
+    return model
+
+
+def tiny_model(d: int, vocab: int, seed: int, n_layer: int = 2, gain: float = GAIN,
+               positional: str = "learned") -> Transformer:
+    """A seeded, frozen, float64 tiny transformer (one head per layer) for exhaustive enumeration.
+
+    Example:
+        >>> tiny_model(3, 5, seed=0).head.weight.dtype
+        torch.float64
+    """
+    torch.manual_seed(seed)
+    cfg = ModelConfig(vocab_size=vocab, d_model=d, n_layer=n_layer, n_head=1, block_size=32,
+                      positional=positional, causal=True, mlp_ratio=4)
+    return scaled_init(Transformer(cfg), gain=gain, seed=seed).double().freeze()
+
+
+def grid_levels(levels: int, radius: float) -> torch.Tensor:
+    """The ``levels`` equally spaced values in ``[-radius, radius]`` (float64).
+
+    Example:
+        >>> grid_levels(3, 2.0).tolist()
+        [-2.0, 0.0, 2.0]
+    """
+    return torch.linspace(-radius, radius, levels, dtype=torch.float64)
+
+
+def grid_prompts(levels: int, d: int, m: int, radius: float, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """Prompts number ``start..stop-1`` of the grid, in mixed-radix order, shape (count, m, d).
+
+    Prompt number i has coordinate j (flattened m*d index) at level ``(i // Q^j) % Q``.
+
+    Example:
+        >>> grid_prompts(2, 1, 1, 1.0).tolist()
+        [[[-1.0]], [[1.0]]]
+    """
+    total = levels ** (d * m)
+    stop = total if stop is None else min(stop, total)
+    idx = torch.arange(start, stop, dtype=torch.long)
+    powers = levels ** torch.arange(d * m, dtype=torch.long)
+    digits = (idx[:, None] // powers[None, :]) % levels
+    return grid_levels(levels, radius)[digits].view(-1, m, d)
+
+
+@torch.no_grad()
+def _chunks(model, levels, m, radius):
+    total = levels ** (model.d * m)
+    for start in range(0, total, CHUNK):
+        yield grid_prompts(levels, model.d, m, radius, start, start + CHUNK)
+
+
+@torch.no_grad()
+def accessible_set(model: Transformer, levels: int, m: int, radius: float, n: int) -> set[tuple[int, ...]]:
+    """The set of distinct greedy continuations of length ``n`` over all ``Q^(d*m)`` grid prompts (batched).
+
+    Example:
+        >>> len(accessible_set(tiny_model(3, 4, seed=0), 2, 1, 1.0, 2)) <= 2 ** 3
+        True
+    """
+    out: set[tuple[int, ...]] = set()
+    for prompts in _chunks(model, levels, m, radius):
+        out.update(map(tuple, model.generate_greedy(prompts, n).tolist()))
+    return out
+
+
+@torch.no_grad()
+def map_set(model: Transformer, levels: int, m: int, radius: float) -> set[tuple[int, ...]]:
+    """The set of distinct maps ``x -> argmax next token after [P; x]`` (x over the whole vocabulary).
+
+    Example:
+        >>> len(map_set(tiny_model(3, 4, seed=0), 2, 1, 1.0)) <= 4 ** 4
+        True
+    """
+    V = model.cfg.vocab_size
+    inputs = torch.arange(V)[:, None]
+    out: set[tuple[int, ...]] = set()
+    for prompts in _chunks(model, levels, m, radius):
+        B = prompts.shape[0]
+        logits = model(inputs.repeat(B, 1), prompts.repeat_interleave(V, dim=0))[:, -1, :]
+        out.update(map(tuple, logits.argmax(-1).view(B, V).tolist()))
+    return out
+
+
+@torch.no_grad()
+def accessible_set_loop(model: Transformer, levels: int, m: int, radius: float, n: int) -> set[tuple[int, ...]]:
+    """Reference implementation: one prompt at a time, itertools order (for cross-checking the batched one).
+
+    Example:
+        >>> model = tiny_model(3, 4, seed=0)
+        >>> accessible_set_loop(model, 2, 1, 1.0, 2) == accessible_set(model, 2, 1, 1.0, 2)
+        True
+    """
+    import itertools
+
+    values = grid_levels(levels, radius).tolist()
+    out = set()
+    for coords in itertools.product(values, repeat=model.d * m):
+        prompt = torch.tensor(coords, dtype=torch.float64).view(1, m, model.d)
+        out.add(tuple(model.generate_greedy(prompt, n)[0].tolist()))
+    return out
+
+
+def packing_bound(levels: int, radius, d: int, m: int) -> Fraction:
+    """(1 + 2r/eps)^(d*m) at the grid spacing eps = 2r/(Q-1), as an exact rational (equals Q^(d*m)).
+
+    Example:
+        >>> packing_bound(3, Fraction(1), 2, 1)
+        Fraction(9, 1)
+    """
+    r = Fraction(radius)
+    eps = 2 * r / (levels - 1)
+    return (1 + 2 * r / eps) ** (d * m)
+
+
+def fit_line(xs, ys) -> tuple[float, float, float]:
+    """Least-squares line: (slope, intercept, R^2).
+
+    Example:
+        >>> fit_line([1, 2, 3], [2, 4, 6])
+        (2.0, 0.0, 1.0)
+    """
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    slope = sxy / sxx
+    intercept = my - slope * mx
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    ss_res = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys))
+    return slope, intercept, (1.0 - ss_res / ss_tot) if ss_tot > 0 else 1.0
+
+
+def ste_search(model: Transformer, target: torch.Tensor, levels: int, m: int, radius: float, steps: int = 150,
+               lr: float = 0.1, seed: int = 0) -> torch.Tensor | None:
+    """Quantised straight-through AdamW search for a grid prompt that makes ``model`` emit ``target`` greedily.
+
+    The forward pass uses the prompt rounded to the grid; the gradient passes straight through the rounding.
+    Loss: teacher-forced cross-entropy of the target, first token predicted at the last prompt position.
+    Returns the grid prompt (1, m, d) on success, else None.
+
+    Example:
+        >>> model = tiny_model(3, 4, seed=0)
+        >>> target = model.generate_greedy(grid_prompts(3, 3, 1, 1.0)[:1], 3)[0]
+        >>> ste_search(model, target, 3, 1, 1.0, steps=60) is not None
+        True
+    """
+    g = torch.Generator().manual_seed(seed)
+    step_size = 2 * radius / (levels - 1)
+    param = ((torch.rand(1, m, model.d, generator=g, dtype=torch.float64) * 2 - 1) * radius).requires_grad_(True)
+    opt = torch.optim.AdamW([param], lr=lr, weight_decay=0.0)
+    inputs = target[None, :-1]
+    for _ in range(steps):
+        clamped = param.clamp(-radius, radius)
+        snapped = torch.round((clamped + radius) / step_size) * step_size - radius
+        prompt = clamped + (snapped - clamped).detach()
+        with torch.no_grad():
+            if torch.equal(model.generate_greedy(snapped.detach(), len(target))[0], target):
+                return snapped.detach()
+        logits = model(inputs, prompt)[0, m - 1:, :]
+        loss = F.cross_entropy(logits, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return None
+
+
+def enumerate_model(spec: dict) -> dict:
+    """All exact counts for one tiny model (see module doc for the keys)."""
+    ms = spec["ms"]
+    model = tiny_model(spec["d"], spec["vocab"], spec["seed"])
+    d, V, Q, r, n = spec["d"], spec["vocab"], spec["levels"], spec["radius"], spec["n"]
+    res = dict(spec, gain=GAIN, m=list(ms), prompts=[], accessible=[], maps=[], sets={})
+    for m in ms:
+        acc = accessible_set(model, Q, m, r, n)
+        maps = map_set(model, Q, m, r)
+        res["prompts"].append(Q ** (d * m))
+        res["accessible"].append(len(acc))
+        res["maps"].append(len(maps))
+        res["sets"][m] = acc
+    res["model"] = model
+    return res
+
+
+def _log2(x) -> float:
+    return float(mpmath.log(mpmath.mpf(x), 2))
+
+
+def run(ctx) -> list[Check]:
+    """All enumeration checks (quick: one d=3 model; full: three models)."""
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    checks, figure = [], []
+    specs = QUICK_MODELS if ctx.quick else FULL_MODELS
+    for spec in specs:
+        t0 = time.time()
+        tag = f"d{spec['d']}_v{spec['vocab']}_q{spec['levels']}"
+        res = enumerate_model(spec)
+        d, V, Q, n, r = spec["d"], spec["vocab"], spec["levels"], spec["n"], spec["radius"]
+        ctx.log(f"enumeration {tag}: accessible {res['accessible']} maps {res['maps']} ({time.time() - t0:.1f}s)")
+        for i, m in enumerate(res["m"]):
+            grid, acc, maps = res["prompts"][i], res["accessible"][i], res["maps"][i]
+            pk = packing_bound(Q, r, d, m)
+            common = dict(d=d, vocab=V, levels=Q, m=m, n=n, radius=r, prompts=str(grid),
+                          packing_bound=str(pk), packing_equals_grid=bool(pk == grid),
+                          vocab_n=str(V ** n), accessible=acc, maps=maps, vocab_vocab=str(V ** V))
+            bound = min(grid, V ** n)
+            checks.append(compare(f"enumeration_{tag}_m{m}_accessible",
+                                  f"exact accessible sequences (n={n}) <= min(Q^(dm), |V|^n)", bound, acc,
+                                  unit="sequences", params=common))
+            checks.append(compare(f"enumeration_{tag}_m{m}_maps",
+                                  "exact input->output maps <= min(Q^(dm), |V|^|V|)", min(grid, V ** V), maps,
+                                  unit="maps", params=common))
+        ms = res["m"]
+        log_acc = [_log2(c) for c in res["accessible"]]
+        log_maps = [_log2(c) for c in res["maps"]]
+        slope_a, _, r2_a = fit_line(ms, log_acc)
+        slope_m, _, r2_m = fit_line(ms, log_maps)
+        t1_slope = d * math.log2(Q)
+        below = [c < V ** n for c in res["accessible"]]
+        checks.append(compare(f"enumeration_{tag}_slope", "slope of log2(accessible) vs m <= T1 slope d*log2(Q)",
+                              t1_slope, max(slope_a, 0.0), unit="bits per prompt vector",
+                              params=dict(slope_accessible=slope_a, r2_accessible=r2_a, slope_maps=slope_m,
+                                          r2_maps=r2_m, below_vocab_n=below, log2_accessible=log_acc)))
+        checks.append(compare(f"enumeration_{tag}_linearity", "log2(accessible) vs m is linear (R^2 >= 0.9)",
+                              0.9, max(r2_a, 0.0), direction="lower", unit="R^2",
+                              params=dict(slope=slope_a, log2_accessible=log_acc)))
+        # the batched enumeration against a one-prompt-at-a-time loop (m = 1)
+        loop = accessible_set_loop(res["model"], Q, 1, r, n)
+        mismatch = len(loop ^ res["sets"][1])
+        checks.append(compare(f"enumeration_{tag}_loop_agrees",
+                              "batched enumeration == per-prompt loop (m=1): symmetric difference of the sets is 0",
+                              0, mismatch, unit="sequences", params=dict(loop=len(loop), batched=res["accessible"][0])))
+        # the optimizer on the same grid, on sequences known to be accessible
+        m_opt = 2
+        pool = sorted(res["sets"][m_opt])
+        rng = random.Random(ctx.seed + spec["seed"])
+        k = min(len(pool), 6 if ctx.quick else 24)
+        sample = rng.sample(pool, k)
+        found, bad = 0, 0
+        for j, seq in enumerate(sample):
+            target = torch.tensor(seq)
+            prompt = ste_search(res["model"], target, Q, m_opt, r, steps=100 if ctx.quick else 300, seed=j)
+            if prompt is not None:
+                found += 1
+                out = tuple(res["model"].generate_greedy(prompt, n)[0].tolist())
+                bad += out not in res["sets"][m_opt]
+        random_targets = [tuple(rng.randrange(V) for _ in range(n)) for _ in range(k)]
+        random_accessible = sum(t in res["sets"][m_opt] for t in random_targets)
+        opt = dict(m=m_opt, sampled=k, found=found, random_sampled=k, random_truly_accessible=random_accessible,
+                   exact_fraction_of_vocab_n=res["accessible"][m_opt - 1] / V ** n)
+        if bad:
+            checks.append(failed(f"enumeration_{tag}_optimizer", "STE prompts land in the enumerated set",
+                                 f"{bad} optimizer prompts produced sequences missing from the enumeration", opt))
+        else:
+            checks.append(compare(f"enumeration_{tag}_optimizer",
+                                  "accessible targets found by STE-AdamW <= accessible targets (all, by enumeration)",
+                                  k, found, unit="targets", params=opt))
+        figure.append(dict(d=d, vocab=V, levels=Q, radius=r, n=n, gain=GAIN, seed=spec["seed"], m=ms,
+                           prompts=[str(p) for p in res["prompts"]], accessible=res["accessible"], maps=res["maps"],
+                           log2_accessible=log_acc, log2_maps=log_maps,
+                           log2_prompts=[d * m * math.log2(Q) for m in ms], log2_vocab_n=n * math.log2(V),
+                           log2_vocab_vocab=V * math.log2(V), slope_accessible=slope_a, slope_maps=slope_m,
+                           t1_slope=t1_slope, optimizer=opt))
+        ctx.log(f"enumeration {tag}: done in {time.time() - t0:.1f}s")
+    write_data(ctx.out, "enumeration", {"models": figure})
+    return checks
