@@ -7,6 +7,8 @@ evaluate (mpmath), fast (numpy), presets (architectures with sourced facts), tab
 
 Every evaluator returns an mpmath mpf computed at 50 significant digits, or at the digits of an enclosing
 `with with_precision(dps):` block (which also sets mpmath's working precision), or of a `dps=` keyword.
+Importing bounds raises mpmath's global precision (mpmath.mp.dps) to at least 50 digits, so arithmetic
+on the returned values keeps their digits.
 
 >>> import bounds
 >>> round(float(bounds.tokens_per_vector(768, 50304, radius=63.62, eps="fp16")), 2)   # pythia-160m C
@@ -33,8 +35,19 @@ from .evaluate import (
 )
 from .precision import bits_per_value, count_representable, eps_of_dtype, parse_eps
 from .presets import PRESETS, Preset, get_preset
-from .refinements import median_log2_volume_product, nonuniform_threshold
-from . import consequences, refinements, t1, t2
+
+# sympy takes ~0.5 s to import: the symbolic modules load on first use, so the CLIs start fast.
+_LAZY_MODULES = ("t1", "t2", "consequences", "refinements", "symbols")
+_LAZY_FROM_REFINEMENTS = ("median_log2_volume_product", "nonuniform_threshold")
+
+
+def __getattr__(name):
+    import importlib
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_FROM_REFINEMENTS:
+        return getattr(importlib.import_module(".refinements", __name__), name)
+    raise AttributeError(f"module 'bounds' has no attribute {name!r}")
 
 
 def all_results() -> dict:
@@ -43,6 +56,7 @@ def all_results() -> dict:
     >>> sorted(all_results())[:3]
     ['box', 'cone', 'cross_entropy_floor']
     """
+    from . import consequences, refinements, t1, t2
     merged = {}
     for module in (t1, consequences, t2, refinements):
         merged.update(module.RESULTS)

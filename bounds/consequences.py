@@ -18,6 +18,7 @@ from .t1 import LOG2_PROMPTS_BALL
 TOKENS_PER_VECTOR = d * sp.log(1 + 2 * r / eps) / sp.log(vocab)
 TOKENS_PER_VECTOR_BITS = p * d / log2(vocab)
 THRESHOLD_TOKENS = TOKENS_PER_VECTOR * m
+ACCESSIBLE_FRACTION = (1 + 2 * r / eps) ** (d * m) / vocab ** n   # Npr(m)/|V|^n, before capping at 1
 LOG2_ACCESSIBLE_FRACTION = sp.Min(0, LOG2_PROMPTS_BALL - n * log2(vocab))
 N_MAX = sp.floor(log2_packing / (k * log2(alphabet)))
 CROSS_ENTROPY_FLOOR = n * log2(alphabet) - log2_packing

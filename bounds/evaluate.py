@@ -3,8 +3,8 @@
 Every function returns an mpmath mpf computed at the active precision: 50 digits, or the `dps` given to
 `with_precision(dps)` (a context manager) or to the function's `dps=` keyword. Arguments may be Python
 numbers, mpf, or (for eps) strings such as '2^-10', '1e-3' or a dtype name ('fp16').
-Results are exact to that precision as mpf values; arithmetic you do on them afterwards runs at mpmath's
-global precision, so do comparisons inside `with with_precision(50):`.
+Arithmetic you do on the results runs at mpmath's global precision, so importing this module raises
+mpmath.mp.dps to at least 50 (never lowers it): `bound - measured` keeps the bound's digits.
 
 >>> round(float(log2_prompts_ball(768, 1, 63.62, "fp16")), 2)   # pythia-160m, one prompt vector, fp16
 13049.41
@@ -21,6 +21,7 @@ from mpmath import mp
 from . import precision
 
 DEFAULT_DPS = 50
+mp.dps = max(mp.dps, DEFAULT_DPS)  # see the module docstring: arithmetic on results keeps 50 digits
 _ACTIVE_DPS: contextvars.ContextVar[int] = contextvars.ContextVar("bounds_dps", default=DEFAULT_DPS)
 
 

@@ -314,8 +314,8 @@ def _note(rows: list[dict]) -> str:
     if not rows:
         return ""
     row = rows[0]
-    form = (f"p-bit form, p = {mpmath.nstr(row['bits_per_value'], 6)} bits per value" if row["form"] == "bits"
-            else "ball form d*m*log2(1 + 2r/eps)")
+    form = (f"p-bit form, p = {mpmath.nstr(row['bits_per_value'], 6)} bits per value (eps is used only by T2 "
+            f"and the ball-form C cone)" if row["form"] == "bits" else "ball form d*m*log2(1 + 2r/eps)")
     return (f"T1 {form}; eps = {_text('eps', row['eps'], 6)} ({row['precision']}"
             f"{' convention, the default' if row['precision'] == DEFAULT_PRECISION else ''}); "
             f"T2 with Wasserstein q = {mpmath.nstr(row['q'], 6)}; r = l_inf radius of last-layer states "

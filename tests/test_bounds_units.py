@@ -1,0 +1,223 @@
+"""Unit tests: precision conventions, float counts, evaluators, consequences, refinements, presets."""
+import doctest
+import importlib
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+import bounds
+from bounds import evaluate, precision, presets, refinements
+
+
+# ----------------------------------------------------------------------------------------- precision
+@pytest.mark.parametrize("name, exponent, bits", [("fp64", -52, 64), ("fp32", -23, 32), ("bf16", -7, 16),
+                                                   ("fp16", -10, 16)])
+def test_dtype_conventions(name, exponent, bits):
+    assert bounds.parse_eps(name) == mpmath.ldexp(1, exponent)
+    assert bounds.bits_per_value(name) == bits
+
+
+def test_parse_eps_forms_agree():
+    assert bounds.parse_eps("2^-10") == bounds.parse_eps("2**-10") == bounds.parse_eps("fp16") == mpmath.mpf(2) ** -10
+    assert bounds.parse_eps("2^(-10)") == mpmath.mpf(2) ** -10
+    assert bounds.parse_eps(" 1e-3 ") == mpmath.mpf("1e-3")
+    assert bounds.parse_eps(0.5) == 0.5 and bounds.parse_eps(mpmath.mpf(3)) == 3
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-1", "-2^-3", "2^", "inf", "nan", "fp8", "", "0^-1", 0, -1.0,
+                                 float("inf"), float("nan"), None, True])
+def test_parse_eps_rejects_bad_input(bad):
+    with pytest.raises(ValueError):
+        bounds.parse_eps(bad)
+
+
+def _largest_not_above(radius: float, float_type, int_type) -> int:
+    """Non-negative values of a numpy float type in [0, r], by the bit pattern of the largest one <= r."""
+    with np.errstate(over="ignore"):             # radii above the format's maximum become inf
+        value = float_type(radius)
+    if float(value) > radius:
+        value = np.nextafter(value, float_type(0))
+    if np.isinf(value):
+        value = np.finfo(float_type).max
+    return int(np.array(value).view(int_type)) + 1
+
+
+def test_count_representable_matches_enumeration_of_fp16_and_bf16():
+    fp16 = np.arange(0, 0x7C00, dtype=np.uint16).view(np.float16).astype(float)
+    bf16 = (np.arange(0, 0x7F80, dtype=np.uint32) << 16).view(np.float32).astype(float)
+    rng = np.random.default_rng(0)
+    radii = np.concatenate([[1e-9, 6e-8, 6.1e-5, 1.0, 1.5, 63.62, 65504.0, 7e4, 3e38, 1e300],
+                            np.exp(rng.uniform(-20, 12, 40))])
+    for radius in radii:
+        assert bounds.count_representable("fp16", radius) == 2 * np.sum(fp16 <= radius) - 1
+        assert bounds.count_representable("bf16", radius) == 2 * np.sum(bf16 <= radius) - 1
+
+
+def test_count_representable_matches_bit_patterns_of_fp32_and_fp64():
+    rng = np.random.default_rng(1)
+    for radius in np.concatenate([[1e-45, 1.0, 3.4e38, 1e39], np.exp(rng.uniform(-100, 80, 40))]):
+        assert precision.count_nonnegative("fp32", radius) == _largest_not_above(radius, np.float32, np.uint32)
+    for radius in np.concatenate([[5e-324, 1.0, 1.7e308], np.exp(rng.uniform(-700, 700, 40))]):
+        assert precision.count_nonnegative("fp64", radius) == _largest_not_above(radius, np.float64, np.uint64)
+
+
+def test_float_form_is_below_the_p_bit_form():
+    for dtype in ("fp16", "bf16", "fp32"):
+        for radius in (0.5, 63.62, 1e30):
+            assert bounds.log2_prompts_float(768, 3, radius, dtype) < bounds.log2_prompts_bits(768, 3, bounds.bits_per_value(dtype))
+
+
+# ----------------------------------------------------------------------------------------- evaluators
+def test_evaluators_return_mpf_at_fifty_digits_by_default():
+    assert mpmath.mp.dps >= 50   # importing bounds raises the global precision
+    value = bounds.log2_prompts_ball(768, 1, 63.62, "fp16")
+    assert isinstance(value, mpmath.mpf) and bounds.current_dps() == 50
+    with mpmath.workdps(60):
+        exact = 768 * mpmath.log(1 + 2 * mpmath.mpf(63.62) * 1024, 2)
+        assert abs(value - exact) < mpmath.mpf(10) ** -45
+
+
+def test_with_precision_and_dps_keyword_change_the_digits():
+    outer = mpmath.mp.dps
+    with bounds.with_precision(120):
+        high = bounds.log2_log2_meanfield(1000, 1.0, "2^-20", 2)
+        assert bounds.current_dps() == 120 and mpmath.mp.dps == 120
+    assert mpmath.mp.dps == outer and bounds.current_dps() == 50
+    low = bounds.log2_log2_meanfield(1000, 1.0, "2^-20", 2, dps=20)
+    with mpmath.workdps(120):
+        assert 0 < abs(high - low) < mpmath.mpf(10) ** -15 * high
+        assert abs(high - bounds.log2_log2_meanfield(1000, 1.0, "2^-20", 2, dps=120)) == 0
+
+
+def test_t2_log2_is_two_to_the_log2_log2():
+    with bounds.with_precision(50):
+        log2_bw = bounds.log2_meanfield(50, 3.0, 0.01, 2)
+        assert abs(mpmath.log(log2_bw, 2) - bounds.log2_log2_meanfield(50, 3.0, 0.01, 2)) < mpmath.mpf(10) ** -45
+
+
+def test_tokens_per_vector_forms_and_argument_checks():
+    c = bounds.tokens_per_vector(768, 50304, radius=63.62, eps="fp16")
+    assert abs(c - bounds.log2_prompts_ball(768, 1, 63.62, "fp16") / mpmath.log(50304, 2)) < 1e-40
+    assert bounds.tokens_per_vector(768, 2 ** 16, bits=16) == 768
+    with pytest.raises(ValueError):
+        bounds.tokens_per_vector(768, 50304)
+    with pytest.raises(ValueError):
+        bounds.tokens_per_vector(768, 50304, radius=1, eps=1, bits=16)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: bounds.log2_prompts_ball(0, 1, 1, 1), lambda: bounds.log2_prompts_ball(1, 0, 1, 1),
+    lambda: bounds.log2_prompts_ball(1.5, 1, 1, 1), lambda: bounds.log2_prompts_ball(1, 1, -1, 1),
+    lambda: bounds.log2_prompts_ball(1, 1, 1, 0), lambda: bounds.tokens_per_vector(5, 1, bits=16),
+    lambda: bounds.log2_log2_meanfield(5, 1, 1, 0.5), lambda: bounds.log2_cone_fraction(5, 4.0),
+    lambda: bounds.log2_cone_fraction(1, 1.0), lambda: bounds.log2_prompts_grid(2, 2, 1),
+    lambda: bounds.n_max_dataset(10, 1, 1), lambda: bounds.log2_prompts_ball("x", 1, 1, 1),
+])
+def test_bad_arguments_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_consequences():
+    assert bounds.log2_accessible_fraction(100, 10, 4) == 0                    # below the threshold
+    assert bounds.log2_accessible_fraction(100, 60, 4) == -20
+    assert bounds.cross_entropy_floor_bits(100, 60, 4) == 20
+    assert bounds.cross_entropy_floor_bits(100, 10, 4) == -80                 # may be negative
+    assert bounds.n_max_dataset(100, 2, 4) == 25 and bounds.n_max_dataset(101, 2, 4) == 25
+    assert bounds.n_max_dataset(1, 2, 4) == 0
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        log2_prompts, k, alphabet = rng.uniform(0, 1e6), int(rng.integers(1, 50)), int(rng.integers(2, 10 ** 6))
+        n_max = bounds.n_max_dataset(log2_prompts, k, alphabet)
+        per_input = k * math.log2(alphabet)
+        assert n_max * per_input <= log2_prompts * (1 + 1e-12) and (n_max + 1) * per_input > log2_prompts
+
+
+def test_cone_closed_forms_numerically():
+    for theta in (1e-6, 0.3, 1.96, math.pi / 2, 3.0):
+        two = bounds.log2_cone_fraction(2, theta)
+        three = bounds.log2_cone_fraction(3, theta)
+        with mpmath.workdps(50):
+            t = mpmath.mpf(theta)
+            assert abs(two - mpmath.log(t / (2 * mpmath.pi), 2)) < mpmath.mpf(10) ** -40
+            assert abs(three - mpmath.log((1 - mpmath.cos(t / 2)) / 2, 2)) < mpmath.mpf(10) ** -38
+
+
+def test_cone_and_box_refine_the_ball():
+    for d in (2, 768, 4096):
+        cone = bounds.log2_prompts_cone(d, 3, 63.62, "fp16", 1.96)
+        assert cone < bounds.log2_prompts_ball(d, 3, 63.62, "fp16")
+        assert bounds.tokens_per_vector_cone(d, 50304, 63.62, "fp16", 1.96) * 3 * mpmath.log(50304, 2) - cone < 1e-40
+    assert bounds.log2_prompts_box([2 * 63.62] * 5, 2, "fp16") - bounds.log2_prompts_ball(5, 2, 63.62, "fp16") < 1e-40
+    assert bounds.log2_prompts_box([1.0, 200.0], 1, "fp16") < bounds.log2_prompts_ball(2, 1, 100.0, "fp16")
+
+
+# ----------------------------------------------------------------------------------------- non-uniform cells
+def test_nonuniform_threshold_with_equal_cells_is_t1_threshold():
+    for vocab, log2_pk in ((16, 10.0), (50304, 13049.41), (2, 7.5)):
+        expected = math.floor(log2_pk / math.log2(vocab)) + 1
+        assert bounds.nonuniform_threshold([1 / vocab] * vocab, log2_pk, bin_bits=1 / 1024) == expected
+
+
+def test_nonuniform_median_matches_monte_carlo():
+    rng = np.random.default_rng(0)
+    volumes = rng.dirichlet(np.full(200, 0.3))           # unequal next-token cells
+    n = 25
+    draws = np.log2(rng.choice(volumes, size=(20000, n))).sum(axis=1)
+    lattice = bounds.median_log2_volume_product(volumes, n, bin_bits=1 / 256)
+    assert abs(lattice - np.median(draws)) < 0.05 * abs(np.median(draws))
+    # unequal cells reach a given 1/Pk sooner than equal ones (median of log-volumes below log 1/|V|)
+    n_star = bounds.nonuniform_threshold(volumes, 100.0)
+    assert 1 <= n_star <= math.floor(100.0 / math.log2(200)) + 1
+    assert bounds.median_log2_volume_product(volumes, n_star) < -100.0
+    assert n_star == 1 or bounds.median_log2_volume_product(volumes, n_star - 1) >= -100.0
+
+
+@pytest.mark.parametrize("bad", [[], [0.0, 0.5], [1.5], [float("nan")]])
+def test_nonuniform_rejects_bad_volumes(bad):
+    with pytest.raises(ValueError):
+        refinements.nonuniform_threshold(bad, 10.0)
+
+
+# ----------------------------------------------------------------------------------------- presets
+HMDO_TABLE_2 = {  # issue 2's quotation of HMDO Table 2: d, |V|, r, theta, slope
+    "pythia-160m": (768, 50304, 63.62, 1.96, 90.4), "pythia-410m": (1024, 50304, 54.90, 1.87, 112.4),
+    "pythia-1b": (2048, 50304, 65.68, 2.22, 287.4), "qwen2.5-0.5b": (896, 151936, 309.00, 2.23, 71.0),
+    "qwen2.5-1.5b": (1536, 151936, 153.62, 2.34, 79.6), "llama-3.2-1b": (2048, 128256, 41.06, 1.73, 137.8),
+    "gemma-3-270m": (640, 262144, 10.74, 1.82, 44.54),
+}
+
+
+def test_presets_hold_table_2_and_config_models_with_sources():
+    for name, facts in HMDO_TABLE_2.items():
+        preset = bounds.PRESETS[name]
+        assert (preset.d, preset.vocab, preset.radius, preset.theta, preset.slope) == facts
+    for name in ("pythia-1.4b", "pythia-2.8b", "llama-3.2-3b", "llama-3.1-8b", "smollm2-135m"):
+        assert bounds.PRESETS[name].radius is None
+    smol = bounds.PRESETS["smollm2-135m"]
+    assert (smol.d, smol.vocab, smol.layers, smol.heads) == (576, 49152, 30, 9)
+    for preset in bounds.PRESETS.values():
+        assert preset.layers and preset.heads
+        for fact in ("d", "vocab", "layers", "heads", "radius", "theta", "slope"):
+            if getattr(preset, fact) is not None:
+                assert preset.sources.get(fact), (preset.name, fact)
+    with pytest.raises(ValueError, match="known: pythia-160m"):
+        presets.get_preset("gpt-5")
+
+
+def test_pythia_160m_row_by_hand():
+    # C = d ln(1 + 2r/eps)/ln|V| with d = 768, r = 63.62, eps = 2^-10, |V| = 50304
+    by_hand = 768 * math.log(1 + 2 * 63.62 * 1024) / math.log(50304)
+    assert abs(float(bounds.tokens_per_vector(768, 50304, radius=63.62, eps="fp16")) - by_hand) < 1e-9
+    assert round(by_hand, 2) == 835.52 and round(by_hand / 90.4, 3) == 9.242
+
+
+# ----------------------------------------------------------------------------------------- doctests
+@pytest.mark.parametrize("module", ["bounds", "bounds.symbols", "bounds.t1", "bounds.consequences", "bounds.t2",
+                                    "bounds.refinements", "bounds.precision", "bounds.evaluate", "bounds.fast",
+                                    "bounds.presets", "bounds.table", "bounds.bench"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0
