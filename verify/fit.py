@@ -148,12 +148,14 @@ class N50Search:
 
 
 def find_n50(measure, n_start: int, *, n_min: int = 1, n_max: int = 10_000, growth: float = 1.6,
-             tol: int = 1) -> N50Search:
+             tol: int = 1, threshold: float = 0.5) -> N50Search:
     """Find where ``measure(n) -> (successes, trials)`` crosses 1/2 with few calls, then fit a sigmoid.
 
     Bracket: step from ``n_start`` geometrically (factor ``growth``) up while f >= 1/2 or down while
     f < 1/2; then bisect on integers until ``hi - lo <= tol``. Each distinct n is measured once.
     Noise may make f non-monotone: the bracket uses the last crossing seen, the sigmoid uses all points.
+    ``threshold`` replaces 1/2 in the bracketing (1.0: the largest n at which every trial succeeds, as
+    dataset memorization's N_max asks); the sigmoid's x0 is still the crossing of 1/2.
 
     Example (a noiseless step at 37: 10 calls instead of 38):
         >>> s = find_n50(lambda n: (10 if n <= 37 else 0, 10), n_start=8)
@@ -175,11 +177,11 @@ def find_n50(measure, n_start: int, *, n_min: int = 1, n_max: int = 10_000, grow
 
     lo = hi = None
     n = n_start
-    if f(n) >= 0.5:
+    if f(n) >= threshold:
         lo = n
         while hi is None and n < n_max:
             n = min(n_max, max(n + 1, int(math.ceil(n * growth))))
-            if f(n) >= 0.5:
+            if f(n) >= threshold:
                 lo = n
             else:
                 hi = n
@@ -187,14 +189,14 @@ def find_n50(measure, n_start: int, *, n_min: int = 1, n_max: int = 10_000, grow
         hi = n
         while lo is None and n > n_min:
             n = max(n_min, min(n - 1, int(math.floor(n / growth))))
-            if f(n) >= 0.5:
+            if f(n) >= threshold:
                 lo = n
             else:
                 hi = n
     if lo is not None and hi is not None:
         while hi - lo > tol:
             mid = (lo + hi) // 2
-            if f(mid) >= 0.5:
+            if f(mid) >= threshold:
                 lo = mid
             else:
                 hi = mid

@@ -1,0 +1,124 @@
+"""Tests of the batched prompt-tuning engine (verify/engine.py): fast, seeded, CPU."""
+import math
+
+import pytest
+import torch
+
+from verify.engine import TuneConfig, evaluate, quantize, tune
+from verify.model import ModelConfig, Transformer
+
+
+def tiny_model(seed=0, **overrides):
+    torch.manual_seed(seed)
+    cfg = dict(vocab_size=8, d_model=16, n_layer=1, n_head=2, block_size=16) | overrides
+    return Transformer(ModelConfig(**cfg)).freeze()
+
+
+def reachable_targets(model, count, n, m, scale=1.0, seed=0):
+    """Targets that some prompt provably produces: greedy outputs of random prompts."""
+    g = torch.Generator().manual_seed(seed)
+    prompts = torch.randn(count, m, model.d, generator=g) * scale
+    return model.generate_greedy(prompts, n)
+
+
+def test_reproduces_reachable_targets():
+    model = tiny_model(0)
+    targets = reachable_targets(model, 8, n=3, m=2)
+    assert len({tuple(t) for t in targets.tolist()}) > 1  # not one trivial target repeated
+    result = tune(model, targets, 2, config=TuneConfig(steps=400))
+    assert result.success.all(), result.reason
+    assert (result.accuracy == 1).all()
+    # success is greedy decoding from the kept prompt alone, first token included
+    assert torch.equal(model.generate_greedy(result.prompts, 3), targets)
+    assert all(r == "reproduced" for r in result.reason)
+
+
+def test_failure_is_not_success_and_reports_accuracy():
+    model = tiny_model(1)
+    # 12 random tokens from one vector of a random-init model: not reproducible within 40 steps
+    targets = torch.randint(0, 8, (4, 12), generator=torch.Generator().manual_seed(3))
+    result = tune(model, targets, 1, config=TuneConfig(steps=40))
+    assert not result.success.any()
+    assert ((result.accuracy >= 0) & (result.accuracy < 1)).all()
+    assert (result.ce_bits > 0).all()
+    success, accuracy, ce = evaluate(model, result.prompts, targets)
+    assert torch.equal(success, result.success) and torch.allclose(ce, result.ce_bits)
+
+
+@pytest.mark.parametrize("levels", [2, 4, 16])
+def test_quantized_prompts_lie_on_the_grid(levels):
+    model = tiny_model(2)
+    radius = 0.5
+    targets = reachable_targets(model, 4, n=2, m=2, seed=1)
+    result = tune(model, targets, 2, config=TuneConfig(steps=60, radius=radius, levels=levels))
+    p = result.prompts.double()
+    k = (p + radius) / (2 * radius) * (levels - 1)
+    assert torch.allclose(k, k.round(), atol=1e-5)  # every coordinate is one of the Q levels
+    assert k.min() >= -1e-6 and k.max() <= levels - 1 + 1e-6
+    assert len(torch.unique(result.prompts)) <= levels
+    if levels == 2:
+        assert set(torch.unique(result.prompts).tolist()) <= {-radius, radius}
+
+
+def test_quantize_values():
+    x = torch.tensor([-9.0, -0.5, -0.1, 0.0, 0.2, 0.49, 9.0])
+    assert quantize(x, 1.0, 3).tolist() == [-1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def test_clamping_respected():
+    model = tiny_model(3)
+    radius = 0.03
+    targets = torch.randint(0, 8, (4, 6), generator=torch.Generator().manual_seed(0))
+    result = tune(model, targets, 2, config=TuneConfig(steps=50, lr=0.1, radius=radius, init_std=1.0))
+    assert result.prompts.abs().max() <= radius + 1e-7
+    assert (result.prompts.abs() > radius - 1e-6).any()  # the box was active, not merely unreached
+
+
+def test_early_stopping_per_target():
+    model = tiny_model(0)
+    easy = reachable_targets(model, 4, n=1, m=1)
+    hard = torch.randint(0, 8, (2, 12), generator=torch.Generator().manual_seed(5))
+    r_easy = tune(model, easy, 1, config=TuneConfig(steps=500))
+    assert r_easy.success.all() and (r_easy.steps < 500).all()
+    assert r_easy.total_steps < 500  # the loop ends when every target is done
+    r_hard = tune(model, hard, 1, config=TuneConfig(steps=2000, patience=20))
+    assert all(r == "patience" for r in r_hard.reason)
+    assert (r_hard.steps < 2000).all()
+
+
+def test_nan_target_fails_with_reason_and_others_go_on():
+    model = tiny_model(0)
+    targets = reachable_targets(model, 3, n=2, m=1)
+    init = torch.randn(3, 1, model.d) * 0.02
+    init[0, 0, 0] = math.nan
+    result = tune(model, targets, 1, config=TuneConfig(steps=300), init=init)
+    assert not result.success[0]
+    assert result.reason[0].startswith("loss became nan")
+    assert result.success[1:].all()
+
+
+def test_shared_prompt_groups():
+    model = tiny_model(4)
+    inputs = torch.tensor([[1, 2], [3, 4], [1, 2], [3, 4]])
+    labels = torch.tensor([[5], [6], [7], [0]])
+    groups = torch.tensor([0, 0, 1, 1])
+    result = tune(model, labels, 2, inputs=inputs, groups=groups, config=TuneConfig(steps=300))
+    assert result.prompts.shape == (2, 2, model.d)
+    success, _, _ = evaluate(model, result.prompts, labels, inputs=inputs, groups=groups)
+    assert torch.equal(success, result.success)
+    for g in (0, 1):  # a group succeeds only if greedy decoding gets every one of its pairs
+        out = model.generate_greedy(result.prompts[[g, g]], 1, tokens=inputs[groups == g])
+        assert bool(result.success[g]) == bool((out == labels[groups == g]).all())
+
+
+def test_bad_input():
+    model = tiny_model(0)
+    t = torch.tensor([[1, 2]])
+    with pytest.raises(ValueError, match="m must be"):
+        tune(model, t, 0)
+    with pytest.raises(ValueError, match="radius"):
+        TuneConfig(levels=4)
+    with pytest.raises(ValueError, match="target token ids"):
+        tune(model, torch.tensor([[9]]), 1)
+    with pytest.raises(ValueError, match="block_size"):
+        tune(model, torch.zeros(1, 16, dtype=torch.long), 2)

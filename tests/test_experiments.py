@@ -1,0 +1,160 @@
+"""Tests of the fits, the checks and the experiment/bench plumbing (verify/fit.py, cramming, precision,
+dataset, bench): fast, seeded, CPU. The experiments run end to end on a stand-in zoo of tiny models."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from verify import bench, cramming, dataset, precision, zoo
+from verify.all import Context
+from verify.cramming import count_check, soft_check
+from verify.fit import find_n50, fit_linear, fit_sigmoid
+from verify.model import ModelConfig, Transformer
+from verify.report import compare
+
+
+# ------------------------------------------------------------------------------------------------ fits
+def test_sigmoid_fit_recovers_parameters_from_binomial_counts():
+    rng = np.random.default_rng(0)
+    x0, k = 23.5, 0.4
+    n = np.arange(5, 45, 3)
+    trials = np.full(n.shape, 400)
+    successes = rng.binomial(trials, 1 / (1 + np.exp(k * (n - x0))))
+    fit = fit_sigmoid(n, successes, trials)
+    assert fit.bracketed
+    assert abs(fit.n50 - x0) < 0.5 and abs(fit.k - k) < 0.08
+
+
+def test_sigmoid_fit_of_a_step_lies_between_the_last_success_and_first_failure():
+    fit = fit_sigmoid([5, 10, 11, 20], [20, 20, 0, 0], [20, 20, 20, 20])
+    assert 10 < fit.n50 < 11
+
+
+def test_linear_fit_recovers_slope_and_r2():
+    m = np.arange(1, 6)
+    fit = fit_linear(m, 12.5 * m + 3.0)
+    assert math.isclose(fit.slope, 12.5) and math.isclose(fit.intercept, 3.0, abs_tol=1e-9)
+    assert math.isclose(fit.r2, 1.0)
+    noisy = fit_linear(m, 12.5 * m + np.array([0.5, -0.5, 0.3, -0.2, 0.1]))
+    assert 0.95 < noisy.r2 < 1.0
+    assert fit_linear([1, 2, 3], [1, 4, 9]).r2 < 1.0
+
+
+def test_find_n50_uses_fewer_trainings_than_a_linear_sweep():
+    rng = np.random.default_rng(1)
+
+    def measure(n):  # a noisy sigmoid crossing at 57
+        return int(rng.binomial(32, 1 / (1 + np.exp(0.3 * (n - 57))))), 32
+
+    search = find_n50(measure, n_start=10)
+    assert search.trainings < search.linear_sweep_trainings / 3
+    assert abs(search.n50 - 57) < 4
+    assert search.lo < search.hi
+
+
+def test_find_n50_threshold_one_gives_largest_all_success():
+    search = find_n50(lambda n: (8 if n <= 13 else 7, 8), n_start=3, threshold=1.0)
+    assert search.lo == 13 and search.hi == 14
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def test_count_check_fails_when_capacity_exceeds_the_bound():
+    points = [{"n": 10, "successes": 32, "trials": 32}]  # 10 letters of 26 always reproduced: ~46 bits
+    assert not count_check("x", "c", points, log2_npr=40, log2_alphabet=math.log2(26)).passed
+    ok = count_check("x", "c", points, log2_npr=60, log2_alphabet=math.log2(26))
+    assert ok.passed and ok.ratio > 1
+    # one success in 32 gives a tiny f_lower: the same n now fits under 40 bits
+    assert count_check("x", "c", [{"n": 10, "successes": 1, "trials": 32}], 40, math.log2(26)).passed
+
+
+def test_soft_check_fails_below_the_floor_and_is_vacuous_with_a_negative_floor():
+    assert not soft_check("x", "c", [{"n": 6, "ce_ucb_bits": 7.0, "mean_ce_bits": 6.0}], 16, 4.0).passed
+    assert soft_check("x", "c", [{"n": 6, "ce_ucb_bits": 9.0, "mean_ce_bits": 8.5}], 16, 4.0).passed
+    vac = soft_check("x", "c", [{"n": 2, "ce_ucb_bits": 1.0, "mean_ce_bits": 0.5}], 16, 4.0)
+    assert vac.passed and vac.vacuous
+
+
+def test_requirement_checks_fail_when_unmet():
+    assert not compare("r2", "R^2 >= 0.95", bound=0.95, empirical=0.9, direction="lower").passed
+    assert not compare("n50", "n50 >= 8", bound=8, empirical=7.5, direction="lower").passed
+    assert not compare("cap", "capacity >= half", bound=8, empirical=7.9, direction="lower").passed
+
+
+# ------------------------------------------------------------------------------------------------ bench
+def test_bench_json_keys(capsys):
+    code = bench.main(["--json", "--targets", "2", "--model", "random", "--n", "1", "--steps", "30",
+                       "--patience", "10", "--threads", "1"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("ratio", "engine_targets_per_s", "baseline_targets_per_s", "engine_success_rate",
+                "baseline_success_rate"):
+        assert key in out and isinstance(out[key], float)
+    assert math.isclose(out["ratio"], out["engine_targets_per_s"] / out["baseline_targets_per_s"])
+
+
+@pytest.mark.parametrize("argv", [["--m", "0"], ["--model", "nope"], ["--targets", "0"], ["--bogus"]])
+def test_bench_bad_usage_exits_2(argv, capsys):
+    assert bench.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("verify.bench: error:") and "\n" not in err
+
+
+@pytest.mark.parametrize("content", [None, b"not a torch file"])
+def test_bench_missing_or_corrupt_model_exits_2(content, tmp_path, monkeypatch, capsys):
+    if content is not None:
+        (tmp_path / "natural.pt").write_bytes(content)
+        (tmp_path / "natural.json").write_text(json.dumps({"radius": 1.0, "prompt_radius": 1.0}))
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
+    assert bench.main(["--targets", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "natural" in err and "\n" not in err
+
+
+# ------------------------------------------------------------------------------------------------ experiments
+def _stand_in_zoo(monkeypatch):
+    """Replace the zoo by tiny models with the same API, so the experiments run in a second."""
+    def make(name, device="cpu", weights_dir=None):
+        torch.manual_seed({"natural": 0, "witness": 1, "random": 2}[name])
+        vocab, d = (8, 8) if name == "witness" else (12, 16)
+        model = Transformer(ModelConfig(vocab_size=vocab, d_model=d, n_layer=1, n_head=2, block_size=48)).freeze()
+        return zoo.ZooModel(name=name, model=model, d=d, vocab=vocab, layers=1, heads=2, dtype="fp32", radius=1.0,
+                            prompt_radius=0.5, levels=2 if name == "witness" else None,
+                            alphabet=tuple(range(vocab)) if name == "witness" else tuple(range(4)), facts={})
+
+    def natural_targets(count, n, seed, weights_dir=None):
+        return torch.randint(0, 12, (count, n), generator=torch.Generator().manual_seed(seed))
+
+    monkeypatch.setattr(zoo, "load", make)
+    monkeypatch.setattr(zoo, "natural_targets", natural_targets)
+
+
+def test_experiments_run_end_to_end_on_a_stand_in_zoo(monkeypatch, tmp_path):
+    _stand_in_zoo(monkeypatch)
+    monkeypatch.setitem(cramming.SETTINGS, "quick", dict(ms=(1, 2), count=4, steps=20, patience=10,
+                                                          n_start_random=2, n_start_natural=2,
+                                                          control_ns=(1,), control_count=4))
+    monkeypatch.setitem(precision.SETTINGS, "quick", dict(qs=(2, None), ms=(1,), count=4, steps=20, patience=10,
+                                                           max_n_extra=1))
+    monkeypatch.setitem(dataset.SETTINGS, "quick", dict(runs=(("witness", 1),), trials=2, k=1, input_length=2,
+                                                         steps=20, patience=10, n_start=2))
+    ctx = Context(profile="quick", seed=0, device="cpu", out=tmp_path, log=lambda msg: None)
+    names = {}
+    for module in (cramming, precision, dataset):
+        checks = module.run(ctx)
+        names[module.__name__] = {c.name for c in checks}
+        for c in checks:  # every check carries a verdict and, unless it failed to evaluate, both numbers
+            assert isinstance(c.passed, bool)
+            assert "error" in c.params or (c.bound is not None and c.empirical is not None)
+    assert {"cramming_random_count_m1", "cramming_random_n50_m2", "cramming_natural_n50_m1",
+            "cramming_natural_linear_r2", "cramming_control_count_m1"} <= names["verify.cramming"]
+    assert {"precision_capacity_q2_m1", "precision_capacity_fp32_m1", "precision_tightness_q2_m1",
+            "precision_soft_t1_q2_m1"} <= names["verify.precision"]
+    assert {"dataset_count_witness_m1", "dataset_nmax_witness_m1"} <= names["verify.dataset"]
+    for name in ("cramming", "precision", "dataset"):
+        data = json.loads((Path(tmp_path) / "data" / f"{name}.json").read_text())
+        assert data
+    crm = json.loads((Path(tmp_path) / "data" / "cramming.json").read_text())
+    assert set(crm["kinds"]) == {"random", "natural"}

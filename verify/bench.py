@@ -1,0 +1,170 @@
+"""``python -m verify.bench``: the anchors' one-target-at-a-time loop against the batched engine, side by side.
+
+Usage::
+
+    python -m verify.bench [--json] [--targets N] [--model natural|witness|random] [--m M] [--n N]
+                           [--steps S] [--patience P] [--seed S] [--device cpu|cuda] [--threads T]
+
+Baseline (as in ``yurakuratov/hidden_capacity``'s ``train.py``): for each target in turn, a fresh prompt
+``randn * std(embeddings)``, ``torch.optim.AdamW`` (lr 1e-2, betas (0.9, 0.9), weight decay 0.01), one
+forward/backward per step, stop when the target is reproduced (teacher-forced argmax correct at every
+position, first token included, which is greedy reproduction) or when the accuracy has not improved for
+``patience`` steps. Engine: :func:`verify.engine.tune` on all targets at once, with its own defaults.
+Both get the same model, the same targets and the same step limit; success is decided the same way
+(greedy decoding of the kept prompt, :func:`verify.engine.evaluate`).
+
+``--json`` prints one JSON object: ratio, engine_targets_per_s, baseline_targets_per_s,
+engine_success_rate, baseline_success_rate (and the settings). Bad usage or a missing/corrupt model file:
+one line on stderr, exit 2.
+
+Example (the baseline on one easy target of a tiny model):
+    >>> import torch
+    >>> from verify.model import ModelConfig, Transformer
+    >>> _ = torch.manual_seed(0)
+    >>> model = Transformer(ModelConfig(vocab_size=8, d_model=16, n_layer=1, n_head=2)).freeze()
+    >>> ok, steps = baseline_one(model, torch.tensor([3]), m=1, steps=300, patience=100, init_std=0.02, seed=0)
+    >>> ok
+    True
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from verify.engine import TuneConfig, evaluate, tune
+
+DEFAULT_N = {"natural": 10, "witness": 4, "random": 2}
+
+
+def baseline_one(model, target: torch.Tensor, m: int, *, steps: int, patience: int, init_std: float, seed: int,
+                 lr: float = 1e-2, betas=(0.9, 0.9), weight_decay: float = 0.01):
+    """The anchors' loop on one target; returns (greedy success of the kept prompt, steps taken)."""
+    g = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    target = target.to(device)[None, :]
+    prompt = torch.nn.Parameter((torch.randn(1, m, model.d, generator=g) * init_std).to(device))
+    opt = torch.optim.AdamW([prompt], lr=lr, betas=betas, weight_decay=weight_decay)
+    n = target.shape[1]
+    tokens = target[:, :-1] if n > 1 else None
+    best_acc, best, since, step = -1.0, prompt.detach().clone(), 0, 0
+    for step in range(1, steps + 1):
+        logits = model(tokens, prompt)[:, -n:, :]
+        loss = F.cross_entropy(logits[0], target[0])
+        acc = (logits.argmax(-1) == target).float().mean().item()
+        if acc > best_acc:
+            best_acc, best, since = acc, prompt.detach().clone(), 0
+        else:
+            since += 1
+        if acc == 1.0 or since >= patience:
+            break
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    success, _, _ = evaluate(model, best, target)
+    return bool(success[0]), step
+
+
+def bench(model, targets: torch.Tensor, m: int, *, steps: int, patience: int, init_std: float, seed: int = 0,
+          device: str = "cpu") -> dict:
+    """Time the baseline loop and the engine on the same targets; return the comparison as a dict.
+
+    Example:
+        >>> import torch
+        >>> from verify.model import ModelConfig, Transformer
+        >>> _ = torch.manual_seed(0)
+        >>> model = Transformer(ModelConfig(vocab_size=8, d_model=16, n_layer=1, n_head=2)).freeze()
+        >>> r = bench(model, torch.tensor([[3], [5]]), m=1, steps=200, patience=50, init_std=0.02)
+        >>> sorted(k for k in r if k.endswith("success_rate"))
+        ['baseline_success_rate', 'engine_success_rate']
+    """
+    model = model.to(device)
+    count = targets.shape[0]
+    t0 = time.perf_counter()
+    base = [baseline_one(model, targets[i], m, steps=steps, patience=patience, init_std=init_std, seed=seed + i)
+            for i in range(count)]
+    t_base = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = tune(model, targets, m, config=TuneConfig(steps=steps, patience=patience, init_std=init_std, seed=seed),
+                  device=device)
+    t_engine = time.perf_counter() - t0
+    engine_tps, base_tps = count / t_engine, count / t_base
+    return {"ratio": engine_tps / base_tps, "engine_targets_per_s": engine_tps, "baseline_targets_per_s": base_tps,
+            "engine_success_rate": result.success_rate,
+            "baseline_success_rate": sum(ok for ok, _ in base) / count,
+            "engine_seconds": t_engine, "baseline_seconds": t_base,
+            "engine_mean_steps": float(result.steps.float().mean()),
+            "baseline_mean_steps": sum(s for _, s in base) / count, "targets": count, "m": m,
+            "n": targets.shape[1], "steps": steps, "patience": patience, "engine_lr": TuneConfig().lr,
+            "baseline_lr": 1e-2, "threads": torch.get_num_threads(), "device": str(device)}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise ValueError(message)
+
+
+def main(argv=None) -> int:
+    p = _Parser(prog="python -m verify.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--targets", type=int, default=16)
+    p.add_argument("--model", default="natural")
+    p.add_argument("--m", type=int, default=1)
+    p.add_argument("--n", type=int, default=None, help="target length (default depends on the model)")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--patience", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    try:
+        args = p.parse_args(sys.argv[1:] if argv is None else argv)
+        from verify import zoo
+        from verify.model import ModelFileError
+
+        if args.model not in zoo.ZOO_NAMES:
+            raise ValueError(f"unknown model {args.model!r}; known: {', '.join(zoo.ZOO_NAMES)}")
+        if args.m < 1:
+            raise ValueError(f"--m must be >= 1, got {args.m}")
+        if args.targets < 1 or args.steps < 1 or args.patience < 1:
+            raise ValueError("--targets, --steps and --patience must be >= 1")
+        n = DEFAULT_N[args.model] if args.n is None else args.n
+        if n < 1:
+            raise ValueError(f"--n must be >= 1, got {n}")
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device cuda given but no CUDA device is available")
+        if args.threads is not None:
+            torch.set_num_threads(max(1, args.threads))
+        try:
+            zm = zoo.load(args.model, device=args.device)
+            if args.model == "natural":
+                targets = zoo.natural_targets(args.targets, n, seed=args.seed)
+            else:
+                targets = zoo.random_targets(zm, args.targets, n, seed=args.seed)
+        except ModelFileError as exc:
+            raise ValueError(str(exc)) from None
+        if args.m + n - 1 > zm.model.cfg.block_size:
+            raise ValueError(f"m + n - 1 = {args.m + n - 1} exceeds the model's block size {zm.model.cfg.block_size}")
+    except ValueError as exc:
+        print(f"verify.bench: error: {exc}", file=sys.stderr)
+        return 2
+    result = bench(zm.model, targets, args.m, steps=args.steps, patience=args.patience, init_std=zm.embedding_std(),
+                   seed=args.seed, device=args.device)
+    result["model"] = args.model
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"model {args.model}, m={args.m}, n={n}, {args.targets} targets, {result['threads']} threads")
+        print(f"baseline (one target at a time, AdamW lr 1e-2): {result['baseline_targets_per_s']:.3f} targets/s, "
+              f"success {result['baseline_success_rate']:.2f}")
+        print(f"engine   (batched, lr {result['engine_lr']:g}):          {result['engine_targets_per_s']:.3f} targets/s, "
+              f"success {result['engine_success_rate']:.2f}")
+        print(f"ratio {result['ratio']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
