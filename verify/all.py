@@ -24,6 +24,7 @@ from verify.report import Check, failed, markdown_table, verdict, write_report
 
 # Order matters only for the progress bar: cheap, exact checks first.
 EXPERIMENTS: tuple[str, ...] = (
+    "verify.cramming", "verify.precision", "verify.dataset",
 )
 PROFILES = ("quick", "full")
 
