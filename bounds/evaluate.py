@@ -64,7 +64,7 @@ def _at_precision(func):
 # ----------------------------------------------------------------------------------------- validation
 def _positive_integer(name: str, value) -> mpmath.mpf:
     try:
-        x = mpmath.mpf(value)
+        x = mpmath.mpf(precision.plain_number(value))
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
     if not mpmath.isfinite(x) or x < 1 or x != mpmath.floor(x):
@@ -74,7 +74,7 @@ def _positive_integer(name: str, value) -> mpmath.mpf:
 
 def _positive(name: str, value) -> mpmath.mpf:
     try:
-        x = mpmath.mpf(value)
+        x = mpmath.mpf(precision.plain_number(value))
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a positive number, got {value!r}") from None
     if not mpmath.isfinite(x) or x <= 0:
@@ -169,7 +169,7 @@ def log2_accessible_fraction(log2_prompts, n, vocab) -> mpmath.mpf:
     >>> log2_accessible_fraction(100, 20, 32) == -0.0 and log2_accessible_fraction(100, 30, 32) == -50
     True
     """
-    value = mpmath.mpf(log2_prompts) - _positive_integer("n", n) * mpmath.log(_size_at_least_2("vocab", vocab), 2)
+    value = mpmath.mpf(precision.plain_number(log2_prompts)) - _positive_integer("n", n) * mpmath.log(_size_at_least_2("vocab", vocab), 2)
     return min(mpmath.mpf(0), value)
 
 
@@ -180,7 +180,7 @@ def n_max_dataset(log2_prompts, k, alphabet) -> int:
     25
     """
     with mp.workdps(current_dps()):
-        ratio = mpmath.mpf(log2_prompts) / (_positive_integer("k", k) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2))
+        ratio = mpmath.mpf(precision.plain_number(log2_prompts)) / (_positive_integer("k", k) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2))
         # exact powers of two land on integers; guard against a last-digit rounding below them
         nearest = mpmath.nint(ratio)
         if abs(ratio - nearest) < mpmath.mpf(10) ** (-(mp.dps - 10)) * max(1, abs(nearest)):
@@ -195,7 +195,7 @@ def cross_entropy_floor_bits(log2_prompts, n, alphabet) -> mpmath.mpf:
     >>> cross_entropy_floor_bits(10, 8, 4) == 6
     True
     """
-    return _positive_integer("n", n) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2) - mpmath.mpf(log2_prompts)
+    return _positive_integer("n", n) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2) - mpmath.mpf(precision.plain_number(log2_prompts))
 
 
 # ----------------------------------------------------------------------------------------- T2

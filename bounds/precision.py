@@ -106,7 +106,21 @@ def parse_eps(text_or_number) -> mpmath.mpf:
     return value
 
 
+def plain_number(value):
+    """numpy scalars (np.int64, np.float32, 0-d arrays) as Python numbers; anything else unchanged.
+
+    >>> import numpy as np
+    >>> type(plain_number(np.int64(3)))
+    <class 'int'>
+    """
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        return item()
+    return value
+
+
 def _parse_positive(text_or_number, what: str) -> mpmath.mpf:
+    text_or_number = plain_number(text_or_number)
     if isinstance(text_or_number, bool):
         raise ValueError(f"{what} must be a positive number, got {text_or_number!r}")
     if isinstance(text_or_number, str):
@@ -136,6 +150,7 @@ def _parse_positive(text_or_number, what: str) -> mpmath.mpf:
 
 def _exact_fraction(x) -> Fraction:
     """Exact rational value of an int, float, Fraction or mpf (mpf is binary: man * 2^exp)."""
+    x = plain_number(x)
     if isinstance(x, (int, Fraction)):
         return Fraction(x)
     if isinstance(x, float):

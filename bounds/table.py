@@ -124,12 +124,13 @@ def eps_text(text: str) -> str:
 def bits_value(text: str) -> float:
     """argparse type: bits per stored value, a positive number or a dtype name (fp16 -> 16).
 
-    >>> bits_value("bf16"), bits_value("8")
-    (16, 8.0)
+    >>> bits_value("bf16"), bits_value("8"), bits_value("2.5")
+    (16, 8, 2.5)
     """
     if precision.is_dtype_name(text):
         return precision.bits_per_value(text)
-    return positive_number(text)
+    value = positive_number(text)
+    return int(value) if value == int(value) else value
 
 
 def angle(text: str) -> float:
