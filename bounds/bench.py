@@ -1,6 +1,6 @@
 """Benchmark: the numpy fast path against the 50-digit mpmath evaluators on a grid of parameter points.
 
-`python -m bounds.bench` draws 10^5 points (seeded, log-uniform) over the supported ranges
+`python -m bounds.bench` takes 10^5 points of a log-spaced grid over the supported ranges
 (d <= 1e5, m <= 1e6, 2^-64 <= eps <= 1, 1 <= q <= 8, 2 <= |V| <= 1e7, 1e-3 <= r <= 1e3), evaluates
 T1 (log2 Npr), consequence A (C) and T2 (log2 log2 Bw) at every point both ways, and prints both rates
 (points per second, all three quantities per point), their ratio and the largest relative difference.
@@ -11,6 +11,7 @@ T1 (log2 Npr), consequence A (C) and T2 (log2 log2 Bw) at every point both ways,
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -26,13 +27,21 @@ INTEGER_KEYS = ("d", "m", "vocab")
 
 
 def sample_points(count: int, seed: int = 0) -> dict:
-    """`count` parameter points, log-uniform over RANGES (integers rounded), as float64 arrays."""
-    rng = np.random.default_rng(seed)
-    points = {}
+    """`count` parameter points from a log-spaced grid over RANGES, as float64 arrays.
+
+    Each of the 6 axes gets k = ceil(count^(1/6)) log-spaced values (integers rounded); `count` points are
+    taken evenly from the k^6 grid (first and last corners included), in an order shuffled by `seed`.
+    """
+    axes_count = math.ceil(count ** (1 / len(RANGES)) - 1e-9)
+    axes = []
     for key, (low, high) in RANGES.items():
-        values = np.exp(rng.uniform(np.log(low), np.log(high), count))
-        points[key] = np.clip(np.rint(values), low, high) if key in INTEGER_KEYS else values
-    return points
+        values = np.geomspace(low, high, axes_count)
+        axes.append(np.clip(np.rint(values), low, high) if key in INTEGER_KEYS else values)
+    grid_size = axes_count ** len(RANGES)
+    flat = np.unique(np.linspace(0, grid_size - 1, count).round().astype(np.int64))
+    flat = np.random.default_rng(seed).permutation(flat)
+    indices = np.unravel_index(flat, (axes_count,) * len(RANGES))
+    return {key: axis[index] for key, axis, index in zip(RANGES, axes, indices)}
 
 
 def run_fast(points: dict) -> tuple[np.ndarray, float]:
@@ -82,8 +91,9 @@ def main(argv=None) -> int:
     exact, mp_seconds = run_mpmath(points, args.dps)
     worst = max_relative_difference(fast_values, exact)
     finite = bool(np.all(np.isfinite(fast_values)))
-    fast_rate, mp_rate = args.points / fast_seconds, args.points / mp_seconds
-    print(f"points: {args.points} (seed {args.seed}); quantities per point: log2 Npr, C, log2 log2 Bw")
+    fast_rate, mp_rate = len(points['d']) / fast_seconds, len(points['d']) / mp_seconds
+    print(f"points: {len(points['d'])} of a log-spaced grid over d, m, r, eps, q, |V|; "
+          "quantities per point: log2 Npr, C, log2 log2 Bw")
     print(f"fast path (numpy float64): {fast_seconds:.4f} s, {fast_rate:.4g} points/s")
     print(f"mpmath ({args.dps} digits):      {mp_seconds:.4f} s, {mp_rate:.4g} points/s")
     print(f"speed ratio fast/mpmath: {fast_rate / mp_rate:.4g}")
