@@ -29,7 +29,7 @@ LOG2_CONE_FRACTION = log2(CONE_FRACTION)
 LOG2_PROMPTS_CONE = m * (d * log2(1 + 2 * r / eps) + LOG2_CONE_FRACTION)
 LOG2_PROMPTS_BOX = m * sp.Sum(log2(1 + side[i] / eps), (i, 1, d))
 median_log2_product = sp.Function("M")  # M(n) = median of log2 prod_{j<=n} v_j, v_j iid ~ D
-NONUNIFORM_CONDITION = sp.Lt(median_log2_product(n), -sp.Symbol("log2_Pk", positive=True))
+NONUNIFORM_CONDITION = sp.Lt(median_log2_product(n), -sp.Symbol("ell_Pk", positive=True))  # ell_Pk = log2 Pk
 
 CONE = Result(
     name="Cone refinement",

@@ -51,6 +51,26 @@ def log2(x):
     return sp.log(x, 2)
 
 
+_LOG2 = sp.Function("log_2")
+
+
+def _with_log2(expr):
+    """Rewrite each product containing 1/log(2) and a log(x) as one containing log_2(x), for printing."""
+    inverse_ln2 = sp.Pow(sp.log(2), -1)
+
+    def is_log2_product(e):
+        return e.is_Mul and inverse_ln2 in e.args and any(isinstance(a, sp.log) for a in e.args)
+
+    def rewrite(e):
+        args = list(e.args)
+        args.remove(inverse_ln2)
+        index = next(i for i, a in enumerate(args) if isinstance(a, sp.log))
+        args[index] = _LOG2(args[index].args[0])
+        return sp.Mul(*args, evaluate=False)
+
+    return expr.replace(is_log2_product, rewrite)
+
+
 @dataclass(frozen=True)
 class Result:
     """One result of THEORY.md: its sympy expression, where it comes from and what it assumes.
@@ -67,8 +87,8 @@ class Result:
     meaning: str = ""
 
     def latex(self) -> str:
-        """LaTeX rendering of the expression (sympy's printer)."""
-        return sp.latex(self.expr)
+        """LaTeX rendering of the expression, with log(x)/log(2) written as log_2(x)."""
+        return sp.latex(_with_log2(self.expr)).replace(r"\operatorname{log}_{2}", r"\log_{2}")
 
     def describe(self) -> str:
         """Plain-text summary: name, meaning, source, assumptions and the formula."""
