@@ -122,3 +122,15 @@ def test_bad_input():
         tune(model, torch.tensor([[9]]), 1)
     with pytest.raises(ValueError, match="block_size"):
         tune(model, torch.zeros(1, 16, dtype=torch.long), 2)
+
+
+def test_restarts_only_improve_and_count_steps():
+    model = tiny_model(0)
+    targets = torch.randint(0, 8, (8, 3), generator=torch.Generator().manual_seed(4))
+    once = tune(model, targets, 1, config=TuneConfig(steps=8))
+    again = tune(model, targets, 1, config=TuneConfig(steps=8, restarts=2))
+    assert (again.success | ~once.success).all()  # every first-run success is kept
+    assert (again.ce_bits <= once.ce_bits + 1e-6).all()
+    assert (again.steps >= once.steps).all()
+    retried = ~once.success
+    assert retried.any() and (again.steps[retried] > once.steps[retried]).all()

@@ -38,7 +38,7 @@ Example (a target that a prompt provably reaches: generated from a random prompt
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +70,7 @@ class TuneConfig:
     levels: int | None = None  # Q: quantize each coordinate to Q levels in [-radius, radius]
     init_std: float | None = None  # None: the std of the model's token embeddings (ANCHORS.md)
     seed: int = 0
+    restarts: int = 0  # retry groups that failed with a fresh random init (seed+1, seed+2, ...), keep the best
     chunk: int = 4096  # sequences per forward in the final (no-grad) evaluation
 
     def __post_init__(self):
@@ -200,6 +201,8 @@ def tune(model, targets: torch.Tensor, m: int, *, inputs: torch.Tensor | None = 
     ``targets`` (B, n) token ids; ``inputs`` (B, L) optional fixed tokens between prompt and target;
     ``groups`` (B,) group id of each sequence (default: one group per sequence); ``init`` (G, m, d)
     optional initial latent prompts (default ``randn * init_std``). Returns a :class:`TuneResult` per group.
+    With ``config.restarts = k`` the groups that failed are tuned again from fresh random inits, up to k
+    times; a group keeps its first success, or else its lowest cross-entropy (``steps`` adds up).
 
     Example (two targets, each with its own prompt; teacher-forced accuracy reported beside success):
         >>> import torch
@@ -211,6 +214,32 @@ def tune(model, targets: torch.Tensor, m: int, *, inputs: torch.Tensor | None = 
         ([True, True], [1.0, 1.0])
     """
     config = config or TuneConfig()
+    result = _tune_once(model, targets, m, inputs, groups, config, init, device)
+    B = targets.shape[0]
+    groups_all = torch.arange(B) if groups is None else groups.cpu().long()
+    for attempt in range(1, config.restarts + 1):
+        retry = (~result.success).nonzero().squeeze(1)
+        if len(retry) == 0:
+            break
+        remap = torch.full((len(result.success),), -1, dtype=torch.long)
+        remap[retry] = torch.arange(len(retry))
+        seq = (remap[groups_all] >= 0).nonzero().squeeze(1)
+        again = _tune_once(model, targets[seq], m, None if inputs is None else inputs[seq], remap[groups_all[seq]],
+                           replace(config, seed=config.seed + attempt), None, device)
+        better = again.success | (again.ce_bits < result.ce_bits[retry])
+        for j, g in enumerate(retry.tolist()):
+            result.steps[g] += again.steps[j]
+            if bool(better[j]):
+                result.success[g], result.accuracy[g] = again.success[j], again.accuracy[j]
+                result.ce_bits[g], result.prompts[g] = again.ce_bits[j], again.prompts[j]
+                result.reason[g] = again.reason[j] + (f" (restart {attempt})" if bool(again.success[j]) else "")
+        result.total_steps += again.total_steps
+    result.params["restarts"] = config.restarts
+    return result
+
+
+def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneResult:
+    """One run of the engine from one init (see :func:`tune`)."""
     _check_inputs(model, targets, m, inputs, groups)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.to(device)
