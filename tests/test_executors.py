@@ -1,0 +1,86 @@
+"""Executors: thread limits in local workers, and local vs Ray giving the same stored results."""
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from verify.executors import ExecutorError, worker_threads, LocalExecutor, RayExecutor, check_address, make_executor, ray_available
+from verify.store import Store
+from verify.sweep import SweepConfig, run_sweep
+
+CONFIG = SweepConfig(models=["tiny"], m=[1, 2], n=[1, 2], targets=2, steps=60)
+FIELDS = ("key", "success", "steps", "accuracy", "ce_bits", "reason")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stored(db) -> list[tuple]:
+    with Store(db, readonly=True) as s:
+        return [tuple(r[f] for f in FIELDS) for r in s.rows()]
+
+
+@pytest.fixture(scope="module")
+def local_pool_db(tmp_path_factory):
+    """The small sweep through a pool of 2 spawned worker processes, 1 torch thread each."""
+    db = tmp_path_factory.mktemp("local") / "local.sqlite"
+    with Store(db) as store, LocalExecutor(workers=2, threads=1) as ex:
+        assert run_sweep(CONFIG, store, ex, log=lambda m: None)["ran"] == CONFIG.size
+    return db
+
+
+def test_local_workers_are_limited_to_their_threads():
+    with LocalExecutor(workers=2, threads=1) as ex:
+        assert "2 workers x 1 torch thread" in ex.describe()
+        assert [r for _, r in ex.map_unordered(worker_threads, range(4))] == [1, 1, 1, 1]
+
+
+def test_default_local_executor_does_not_oversubscribe():
+    from verify.executors import usable_cores
+
+    ex = LocalExecutor()
+    assert ex.workers == usable_cores() and ex.workers * ex.threads <= usable_cores()
+
+
+def test_pool_and_in_process_store_the_same_results(local_pool_db, tmp_path):
+    db = tmp_path / "inproc.sqlite"
+    with Store(db) as store, LocalExecutor(workers=1, threads=1) as ex:
+        run_sweep(CONFIG, store, ex, log=lambda m: None)
+    assert _stored(db) == _stored(local_pool_db)
+
+
+def test_unreachable_address_fails_fast_with_one_line():
+    port = _closed_port()
+    t0 = time.time()
+    with pytest.raises(ExecutorError, match="cannot reach a Ray cluster"):
+        check_address(f"127.0.0.1:{port}")
+    with pytest.raises(ExecutorError, match="not HOST:PORT"):
+        check_address("localhost")
+    assert time.time() - t0 < 10
+
+
+def test_address_needs_ray_executor():
+    with pytest.raises(ExecutorError, match="--address is for the Ray executor"):
+        make_executor("local", address="127.0.0.1:6379")
+
+
+@pytest.mark.skipif(not ray_available(), reason="Ray is an optional extra: pip install 'ray>=2.9' to test it")
+def test_ray_unreachable_address_raises_executor_error():
+    with pytest.raises(ExecutorError, match="cannot reach a Ray cluster"):
+        RayExecutor(address=f"127.0.0.1:{_closed_port()}")
+
+
+@pytest.mark.skipif(not ray_available(), reason="Ray is an optional extra: pip install 'ray>=2.9' to test it")
+def test_ray_and_local_store_the_same_results(local_pool_db, tmp_path):
+    db = tmp_path / "ray.sqlite"
+    with Store(db) as store, RayExecutor(workers=2) as ex:  # a private local Ray instance, 2 CPUs
+        assert "ray: local instance" in ex.describe()
+        summary = run_sweep(CONFIG, store, ex, log=lambda m: None)
+        assert [r for _, r in ex.map_unordered(worker_threads, range(2))] == [1, 1]
+    assert summary["ran"] == CONFIG.size
+    assert _stored(db) == _stored(local_pool_db)

