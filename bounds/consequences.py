@@ -81,6 +81,6 @@ def latex(name: str = "tokens_per_vector") -> str:
     """LaTeX of one consequence (a key of `RESULTS`).
 
     >>> latex("cross_entropy_floor")
-    '- \\\\ell + \\\\frac{n \\\\log{\\\\left(A \\\\right)}}{\\\\log{\\\\left(2 \\\\right)}}'
+    '- \\\\ell + n \\\\log_{2}{\\\\left(A \\\\right)}'
     """
     return RESULTS[name].latex()
