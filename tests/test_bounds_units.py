@@ -175,6 +175,17 @@ def test_nonuniform_median_matches_monte_carlo():
     assert n_star == 1 or bounds.median_log2_volume_product(volumes, n_star - 1) >= -100.0
 
 
+def test_nonuniform_threshold_matches_a_linear_scan():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        volumes = rng.dirichlet(np.full(30, rng.uniform(0.1, 2.0)))
+        log2_pk = float(rng.uniform(0.0, 80.0))
+        n = 1
+        while bounds.median_log2_volume_product(volumes, n) >= -log2_pk:
+            n += 1
+        assert bounds.nonuniform_threshold(volumes, log2_pk) == n
+
+
 @pytest.mark.parametrize("bad", [[], [0.0, 0.5], [1.5], [float("nan")]])
 def test_nonuniform_rejects_bad_volumes(bad):
     with pytest.raises(ValueError):
