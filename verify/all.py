@@ -24,7 +24,9 @@ from verify.report import Check, failed, markdown_table, verdict, write_report
 
 # Order matters only for the progress bar: cheap, exact checks first.
 EXPERIMENTS: tuple[str, ...] = (
+    "verify.meanfield", "verify.contexts", "verify.enumeration",
     "verify.cramming", "verify.precision", "verify.dataset",
+    "verify.copying",
 )
 PROFILES = ("quick", "full")
 

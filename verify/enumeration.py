@@ -21,15 +21,17 @@ gain 2, embeddings and positions ~ N(0, 1), so that attention is sharp and the g
 prompt. d = 2 is skipped on purpose: LayerNorm maps R^2 to two points, so every logit vector takes only two
 values (a degenerate model, not a capacity result).
 
-Optimizer comparison. For a sample of sequences *known* to be accessible (from the enumeration) a small
-quantised straight-through AdamW search on the same grid (:func:`ste_search`) tries to find a prompt; the
+Optimizer comparison. For a sample of sequences *known* to be accessible (from the enumeration) the
+project's prompt-tuning engine (:func:`verify.engine.tune`: quantised straight-through AdamW on the same
+grid, box-projected, 300 steps, 2 restarts) tries to find a prompt (m = 2); the
 fraction it finds is what a gradient method would report as capacity. Every prompt it finds is checked to
 be a grid point whose greedy output is the target (and so must be in the enumerated set).
 
 Figure data (``data/enumeration.json``): ``models`` = list of dicts with keys ``d, vocab, levels, radius,
 n, gain, seed, m`` (list), ``prompts`` (Q^(dm), as strings), ``accessible`` and ``maps`` (exact counts),
 ``log2_accessible``, ``log2_maps``, ``log2_prompts``, ``log2_vocab_n``, ``log2_vocab_vocab``,
-``slope_accessible``, ``slope_maps``, ``t1_slope``, ``optimizer`` (dict: m, sampled, found, random_found).
+``slope_accessible``, ``slope_maps``, ``t1_slope``, ``optimizer`` (dict: m, sampled, found, fraction_found, steps, lr, restarts, random_sampled,
+random_truly_accessible, exact_fraction_of_vocab_n).
 
 Example (the grid and the exact count of a 27-prompt model):
     >>> grid_prompts(levels=3, d=1, m=2, radius=1.0).tolist()[:4]
@@ -48,8 +50,8 @@ from fractions import Fraction
 import mpmath
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from verify.engine import TuneConfig, tune
 from verify.model import ModelConfig, Transformer
 from verify.report import Check, compare, failed, write_data
 
@@ -58,6 +60,7 @@ QUICK_MODELS = [dict(d=3, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2, 
 FULL_MODELS = [QUICK_MODELS[0], dict(QUICK_MODELS[1], ms=(1, 2, 3)),
                dict(d=3, vocab=6, levels=4, radius=3.0, n=8, seed=2, ms=(1, 2, 3))]
 GAIN = 2.0
+OPT_STEPS, OPT_LR, OPT_RESTARTS = 300, 0.1, 2  # lr 0.1: found the most targets of 3e-2/1e-1/3e-1 (24 targets)
 CHUNK = 1 << 15
 
 
@@ -212,40 +215,6 @@ def fit_line(xs, ys) -> tuple[float, float, float]:
     return slope, intercept, (1.0 - ss_res / ss_tot) if ss_tot > 0 else 1.0
 
 
-def ste_search(model: Transformer, target: torch.Tensor, levels: int, m: int, radius: float, steps: int = 150,
-               lr: float = 0.1, seed: int = 0) -> torch.Tensor | None:
-    """Quantised straight-through AdamW search for a grid prompt that makes ``model`` emit ``target`` greedily.
-
-    The forward pass uses the prompt rounded to the grid; the gradient passes straight through the rounding.
-    Loss: teacher-forced cross-entropy of the target, first token predicted at the last prompt position.
-    Returns the grid prompt (1, m, d) on success, else None.
-
-    Example:
-        >>> model = tiny_model(3, 4, seed=0)
-        >>> target = model.generate_greedy(grid_prompts(3, 3, 1, 1.0)[:1], 3)[0]
-        >>> ste_search(model, target, 3, 1, 1.0, steps=60) is not None
-        True
-    """
-    g = torch.Generator().manual_seed(seed)
-    step_size = 2 * radius / (levels - 1)
-    param = ((torch.rand(1, m, model.d, generator=g, dtype=torch.float64) * 2 - 1) * radius).requires_grad_(True)
-    opt = torch.optim.AdamW([param], lr=lr, weight_decay=0.0)
-    inputs = target[None, :-1]
-    for _ in range(steps):
-        clamped = param.clamp(-radius, radius)
-        snapped = torch.round((clamped + radius) / step_size) * step_size - radius
-        prompt = clamped + (snapped - clamped).detach()
-        with torch.no_grad():
-            if torch.equal(model.generate_greedy(snapped.detach(), len(target))[0], target):
-                return snapped.detach()
-        logits = model(inputs, prompt)[0, m - 1:, :]
-        loss = F.cross_entropy(logits, target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return None
-
-
 def enumerate_model(spec: dict) -> dict:
     """All exact counts for one tiny model (see module doc for the keys)."""
     ms = spec["ms"]
@@ -302,39 +271,48 @@ def run(ctx) -> list[Check]:
                               t1_slope, max(slope_a, 0.0), unit="bits per prompt vector",
                               params=dict(slope_accessible=slope_a, r2_accessible=r2_a, slope_maps=slope_m,
                                           r2_maps=r2_m, below_vocab_n=below, log2_accessible=log_acc)))
-        checks.append(compare(f"enumeration_{tag}_linearity", "log2(accessible) vs m is linear (R^2 >= 0.9)",
-                              0.9, max(r2_a, 0.0), direction="lower", unit="R^2",
-                              params=dict(slope=slope_a, log2_accessible=log_acc)))
+        if len(ms) >= 3:  # a line through two points always fits: test linearity only with three or more
+            checks.append(compare(f"enumeration_{tag}_linearity", "log2(accessible) vs m is linear (R^2 >= 0.9)",
+                                  0.9, max(r2_a, 0.0), direction="lower", unit="R^2",
+                                  params=dict(slope=slope_a, log2_accessible=log_acc)))
         # the batched enumeration against a one-prompt-at-a-time loop (m = 1)
         loop = accessible_set_loop(res["model"], Q, 1, r, n)
-        mismatch = len(loop ^ res["sets"][1])
+        union, common_seqs = loop | res["sets"][1], loop & res["sets"][1]
         checks.append(compare(f"enumeration_{tag}_loop_agrees",
-                              "batched enumeration == per-prompt loop (m=1): symmetric difference of the sets is 0",
-                              0, mismatch, unit="sequences", params=dict(loop=len(loop), batched=res["accessible"][0])))
-        # the optimizer on the same grid, on sequences known to be accessible
+                              "batched enumeration == per-prompt loop (m=1): |intersection| >= |union| of the two sets",
+                              len(union), len(common_seqs), direction="lower", unit="sequences",
+                              params=dict(loop=len(loop), batched=res["accessible"][0], union=len(union))))
+        # the optimizer (verify.engine, quantized straight-through AdamW) on the same grid, on sequences
+        # known to be accessible: what a gradient method would report as capacity
         m_opt = 2
         pool = sorted(res["sets"][m_opt])
         rng = random.Random(ctx.seed + spec["seed"])
-        k = min(len(pool), 6 if ctx.quick else 24)
-        sample = rng.sample(pool, k)
+        k = min(len(pool), 24 if ctx.quick else 96)
+        sample = torch.tensor(rng.sample(pool, k))
+        init = (torch.rand(k, m_opt, d, generator=torch.Generator().manual_seed(ctx.seed), dtype=torch.float64)
+                * 2 - 1) * r
+        tuned = tune(res["model"], sample, m=m_opt, init=init, config=TuneConfig(
+            steps=OPT_STEPS, lr=OPT_LR, radius=r, levels=Q, restarts=OPT_RESTARTS, seed=ctx.seed))
+        grid = set(grid_levels(Q, r).tolist())
         found, bad = 0, 0
-        for j, seq in enumerate(sample):
-            target = torch.tensor(seq)
-            prompt = ste_search(res["model"], target, Q, m_opt, r, steps=100 if ctx.quick else 300, seed=j)
-            if prompt is not None:
-                found += 1
-                out = tuple(res["model"].generate_greedy(prompt, n)[0].tolist())
-                bad += out not in res["sets"][m_opt]
+        for j in tuned.success.nonzero().flatten().tolist():
+            prompt = tuned.prompts[j:j + 1].double()
+            out = tuple(res["model"].generate_greedy(prompt, n)[0].tolist())
+            on_grid = set(prompt.flatten().tolist()) <= grid
+            found += out == tuple(sample[j].tolist())
+            bad += (out not in res["sets"][m_opt]) or not on_grid
         random_targets = [tuple(rng.randrange(V) for _ in range(n)) for _ in range(k)]
         random_accessible = sum(t in res["sets"][m_opt] for t in random_targets)
-        opt = dict(m=m_opt, sampled=k, found=found, random_sampled=k, random_truly_accessible=random_accessible,
+        opt = dict(m=m_opt, sampled=k, found=found, fraction_found=found / k, steps=OPT_STEPS, lr=OPT_LR,
+                   restarts=OPT_RESTARTS, random_sampled=k, random_truly_accessible=random_accessible,
                    exact_fraction_of_vocab_n=res["accessible"][m_opt - 1] / V ** n)
         if bad:
             checks.append(failed(f"enumeration_{tag}_optimizer", "STE prompts land in the enumerated set",
-                                 f"{bad} optimizer prompts produced sequences missing from the enumeration", opt))
+                                 f"{bad} optimizer prompts are off the grid or missing from the enumeration", opt))
         else:
             checks.append(compare(f"enumeration_{tag}_optimizer",
-                                  "accessible targets found by STE-AdamW <= accessible targets (all, by enumeration)",
+                                  "targets reproduced by STE-AdamW (verify.engine) <= targets that are accessible "
+                                  "(all sampled ones, by enumeration): the optimizer under-reports capacity",
                                   k, found, unit="targets", params=opt))
         figure.append(dict(d=d, vocab=V, levels=Q, radius=r, n=n, gain=GAIN, seed=spec["seed"], m=ms,
                            prompts=[str(p) for p in res["prompts"]], accessible=res["accessible"], maps=res["maps"],

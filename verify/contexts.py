@@ -1,0 +1,233 @@
+"""Distinguishable contexts against context length (T2, exact counts on a tiny model without positions).
+
+Model: a seeded float64 transformer with no positional encoding, non-causal attention, width 4, 2 layers,
+1 head, vocabulary = the alphabet A of size 3, re-initialised by :func:`verify.enumeration.scaled_init`
+(gain 1). Its **output** for a context s is the mean over positions of the final hidden states (after the
+final LayerNorm), a vector in R^4; at precision eps it is rounded to the eps grid, ``floor(y / eps)``, and
+two contexts are *distinguishable* iff their rounded outputs differ.
+
+By the mean-field lemma (:mod:`verify.meanfield`) the output depends on s only through its empirical
+measure, so at most C(n+A-1, A-1) (the number of multisets) of the A^n contexts of length n can be told
+apart, and over all lengths at most the number of distinct empirical measures. Measured:
+
+1. **exhaustive** (every one of the A^n contexts, n = 1..``n_exhaustive``) at a fine eps = 1e-9: the
+   number of distinct outputs, checked <= C(n+A-1, A-1) exactly (Python integers) and compared with A^n;
+   and the same counts from one sorted representative per multiset (which step 2 relies on) must agree;
+2. **saturation** at a coarse eps = ``EPS`` (0.4): per length n = 1..``n_max`` (one representative per
+   multiset, valid by step 1 and the lemma), the number of distinct outputs and the cumulative number over
+   all lengths <= n. At finite precision it stops growing: the **saturation length** is the smallest n
+   after which the cumulative count never grows again up to n_max;
+3. **T2** (``bounds.log2_log2_meanfield``, d = 4, r = the largest |coordinate| of the token embeddings,
+   the same eps, q = 1): log2 of the saturated count against log2 Bw;
+4. the **causal counterpoint**: the same model with a causal mask (still no positions) tells apart more
+   contexts of length n than there are multisets: the mask leaks order, so T2's premise needs non-causal
+   attention (or a single causal layer).
+
+Figure data (``data/contexts.json``): ``alphabet``, ``eps_fine``, ``eps``, ``exhaustive`` (dict: ``n``,
+``count``, ``count_from_multisets``, ``multisets``, ``contexts`` = A^n as strings, ``causal_count``),
+``saturation`` (dict: ``n``, ``per_length``, ``cumulative``, ``multisets``, ``distinct_measures``,
+``saturation_length``), ``t2`` (dict: ``log2_log2_bound``, ``log2_bound_bits`` as a string, ``radius``,
+``log2_count``), ``more_eps`` (dict eps -> cumulative counts, for the figure's other curves).
+
+Example (A = 2, lengths 1..3: the counts never exceed the multisets 2, 3, 4):
+    >>> model = context_model(alphabet=2, seed=0)
+    >>> [len(distinct_outputs(all_contexts(2, n), model, 1e-9)) for n in (1, 2, 3)]
+    [2, 3, 4]
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import mpmath
+import torch
+
+from verify.enumeration import scaled_init
+from verify.model import ModelConfig, Transformer
+from verify.report import Check, compare, write_data
+
+ALPHABET, WIDTH, EPS_FINE, EPS = 3, 4, 1e-9, 0.4
+MORE_EPS = (0.1, 0.2)
+
+
+def context_model(alphabet: int = ALPHABET, seed: int = 0, causal: bool = False) -> Transformer:
+    """The tiny float64 NoPE model whose distinguishable contexts are counted (see module doc).
+
+    Example:
+        >>> context_model(3).cfg.positional
+        'none'
+    """
+    torch.manual_seed(seed)
+    cfg = ModelConfig(vocab_size=alphabet, d_model=WIDTH, n_layer=2, n_head=1, block_size=8,
+                      positional="none", causal=causal)
+    return scaled_init(Transformer(cfg), gain=1.0, seed=seed).double().freeze()
+
+
+def all_contexts(alphabet: int, n: int) -> torch.Tensor:
+    """All alphabet^n token sequences of length n, shape (alphabet^n, n).
+
+    Example:
+        >>> all_contexts(2, 2).tolist()
+        [[0, 0], [1, 0], [0, 1], [1, 1]]
+    """
+    idx = torch.arange(alphabet ** n)
+    return (idx[:, None] // (alphabet ** torch.arange(n))[None, :]) % alphabet
+
+
+def multiset_contexts(alphabet: int, n: int) -> torch.Tensor:
+    """One sorted representative per multiset of size n, shape (C(n+A-1, A-1), n).
+
+    Example:
+        >>> multiset_contexts(2, 2).tolist()
+        [[0, 0], [0, 1], [1, 1]]
+    """
+    return torch.tensor(list(itertools.combinations_with_replacement(range(alphabet), n)), dtype=torch.long)
+
+
+@torch.no_grad()
+def outputs(contexts: torch.Tensor, model: Transformer, chunk: int = 1 << 14) -> torch.Tensor:
+    """The model's output for each context: mean over positions of the final hidden states."""
+    return torch.cat([model.hidden(contexts[i:i + chunk]).mean(1) for i in range(0, len(contexts), chunk)])
+
+
+def rounded_keys(y: torch.Tensor, eps: float) -> set[tuple[int, ...]]:
+    """The set of eps-grid cells ``floor(y / eps)`` hit by the rows of y.
+
+    Example:
+        >>> sorted(rounded_keys(torch.tensor([[0.05, 1.0], [0.09, 1.0]], dtype=torch.float64), 0.1))
+        [(0, 10)]
+    """
+    return set(map(tuple, torch.floor(y / eps).long().tolist()))
+
+
+def distinct_outputs(contexts: torch.Tensor, model: Transformer, eps: float) -> set[tuple[int, ...]]:
+    """The distinct rounded outputs of ``model`` over ``contexts``.
+
+    Example:
+        >>> len(distinct_outputs(all_contexts(3, 2), context_model(3), 1e-9))
+        6
+    """
+    return rounded_keys(outputs(contexts, model), eps)
+
+
+def multisets(alphabet: int, n: int) -> int:
+    """C(n + A - 1, A - 1), the number of multisets of size n over A letters.
+
+    Example:
+        >>> multisets(3, 4)
+        15
+    """
+    return math.comb(n + alphabet - 1, alphabet - 1)
+
+
+def distinct_measures(alphabet: int, n_max: int) -> list[int]:
+    """Cumulative number of distinct empirical measures of contexts of length <= n, for n = 1..n_max (exact).
+
+    Example:
+        >>> distinct_measures(3, 4)
+        [3, 6, 13, 22]
+    """
+    seen, out = set(), []
+    for n in range(1, n_max + 1):
+        for counts in itertools.product(range(n + 1), repeat=alphabet - 1):
+            if sum(counts) <= n:
+                seen.add(tuple(Fraction(c, n) for c in counts))
+        out.append(len(seen))
+    return out
+
+
+def saturation_length(cumulative: list[int]) -> int:
+    """Smallest n (1-based) after which the cumulative count never grows again.
+
+    Example:
+        >>> saturation_length([2, 5, 7, 7, 7])
+        3
+    """
+    return cumulative.index(cumulative[-1]) + 1
+
+
+def _log2_log2_meanfield(d, radius, eps, q):
+    try:
+        from bounds import log2_log2_meanfield
+    except ImportError:  # bounds/__init__ not exported yet
+        from bounds.evaluate import log2_log2_meanfield
+    return log2_log2_meanfield(d, radius, eps, q)
+
+
+def run(ctx) -> list[Check]:
+    """Exhaustive counts, the saturation length and the T2 comparison (see module doc)."""
+    A = ALPHABET
+    n_exh, n_max = (7, 48) if ctx.quick else (9, 96)
+    model = context_model(A, seed=ctx.seed)
+    causal = context_model(A, seed=ctx.seed, causal=True)
+    checks = []
+
+    # 1. exhaustive, fine precision
+    ns = list(range(1, n_exh + 1))
+    count = [len(distinct_outputs(all_contexts(A, n), model, EPS_FINE)) for n in ns]
+    from_ms = [len(distinct_outputs(multiset_contexts(A, n), model, EPS_FINE)) for n in ns]
+    causal_count = [len(distinct_outputs(all_contexts(A, n), causal, EPS_FINE)) for n in ns]
+    ms = [multisets(A, n) for n in ns]
+    worst = max(Fraction(c, m) for c, m in zip(count, ms))
+    exh = dict(n=ns, count=count, count_from_multisets=from_ms, multisets=ms, contexts=[str(A ** n) for n in ns],
+               causal_count=causal_count)
+    ctx.log(f"contexts: exhaustive counts {count} multisets {ms} causal {causal_count}")
+    checks.append(compare("contexts_multiset_bound",
+                          f"distinct outputs of all A^n contexts <= C(n+A-1, A-1) for n = 1..{n_exh} "
+                          f"(max ratio count/multisets; eps {EPS_FINE})", 1, float(worst), unit="count/multisets",
+                          params=dict(alphabet=A, counts=count, multisets=ms, max_ratio=str(worst))))
+    checks.append(compare("contexts_far_below_all",
+                          f"distinct outputs at n = {n_exh} <= A^n (all contexts)", A ** n_exh, count[-1],
+                          unit="contexts", params=dict(count=count[-1], contexts=A ** n_exh, multisets=ms[-1])))
+    checks.append(compare("contexts_representatives_agree",
+                          "one representative per multiset gives the same count as all contexts, at every length",
+                          len(ns), sum(a == b for a, b in zip(count, from_ms)), direction="lower",
+                          unit="lengths", params=dict(counts=count, from_multisets=from_ms)))
+    checks.append(compare("contexts_causal_leaks_order",
+                          f"counterpoint: a causal NoPE model tells apart more than C(n+A-1, A-1) contexts "
+                          f"at n = {n_exh}", ms[-1] + 1, causal_count[-1], direction="lower", unit="contexts",
+                          params=dict(causal_counts=causal_count, multisets=ms)))
+
+    # 2. saturation at coarse precision (one representative per multiset)
+    lengths = list(range(1, n_max + 1))
+    ys = [outputs(multiset_contexts(A, n), model) for n in lengths]
+    curves = {}
+    for eps in (EPS,) + MORE_EPS:
+        seen, per, cum = set(), [], []
+        for y in ys:
+            keys = rounded_keys(y, eps)
+            per.append(len(keys))
+            seen |= keys
+            cum.append(len(seen))
+        curves[eps] = (per, cum)
+    per, cum = curves[EPS]
+    n_sat = saturation_length(cum)
+    measures = distinct_measures(A, n_max)
+    ctx.log(f"contexts: eps {EPS}: cumulative {cum[-1]} distinct outputs, saturation length {n_sat} (n_max {n_max})")
+    sat = dict(n=lengths, per_length=per, cumulative=cum, multisets=[multisets(A, n) for n in lengths],
+               distinct_measures=measures, saturation_length=n_sat)
+    checks.append(compare("contexts_saturation_length",
+                          f"at eps {EPS} the cumulative count of distinguishable contexts stops growing by "
+                          f"n_max/2 (saturation length <= {n_max // 2})", n_max // 2, n_sat, unit="tokens",
+                          params=dict(eps=EPS, saturation_length=n_sat, saturated_count=cum[-1], n_max=n_max,
+                                      distinct_measures_at_n_max=measures[-1],
+                                      contexts_at_n_max=f"3^{n_max}")))
+    checks.append(compare("contexts_cumulative_below_measures",
+                          f"cumulative distinct outputs (lengths <= {n_max}) <= distinct empirical measures",
+                          measures[-1], cum[-1], unit="contexts",
+                          params=dict(cumulative=cum[-1], distinct_measures=measures[-1])))
+
+    # 3. T2
+    radius = float(model.tok_emb.weight.abs().max())
+    with mpmath.workdps(50):
+        loglog = _log2_log2_meanfield(WIDTH, mpmath.mpf(radius), mpmath.mpf(EPS), 1)
+        log2_bound = mpmath.power(2, loglog)
+    log2_count = math.log2(cum[-1])
+    t2 = dict(log2_log2_bound=float(loglog), log2_bound_bits=mpmath.nstr(log2_bound, 12), radius=radius,
+              log2_count=log2_count, log2_log2_count=math.log2(log2_count))
+    checks.append(compare("contexts_vs_t2", "log2(saturated count of distinguishable contexts) <= T2's log2 Bw",
+                          log2_bound, log2_count, unit="bits", params=dict(eps=EPS, d=WIDTH, q=1, **t2)))
+    write_data(ctx.out, "contexts", dict(alphabet=A, eps_fine=EPS_FINE, eps=EPS, exhaustive=exh, saturation=sat,
+                                         t2=t2, more_eps={str(e): curves[e][1] for e in MORE_EPS}))
+    return checks
