@@ -45,7 +45,11 @@ def sample_points(count: int, seed: int = 0) -> dict:
 
 
 def run_fast(points: dict) -> tuple[np.ndarray, float]:
-    """Fast path on every point: array (3, count) of [log2 Npr, C, log2 log2 Bw] and seconds taken."""
+    """Fast path on every point: array (3, count) of [log2 Npr, C, log2 log2 Bw] and seconds taken.
+
+    >>> run_fast(sample_points(4))[0].shape
+    (3, 4)
+    """
     start = time.perf_counter()
     out = np.stack([
         fast.log2_prompts_ball(points["d"], points["m"], points["radius"], points["eps"]),
@@ -56,7 +60,11 @@ def run_fast(points: dict) -> tuple[np.ndarray, float]:
 
 
 def run_mpmath(points: dict, dps: int) -> tuple[list, float]:
-    """mpmath evaluators on every point (one call per quantity and point) and seconds taken."""
+    """mpmath evaluators on every point (one call per quantity and point) and seconds taken.
+
+    >>> len(run_mpmath(sample_points(4), 50)[0])
+    4
+    """
     columns = [points[key].tolist() for key in ("d", "m", "radius", "eps", "q", "vocab")]
     results = []
     start = time.perf_counter()
@@ -69,7 +77,12 @@ def run_mpmath(points: dict, dps: int) -> tuple[list, float]:
 
 
 def max_relative_difference(fast_values: np.ndarray, exact: list) -> list[float]:
-    """Largest |fast - exact|/|exact| per quantity, computed in mpmath."""
+    """Largest |fast - exact|/|exact| per quantity, computed in mpmath.
+
+    >>> points = sample_points(5)
+    >>> max(max_relative_difference(run_fast(points)[0], run_mpmath(points, 50)[0])) < 1e-12
+    True
+    """
     worst = [mpmath.mpf(0)] * fast_values.shape[0]
     for index, row in enumerate(exact):
         for quantity, value in enumerate(row):
@@ -78,6 +91,8 @@ def max_relative_difference(fast_values: np.ndarray, exact: list) -> list[float]
 
 
 def main(argv=None) -> int:
+    """Run the benchmark and print it; exit 1 if the paths disagree beyond 1e-12 or a value is not finite.
+    (Example: `python -m bounds.bench --points 1000`; timings vary, so no doctest.)"""
     parser = OneLineArgumentParser(prog="python -m bounds.bench",
                                    description="fast path vs mpmath: rates, ratio and agreement")
     parser.add_argument("--points", type=positive_int, default=100_000, help="grid points (default 1e5)")

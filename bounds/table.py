@@ -354,7 +354,11 @@ FORMATTERS = {"markdown": format_markdown, "csv": format_csv, "json": format_jso
 
 # ----------------------------------------------------------------------------------------- CLI
 def make_parser() -> OneLineArgumentParser:
-    """The argument parser of `python -m bounds.table`."""
+    """The argument parser of `python -m bounds.table`.
+
+    >>> make_parser().parse_args(["--preset", "pythia-1b", "--prompt-length", "1:3"]).prompt_length
+    [1, 2, 3]
+    """
     parser = OneLineArgumentParser(
         prog="python -m bounds.table",
         description="Bounds of THEORY.md (T1, consequence A, T2, cone) for named or custom architectures. "
@@ -384,7 +388,12 @@ def make_parser() -> OneLineArgumentParser:
 
 
 def select_models(args, parser) -> list[Preset]:
-    """Presets named by --preset plus the custom architecture of --d/--vocab/... (all presets if neither)."""
+    """Presets named by --preset plus the custom architecture of --d/--vocab/... (all presets if neither).
+
+    >>> parser = make_parser()
+    >>> [p.name for p in select_models(parser.parse_args(["--d", "64", "--vocab", "100"]), parser)]
+    ['custom']
+    """
     custom_given = args.d is not None or args.vocab is not None
     if not custom_given:
         for option in ("radius", "theta", "slope"):
@@ -410,6 +419,13 @@ def select_models(args, parser) -> list[Preset]:
 
 
 def main(argv=None) -> int:
+    """Print the table; bad input exits 2 with one line on stderr.
+
+    >>> main(["--preset", "pythia-1b", "--format", "csv", "--digits", "3"])  # doctest: +ELLIPSIS
+    model,d,vocab,...
+    pythia-1b,2048,50304,16,8,65.68,2.22,0.0009765625,fp16,ball,,1,1,34900.0,2230.0,2230.0,34900.0,2210.0,2100.0,287.4,7.77
+    0
+    """
     parser = make_parser()
     args = parser.parse_args(argv)
     if args.dps < 15:
