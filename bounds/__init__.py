@@ -5,8 +5,9 @@ Modules: symbols (sympy symbols with assumptions), t1, consequences, t2, refinem
 place; each a `Result` with expression, source, assumptions and `latex()`), precision (dtype conventions),
 evaluate (mpmath), fast (numpy), presets (architectures with sourced facts), table and bench (CLIs).
 
-Every evaluator returns an mpmath mpf computed at 50 significant digits, or at the digits of an enclosing
-`with with_precision(dps):` block (which also sets mpmath's working precision), or of a `dps=` keyword.
+Every evaluator returns an mpmath mpf computed at 50 significant digits, or at the digits of a `dps=`
+keyword, of an enclosing `with with_precision(dps):` block (which also sets mpmath's working precision),
+or of an enclosing `mpmath.workdps(n)` with n > 50.
 Importing bounds raises mpmath's global precision (mpmath.mp.dps) to at least 50 digits, so arithmetic
 on the returned values keeps their digits.
 

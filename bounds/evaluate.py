@@ -1,7 +1,8 @@
 """High-precision evaluation (mpmath, 50 significant digits by default) of every bound, in log space.
 
-Every function returns an mpmath mpf computed at the active precision: 50 digits, or the `dps` given to
-`with_precision(dps)` (a context manager) or to the function's `dps=` keyword. Arguments may be Python
+Every function returns an mpmath mpf computed at the active precision: the function's `dps=` keyword,
+else the `dps` of an enclosing `with_precision(dps)` block, else mpmath's working precision if above 50
+(so `with mpmath.workdps(80):` is honoured), else 50 digits. Arguments may be Python
 numbers, mpf, or (for eps) strings such as '2^-10', '1e-3' or a dtype name ('fp16').
 Arithmetic you do on the results runs at mpmath's global precision, so importing this module raises
 mpmath.mp.dps to at least 50 (never lowers it): `bound - measured` keeps the bound's digits.
@@ -22,7 +23,7 @@ from . import precision
 
 DEFAULT_DPS = 50
 mp.dps = max(mp.dps, DEFAULT_DPS)  # see the module docstring: arithmetic on results keeps 50 digits
-_ACTIVE_DPS: contextvars.ContextVar[int] = contextvars.ContextVar("bounds_dps", default=DEFAULT_DPS)
+_ACTIVE_DPS: contextvars.ContextVar[int | None] = contextvars.ContextVar("bounds_dps", default=None)
 
 
 @contextlib.contextmanager
@@ -45,12 +46,16 @@ def with_precision(dps: int):
 
 
 def current_dps() -> int:
-    """Digits the evaluators use right now (50 unless inside `with_precision`).
+    """Digits the evaluators use right now: with_precision's, else max(50, mpmath.mp.dps).
 
     >>> current_dps()
     50
+    >>> with mpmath.workdps(70):
+    ...     current_dps()
+    70
     """
-    return _ACTIVE_DPS.get()
+    active = _ACTIVE_DPS.get()
+    return active if active is not None else max(DEFAULT_DPS, mp.dps)
 
 
 def _at_precision(func):
