@@ -104,7 +104,8 @@ def run_experiment(module: str, ctx: Context) -> list[Check]:
         tb = traceback.format_exc(limit=3)
         (ctx.out / "errors").mkdir(parents=True, exist_ok=True)
         (ctx.out / "errors" / f"{short(module)}.txt").write_text(tb)
-        return [failed(short(module), "experiment ran to completion", f"{type(exc).__name__}: {exc}")]
+        return [failed(short(module), "experiment ran to completion", f"{type(exc).__name__}: {exc}",
+                       {"crashed": True})]
 
 
 def main(argv=None) -> int:
@@ -135,10 +136,12 @@ def main(argv=None) -> int:
         t0 = time.time()
         result = run_experiment(module, ctx)
         timings[name] = round(time.time() - t0, 1)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": key, "seconds": timings[name], "checks": [c.to_json() for c in result]},
-                                  default=str))
-        tmp.replace(cache)
+        crashed = any(c.params.get("crashed") for c in result)
+        if not crashed:  # a crash is retried on the next run, a finished experiment is kept
+            tmp = cache.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"key": key, "seconds": timings[name],
+                                       "checks": [c.to_json() for c in result]}, default=str))
+            tmp.replace(cache)
         checks += result
         write_report(ctx.out, checks, {"profile": args.profile, "seed": args.seed, "seconds": timings})
     print(_progress(len(modules), len(modules), "done", started), file=sys.stderr, flush=True)
