@@ -88,4 +88,4 @@ def legend(ax, **kw) -> None:
     """A legend in the project style (only if something is labelled)."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(fontsize=RC["legend.fontsize"], frameon=False, **kw)
+        ax.legend(**{"fontsize": RC["legend.fontsize"], "frameon": False, **kw})

@@ -1,0 +1,122 @@
+"""Companion figure: accessible fraction against n on a log axis, under T1's |V|^-n envelope.
+
+Consequence A: at most Npr(m) sequences are accessible, so the accessible fraction of V^n is at most
+``min(1, Npr(m)/|V|^n)``: flat at 1, then falling like |V|^-n past n* = log2 Npr(m)/log2|V|. Left: the
+tightness witness (``data/precision.json``; random targets over its whole vocabulary, m = 1) at each
+precision Q, with each Q's envelope: at Q = 2 the measured fraction hugs its envelope. Right: the natural
+model (``data/cramming.json``; random letters, |A|^-n envelope with fp32 prompts), where the envelope stays
+at 1 far beyond the measured lengths. Points where no target was reproduced are drawn at 1/trials (the
+detection limit) with an open downward triangle.
+
+Example:
+    >>> envelope([1, 2, 3], log2_npr=4.0, log2_vocab=2.0).tolist()
+    [1.0, 1.0, 0.25]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from figures import style
+from figures.source import MissingData, Report, need
+from figures.spec import FigureSpec
+
+
+def envelope(n, log2_npr: float, log2_vocab: float) -> np.ndarray:
+    """T1's bound on the accessible fraction of V^n: min(1, 2^(log2 Npr - n log2|V|))."""
+    return np.exp2(np.minimum(0.0, log2_npr - np.asarray(n, dtype=float) * log2_vocab))
+
+
+def _plot_points(ax, pts, st, label):
+    pts = np.asarray(pts, dtype=float).reshape(-1, 3)
+    f = pts[:, 1] / pts[:, 2]
+    hit = f > 0
+    ax.plot(pts[hit, 0], f[hit], color=st["color"], marker=st["marker"], linestyle=st["linestyle"], label=label)
+    if (~hit).any():
+        ax.plot(pts[~hit, 0], 1 / pts[~hit, 2], color=st["color"], marker="v", markerfacecolor="none",
+                linestyle="none")
+    return {"n": pts[:, 0].tolist(), "f": f.tolist(), "trials": pts[:, 2].tolist()}
+
+
+def witness_series(report: Report) -> dict:
+    data = report.data("precision")
+    where = "data/precision.json"
+    vocab = int(need(data, "model", "vocab", where=where))
+    rows = [r for r in need(data, "rows", where=where) if int(r["m"]) == 1]
+    if not rows:
+        raise MissingData("data/precision.json has no m = 1 rows")
+    return {"vocab": vocab, "rows": [{"q": r["q"], "log2_npr": float(r["log2_npr"]),
+                                      "points": [[p["n"], p["successes"], p["trials"]] for p in r["points"]]}
+                                     for r in rows]}
+
+
+def draw(report: Report):
+    panels, missing = {}, []
+    try:
+        panels["witness"] = witness_series(report)
+    except MissingData as exc:
+        missing.append(str(exc))
+    try:
+        from figures.fig2_accessibility import cramming_curves
+
+        rnd = [c for c in cramming_curves(report) if c["targets"] == "random"]
+        if not rnd:
+            raise MissingData("data/cramming.json has no random-target series")
+        panels["natural"] = rnd[0]
+    except MissingData as exc:
+        missing.append(str(exc))
+    if not panels:
+        raise MissingData("; ".join(missing))
+    fig, (left, right) = style.new_figure(2, width=3.5, height=2.8)
+    series = {}
+    if "witness" in panels:
+        w = panels["witness"]
+        lv = float(np.log2(w["vocab"]))
+        series["witness"] = {"vocab": w["vocab"], "rows": []}
+        for i, row in enumerate(w["rows"]):
+            st = style.series_style(i)
+            got = _plot_points(left, row["points"], st, f"{row['q']}")
+            ns = np.arange(0, max(got["n"]) + 2)
+            env = envelope(ns, row["log2_npr"], lv)
+            left.plot(ns, env, color=st["color"], linestyle=":", linewidth=1)
+            series["witness"]["rows"].append({"q": row["q"], **got, "envelope_n": ns.tolist(), "envelope": env.tolist()})
+        left.set_yscale("log")
+        left.set_ylim(bottom=min(0.5 / max(max(r["trials"]) for r in series["witness"]["rows"]), 0.1), top=1.5)
+        left.set_title(f"Witness, m=1, |V|={w['vocab']} (dotted: $N_{{pr}}/|V|^n$)")
+    else:
+        left.text(0.5, 0.5, missing[0], ha="center", va="center", transform=left.transAxes, fontsize=7)
+    if "natural" in panels:
+        c = panels["natural"]
+        series["natural"] = {"alphabet_size": c["alphabet_size"], "rows": []}
+        for i, m in enumerate(c["m"]):
+            st = style.series_style(i)
+            got = _plot_points(right, c["points"][i], st, f"m={m}")
+            ns = np.arange(0, max(got["n"]) + 2)
+            env = envelope(ns, c["log2_prompts"][i], c["log2_alphabet"])
+            series["natural"]["rows"].append({"m": m, **got, "envelope_n": ns.tolist(), "envelope": env.tolist()})
+        right.plot(ns, env, **style.BOUND_STYLE, label="T1 envelope (=1 here)")
+        right.set_yscale("log")
+        right.set_ylim(top=1.5)
+        right.set_title(f"Natural model, random letters |A|={c['alphabet_size']}")
+    else:
+        right.text(0.5, 0.5, missing[-1], ha="center", va="center", transform=right.transAxes, fontsize=7)
+    for ax in (left, right):
+        ax.set_xlabel("target length n")
+        ax.set_ylabel("accessible fraction (log)")
+        style.legend(ax, loc="lower left", fontsize=6.5)
+    if missing:
+        series["missing"] = missing
+    return fig, series
+
+
+FIGURE = FigureSpec(
+    name="accessible_fraction",
+    title="Accessible fraction against n on a log axis, under T1's |V|^-n envelope",
+    caption=("Fraction of uniformly random targets that prompt tuning reproduces, log scale, against target length. "
+             "Left: the tightness witness at each prompt precision Q (m = 1), each with T1's envelope "
+             "min(1, Q^d/|V|^n) (dotted, same shade). Right: the natural model with fp32 prompts (envelope = 1 over "
+             "this range). Open triangles: no target reproduced, drawn at 1/trials."),
+    shows="T1 / Consequence A: the accessible fraction is at most Npr(m)/|V|^n, decaying like |V|^-n past n*",
+    checks=("precision_capacity_", "cramming_random_count_"),
+    data=("precision", "cramming"),
+    draw=draw,
+)

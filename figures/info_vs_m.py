@@ -1,0 +1,133 @@
+"""Companion figure: information against prompt length m - T1's bound, exact enumeration, trained prompts.
+
+Left: tiny models whose prompt is restricted to a grid of Q levels per coordinate, every one of the
+Q^(d*m) prompts enumerated (``verify.enumeration``): log2 of the exact number of accessible sequences and
+of input -> output maps against m, beside T1's exact grid bound d*m*log2 Q and the ceiling log2 |V|^n.
+Right: the zoo models under prompt tuning: information stored by trained prompts against m - on the natural
+model (``verify.cramming``) n50(m)*log2|A| bits for uniformly random letters, on the witness
+(``verify.precision``) the measured capacity at Q = 2 - each beside T1's bound for the same prompts (log
+scale: for unquantized fp32 prompts the bound is thousands of bits).
+
+Example:
+    >>> t1_line([1, 2, 3], 2.0)
+    [2.0, 4.0, 6.0]
+"""
+from __future__ import annotations
+
+import math
+
+from figures import style
+from figures.source import MissingData, Report, need
+from figures.spec import FigureSpec
+
+
+def t1_line(ms, slope_bits: float) -> list[float]:
+    """T1's bound log2 Npr(m) = slope*m at each m (slope = bits per prompt vector)."""
+    return [slope_bits * m for m in ms]
+
+
+def enumeration_series(report: Report) -> list[dict]:
+    """Per enumerated model: m, exact log2 counts, T1 grid bound and the |V|^n ceiling."""
+    models = need(report.data("enumeration"), "models", where="data/enumeration.json")
+    out = []
+    for mod in models:
+        out.append({
+            "label": f"d={mod['d']}, |V|={mod['vocab']}, Q={mod['levels']}, n={mod['n']}",
+            "m": list(mod["m"]), "log2_accessible": list(mod["log2_accessible"]), "log2_maps": list(mod["log2_maps"]),
+            "log2_prompts": list(mod["log2_prompts"]), "log2_vocab_n": mod["log2_vocab_n"],
+            "slope_accessible": mod["slope_accessible"], "t1_slope": mod["t1_slope"],
+        })
+    return out
+
+
+def trained_series(report: Report) -> list[dict]:
+    """Trained prompts on the zoo: the natural model's random-target cramming (bits = n50(m)*log2|A|) and the
+    witness's measured capacity at Q = 2 (``verify.precision``), each with T1's bound for the same prompts."""
+    from figures.fig2_accessibility import cramming_curves
+
+    out, missing = [], []
+    try:
+        for curve in cramming_curves(report):
+            if curve["targets"] != "random" or not curve["m"]:
+                continue
+            bits = [n50 * curve["log2_alphabet"] for n50 in curve["n50"]]
+            out.append({"label": f"{curve['model']}: n50 x log2|A|, random letters", "model": curve["model"],
+                        "m": curve["m"], "bits": bits, "log2_prompts": curve["log2_prompts"],
+                        "bound_form": "fp32 prompts in [-r, r]"})
+    except MissingData as exc:
+        missing.append(str(exc))
+    try:
+        rows = [r for r in report.data("precision").get("rows", []) if r.get("q") == "q2"]
+        rows.sort(key=lambda r: int(r["m"]))
+        if rows:
+            out.append({"label": "witness: measured capacity, Q=2", "model": "witness",
+                        "m": [int(r["m"]) for r in rows], "bits": [float(r["capacity_bits"]) for r in rows],
+                        "log2_prompts": [float(r["log2_npr"]) for r in rows], "bound_form": "grid Q=2"})
+    except MissingData as exc:
+        missing.append(str(exc))
+    if not out:
+        raise MissingData("; ".join(missing) or "no trained-prompt series")
+    return out
+
+
+def draw(report: Report):
+    exact = enumeration_series(report)
+    missing = []
+    try:
+        trained = trained_series(report)
+    except MissingData as exc:
+        trained, missing = [], [str(exc)]
+    fig, (left, right) = style.new_figure(2, width=3.8, height=3.0)
+    from matplotlib.lines import Line2D
+
+    grays = ("0.0", "0.55", "0.3", "0.7")
+    for i, s in enumerate(exact):
+        # one gray per model; marker and line style say which quantity
+        color = grays[i % 4]
+        left.plot(s["m"], s["log2_accessible"], color=color, marker="o", linestyle="-")
+        left.plot(s["m"], s["log2_maps"], color=color, marker="s", markerfacecolor="none", linestyle="-.")
+        left.plot(s["m"], s["log2_prompts"], color=color, linestyle="--", linewidth=1.4)
+        left.axhline(s["log2_vocab_n"], color=color, linestyle=":", linewidth=1.2)
+    handles = [Line2D([], [], color="0.0", marker="o", linestyle="-", label="accessible sequences"),
+               Line2D([], [], color="0.0", marker="s", markerfacecolor="none", linestyle="-.", label="input->output maps"),
+               Line2D([], [], color="0.0", linestyle="--", label="T1: $dm\\log_2 Q$"),
+               Line2D([], [], color="0.0", linestyle=":", label="$\\log_2|V|^n$")]
+    handles += [Line2D([], [], color=grays[i % 4], linewidth=4, label=s["label"]) for i, s in enumerate(exact)]
+    left.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, 0.95), fontsize=5.8, frameon=False)
+    left.set_xlabel("prompt length m (vectors)")
+    left.set_ylabel("log2 count (bits)")
+    left.set_title("Exact enumeration (no optimizer)")
+    left.set_xticks(sorted({m for s in exact for m in s["m"]}))
+    for i, s in enumerate(trained):
+        st = style.series_style(i)
+        right.plot(s["m"], s["bits"], color=st["color"], marker=st["marker"], linestyle="-", label=s["label"])
+        right.plot(s["m"], s["log2_prompts"], color=st["color"], linestyle="--", marker="_",
+                   label=f"T1, {s['model']} ({s['bound_form']})")
+    if trained:
+        right.set_yscale("log")
+        right.set_xticks(sorted({m for s in trained for m in s["m"]}))
+    else:
+        right.text(0.5, 0.5, "no trained-prompt data\n(" + missing[0] + ")", ha="center", va="center",
+                   transform=right.transAxes, fontsize=7)
+    right.set_xlabel("prompt length m (vectors)")
+    right.set_ylabel("information (bits)")
+    right.set_title("Trained prompts vs T1")
+    style.legend(right, loc="lower right", fontsize=6)
+    series = {"exact": exact, "trained": trained}
+    if missing:
+        series["missing"] = missing
+    return fig, series
+
+
+FIGURE = FigureSpec(
+    name="info_vs_m",
+    title="Information against prompt length m: T1 bound, exact enumeration, trained prompts",
+    caption=("Left: log2 of the exact number of accessible sequences and input->output maps of tiny grid-prompt "
+             "models, all Q^(dm) prompts enumerated, beside T1's d*m*log2 Q (dashed) and log2 |V|^n (dotted). "
+             "Right: bits stored by trained prompts on the zoo models (natural model: n50(m)*log2|A| for random letters; "
+             "witness: measured capacity at Q = 2) beside T1's bound for the same prompts (dashed, same shade), log scale."),
+    shows="T1: memorized information grows at most linearly in m, with slope d*log2(1+2r/eps)",
+    checks=("enumeration_", "cramming_random_", "precision_capacity_q2_"),
+    data=("enumeration", "cramming", "precision"),
+    draw=draw,
+)

@@ -1,0 +1,251 @@
+"""Table 1: bound/empirical ratio of T1 and each refinement (ball, cone, box, non-uniform cells).
+
+For each model, every refinement gives a bound C on the tokens one prompt vector can pin down, and the
+table divides it by the measured slope (tokens per prompt vector, the slope of n50 against m): ratio >= 1
+means the bound holds, close to 1 means it is tight.
+
+- ball: C = d*log2(1 + 2r/eps)/log2|V| (T1, consequence A);
+- cone: ball plus log2 of the cone fraction at the measured opening angle theta;
+- box: sum_i log2(1 + l_i/eps)/log2|V| with the measured per-coordinate ranges l_i;
+- non-uniform cells: n*, the first length at which the median cell volume of a random sequence falls
+  below 1/Pk (bounds.refinements.nonuniform_threshold), from Monte Carlo cell volumes.
+
+Project models: r is the zoo's measured l_inf radius of the final states, theta and l_i are measured on
+final states of in-domain contexts (figures.geometry), eps is the model's own precision (fp32), the slope
+comes from ``verify.cramming`` (natural-text targets when measured, else random targets).
+Published models: d, |V|, r, theta and slope from ``bounds.PRESETS`` ([HMDO] Table 2), at fp16's eps
+as in [HMDO]'s tables; box ranges and cell volumes are not published, so those columns are empty.
+
+Writes ``table1_refinements.md`` and ``table1_refinements.tex`` beside the figure.
+
+Example:
+    >>> row = preset_row("demo", d=2, vocab=4, radius=0.5, theta=3.141592653589793, slope=0.25, eps=1)
+    >>> round(row["ball"], 6), round(row["cone"], 6), row["ratio"]["ball"]
+    (1.0, 0.5, 4.0)
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from figures import style
+from figures.source import MissingData, Report
+from figures.spec import FigureSpec
+from figures.theory import api, presets
+
+REFINEMENTS = ("ball", "cone", "box", "nonuniform")
+LABELS = {"ball": "ball (T1)", "cone": "cone", "box": "box", "nonuniform": "non-uniform cells"}
+PUBLISHED_EPS = "fp16"
+
+
+def _ratios(row: dict) -> dict:
+    slope = row.get("slope")
+    return {k: (row[k] / slope if row.get(k) is not None and slope else None) for k in REFINEMENTS}
+
+
+def preset_row(name: str, d: int, vocab: int, radius: float, theta: float | None, slope: float | None,
+               eps="fp16", source: str = "bounds.PRESETS") -> dict:
+    """A table row from published facts: ball and cone C (tokens per vector) and their ratios to ``slope``."""
+    b = api()
+    row = {"model": name, "source": source, "d": d, "vocab": vocab, "radius": radius, "theta": theta,
+           "eps": str(eps), "slope": slope,
+           "ball": float(b.tokens_per_vector(d, vocab, radius=radius, eps=eps)),
+           "cone": float(b.tokens_per_vector_cone(d, vocab, radius, eps, theta)) if theta else None,
+           "box": None, "nonuniform": None}
+    row["ratio"] = _ratios(row)
+    return row
+
+
+def published_rows() -> list[dict]:
+    """Rows for every preset with a measured radius and slope ([HMDO] Table 2)."""
+    rows = []
+    for name, p in presets().items():
+        if p.radius is None or p.slope is None:
+            continue
+        rows.append(preset_row(name, p.d, p.vocab, p.radius, p.theta, p.slope, PUBLISHED_EPS,
+                               source=p.sources.get("slope", "bounds.PRESETS")))
+    return rows
+
+
+def measured_slope(report: Report, model: str) -> tuple[float, str]:
+    """Slope of n50 against m for a zoo model from verify.cramming: natural targets first, else random."""
+    from figures.fig2_accessibility import cramming_curves
+
+    curves = [c for c in cramming_curves(report) if c["model"] == model and c.get("slope") is not None]
+    for kind in ("natural", "random"):
+        for c in curves:
+            if c["targets"] == kind:
+                return c["slope"], kind
+    raise MissingData(f"data/cramming.json has no n50 slope for the {model} model")
+
+
+def project_row(report: Report, name: str) -> dict:
+    """A table row for a zoo model: all four refinements from its measured geometry, ratio to its slope."""
+    from bounds.refinements import nonuniform_threshold
+
+    from figures import geometry
+    from figures.fig3_cells import samples_for
+
+    zm = geometry.load(name)
+    b = api()
+    stats = geometry.support_stats(geometry.final_states(name))
+    log2_vocab = math.log2(zm.vocab)
+    ball_bits = float(b.log2_prompts_ball(zm.d, 1, zm.radius, zm.dtype))
+    cone = None
+    if stats["cone_applies"] and stats["theta"] > 0:
+        cone = float(b.tokens_per_vector_cone(zm.d, zm.vocab, zm.radius, zm.dtype, stats["theta"]))
+    sides = [max(s, 1e-30) for s in stats["sides"]]
+    box = float(b.log2_prompts_box(sides, 1, zm.dtype)) / log2_vocab
+    samples = samples_for(report.profile)
+    counts = geometry.cell_counts_cached(name, samples)
+    n_star = nonuniform_threshold(counts[counts > 0] / samples, ball_bits)
+    try:
+        slope, kind = measured_slope(report, name)
+    except MissingData:
+        slope, kind = None, "not measured"
+    row = {"model": name, "source": f"zoo (slope: cramming, {kind} targets)", "d": zm.d, "vocab": zm.vocab,
+           "radius": zm.radius, "theta": stats["theta"], "eps": zm.dtype, "slope": slope,
+           "ball": ball_bits / log2_vocab, "cone": cone, "box": box, "nonuniform": float(n_star)}
+    row["ratio"] = _ratios(row)
+    return row
+
+
+def _fmt(x, digits=3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float) and (abs(x) >= 1e5 or (x != 0 and abs(x) < 1e-3)):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def markdown(rows: list[dict]) -> str:
+    """Table 1 in Markdown: per model, C of each refinement, the measured slope and each ratio.
+
+    Example:
+        >>> print(markdown([preset_row("m", 2, 4, 0.5, None, 0.25, eps=1)]).splitlines()[2])
+        | m | 2 | 4 | 0.5 | - | 1 | 0.25 | 1 | - | - | - | 4 | - | - | - |
+    """
+    head = ("| model | d | \\|V\\| | r | theta | eps | slope | C ball | C cone | C box | C non-unif. "
+            "| ratio ball | ratio cone | ratio box | ratio non-unif. |")
+    lines = [head, "|" + "---|" * 15]
+    for r in rows:
+        cells = [r["model"], str(r["d"]), str(r["vocab"]), _fmt(r["radius"]), _fmt(r["theta"]), r["eps"],
+                 _fmt(r["slope"])] + [_fmt(r[k]) for k in REFINEMENTS] + [_fmt(r["ratio"][k]) for k in REFINEMENTS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def latex(rows: list[dict]) -> str:
+    """Table 1 as a LaTeX tabular (booktabs).
+
+    Example:
+        >>> "\\\\toprule" in latex([preset_row("m", 2, 4, 0.5, None, 0.25, eps=1)])
+        True
+    """
+    lines = [r"\begin{tabular}{lrrrrrrrr}", r"\toprule",
+             r"model & $d$ & $|V|$ & $r$ & slope & \multicolumn{4}{c}{bound / measured slope} \\",
+             r" & & & & & ball & cone & box & non-unif. \\", r"\midrule"]
+    for r in rows:
+        name = r["model"].replace("_", r"\_")
+        cells = [name, str(r["d"]), str(r["vocab"]), _fmt(r["radius"]), _fmt(r["slope"])]
+        cells += [_fmt(r["ratio"][k]) for k in REFINEMENTS]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def compute(report: Report) -> dict:
+    """Rows for the zoo models that load and for the published presets."""
+    from figures import geometry
+
+    rows, missing = [], []
+    for name in geometry.ZOO_ORDER:
+        try:
+            rows.append(project_row(report, name))
+        except MissingData as exc:
+            missing.append(str(exc))
+        except Exception as exc:  # a zoo model without weights: the others still make the table
+            missing.append(f"{name}: {exc}")
+    published = published_rows()
+    if not rows and not published:
+        raise MissingData("no zoo model loads and bounds.PRESETS has no measured models")
+    return {"project": rows, "published": published, "missing": missing}
+
+
+def draw(report: Report):
+    from matplotlib.patches import Patch
+
+    data = compute(report)
+    rows = data["project"] + data["published"]
+    fig, (top, bottom) = style.new_figure(1, 2, width=7.0, height=2.5)
+    names = [r["model"] for r in rows]
+    x = np.arange(len(rows))
+    width = 0.2
+    hatches = ("", "///", "...", "xxx")
+    fills = ("0.9", "0.6", "0.75", "0.35")
+    plotted = {}
+    for j, k in enumerate(REFINEMENTS):
+        for ax, key in ((top, None), (bottom, "ratio")):
+            vals = [(r["ratio"][k] if key else r[k]) for r in rows]
+            keep = [i for i, v in enumerate(vals) if v is not None and v > 0]
+            ax.bar([x[i] + (j - 1.5) * width for i in keep], [vals[i] for i in keep], width, color=fills[j],
+                   edgecolor="0.0", hatch=hatches[j], linewidth=0.6)
+        plotted[k] = [r["ratio"][k] for r in rows]
+    slopes = [r["slope"] for r in rows]
+    top.plot([x[i] for i, v in enumerate(slopes) if v], [v for v in slopes if v], linestyle="none", marker="*",
+             markersize=9, color="0.0", label="measured slope (n50 per vector)")
+    bottom.axhline(1, **style.BOUND_STYLE)
+    for ax in (top, bottom):
+        ax.set_yscale("log")
+        ax.set_xticks(x)
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        if data["project"] and data["published"]:
+            ax.axvline(len(data["project"]) - 0.5, color="0.5", linewidth=0.8)
+    top.set_xticklabels([])
+    bottom.set_xticklabels(names, rotation=30, ha="right")
+    if data["project"] and data["published"]:
+        top.text(len(data["project"]) - 0.45, 0.97, "published models, fp16 ->", ha="left", va="top",
+                 transform=top.get_xaxis_transform(), fontsize=7)
+        top.text(len(data["project"]) - 0.55, 0.97, "<- project, fp32", ha="right", va="top",
+                 transform=top.get_xaxis_transform(), fontsize=7)
+    top.set_ylabel("C (tokens per vector)")
+    bottom.set_ylabel("C / measured slope")
+    top.set_title("Table 1: T1's bound and its refinements against the measured cramming slope")
+    handles = [Patch(facecolor=fills[j], edgecolor="0.0", hatch=hatches[j], label=LABELS[k])
+               for j, k in enumerate(REFINEMENTS)]
+    handles += top.get_legend_handles_labels()[0]
+    from matplotlib.lines import Line2D
+
+    handles.append(Line2D([], [], **style.BOUND_STYLE, label="ratio 1: bound = measured"))
+    bottom.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=3, fontsize=7, frameon=False)
+    series = {"models": names, "slope": slopes, "ratio": plotted,
+              "bound": {k: [r[k] for r in rows] for k in REFINEMENTS}, "rows": rows}
+    if data["missing"]:
+        series["missing"] = data["missing"]
+    return fig, series
+
+
+def write_tables(series: dict, out: Path) -> list[Path]:
+    """Write Table 1 as Markdown and LaTeX next to the figure."""
+    md, tex = out / "table1_refinements.md", out / "table1_refinements.tex"
+    md.write_text("# Table 1: bound / measured slope per refinement\n\n" + markdown(series["rows"]))
+    tex.write_text(latex(series["rows"]))
+    return [md, tex]
+
+
+FIGURE = FigureSpec(
+    name="table1_refinements",
+    title="Table 1 - bound / measured slope for each refinement (ball, cone, box, non-uniform cells)",
+    caption=("For each model, the tokens-per-prompt-vector bound C of T1's ball form and of each refinement, "
+             "divided by the measured cramming slope (n50 per prompt vector); log scale, 1 = tight. Project "
+             "models at fp32 with measured radius, cone angle, box ranges and Monte Carlo cell volumes; published "
+             "models from bounds.PRESETS ([HMDO] Table 2) at fp16, ball and cone only."),
+    shows="T1 and its refinements ([HMDO] section 5): each tightens C, none falls below the measured slope",
+    checks=("cramming_",),
+    data=("cramming",),
+    computed="radius/cone/box/cell volumes measured from the zoo; published rows from bounds.PRESETS",
+    draw=draw,
+    extra=write_tables,
+)
