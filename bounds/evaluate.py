@@ -48,7 +48,8 @@ def with_precision(dps: int):
 def current_dps() -> int:
     """Digits the evaluators use right now: with_precision's, else max(50, mpmath.mp.dps).
 
-    >>> current_dps()
+    >>> with mpmath.workdps(30):
+    ...     current_dps()
     50
     >>> with mpmath.workdps(70):
     ...     current_dps()
