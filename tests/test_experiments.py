@@ -136,8 +136,8 @@ def test_experiments_run_end_to_end_on_a_stand_in_zoo(monkeypatch, tmp_path):
     monkeypatch.setitem(cramming.SETTINGS, "quick", dict(ms=(1, 2), count=4, steps=20, patience=10,
                                                           n_start_random=2, n_start_natural=2,
                                                           control_ns=(1,), control_count=4))
-    monkeypatch.setitem(precision.SETTINGS, "quick", dict(qs=(2, None), ms=(1,), count=4, steps=20, patience=10,
-                                                           max_n_extra=1))
+    monkeypatch.setitem(precision.SETTINGS, "quick", dict(qs=(2, 4, None), ms=(1,), count=4, steps=20, patience=10,
+                                                           max_n_extra=1, restarts=1, soft_count=4, soft_steps=10))
     monkeypatch.setitem(dataset.SETTINGS, "quick", dict(runs=(("witness", 1),), trials=2, k=1, input_length=2,
                                                          steps=20, patience=10, n_start=2))
     ctx = Context(profile="quick", seed=0, device="cpu", out=tmp_path, log=lambda msg: None)
