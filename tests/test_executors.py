@@ -26,18 +26,24 @@ def _stored(db) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def local_pool_db(tmp_path_factory):
-    """The small sweep through a pool of 2 spawned worker processes, 1 torch thread each."""
+def pool():
+    """A pool of 2 spawned worker processes, 1 torch thread each (started once: spawning costs seconds)."""
+    with LocalExecutor(workers=2, threads=1) as ex:
+        yield ex
+
+
+@pytest.fixture(scope="module")
+def local_pool_db(tmp_path_factory, pool):
+    """The small sweep through the pool."""
     db = tmp_path_factory.mktemp("local") / "local.sqlite"
-    with Store(db) as store, LocalExecutor(workers=2, threads=1) as ex:
-        assert run_sweep(CONFIG, store, ex, log=lambda m: None)["ran"] == CONFIG.size
+    with Store(db) as store:
+        assert run_sweep(CONFIG, store, pool, log=lambda m: None)["ran"] == CONFIG.size
     return db
 
 
-def test_local_workers_are_limited_to_their_threads():
-    with LocalExecutor(workers=2, threads=1) as ex:
-        assert "2 workers x 1 torch thread" in ex.describe()
-        assert [r for _, r in ex.map_unordered(worker_threads, range(4))] == [1, 1, 1, 1]
+def test_local_workers_are_limited_to_their_threads(pool):
+    assert "2 workers x 1 torch thread" in pool.describe()
+    assert [r for _, r in pool.map_unordered(worker_threads, range(4))] == [1, 1, 1, 1]
 
 
 def test_default_local_executor_does_not_oversubscribe():

@@ -148,6 +148,7 @@ class RealLM(nn.Module):
             positional="rotary" if rope else "learned", name=name)
         self.freeze()
         self._natural_tokens = None
+        self.text_path = None  # natural text file; None: the project's KJV text (natural_text)
 
     @property
     def tok_emb(self) -> nn.Embedding:
@@ -216,7 +217,7 @@ class RealLM(nn.Module):
         if self._natural_tokens is None:
             if self.tokenizer is None:
                 raise ModelFileError("this model has no tokenizer: natural-text targets need one")
-            ids = self.tokenizer(natural_text(), add_special_tokens=False)["input_ids"]
+            ids = self.tokenizer(natural_text(self.text_path), add_special_tokens=False)["input_ids"]
             self._natural_tokens = torch.tensor(ids, dtype=torch.long)
         return self._natural_tokens
 
@@ -291,7 +292,9 @@ def load(model_dir: str | Path | None = None, gguf: str | Path | None = None, de
         tokenizer = transformers.AutoTokenizer.from_pretrained(where, local_files_only=True, **kwargs)
     except Exception:
         tokenizer = None  # random targets still work; natural targets will say a tokenizer is needed
-    model = model.float().to(device)
+    if next(model.parameters()).dtype != torch.float32:  # already float32 when de-quantized from GGUF
+        model = model.to(torch.float32)
+    model = model.to(device)
     return RealLM(model, tokenizer, name=name)
 
 
@@ -362,10 +365,11 @@ def min_pairwise_cosine(states: torch.Tensor, chunk: int = 4096) -> tuple[float,
 @torch.no_grad()
 def measure_geometry(lm, *, samples: int = 32, start_length: int = 32, max_length: int = 512,
                      min_length: int = 4, tol: float = 0.02, seed: int = 0, theta_states: int = 4096,
-                     batch: int = 8, log=None) -> dict:
+                     batch: int = 8, settle_from: int = 128, log=None) -> dict:
     """Measure r (l_inf radius of last-layer states) against prompt length until it settles, and theta.
 
-    Doubles the sampled length L from ``start_length`` until ``r(L) <= (1 + tol) * r(L/2)`` or
+    Doubles the sampled length L from ``start_length`` until ``r(L) <= (1 + tol) * r(L/2)`` with
+    ``L >= settle_from`` (a short prompt can look settled before rarer large states show up), or until
     ``max_length``. Returns ``r``, ``r_l2``, ``theta`` (radians), ``min_cos``, ``mean_cos``, ``settled``,
     ``curve`` ([(l, r(l)), ...] at powers of two), the settings, and the seconds taken.
 
@@ -394,7 +398,7 @@ def measure_geometry(lm, *, samples: int = 32, start_length: int = 32, max_lengt
         r_half = float(cummax[length // 2 - min_length]) if length // 2 >= min_length else None
         if log:
             log(f"geometry: length {length}: r = {r_now:.4g}" + (f" (r at {length // 2}: {r_half:.4g})" if r_half else ""))
-        if r_half is not None and r_now <= (1 + tol) * r_half:
+        if r_half is not None and r_now <= (1 + tol) * r_half and length >= min(settle_from, max_length):
             settled = True
             break
         if length * 2 > max_length:
