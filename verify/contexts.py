@@ -155,7 +155,7 @@ def _log2_log2_meanfield(d, radius, eps, q):
     return log2_log2_meanfield(d, radius, eps, q)
 
 
-def run(ctx) -> list[Check]:
+def _run(ctx) -> list[Check]:
     """Exhaustive counts, the saturation length and the T2 comparison (see module doc)."""
     A = ALPHABET
     n_exh, n_max = (7, 48) if ctx.quick else (9, 96)
@@ -231,3 +231,16 @@ def run(ctx) -> list[Check]:
     write_data(ctx.out, "contexts", dict(alphabet=A, eps_fine=EPS_FINE, eps=EPS, exhaustive=exh, saturation=sat,
                                          t2=t2, more_eps={str(e): curves[e][1] for e in MORE_EPS}))
     return checks
+
+
+def run(ctx) -> list[Check]:
+    """Exhaustive counts, the saturation length and the T2 comparison (see module doc).
+
+    Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(ctx)
+    finally:
+        torch.set_num_threads(threads)

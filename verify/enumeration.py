@@ -15,8 +15,8 @@ packing bound ``(1 + 2r/eps)^(d*m)`` computed as a :class:`fractions.Fraction` a
 ``eps = 2r/(Q-1)`` (where it equals ``Q^(d*m)`` exactly: the grid *is* an optimal eps-packing of the l_inf
 ball). The slope of log2(count) against m is fitted and compared with T1's slope ``d*log2(Q)``.
 
-Diversity. With the default GPT init (std 0.02) every prompt gives the same greedy output and all counts
-are 1. The models here are re-initialised by :func:`scaled_init`: linear weights ~ N(0, gain^2/fan_in) with
+Diversity. With the default GPT init (std 0.02) the counts do not grow with the prompt length (d = 3,
+|V| = 8, Q = 3, seed 0: 5, 5, 5 accessible sequences and 2, 2, 1 maps for m = 1, 2, 3). The models here are re-initialised by :func:`scaled_init`: linear weights ~ N(0, gain^2/fan_in) with
 gain 2, embeddings and positions ~ N(0, 1), so that attention is sharp and the greedy outputs vary with the
 prompt. d = 2 is skipped on purpose: LayerNorm maps R^2 to two points, so every logit vector takes only two
 values (a degenerate model, not a capacity result).
@@ -71,7 +71,7 @@ def scaled_init(model: Transformer, gain: float = GAIN, seed: int = 0) -> Transf
 
     Example:
         >>> m = scaled_init(Transformer(ModelConfig(vocab_size=4, d_model=4, n_layer=1, n_head=1)), seed=0)
-        >>> round(float(m.tok_emb.weight.std()), 1) > 0.1
+        >>> float(m.tok_emb.weight.detach().std()) > 0.5
         True
     """
     g = torch.Generator().manual_seed(seed)
@@ -236,9 +236,8 @@ def _log2(x) -> float:
     return float(mpmath.log(mpmath.mpf(x), 2))
 
 
-def run(ctx) -> list[Check]:
+def _run(ctx) -> list[Check]:
     """All enumeration checks (quick: one d=3 model; full: three models)."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     checks, figure = [], []
     specs = QUICK_MODELS if ctx.quick else FULL_MODELS
     for spec in specs:
@@ -323,3 +322,16 @@ def run(ctx) -> list[Check]:
         ctx.log(f"enumeration {tag}: done in {time.time() - t0:.1f}s")
     write_data(ctx.out, "enumeration", {"models": figure})
     return checks
+
+
+def run(ctx) -> list[Check]:
+    """All enumeration checks (quick: d = 3 with m = 1..3 and d = 4 with m = 1, 2; full: three models).
+
+    Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(ctx)
+    finally:
+        torch.set_num_threads(threads)

@@ -110,16 +110,25 @@ def train(args) -> dict:
     return model, facts
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage in one line (the caller exits 2)."""
+
+    def error(self, message: str):
+        raise ValueError(message)
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m verify.train_copy", description=__doc__.split("\n")[0])
+    """Command line entry point; returns the exit code (2 on bad usage, with one line on stderr)."""
+    p = _Parser(prog="python -m verify.train_copy", description=__doc__.split("\n")[0])
     for k, v in DEFAULTS.items():
         p.add_argument(f"--{k.replace('_', '-')}", dest=k, type=type(v), default=v)
     p.add_argument("--out", required=True, help="output .pt path (a .json with the facts is written beside it)")
     p.add_argument("--threads", type=int, default=1)
     try:
         args = p.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0) and 2
+    except ValueError as exc:
+        print(f"train_copy: error: {exc}", file=sys.stderr)
+        return 2
     if args.positional not in ("none", "learned", "sinusoidal", "rotary") or args.max_train_len < 1:
         print("train_copy: error: bad --positional or --max-train-len", file=sys.stderr)
         return 2
