@@ -8,7 +8,7 @@ panel puts n50 against m with the linear fit of each kind beside T1's threshold 
 The randomly initialised control model's points (m = 1, random targets) join the random-target panel.
 
 Example:
-    >>> round(sigmoid([10.0], x0=10.0, k=1.0)[0], 3)
+    >>> float(sigmoid([10.0], x0=10.0, k=1.0)[0])
     0.5
 """
 from __future__ import annotations

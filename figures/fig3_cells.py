@@ -42,7 +42,7 @@ def cell_counts(model, radius: float, samples: int, seed: int = 0, batch: int = 
     Example:
         >>> from verify.model import ModelConfig, Transformer
         >>> m = Transformer(ModelConfig(vocab_size=3, d_model=4, n_layer=1, n_head=1)).eval()
-        >>> cell_counts(m, 1.0, 10, seed=1).sum()
+        >>> int(cell_counts(m, 1.0, 10, seed=1).sum())
         10
     """
     g = torch.Generator().manual_seed(seed)
