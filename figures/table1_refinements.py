@@ -12,7 +12,8 @@ means the bound holds, close to 1 means it is tight.
 
 Project models: r is the zoo's measured l_inf radius of the final states, theta and l_i are measured on
 final states of in-domain contexts (figures.geometry), eps is the model's own precision (fp32), the slope
-comes from ``verify.cramming`` (natural-text targets when measured, else random targets).
+comes from ``verify.cramming`` (natural-text targets when measured, else random targets). A real pretrained
+LM measured by ``verify.real_cramming`` (``data/real_cramming.json``, profile ``real``) gets a row too.
 Published models: d, |V|, r, theta and slope from ``bounds.PRESETS`` ([HMDO] Table 2), at fp16's eps
 as in [HMDO]'s tables; box ranges and cell volumes are not published, so those columns are empty.
 
@@ -94,7 +95,7 @@ def project_row(report: Report, name: str) -> dict:
     log2_vocab = math.log2(zm.vocab)
     ball_bits = float(b.log2_prompts_ball(zm.d, 1, zm.radius, zm.dtype))
     cone = None
-    if stats["cone_applies"] and stats["theta"] > 0:
+    if 0 < stats["theta"] <= math.pi:
         cone = float(b.tokens_per_vector_cone(zm.d, zm.vocab, zm.radius, zm.dtype, stats["theta"]))
     sides = [max(s, 1e-30) for s in stats["sides"]]
     box = float(b.log2_prompts_box(sides, 1, zm.dtype)) / log2_vocab
@@ -109,6 +110,21 @@ def project_row(report: Report, name: str) -> dict:
            "radius": zm.radius, "theta": stats["theta"], "eps": zm.dtype, "slope": slope,
            "ball": ball_bits / log2_vocab, "cone": cone, "box": box, "nonuniform": float(n_star)}
     row["ratio"] = _ratios(row)
+    return row
+
+
+def real_row(report: Report) -> dict:
+    """A row for the real pretrained LM of ``verify.real_cramming`` (data/real_cramming.json), at fp32:
+    ball and cone from its measured r and theta, slope of n50 on m (natural text, else random tokens)."""
+    data = report.data("real_cramming")
+    facts, geo = data.get("model") or {}, data.get("geometry") or {}
+    if not facts.get("d") or not geo.get("r"):
+        raise MissingData("data/real_cramming.json has no model facts or geometry")
+    slopes = data.get("slopes") or {}
+    kind = next((k for k in ("natural", "random") if k in slopes), None)
+    row = preset_row(str(facts.get("name") or "real LM"), int(facts["d"]), int(facts["vocab"]), float(geo["r"]),
+                     geo.get("theta"), slopes[kind]["slope"] if kind else None, eps="fp32",
+                     source=f"verify.real_cramming ({kind or 'no'} slope)")
     return row
 
 
@@ -168,6 +184,11 @@ def compute(report: Report) -> dict:
             missing.append(str(exc))
         except Exception as exc:  # a zoo model without weights: the others still make the table
             missing.append(f"{name}: {exc}")
+    if report.has("real_cramming"):
+        try:
+            rows.append(real_row(report))
+        except MissingData as exc:
+            missing.append(str(exc))
     published = published_rows()
     if not rows and not published:
         raise MissingData("no zoo model loads and bounds.PRESETS has no measured models")
