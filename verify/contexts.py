@@ -10,10 +10,10 @@ By the mean-field lemma (:mod:`verify.meanfield`) the output depends on s only t
 measure, so at most C(n+A-1, A-1) (the number of multisets) of the A^n contexts of length n can be told
 apart, and over all lengths at most the number of distinct empirical measures. Measured:
 
-1. **exhaustive** (every one of the A^n contexts, n = 1..``n_exhaustive``) at a fine eps = 1e-9: the
+1. **exhaustive** (every one of the A^n contexts, n = 1..7 quick, 1..9 full) at a fine eps = 1e-9: the
    number of distinct outputs, checked <= C(n+A-1, A-1) exactly (Python integers) and compared with A^n;
    and the same counts from one sorted representative per multiset (which step 2 relies on) must agree;
-2. **saturation** at a coarse eps = ``EPS`` (0.4): per length n = 1..``n_max`` (one representative per
+2. **saturation** at a coarse eps = ``EPS`` (0.4): per length n = 1..n_max (48 quick, 96 full; one representative per
    multiset, valid by step 1 and the lemma), the number of distinct outputs and the cumulative number over
    all lengths <= n. At finite precision it stops growing: the **saturation length** is the smallest n
    after which the cumulative count never grows again up to n_max;

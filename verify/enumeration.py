@@ -2,8 +2,8 @@
 
 A trained prompt only gives a lower bound on capacity (an optimizer that fails proves nothing). Here the
 prompt is restricted to a grid of ``Q`` levels per coordinate in ``[-r, r]`` and *every* one of the
-``Q^(d*m)`` prompts is run through a tiny frozen transformer (float64, batched), for m = 1, 2, 3 (m = 3 for d = 4 only in the full profile). Counted
-exactly (Python integers):
+``Q^(d*m)`` prompts is run through a tiny frozen transformer (float64, batched), for m = 1, 2, 3 (for
+d = 4, m = 3 only in the full profile). Counted exactly (Python integers):
 
 - **accessible sequences**: distinct greedy continuations of length ``n`` from the prompt alone (the first
   token is predicted at the last prompt position, THEORY.md "accessible");
@@ -16,22 +16,23 @@ packing bound ``(1 + 2r/eps)^(d*m)`` computed as a :class:`fractions.Fraction` a
 ball). The slope of log2(count) against m is fitted and compared with T1's slope ``d*log2(Q)``.
 
 Diversity. With the default GPT init (std 0.02) the counts do not grow with the prompt length (d = 3,
-|V| = 8, Q = 3, seed 0: 5, 5, 5 accessible sequences and 2, 2, 1 maps for m = 1, 2, 3). The models here are re-initialised by :func:`scaled_init`: linear weights ~ N(0, gain^2/fan_in) with
-gain 2, embeddings and positions ~ N(0, 1), so that attention is sharp and the greedy outputs vary with the
-prompt. d = 2 is skipped on purpose: LayerNorm maps R^2 to two points, so every logit vector takes only two
-values (a degenerate model, not a capacity result).
+|V| = 8, Q = 3, seed 0: 5, 5, 5 accessible sequences and 2, 2, 1 maps for m = 1, 2, 3). The models here are
+re-initialised by :func:`scaled_init`: linear weights ~ N(0, gain^2/fan_in) with gain 2, embeddings and
+positions ~ N(0, 1), so that attention is sharp and the greedy outputs vary with the prompt (the same model:
+6, 72, 314 sequences and 9, 122, 638 maps). d = 2 is skipped on purpose: LayerNorm maps R^2 to two points,
+so every logit vector takes only two values (a degenerate model, not a capacity result).
 
 Optimizer comparison. For a sample of sequences *known* to be accessible (from the enumeration) the
 project's prompt-tuning engine (:func:`verify.engine.tune`: quantised straight-through AdamW on the same
-grid, box-projected, 300 steps, 2 restarts) tries to find a prompt (m = 2); the
-fraction it finds is what a gradient method would report as capacity. Every prompt it finds is checked to
-be a grid point whose greedy output is the target (and so must be in the enumerated set).
+grid, box-projected, 300 steps, 2 restarts) tries to find a prompt (m = 2); the fraction it finds is what a
+gradient method would report as capacity. Every prompt it finds is checked to be a grid point whose greedy
+output is the target (and so must be in the enumerated set).
 
 Figure data (``data/enumeration.json``): ``models`` = list of dicts with keys ``d, vocab, levels, radius,
 n, gain, seed, m`` (list), ``prompts`` (Q^(dm), as strings), ``accessible`` and ``maps`` (exact counts),
 ``log2_accessible``, ``log2_maps``, ``log2_prompts``, ``log2_vocab_n``, ``log2_vocab_vocab``,
-``slope_accessible``, ``slope_maps``, ``t1_slope``, ``optimizer`` (dict: m, sampled, found, fraction_found, steps, lr, restarts, random_sampled,
-random_truly_accessible, exact_fraction_of_vocab_n).
+``slope_accessible``, ``slope_maps``, ``t1_slope``, ``optimizer`` (dict: m, sampled, found, fraction_found,
+steps, lr, restarts, random_sampled, random_truly_accessible, exact_fraction_of_vocab_n).
 
 Example (the grid and the exact count of a 27-prompt model):
     >>> grid_prompts(levels=3, d=1, m=2, radius=1.0).tolist()[:4]
@@ -78,7 +79,8 @@ def scaled_init(model: Transformer, gain: float = GAIN, seed: int = 0) -> Transf
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.Linear):
-                module.weight.copy_(torch.randn(module.weight.shape, generator=g) * gain / math.sqrt(module.in_features))
+                std = gain / math.sqrt(module.in_features)
+                module.weight.copy_(torch.randn(module.weight.shape, generator=g) * std)
                 if module.bias is not None:
                     module.bias.copy_(torch.randn(module.bias.shape, generator=g) * 0.1)
             elif isinstance(module, nn.Embedding):
