@@ -37,6 +37,8 @@ MODULES: tuple[str, ...] = (
     "figures.context_plateau",
     "figures.accessible_fraction",
     "figures.distinguishable_contexts",
+    "figures.meanfield_invariance",
+    "figures.dataset_capacity",
 )
 PROFILES = ("quick", "full")
 DEFAULT_OUT = "out/figures"

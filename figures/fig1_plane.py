@@ -91,6 +91,29 @@ def token_label(token: int, byte_level: bool) -> str:
     return ch if ch.isprintable() else f"{token:02x}"
 
 
+@torch.no_grad()
+def spread_contexts(model, contexts: torch.Tensor, k: int = 3) -> torch.Tensor:
+    """``k`` of ``contexts`` whose final states are far apart and, where possible, predict different tokens
+    (greedy farthest-point choice), so the plane shows several cells around well-separated states.
+
+    Example:
+        >>> from verify.model import ModelConfig, Transformer
+        >>> m = Transformer(ModelConfig(vocab_size=5, d_model=8, n_layer=1, n_head=2)).eval()
+        >>> spread_contexts(m, torch.randint(0, 5, (6, 4), generator=torch.Generator().manual_seed(0))).shape
+        torch.Size([3, 4])
+    """
+    states = model.hidden(contexts)[:, -1, :].double()
+    predicted = model.head(states.float()).argmax(-1)
+    chosen = [int(states.norm(dim=1).argmax())]
+    while len(chosen) < k:
+        dist = torch.cdist(states, states[chosen]).min(dim=1).values
+        fresh = torch.tensor([int(p) not in {int(predicted[c]) for c in chosen} for p in predicted])
+        dist[~fresh] *= 1e-3  # prefer a new predicted token; fall back to distance alone
+        dist[chosen] = -1
+        chosen.append(int(dist.argmax()))
+    return contexts[chosen]
+
+
 def compute(report: Report) -> dict:
     """The plane cut from the first zoo model that loads (see the module docstring)."""
     if report.has("plane_cut"):
@@ -98,7 +121,7 @@ def compute(report: Report) -> dict:
     from figures import geometry
 
     name, zm = geometry.first_loadable()
-    ctx = geometry.contexts(name, zm, count=3, length=24, seed=3)
+    ctx = spread_contexts(zm.model, geometry.contexts(name, zm, count=32, length=24, seed=3))
     byte_level = zm.vocab == 256
     texts = ["".join(token_label(t, byte_level) if t != 32 else " " for t in c.tolist()) for c in ctx]
     cut = plane_cut(zm.model, ctx, resolution=200 if report.profile == "full" else 120)

@@ -80,7 +80,7 @@ def save(fig, out_dir: str | Path, name: str) -> list[Path]:
     fig.tight_layout()
     for p in paths:
         # bbox_inches="tight" so legends placed below the axes are kept (it costs one extra layout pass)
-        fig.savefig(p, bbox_inches="tight")
+        fig.savefig(p)
     plt.close(fig)
     return paths
 

@@ -202,6 +202,23 @@ def test_fig3_medians_and_threshold_come_from_the_refinement(drawn):
         assert median == pytest.approx(series["median_log2_product"][series["n"].index(int(k))], abs=0.2 * int(k))
 
 
+def test_meanfield_figure_plots_every_error(drawn):
+    _, out = drawn
+    series, data = plotted(out, "meanfield_invariance"), fixture("meanfield")
+    assert series["max_abs_error"] == [r["max_abs_error"] for r in data["rows"]]
+    assert series["holds"] == [r["max_abs_error"] <= data["tolerance"] for r in data["rows"]]
+    assert len(set(series["labels"])) == len(data["rows"])  # every row has its own label
+
+
+def test_dataset_figure_plots_fractions_and_both_n_max(drawn):
+    _, out = drawn
+    series, data = plotted(out, "dataset_capacity"), fixture("dataset")
+    for run, row in zip(series["runs"], data["rows"]):
+        pts = sorted((p["N"], p["successes"] / p["trials"]) for p in row["points"])
+        assert list(zip(run["N"], run["f"])) == pts
+        assert (run["n_max_bound"], run["n_max_measured"]) == (row["n_max_bound"], row["n_max_measured"])
+
+
 def test_missing_data_skips_only_that_figure(tmp_path, monkeypatch, capsys):
     src = tmp_path / "report"
     (src / "data").mkdir(parents=True)
