@@ -48,9 +48,9 @@ from verify.report import Check, clopper_pearson_lower, compare, failed, write_d
 
 SETTINGS = {
     # quick: CI on 2 cores (cramming's share of the 10-minute budget is about 2.5 minutes)
-    "quick": dict(ms=(1, 2, 3), count=16, steps=300, patience=80, n_start_random=4, n_start_natural=12,
+    "quick": dict(ms=(1, 2, 3), count=16, steps=250, patience=60, n_start_random=6, n_start_natural=16,
                   control_ns=(1, 2, 3), control_count=16),
-    "full": dict(ms=(1, 2, 3, 4, 5), count=48, steps=1500, patience=300, n_start_random=4, n_start_natural=12,
+    "full": dict(ms=(1, 2, 3, 4, 5), count=48, steps=1500, patience=300, n_start_random=6, n_start_natural=16,
                  control_ns=(1, 2, 3, 4), control_count=48),
 }
 CONFIDENCE = 0.95
