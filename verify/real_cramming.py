@@ -75,7 +75,7 @@ def make_bundle(out_dir: str | Path, gguf: str | Path | None = None, fetch_wheel
     half = len(data) // 2
     (out / "a" / "model.gguf.part0").write_bytes(data[:half])
     (out / "b" / "model.gguf.part1").write_bytes(data[half:])
-    (out / "a" / "natural.txt").write_text(natural_text())
+    (out / "a" / "natural.txt").write_text(natural_text()[:1_500_000])  # ~350k tokens: plenty of windows
     wheel_ok = False
     if fetch_wheel:  # the device image lacks the gguf package; its wheel is pure Python
         wheel_ok = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
@@ -139,8 +139,13 @@ def _n_start(kind: str, m: int, previous: dict) -> int:
 
 def run_cramming(lm, model_id: str, *, device: str, ms: list[int], kinds: list[str], targets: int, steps: int,
                  patience: int | None, lr: float, budget_s: float, store, seed: int = 0, log=print,
-                 growth: float = 1.5, rel_tol: float = 0.06, n_max: int = 4096) -> dict:
-    """The n50 searches, m-major (m=1 for every kind first, so a cut budget still leaves slopes to fit)."""
+                 growth: float = 1.5, rel_tol: float = 0.06, n_max: int = 4096, on_search=None) -> dict:
+    """The n50 searches, m-major (m=1 for every kind first, so a cut budget still leaves slopes to fit).
+
+    No point starts unless the longest point so far would still end before the budget's deadline, so a
+    hard timeout set a little above the budget is never hit. ``on_search(searches)`` is called after each
+    search (to write partial results).
+    """
     import torch
 
     from verify import sweep
@@ -151,6 +156,7 @@ def run_cramming(lm, model_id: str, *, device: str, ms: list[int], kinds: list[s
     deadline = started + budget_s
     plan = [(kind, m) for m in ms for kind in kinds]
     searches, n50s = [], {}
+    longest = [0.0]  # seconds of the longest point computed so far
     for i, (kind, m) in enumerate(plan):
         share = (deadline - time.time()) / (len(plan) - i)
         search_deadline = time.time() + share
@@ -159,7 +165,7 @@ def run_cramming(lm, model_id: str, *, device: str, ms: list[int], kinds: list[s
                 "lr": float(lr), "patience": patience, "device": device}
 
         def measure(n: int, kind=kind, m=m, base=base, points=points, search_deadline=search_deadline):
-            if time.time() > search_deadline and points:
+            if (time.time() > search_deadline and points) or time.time() + longest[0] > deadline:
                 raise OutOfTime()
             task = {"base": {**base, "n": int(n)}, "targets": list(range(targets)), "chunk": targets}
             keys = [s["key"] for s in sweep.task_specs(task)]
@@ -171,6 +177,7 @@ def run_cramming(lm, model_id: str, *, device: str, ms: list[int], kinds: list[s
             else:
                 rows = sweep.run_task(task)
                 store.put_many(rows)
+                longest[0] = max(longest[0], time.time() - t0)
                 how = f"{time.time() - t0:.1f}s"
             s = sum(bool(r["success"]) for r in rows)
             points.append((int(n), s, len(rows)))
@@ -193,6 +200,8 @@ def run_cramming(lm, model_id: str, *, device: str, ms: list[int], kinds: list[s
         searches.append({"kind": kind, "m": m, "points": [list(p) for p in points], "n50": n50, "fit": fit_json,
                          "complete": complete})
         log(f"n50({kind}, m={m}) = {n50:.1f}" + ("" if complete else "  (search cut by the budget)"))
+        if on_search is not None:
+            on_search(searches)
         if device == "cuda":
             torch.cuda.empty_cache()
     return {"searches": searches, "seconds": round(time.time() - started, 1)}
@@ -341,21 +350,28 @@ def experiment(*, gguf=None, model_dir=None, device="cpu", ms=(1, 2, 3), kinds=(
         f"{est['plan_seconds'] / 60:.0f} min; budget left {budget_s / 60:.1f} min"
         + ("; on CPU expect only the first points within the budget" if not cuda and est["plan_seconds"] > budget_s
            else ""))
+    settings = {"device": device, "gpu": torch.cuda.get_device_name(0) if cuda else None, "ms": list(ms),
+                "kinds": list(kinds), "targets": targets, "steps": steps, "patience": patience, "lr": lr,
+                "seed": seed, "budget_minutes": budget_minutes, "model_id": model_id, "torch": torch.__version__}
+
+    def write(searches, search_s=None) -> dict:
+        result = {"model": facts, "geometry": geo, "bound_slopes": slopes_bound, "searches": searches,
+                  "slopes": slopes_from(searches), "settings": settings, "estimate": est,
+                  "timing": {"load_s": round(t_loaded - t_start, 1), "search_s": search_s,
+                             "total_s": round(time.time() - t_start, 1)}, "finished": search_s is not None}
+        for name, text in (("real_cramming.json", json.dumps(result, indent=1, default=float)),
+                           ("real_cramming.md", bound_table(result))):
+            tmp = out / (name + ".tmp")
+            tmp.write_text(text)
+            tmp.replace(out / name)
+        return result
+
+    write([])
     with Store(out / "real_cramming.sqlite") as store:
         cram = run_cramming(lm, model_id, device=device, ms=list(ms), kinds=list(kinds), targets=targets,
                             steps=steps, patience=patience, lr=lr, budget_s=budget_s, store=store, seed=seed,
-                            log=log)
-    result = {"model": facts, "geometry": geo, "bound_slopes": slopes_bound, "searches": cram["searches"],
-              "slopes": slopes_from(cram["searches"]),
-              "settings": {"device": device, "gpu": torch.cuda.get_device_name(0) if cuda else None,
-                           "ms": list(ms), "kinds": list(kinds), "targets": targets, "steps": steps,
-                           "patience": patience, "lr": lr, "seed": seed, "budget_minutes": budget_minutes,
-                           "model_id": model_id, "torch": torch.__version__},
-              "estimate": est,
-              "timing": {"load_s": round(t_loaded - t_start, 1), "search_s": cram["seconds"],
-                         "total_s": round(time.time() - t_start, 1)}}
-    (out / "real_cramming.json").write_text(json.dumps(result, indent=1, default=float))
-    (out / "real_cramming.md").write_text(bound_table(result))
+                            log=log, on_search=write)
+    result = write(cram["searches"], cram["seconds"])
     log(bound_table(result))
     return result
 
