@@ -236,6 +236,26 @@ def test_missing_data_skips_only_that_figure(tmp_path, monkeypatch, capsys):
     assert "| MISSING |" in index and "MISSING: no data/precision.json in the report" in index
 
 
+def test_without_from_it_runs_verify_first_with_the_profile(tmp_path, monkeypatch):
+    import shutil
+
+    from verify import all as verify_all
+
+    calls = []
+
+    def fake_verify(argv):  # stands in for the minutes-long verify run: writes the fixture report
+        calls.append(argv)
+        shutil.copytree(FIXTURE, argv[argv.index("--out") + 1])
+        return 0
+
+    monkeypatch.setattr(verify_all, "main", fake_verify)
+    monkeypatch.setattr(figures_all, "MODULES", ("figures.context_plateau",))
+    assert figures_all.main(["--out", str(tmp_path), "--profile", "full"]) == 0
+    assert calls == [["--profile", "full", "--out", str(tmp_path / "verify")]]
+    assert (tmp_path / "context_plateau.pdf").is_file()
+    assert str(tmp_path / "verify") in (tmp_path / "INDEX.md").read_text()
+
+
 @pytest.mark.parametrize("argv, says", [
     (["--from", "/nonexistent/report"], "no such folder"),
     (["--profile", "medium", "--from", str(FIXTURE)], "unknown profile"),
