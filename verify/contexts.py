@@ -87,7 +87,12 @@ def multiset_contexts(alphabet: int, n: int) -> torch.Tensor:
 
 @torch.no_grad()
 def outputs(contexts: torch.Tensor, model: Transformer, chunk: int = 1 << 14) -> torch.Tensor:
-    """The model's output for each context: mean over positions of the final hidden states."""
+    """The model's output for each context: mean over positions of the final hidden states.
+
+    Example:
+        >>> outputs(all_contexts(3, 2), context_model(3)).shape
+        torch.Size([9, 4])
+    """
     return torch.cat([model.hidden(contexts[i:i + chunk]).mean(1) for i in range(0, len(contexts), chunk)])
 
 

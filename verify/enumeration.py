@@ -218,7 +218,13 @@ def fit_line(xs, ys) -> tuple[float, float, float]:
 
 
 def enumerate_model(spec: dict) -> dict:
-    """All exact counts for one tiny model (see module doc for the keys)."""
+    """All exact counts for one tiny model (see module doc for the keys).
+
+    Example:
+        >>> res = enumerate_model(dict(d=3, vocab=4, levels=2, radius=3.0, n=3, seed=0, ms=(1, 2)))
+        >>> res["prompts"], all(a <= p for a, p in zip(res["accessible"], res["prompts"]))
+        ([8, 64], True)
+    """
     ms = spec["ms"]
     model = tiny_model(spec["d"], spec["vocab"], spec["seed"])
     d, V, Q, r, n = spec["d"], spec["vocab"], spec["levels"], spec["radius"], spec["n"]

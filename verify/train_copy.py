@@ -77,7 +77,15 @@ def copy_batch(lengths: torch.Tensor, generator: torch.Generator) -> tuple[torch
 
 
 def train(args) -> dict:
-    """Train one copying model; returns the facts stored beside the weights."""
+    """Train one copying model; returns (model, facts stored beside the weights).
+
+    Example (three steps of a toy-sized model):
+        >>> import argparse
+        >>> args = argparse.Namespace(**dict(DEFAULTS, d_model=8, n_head=2, steps=3, batch=4, max_train_len=4))
+        >>> model, facts = train(args)  # progress goes to stderr
+        >>> facts["steps"], model.cfg.positional
+        (3, 'rotary')
+    """
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     cfg = ModelConfig(vocab_size=VOCAB, d_model=args.d_model, n_layer=args.n_layer, n_head=args.n_head,
