@@ -94,7 +94,30 @@ def draw_one(spec: FigureSpec, report: Report, out: Path) -> tuple[list[Path], d
     return paths, series
 
 
-def index_markdown(results: list[tuple[FigureSpec, str, list[Path]]], source: str, out: str = DEFAULT_OUT) -> str:
+def matching_checks(spec: FigureSpec, checks: dict) -> list[dict]:
+    """The report's checks named by the spec (exact names, or prefixes written with a trailing _).
+
+    Example:
+        >>> s = FigureSpec("f", "F", "c", "T1", checks=("copying_", "contexts_vs_t2"))
+        >>> [c["name"] for c in matching_checks(s, {"copying_a": {"name": "copying_a"}, "x": {"name": "x"}})]
+        ['copying_a']
+    """
+    return [c for name, c in checks.items()
+            if any(name == k or (k.endswith("_") and name.startswith(k)) for k in spec.checks)]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a bare | would end the Markdown table cell
+
+
+def _check_line(c: dict) -> str:
+    verdict = "FAIL" if not c.get("passed") else ("pass (vacuous)" if c.get("vacuous") else "pass")
+    ratio = c.get("ratio")
+    return f"`{c['name']}` {verdict}" + (f", ratio {ratio:.3g}" if isinstance(ratio, (int, float)) else "")
+
+
+def index_markdown(results: list[tuple[FigureSpec, str, list[Path]]], source: str, out: str = DEFAULT_OUT,
+                   checks: dict | None = None) -> str:
     """INDEX.md: one section per figure (file, caption, what it shows, provenance), missing ones marked.
 
     Example:
@@ -110,7 +133,7 @@ def index_markdown(results: list[tuple[FigureSpec, str, list[Path]]], source: st
              "| figure | shows | status |", "|---|---|---|"]
     for spec, status, _ in results:
         label = "drawn" if status == "ok" else ("drawn, " + status) if _drawn(status) else "MISSING"
-        lines.append(f"| [{spec.name}](#{spec.name}) | {spec.shows} | {label} |")
+        lines.append(f"| [{spec.name}](#{spec.name}) | {_cell(spec.shows)} | {_cell(label)} |")
     for spec, status, paths in results:
         lines += ["", f"## {spec.name}", "", f"**{spec.title}**", ""]
         if _drawn(status):
@@ -121,6 +144,9 @@ def index_markdown(results: list[tuple[FigureSpec, str, list[Path]]], source: st
             lines.append(f"MISSING: {status}")
         lines += ["", f"Caption: {spec.caption}", "", f"Shows: {spec.shows}", "",
                   f"Data from: {spec.provenance()}"]
+        found = matching_checks(spec, checks or {})
+        if found:
+            lines += ["", "Checks behind it: " + "; ".join(_check_line(c) for c in found)]
     return "\n".join(lines) + "\n"
 
 
@@ -171,7 +197,7 @@ def main(argv=None) -> int:
             reason = f"error {type(exc).__name__}: {exc}".splitlines()[0]
             results.append((spec, reason, []))
             print(f"figures: warning: skipped {spec.name}: {reason}", file=sys.stderr, flush=True)
-    index = index_markdown(results, str(source), str(args.out))
+    index = index_markdown(results, str(source), str(args.out), report.checks)
     (out / "INDEX.md").write_text(index)
     if out.resolve() == Path(DEFAULT_OUT).resolve():
         INDEX_IN_TREE.write_text(index)
