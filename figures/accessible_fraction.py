@@ -38,6 +38,13 @@ def _plot_points(ax, pts, st, label):
 
 
 def witness_series(report: Report) -> dict:
+    """The witness's m = 1 rows of data/precision.json: vocabulary, and per Q its log2 Npr and points.
+
+    Example:
+        >>> from pathlib import Path
+        >>> [r["q"] for r in witness_series(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))["rows"]]
+        ['q2', 'q4', 'q16', 'q256', 'fp32']
+    """
     data = report.data("precision")
     where = "data/precision.json"
     vocab = int(need(data, "model", "vocab", where=where))
@@ -50,6 +57,14 @@ def witness_series(report: Report) -> dict:
 
 
 def draw(report: Report):
+    """Draw the accessible fraction (log) under T1's envelope; return (figure, series).
+
+    Example (the fixture report the tests use):
+        >>> from pathlib import Path
+        >>> fig, series = draw(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        >>> sorted(series)
+        ['natural', 'witness']
+    """
     panels, missing = {}, []
     try:
         panels["witness"] = witness_series(report)

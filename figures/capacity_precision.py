@@ -26,6 +26,14 @@ def bits_per_coordinate(row: dict, d: int) -> float:
 
 
 def draw(report: Report):
+    """Draw capacity against precision from ``data/precision.json``; return (figure, series).
+
+    Example (the fixture report the tests use):
+        >>> from pathlib import Path
+        >>> fig, series = draw(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        >>> sorted(series["by_m"])
+        ['1']
+    """
     data = report.data("precision")
     where = "data/precision.json"
     d = int(need(data, "model", "d", where=where))

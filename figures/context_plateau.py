@@ -32,6 +32,14 @@ def loglog_bits(bits: float) -> float:
 
 
 def draw(report: Report):
+    """Draw the plateau figure from ``data/copying.json``; return (figure, series).
+
+    Example (the fixture report the tests use):
+        >>> from pathlib import Path
+        >>> fig, series = draw(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        >>> series["log2_log2_measured"] < series["log2_log2_bound"]
+        True
+    """
     data = report.data("copying")
     where = "data/copying.json"
     lengths = np.asarray(need(data, "lengths", where=where), dtype=float)

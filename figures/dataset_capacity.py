@@ -24,6 +24,14 @@ def run_label(row: dict) -> str:
 
 
 def draw(report: Report):
+    """Draw dataset memorization from ``data/dataset.json``; return (figure, series).
+
+    Example (the fixture report the tests use):
+        >>> from pathlib import Path
+        >>> fig, series = draw(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        >>> series["runs"][0]["n_max_bound"] >= series["runs"][0]["n_max_measured"]
+        True
+    """
     rows = need(report.data("dataset"), "rows", where="data/dataset.json")
     if not rows:
         raise MissingData("data/dataset.json has no rows")

@@ -29,6 +29,14 @@ def multiset_count(alphabet: int, n: int) -> int:
 
 
 def draw(report: Report):
+    """Draw the distinguishable-contexts figure from ``data/contexts.json``; return (figure, series).
+
+    Example (the fixture report the tests use):
+        >>> from pathlib import Path
+        >>> fig, series = draw(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        >>> all(c <= m for c, m in zip(series["count"], series["multisets"]))
+        True
+    """
     data = report.data("contexts")
     where = "data/contexts.json"
     a = int(need(data, "alphabet", where=where))

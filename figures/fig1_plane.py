@@ -130,6 +130,11 @@ def compute(report: Report) -> dict:
 
 
 def draw(report: Report):
+    """Draw Fig. 1 from the first zoo model that loads; return (figure, the series it plotted).
+
+    Example (loads a zoo model and runs its Monte Carlo: seconds; tests/test_figures.py checks the data):
+        >>> fig, series = draw(Report(None))  # doctest: +SKIP
+    """
     cut = compute(report)
     tokens = np.asarray(cut["tokens"])
     u, v = np.asarray(cut["axis_u"]), np.asarray(cut["axis_v"])

@@ -46,6 +46,11 @@ def cramming_curves(report: Report) -> list[dict]:
     Keys: model, targets, alphabet_size, log2_alphabet, m (list), n50, points (per m: [[n, s, t]]),
     sigmoid (per m: {x0, k} or None), slope/intercept/r2 (None without a fit), log2_prompts and
     n50_bound (per m, T1's float form).
+
+    Example:
+        >>> from pathlib import Path
+        >>> [c["targets"] for c in cramming_curves(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))]
+        ['natural', 'random']
     """
     data = report.data("cramming")
     model = need(data, "model", where="data/cramming.json")
@@ -76,7 +81,13 @@ def cramming_curves(report: Report) -> list[dict]:
 
 
 def control_points(report: Report) -> list[list[int]]:
-    """(n, successes, trials) of the random-init control model at m = 1, [] if not measured."""
+    """(n, successes, trials) of the random-init control model at m = 1, [] if not measured.
+
+    Example:
+        >>> from pathlib import Path
+        >>> control_points(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        [[1, 4, 4]]
+    """
     ctrl = report.data("cramming").get("control") or {}
     return [list(p) for p in _points(ctrl)]
 
@@ -111,6 +122,14 @@ def _accessibility_panel(ax, curve: dict, control: list | None = None) -> None:
 
 
 def draw(report: Report):
+    """Draw Fig. 2 from ``data/cramming.json``; return (figure, the series it plotted).
+
+    Example (the fixture report the tests use):
+        >>> from pathlib import Path
+        >>> fig, series = draw(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        >>> sorted(series)
+        ['control', 'curves', 'fits']
+    """
     curves = cramming_curves(report)
     control = control_points(report)
     fig, axes = style.new_figure(3, width=3.2, height=2.7)

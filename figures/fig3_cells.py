@@ -120,6 +120,11 @@ def compute(report: Report) -> dict:
 
 
 def draw(report: Report):
+    """Draw Fig. 3 (Monte Carlo cell volumes of a zoo model); return (figure, the series it plotted).
+
+    Example (loads a zoo model and runs its Monte Carlo: seconds; tests/test_figures.py checks the data):
+        >>> fig, series = draw(Report(None))  # doctest: +SKIP
+    """
     data = compute(report)
     fig, (left, right) = style.new_figure(2, width=3.6, height=2.8)
     for k in (1, 2, 3, 4):

@@ -25,6 +25,14 @@ def copy_sigmoid(n, n0: float, k: float):
 
 
 def draw(report: Report):
+    """Draw Fig. 4 from ``data/copying.json``; return (figure, the series it plotted).
+
+    Example (the fixture report the tests use):
+        >>> from pathlib import Path
+        >>> fig, series = draw(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        >>> series["sigmoid"]["n0"] > 0
+        True
+    """
     data = report.data("copying")
     where = "data/copying.json"
     lengths = np.asarray(need(data, "lengths", where=where), dtype=float)

@@ -27,7 +27,14 @@ def t1_line(ms, slope_bits: float) -> list[float]:
 
 
 def enumeration_series(report: Report) -> list[dict]:
-    """Per enumerated model: m, exact log2 counts, T1 grid bound and the |V|^n ceiling."""
+    """Per enumerated model: m, exact log2 counts, T1 grid bound and the |V|^n ceiling.
+
+    Example:
+        >>> from pathlib import Path
+        >>> s = enumeration_series(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))[0]
+        >>> all(a <= b for a, b in zip(s["log2_accessible"], s["log2_prompts"]))
+        True
+    """
     models = need(report.data("enumeration"), "models", where="data/enumeration.json")
     out = []
     for mod in models:
@@ -71,6 +78,14 @@ def trained_series(report: Report) -> list[dict]:
 
 
 def draw(report: Report):
+    """Draw information against m (enumeration left, trained prompts right); return (figure, series).
+
+    Example (the fixture report the tests use):
+        >>> from pathlib import Path
+        >>> fig, series = draw(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        >>> len(series["exact"]) >= 1
+        True
+    """
     exact = enumeration_series(report)
     missing = []
     try:

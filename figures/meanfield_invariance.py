@@ -28,6 +28,14 @@ def row_label(row: dict) -> str:
 
 
 def draw(report: Report):
+    """Draw the invariance errors from ``data/meanfield.json``; return (figure, series).
+
+    Example (the fixture report the tests use):
+        >>> from pathlib import Path
+        >>> fig, series = draw(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
+        >>> series["holds"][0]
+        True
+    """
     data = report.data("meanfield")
     rows = need(data, "rows", where="data/meanfield.json")
     if not rows:

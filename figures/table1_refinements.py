@@ -60,7 +60,13 @@ def preset_row(name: str, d: int, vocab: int, radius: float, theta: float | None
 
 
 def published_rows() -> list[dict]:
-    """Rows for every preset with a measured radius and slope ([HMDO] Table 2)."""
+    """Rows for every preset with a measured radius and slope ([HMDO] Table 2).
+
+    Example:
+        >>> rows = published_rows()
+        >>> all(r["ratio"]["ball"] >= 1 for r in rows)   # T1 holds on every published model
+        True
+    """
     rows = []
     for name, p in presets().items():
         if p.radius is None or p.slope is None:
@@ -196,6 +202,11 @@ def compute(report: Report) -> dict:
 
 
 def draw(report: Report):
+    """Draw Table 1 as a figure (zoo rows measured, published rows from the presets); return (figure, series).
+
+    Example (loads a zoo model and runs its Monte Carlo: seconds; tests/test_figures.py checks the data):
+        >>> fig, series = draw(Report(None))  # doctest: +SKIP
+    """
     from matplotlib.patches import Patch
 
     data = compute(report)
