@@ -215,19 +215,30 @@ class RayExecutor:
         if address is not None:
             check_address(address)
         if not ray.is_initialized():
-            env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                   "PYTHONPATH": os.pathsep.join([str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
-            kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                          runtime_env={"env_vars": env})
+            kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            saved = dict(os.environ)
             if address is None:
+                # A private local instance: its workers inherit this environment, so put the repo on their
+                # path and pin their BLAS/OpenMP pools to one thread (no runtime_env: prestarted workers).
                 kwargs["num_cpus"] = self.workers
+                os.environ["PYTHONPATH"] = os.pathsep.join(
+                    [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+                for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                    os.environ[var] = "1"
             else:
+                # A remote cluster: ship this repository (small, code and zoo weights) as the working dir.
                 kwargs["address"] = address
+                kwargs["runtime_env"] = {"working_dir": str(REPO_ROOT),
+                                         "excludes": [".venv", ".venv-ci", ".git", "out", ".real_bundle", "*.sqlite"],
+                                         "env_vars": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
             try:
                 ray.init(**kwargs)
             except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ExecutorError(f"cannot start Ray ({'address ' + address if address else 'local'}): {msg}") from None
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
             self._owns_runtime = True
         self._remote = ray.remote(num_cpus=1, max_retries=2)(_call_with_threads)
 

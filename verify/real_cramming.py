@@ -139,7 +139,7 @@ def _n_start(kind: str, m: int, previous: dict) -> int:
 
 def run_cramming(lm, model_id: str, *, device: str, ms: list[int], kinds: list[str], targets: int, steps: int,
                  patience: int | None, lr: float, budget_s: float, store, seed: int = 0, log=print,
-                 growth: float = 1.5, rel_tol: float = 0.06, n_max: int = 4096, on_search=None) -> dict:
+                 growth: float = 1.5, rel_tol: float = 0.1, n_max: int = 4096, on_search=None) -> dict:
     """The n50 searches, m-major (m=1 for every kind first, so a cut budget still leaves slopes to fit).
 
     No point starts unless the longest point so far would still end before the budget's deadline, so a
@@ -319,8 +319,8 @@ def experiment(*, gguf=None, model_dir=None, device="cpu", ms=(1, 2, 3), kinds=(
 
     t_start = time.time()
     cuda = device == "cuda"
-    targets = targets or (20 if cuda else 4)
-    steps = steps or (600 if cuda else 150)
+    targets = targets or (16 if cuda else 4)
+    steps = steps or (500 if cuda else 150)
     patience = patience if patience is not None else max(50, steps // 3)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -412,8 +412,8 @@ def main(argv=None) -> int:
     p.add_argument("--m", nargs="+", type=int, default=[1, 2, 3])
     p.add_argument("--kinds", nargs="+", default=["natural", "random"])
     p.add_argument("--budget-minutes", type=float, default=8.0)
-    p.add_argument("--targets", type=int, default=None, help="targets per point (default 20 on cuda, 4 on cpu)")
-    p.add_argument("--steps", type=int, default=None, help="max steps per trial (default 600 on cuda, 150 on cpu)")
+    p.add_argument("--targets", type=int, default=None, help="targets per point (default 16 on cuda, 4 on cpu)")
+    p.add_argument("--steps", type=int, default=None, help="max steps per trial (default 500 on cuda, 150 on cpu)")
     p.add_argument("--patience", type=int, default=None)
     p.add_argument("--lr", type=float, default=3e-2)
     p.add_argument("--seed", type=int, default=0)
