@@ -40,6 +40,7 @@ ZOO_NAMES = ("natural", "witness", "random")
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 LOWERCASE = tuple(range(ord("a"), ord("z") + 1))  # random-target alphabet of the byte models
 RANDOM_SEED = 0
+RANDOM_PROMPT_RADIUS = 8.0
 RANDOM_CONFIG = dict(vocab_size=256, d_model=64, n_layer=2, n_head=4, block_size=128, positional="learned")
 
 
@@ -127,8 +128,8 @@ def grid_quantize(x: torch.Tensor, levels: int, radius: float) -> torch.Tensor:
     (clamping first). This is the zoo's grid convention (no straight-through here).
 
     Example:
-        >>> grid_quantize(torch.tensor([-2.0, -0.2, 0.2, 0.5]), 4, 1.0).tolist()
-        [-1.0, -0.3333333432674408, 0.3333333432674408, 0.3333333432674408]
+        >>> [round(v, 4) for v in grid_quantize(torch.tensor([-2.0, -0.2, 0.2, 0.5]), 4, 1.0).tolist()]
+        [-1.0, -0.3333, 0.3333, 0.3333]
     """
     step = 2 * radius / (levels - 1)
     k = torch.round((x.clamp(-radius, radius) + radius) / step)
@@ -190,8 +191,10 @@ def load(name: str, device: str = "cpu", weights_dir: str | Path | None = None) 
         levels, alphabet = None, LOWERCASE
         prompt_radius = None
     if name == "random":
-        facts["radius"] = measure_radius(model.cpu(), seed=RANDOM_SEED)
-        facts["prompt_radius"] = 4 * model.tok_emb.weight.std().item() * 3
+        # the same prompt box as the natural model (same byte vocabulary); radius measured as for it
+        facts["prompt_radius"] = RANDOM_PROMPT_RADIUS
+        facts["radius"] = max(measure_radius(model.cpu(), seed=RANDOM_SEED),
+                              measure_radius(model, prompt_radius=RANDOM_PROMPT_RADIUS, seed=RANDOM_SEED))
         model.to(device)
     if prompt_radius is None:
         prompt_radius = float(facts["prompt_radius"])
