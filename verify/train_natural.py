@@ -163,9 +163,17 @@ def train(out: Path, steps: int, threads: int, seed: int, log=print, data_path: 
     return facts
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad usage in one line on stderr and exits 2 (no usage block)."""
+
+    def error(self, message):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv=None) -> int:
     """CLI entry point; bad input -> one line on stderr, exit 2."""
-    p = argparse.ArgumentParser(prog="python -m verify.train_natural", description=__doc__.split("\n")[0])
+    p = _OneLineParser(prog="python -m verify.train_natural", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="verify/weights/natural.pt")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])

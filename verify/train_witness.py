@@ -17,6 +17,10 @@ last prompt position. Encoders and decoder are trained jointly on fresh random s
 cross-entropy; the decoder is then frozen. If the reconstruction is exact for every sequence, exactly
 ``Q^(d*m) = |V|^n`` prompts reach all ``|V|^n`` targets: the grid form of T1 is met with equality.
 
+Committed model (4000 steps, 75 s on 2 threads): the encoders' codes decode exactly for 100% (m = 1) and
+67% (m = 2) of random sequences, and prompt tuning without the encoder (quantized, straight-through) does
+better: 99% of random 4-token targets at m = 1 and 93% of 8-token targets at m = 2 (see ``facts``).
+
 Example (the grid and the straight-through rounding):
     >>> x = torch.tensor([-0.3, 0.7], requires_grad=True)
     >>> y = ste_quantize(x, levels=2, radius=1.0)
@@ -234,9 +238,17 @@ def train(out: Path, steps: int, threads: int, seed: int, log=print, device: str
     return facts
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad usage in one line on stderr and exits 2 (no usage block)."""
+
+    def error(self, message):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv=None) -> int:
     """CLI entry point; bad input -> one line on stderr, exit 2."""
-    p = argparse.ArgumentParser(prog="python -m verify.train_witness", description=__doc__.split("\n")[0])
+    p = _OneLineParser(prog="python -m verify.train_witness", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="verify/weights/witness.pt")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
