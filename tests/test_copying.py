@@ -58,6 +58,19 @@ def test_sigmoid_threshold_of_a_known_curve():
     assert abs(n0 - 17.3) < 0.2 and abs(k - 0.8) < 0.1 and r2 > 0.99
 
 
+def test_order_blind_ceiling_matches_brute_force():
+    import itertools
+    from fractions import Fraction
+    from math import factorial, prod
+    from collections import Counter
+
+    for letters, n in [(2, 3), (3, 3), (4, 2)]:
+        total = Fraction(0)
+        for s in itertools.product(range(letters), repeat=n):
+            total += Fraction(prod(factorial(c) for c in Counter(s).values()), factorial(n))
+        assert copying.order_blind_ceiling(n, letters) == total / letters ** n
+
+
 def test_committed_model_copies_within_and_fails_beyond_its_training_lengths():
     model = Transformer.load(copying.WEIGHTS).freeze()
     g = torch.Generator().manual_seed(7)
@@ -84,3 +97,4 @@ def test_run_passes(tmp_path):
     assert all(c.passed for c in checks), [c.name for c in checks if not c.passed]
     data = json.loads((tmp_path / "data" / "copying.json").read_text())
     assert 15 < data["sigmoid"]["n0"] < 30 and data["peak_bits"] > 50
+    assert data["nope"]["sigmoid"]["n0"] < data["sigmoid"]["n0"]  # NoPE, same budget: copies less

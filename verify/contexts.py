@@ -43,6 +43,7 @@ from fractions import Fraction
 import mpmath
 import torch
 
+from bounds import log2_log2_meanfield
 from verify.enumeration import scaled_init
 from verify.model import ModelConfig, Transformer
 from verify.report import Check, compare, write_data
@@ -152,14 +153,6 @@ def saturation_length(cumulative: list[int]) -> int:
     return cumulative.index(cumulative[-1]) + 1
 
 
-def _log2_log2_meanfield(d, radius, eps, q):
-    try:
-        from bounds import log2_log2_meanfield
-    except ImportError:  # bounds/__init__ not exported yet
-        from bounds.evaluate import log2_log2_meanfield
-    return log2_log2_meanfield(d, radius, eps, q)
-
-
 def _run(ctx) -> list[Check]:
     """Exhaustive counts, the saturation length and the T2 comparison (see module doc)."""
     A = ALPHABET
@@ -226,7 +219,7 @@ def _run(ctx) -> list[Check]:
     # 3. T2
     radius = float(model.tok_emb.weight.abs().max())
     with mpmath.workdps(50):
-        loglog = _log2_log2_meanfield(WIDTH, mpmath.mpf(radius), mpmath.mpf(EPS), 1)
+        loglog = log2_log2_meanfield(WIDTH, mpmath.mpf(radius), mpmath.mpf(EPS), 1)
         log2_bound = mpmath.power(2, loglog)
     log2_count = math.log2(cum[-1])
     t2 = dict(log2_log2_bound=float(loglog), log2_bound_bits=mpmath.nstr(log2_bound, 12), radius=radius,

@@ -1,4 +1,4 @@
-"""Degradation with context length on a trained copying model (T2, trained; Jelassi et al. 2024's setting).
+"""Degradation with context length on trained copying models (T2, trained; Jelassi et al. 2024's setting).
 
 The committed model ``verify/weights/copy_rotary.pt`` (regenerate with ``python -m verify.train_copy
 --positional rotary --out verify/weights/copy_rotary.pt``; 2 layers, width 64, 4 heads, rotary positions)
@@ -23,13 +23,22 @@ log2 log2 Bw = d log2(1 + 2r/eps) + log2 log2(e + e (2r/eps)^q) (``bounds.log2_l
 the check params: (1) the bound is astronomically loose here (log2 log2 Bw ~ 1455, i.e. about 2^1455 bits,
 against ~10^2 bits measured); (2) T2's mean-field premise does not hold for this model (rotary positions and
 a causal mask both carry order, see :mod:`verify.meanfield`); a model that *did* satisfy it could not copy at
-all (it sees only the multiset of letters, so "ab" and "ba" look the same). The cliff measured here is
-therefore evidence of degradation with length, not a test of T2's mechanism.
+all (it sees only the multiset of letters, so "ab" and "ba" look the same: its exact-copy accuracy is at most
+C(n+25, 25)/26^n, :func:`order_blind_ceiling`, 0.012 at n = 5). The cliff measured here is therefore
+evidence of degradation with length, not a test of T2's mechanism.
+
+A second committed model, ``verify/weights/copy_nope.pt`` (``--positional none``, otherwise the same
+script, seed and 2500 steps; not converged: final training loss 0.31), is the scheme closest to T2's
+premise. It is evaluated the same way: its copy threshold is about 11, and it copies length-5 strings
+exactly (64/64 in the quick profile) where an order-blind copier is right 1.2% of the time: the causal mask
+alone carries the order (check ``copying_nope_beats_order_blind``).
 
 Figure data (``data/copying.json``): ``lengths``, ``exact_accuracy``, ``char_accuracy``, ``mean_prefix``,
 ``fraction_copied``, ``bits_reproduced`` (lists over lengths), ``sigmoid`` (n0, k, r2), ``decay`` (rate per
 char, r2, fitted range), ``max_train_len``, ``samples_per_length``, ``t2`` (log2_log2_bound, radius, eps,
-d, q), ``peak_bits``.
+d, q), ``peak_bits``, ``order_blind_ceiling`` (list over lengths), and ``nope``: the NoPE model's
+``exact_accuracy``, ``char_accuracy``, ``mean_prefix``, ``fraction_copied``, ``bits_reproduced``,
+``sigmoid``, ``t2``, ``peak_bits``.
 
 Example (the sigmoid fit on an exact step):
     >>> n0, k, r2 = fit_sigmoid(list(range(1, 41)), [1.0] * 20 + [0.0] * 20)
@@ -39,27 +48,22 @@ Example (the sigmoid fit on an exact step):
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import mpmath
 import numpy as np
 import torch
 
+from bounds import log2_log2_meanfield
 from verify.model import ModelFileError, Transformer
-from verify.report import Check, compare, failed, write_data
+from verify.report import Check, clopper_pearson_lower, compare, failed, write_data
 from verify.train_copy import copy_batch
 
 WEIGHTS = Path(__file__).parent / "weights" / "copy_rotary.pt"
+WEIGHTS_NOPE = Path(__file__).parent / "weights" / "copy_nope.pt"
 LOG2_26 = math.log2(26)
 FP32_EPS = mpmath.mpf(2) ** -23
-
-
-def _log2_log2_meanfield(d, radius, eps, q):
-    try:
-        from bounds import log2_log2_meanfield
-    except ImportError:  # bounds/__init__ not exported yet
-        from bounds.evaluate import log2_log2_meanfield
-    return log2_log2_meanfield(d, radius, eps, q)
 
 
 def fit_sigmoid(lengths, accuracy, samples: int = 1000) -> tuple[float, float, float]:
@@ -99,26 +103,64 @@ def evaluate_copy(model: Transformer, length: int, samples: int, generator: torc
                 prefix=prefix.mean().item())
 
 
+def order_blind_ceiling(n: int, letters: int = 26) -> Fraction:
+    """Best exact-copy accuracy of any copier that sees only the multiset of letters of a uniform random
+    string of length n: C(n + letters - 1, letters - 1) / letters^n (exact).
+
+    A string whose letters occur with counts c_1..c_k is one of n!/prod(c_i!) arrangements of its multiset,
+    so an order-blind copier is right with probability at most prod(c_i!)/n!; summed over the strings of one
+    multiset this is 1, so the expectation over uniform strings is (number of multisets)/letters^n.
+
+    Example:
+        >>> order_blind_ceiling(2, letters=2)  # "aa", "bb" always right; "ab"/"ba" half the time
+        Fraction(3, 4)
+    """
+    return Fraction(math.comb(n + letters - 1, letters - 1), letters ** n)
+
+
+def curves(model: Transformer, lengths, samples: int, generator: torch.Generator) -> dict:
+    """Exact-copy accuracy, per-char accuracy, mean prefix, fraction copied and bits at every length.
+
+    Example:
+        >>> from verify.model import ModelConfig
+        >>> m = Transformer(ModelConfig(vocab_size=29, d_model=8, n_layer=1, n_head=2, positional="rotary"))
+        >>> sorted(curves(m, [1, 2], 4, torch.Generator().manual_seed(0)))[:3]
+        ['bits_reproduced', 'char_accuracy', 'exact_accuracy']
+    """
+    rows = [evaluate_copy(model, n, samples, generator) for n in lengths]
+    prefix = [r["prefix"] for r in rows]
+    return dict(exact_accuracy=[r["exact"] for r in rows], char_accuracy=[r["char"] for r in rows],
+                mean_prefix=prefix, fraction_copied=[p / n for p, n in zip(prefix, lengths)],
+                bits_reproduced=[p * LOG2_26 for p in prefix])
+
+
+def _t2(model: Transformer) -> tuple[dict, mpmath.mpf]:
+    radius = float(model.tok_emb.weight.abs().max())
+    with mpmath.workdps(50):
+        loglog = log2_log2_meanfield(model.d, mpmath.mpf(radius), FP32_EPS, 1)
+        log2_bound = mpmath.power(2, loglog)  # log2 Bw, in bits
+    return dict(log2_log2_bound=float(loglog), radius=radius, eps="2^-23", d=model.d, q=1), log2_bound
+
+
+def _load(path: Path) -> Transformer:
+    return Transformer.load(path).freeze()
+
+
 def _run(ctx) -> list[Check]:
-    """Evaluate the committed copying model at lengths 1..3x its training length and compare with T2."""
+    """Evaluate the committed copying models at lengths 1..3x their training length and compare with T2."""
     try:
-        model = Transformer.load(WEIGHTS).freeze()
+        model = _load(WEIGHTS)
+        nope = _load(WEIGHTS_NOPE)
     except ModelFileError as exc:
-        return [failed("copying", "copying model loads", str(exc))]
-    facts = model.cfg.facts
-    max_train = int(facts.get("max_train_len", 20))
+        return [failed("copying", "copying models load", str(exc))]
+    max_train = int(model.cfg.facts.get("max_train_len", 20))
     samples = 64 if ctx.quick else 512
     max_len = 3 * max_train
-    gen = torch.Generator().manual_seed(1000 + ctx.seed)
     lengths = list(range(1, max_len + 1))
-    rows = [evaluate_copy(model, n, samples, gen) for n in lengths]
-    exact = [r["exact"] for r in rows]
-    char = [r["char"] for r in rows]
-    prefix = [r["prefix"] for r in rows]
-    fraction = [p / n for p, n in zip(prefix, lengths)]
-    bits = [p * LOG2_26 for p in prefix]
+    data = curves(model, lengths, samples, torch.Generator().manual_seed(1000 + ctx.seed))
+    exact, fraction, bits = data["exact_accuracy"], data["fraction_copied"], data["bits_reproduced"]
     n0, k, r2 = fit_sigmoid(lengths, exact, samples)
-    ctx.log(f"copying: threshold n0 = {n0:.2f} (k = {k:.2f}, R^2 = {r2:.3f})")
+    ctx.log(f"copying: rotary threshold n0 = {n0:.2f} (k = {k:.2f}, R^2 = {r2:.3f}), peak {max(bits):.1f} bits")
 
     # exponential decay of the fraction copied past the threshold: log(fraction) linear in n
     past = [(n, f) for n, f in zip(lengths, fraction) if n > n0 + 1 and f > 0]
@@ -130,13 +172,9 @@ def _run(ctx) -> list[Check]:
     peak_bits = max(bits)
     n_peak = lengths[bits.index(peak_bits)]
     tail = [b for n, b in zip(lengths, bits) if n >= 2 * max_train]
-    radius = float(model.tok_emb.weight.abs().max())
-    with mpmath.workdps(50):
-        loglog = _log2_log2_meanfield(model.d, mpmath.mpf(radius), FP32_EPS, 1)
-        log2_bound = mpmath.power(2, loglog)  # log2 Bw, in bits
-    t2 = dict(log2_log2_bound=float(loglog), radius=radius, eps="2^-23", d=model.d, q=1)
+    t2, log2_bound = _t2(model)
     honest = ("T2's premise (no positions, order-blind attention) does not hold for a rotary causal model; "
-              "the bound is ~2^%.0f bits against %.0f bits measured" % (float(loglog), peak_bits))
+              "the bound is ~2^%.0f bits against %.0f bits measured" % (t2["log2_log2_bound"], peak_bits))
     common = dict(max_train_len=max_train, samples_per_length=samples, threshold=n0, sigmoid_k=k, sigmoid_r2=r2)
     checks = [
         compare("copying_in_training_range", "exact-copy accuracy at the longest training length >= 0.9",
@@ -156,18 +194,44 @@ def _run(ctx) -> list[Check]:
                 log2_bound, peak_bits, unit="bits",
                 params=dict(common, **t2, log2_peak_bits=math.log2(peak_bits), caveat=honest)),
     ]
-    write_data(ctx.out, "copying", dict(lengths=lengths, exact_accuracy=exact, char_accuracy=char,
-                                        mean_prefix=prefix, fraction_copied=fraction, bits_reproduced=bits,
-                                        sigmoid=dict(n0=n0, k=k, r2=r2),
+
+    # the NoPE model: the positional scheme closest to T2's premise, yet its causal mask carries order
+    data_nope = curves(nope, lengths, samples, torch.Generator().manual_seed(2000 + ctx.seed))
+    n0_nope, k_nope, r2_nope = fit_sigmoid(lengths, data_nope["exact_accuracy"], samples)
+    bits_nope = data_nope["bits_reproduced"]
+    t2_nope, log2_bound_nope = _t2(nope)
+    probe = 5
+    hits = int(round(data_nope["exact_accuracy"][probe - 1] * samples))
+    ceiling = order_blind_ceiling(probe)
+    ctx.log(f"copying: NoPE threshold n0 = {n0_nope:.2f}, peak {max(bits_nope):.1f} bits, "
+            f"exact copies at n={probe}: {hits}/{samples} (order-blind ceiling {float(ceiling):.4f})")
+    nope_common = dict(threshold=n0_nope, sigmoid_k=k_nope, sigmoid_r2=r2_nope, samples_per_length=samples,
+                       final_train_loss=nope.cfg.facts.get("final_loss"))
+    checks += [
+        compare("copying_nope_threshold", "NoPE copy threshold n0 <= longest evaluated length (copying degrades)",
+                max_len, n0_nope, unit="chars", params=nope_common),
+        compare("copying_nope_beats_order_blind",
+                f"a causal NoPE model copies length-{probe} strings better than any order-blind (mean-field) "
+                f"copier can: 95% lower confidence bound on accuracy >= C(n+25, 25)/26^n",
+                float(ceiling), clopper_pearson_lower(hits, samples), direction="lower", unit="accuracy",
+                params=dict(nope_common, n=probe, exact_copies=hits, ceiling=str(ceiling))),
+        compare("copying_nope_bits_vs_t2", "NoPE peak information reproduced <= T2 bound log2 Bw",
+                log2_bound_nope, max(bits_nope), unit="bits",
+                params=dict(nope_common, **t2_nope, peak_bits=max(bits_nope))),
+    ]
+    write_data(ctx.out, "copying", dict(lengths=lengths, **data, sigmoid=dict(n0=n0, k=k, r2=r2),
                                         decay=dict(rate_per_char=float(rate), r2=decay_r2,
                                                    fitted_from=int(xs[0]), fitted_to=int(xs[-1])),
                                         max_train_len=max_train, samples_per_length=samples, t2=t2,
-                                        peak_bits=peak_bits))
+                                        peak_bits=peak_bits,
+                                        order_blind_ceiling=[float(order_blind_ceiling(n)) for n in lengths],
+                                        nope=dict(**data_nope, sigmoid=dict(n0=n0_nope, k=k_nope, r2=r2_nope),
+                                                  t2=t2_nope, peak_bits=max(bits_nope))))
     return checks
 
 
 def run(ctx) -> list[Check]:
-    """Evaluate the committed copying model at lengths 1..3x its training length and compare with T2.
+    """Evaluate the committed copying models at lengths 1..3x their training length and compare with T2.
 
     Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
     """
