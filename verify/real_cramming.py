@@ -301,8 +301,10 @@ def checks_from(result: dict) -> list:
                               params=params))
     for s in result["searches"]:
         if s["n50"] is not None and math.isfinite(s["n50"]):
-            bound = b["fp32"] * s["m"] + 1.0 / math.log2(f["vocab"])  # (log2 Npr(m) + 1)/log2|V|
-            checks.append(compare(f"real_{s['kind']}_n50_m{s['m']}", f"n50(m={s['m']}) <= (log2 Npr + 1)/log2|V|",
+            # (log2 Npr(m) + 1)/log2|A|, A the target alphabet (random: vocabulary less special tokens)
+            log2_a = math.log2(f.get("alphabet", f["vocab"]) if s["kind"] == "random" else f["vocab"])
+            bound = (b["fp32"] * s["m"] * math.log2(f["vocab"]) + 1.0) / log2_a
+            checks.append(compare(f"real_{s['kind']}_n50_m{s['m']}", f"n50(m={s['m']}) <= (log2 Npr + 1)/log2|A|",
                                   bound=bound, empirical=max(s["n50"], 0.0), unit="tokens",
                                   params={"points": s["points"], "complete": s["complete"]}))
     return checks
@@ -335,6 +337,7 @@ def experiment(*, gguf=None, model_dir=None, device="cpu", ms=(1, 2, 3), kinds=(
     lm.text_path = text
     t_loaded = time.time()
     facts = lm.facts()
+    facts["alphabet"] = len(lm.alphabet())  # random targets: the vocabulary less special tokens
     log(f"loaded in {t_loaded - t_start:.0f}s: d={facts['d']}, |V|={facts['vocab']}, layers={facts['layers']}")
     geo = real.measure_geometry(lm, samples=geometry_samples or (64 if cuda else 8), start_length=64,
                                 max_length=geometry_max_length or (2048 if cuda else 128),

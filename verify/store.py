@@ -206,7 +206,15 @@ class Store:
 
     # ------------------------------------------------------------------ reading
     def done_keys(self) -> set[str]:
-        """Keys of every stored trial (what a resumed sweep skips)."""
+        """Keys of every stored trial (what a resumed sweep skips).
+
+        Example:
+            >>> import tempfile, os
+            >>> s = Store(os.path.join(tempfile.mkdtemp(), "x.sqlite"))
+            >>> _ = s.put({"key": "k1", "model": "t", "m": 1, "n": 1, "target": 0, "seed": 0, "success": 0})
+            >>> s.done_keys(), s.count(), s.rows(m=1)[0]["success"]
+            ({'k1'}, 1, False)
+        """
         return {r[0] for r in self._db.execute("SELECT key FROM trials")}
 
     def count(self) -> int:

@@ -169,7 +169,13 @@ def make_tasks(specs: list[dict], chunk: int = 1) -> list[dict]:
 
 
 def task_specs(task: dict) -> list[dict]:
-    """The trial specs of a task, with their store keys."""
+    """The trial specs of a task, with their store keys.
+
+    Example:
+        >>> task = make_tasks(plan(SweepConfig(targets=2)), chunk=2)[0]
+        >>> [(s["target"], len(s["key"])) for s in task_specs(task)]
+        [(0, 20), (1, 20)]
+    """
     from verify.store import trial_key
 
     out = []
@@ -259,7 +265,13 @@ def make_target(spec: dict):
 
 
 def initial_prompt(spec: dict, d: int, std: float):
-    """The trial's initial prompt, ``randn(m, d) * std`` from its own seeded generator (ANCHORS.md init)."""
+    """The trial's initial prompt, ``randn(m, d) * std`` from its own seeded generator (ANCHORS.md init).
+
+    Example:
+        >>> spec = {"model": "tiny", "kind": "random", "m": 2, "n": 3, "seed": 0, "target": 1}
+        >>> p = initial_prompt(spec, d=4, std=0.5); tuple(p.shape), bool((p == initial_prompt(spec, 4, 0.5)).all())
+        ((2, 4), True)
+    """
     import torch
 
     g = torch.Generator().manual_seed(derive_seed("init", spec["model"], spec["kind"], spec["m"], spec["n"],
@@ -289,6 +301,11 @@ def run_task(task: dict) -> list[dict]:
     """Run one chunk of trials (one batched :func:`verify.engine.tune` call); return one result per target.
 
     This is the only function the executors call: picklable, top level, deterministic given the task.
+
+    Example:
+        >>> task = make_tasks(plan(SweepConfig(n=[1], targets=2, steps=20)), chunk=2)[0]
+        >>> [r["target"] for r in run_task(task)]
+        [0, 1]
     """
     import torch
 
@@ -371,6 +388,17 @@ def run_sweep(cfg: SweepConfig, store, executor, *, chunk: int = 1, log=None) ->
     """Run every trial of ``cfg`` not yet in ``store``; commit each task's results as they arrive.
 
     Returns a summary dict: ``planned``, ``skipped`` (stored before), ``ran`` (new trials stored).
+
+    Example:
+        >>> import tempfile, os
+        >>> from verify.executors import LocalExecutor
+        >>> from verify.store import Store
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "r.sqlite"))
+        >>> cfg = SweepConfig(n=[1], targets=2, steps=20)
+        >>> run_sweep(cfg, store, LocalExecutor(workers=1, threads=1), log=lambda m: None)
+        {'planned': 2, 'skipped': 0, 'ran': 2}
+        >>> run_sweep(cfg, store, LocalExecutor(workers=1, threads=1), log=lambda m: None)["ran"]
+        0
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     cfg.validate()
