@@ -48,9 +48,9 @@ from verify.report import Check, clopper_pearson_lower, compare, failed, write_d
 
 SETTINGS = {
     # quick: CI on 2 cores (cramming's share of the 10-minute budget is about 2.5 minutes)
-    "quick": dict(ms=(1, 2, 3), count=16, steps=250, patience=60, n_start_random=6, n_start_natural=16,
+    "quick": dict(ms=(1, 2, 3), count=16, steps=200, patience=50, n_start_random=7, n_start_natural=14,
                   control_ns=(1, 2, 3), control_count=16),
-    "full": dict(ms=(1, 2, 3, 4, 5), count=48, steps=1500, patience=300, n_start_random=6, n_start_natural=16,
+    "full": dict(ms=(1, 2, 3, 4, 5), count=48, steps=1500, patience=300, n_start_random=7, n_start_natural=14,
                  control_ns=(1, 2, 3, 4), control_count=48),
 }
 CONFIDENCE = 0.95
@@ -168,24 +168,33 @@ def measure(zm, kind: str, m: int, n: int, count: int, s: dict, seed: int, devic
 
 
 def n50_curve(zm, kind: str, settings: dict, seed: int, device: str, log) -> dict:
-    """n50(m) for every m of the profile, each by an adaptive search started from the previous slope."""
-    per_m, n_guess = {}, settings[f"n_start_{kind}"]
+    """n50(m) for every m of the profile, each by an adaptive search started where the line so far points."""
+    per_m, n_guess, growth, found = {}, settings[f"n_start_{kind}"], 1.6, []
     for m in settings["ms"]:
         records = {}
 
         def measure_n(n, m=m, records=records):
+            t0 = time.time()
             rec = measure(zm, kind, m, n, settings["count"], settings, seed, device)
             records[n] = rec
-            log(f"  cramming {kind} m={m} n={n}: {rec['successes']}/{rec['trials']}")
+            log(f"  cramming {kind} m={m} n={n}: {rec['successes']}/{rec['trials']} ({time.time() - t0:.1f}s)")
             return rec["successes"], rec["trials"]
 
         limit = zm.model.cfg.block_size - m
-        search = find_n50(measure_n, n_start=max(1, min(limit, n_guess)), n_max=limit)
+        search = find_n50(measure_n, n_start=max(1, min(limit, n_guess)), n_max=limit, growth=growth)
         summary = search.to_json()
         summary["order"] = [n for n, _, _ in summary.pop("points")]  # measuring order of the adaptive search
         per_m[m] = {**summary, "points": [records[n] for n in sorted(records)]}
-        if math.isfinite(search.n50):  # next m: start near the line through the origin (n50 ~ slope*m)
-            n_guess = max(1, int(round(search.n50 * (m + 1) / m)))
+        if math.isfinite(search.n50):
+            found.append((m, search.n50))
+            # next m: extrapolate the line through the last two n50 (or through the origin), and bracket
+            # with smaller steps since the guess is now informed by data
+            if len(found) >= 2:
+                (m1, a), (m2, b) = found[-2], found[-1]
+                n_guess = int(round(b + (b - a) / (m2 - m1)))
+            else:
+                n_guess = int(round(search.n50 * (m + 1) / m))
+            n_guess, growth = max(1, n_guess), 1.25
     return per_m
 
 

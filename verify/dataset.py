@@ -38,10 +38,10 @@ from verify.fit import find_n50
 from verify.report import Check, compare, write_data
 
 SETTINGS = {
-    "quick": dict(runs=(("witness", 1), ("natural", 1)), trials=8, k=1, input_length=3, steps=300, patience=60,
-                  n_start=3),
-    "full": dict(runs=(("witness", 1), ("witness", 2), ("natural", 1), ("natural", 2)), trials=32, k=1,
-                 input_length=3, steps=1500, patience=300, n_start=3),
+    "quick": dict(runs=(("witness", 1), ("natural", 1), ("natural", 2)), trials=8, k=1, input_length=3, steps=250,
+                  patience=50, n_start=3),
+    "full": dict(runs=(("witness", 1), ("witness", 2), ("natural", 1), ("natural", 2), ("natural", 4)), trials=32,
+                 k=1, input_length=3, steps=1500, patience=300, n_start=3),
 }
 
 
@@ -102,10 +102,12 @@ def run(ctx) -> list[Check]:
         points = []
 
         def measure(N, zm=zm, m=m, levels=levels, inputs=inputs, points=points, name=name):
+            t0 = time.time()
             result = memorize(zm, m, N, s, inputs, (ctx.seed * 1_000_003 + m * 7_001 + N) % 2 ** 31, ctx.device, levels)
             points.append({"n": N, "successes": result.n_success, "trials": len(result.success),
                            "mean_accuracy": float(result.accuracy.mean())})
-            ctx.log(f"  dataset {name} m={m} N={N}: {result.n_success}/{len(result.success)} labellings memorized")
+            ctx.log(f"  dataset {name} m={m} N={N}: {result.n_success}/{len(result.success)} labellings memorized "
+                    f"({time.time() - t0:.1f}s)")
             return result.n_success, len(result.success)
 
         search = find_n50(measure, n_start=min(s["n_start"], cap), n_max=cap, threshold=1.0)
