@@ -4,6 +4,7 @@ Usage::
 
     python -m verify.bench [--json] [--targets N] [--model natural|witness|random] [--m M] [--n N]
                            [--steps S] [--patience P] [--seed S] [--device cpu|cuda] [--threads T]
+                           [--baseline-lr LR]
 
 Baseline (as in ``yurakuratov/hidden_capacity``'s ``train.py``): for each target in turn, a fresh prompt
 ``randn * std(embeddings)``, ``torch.optim.AdamW`` (lr 1e-2, betas (0.9, 0.9), weight decay 0.01), one
@@ -11,7 +12,11 @@ forward/backward per step, stop when the target is reproduced (teacher-forced ar
 position, first token included, which is greedy reproduction) or when the accuracy has not improved for
 ``patience`` steps. Engine: :func:`verify.engine.tune` on all targets at once, with its own defaults.
 Both get the same model, the same targets and the same step limit; success is decided the same way
-(greedy decoding of the kept prompt, :func:`verify.engine.evaluate`).
+(greedy decoding of the kept prompt, :func:`verify.engine.evaluate`). ``--baseline-lr 0.1`` gives the
+baseline the engine's learning rate, so that the ratio measures batching alone.
+
+Measured here (natural model, m=1, n=10, 16 targets, 1 thread on a loaded 2-core machine): 7.0x with the
+anchors' lr (success 0.81 baseline, 1.00 engine), 5.5x with both at lr 0.1 (success 0.94 and 1.00).
 
 ``--json`` prints one JSON object: ratio, engine_targets_per_s, baseline_targets_per_s,
 engine_success_rate, baseline_success_rate (and the settings). Bad usage or a missing/corrupt model file:
@@ -70,7 +75,7 @@ def baseline_one(model, target: torch.Tensor, m: int, *, steps: int, patience: i
 
 
 def bench(model, targets: torch.Tensor, m: int, *, steps: int, patience: int, init_std: float, seed: int = 0,
-          device: str = "cpu") -> dict:
+          device: str = "cpu", baseline_lr: float = 1e-2) -> dict:
     """Time the baseline loop and the engine on the same targets; return the comparison as a dict.
 
     Example:
@@ -85,8 +90,8 @@ def bench(model, targets: torch.Tensor, m: int, *, steps: int, patience: int, in
     model = model.to(device)
     count = targets.shape[0]
     t0 = time.perf_counter()
-    base = [baseline_one(model, targets[i], m, steps=steps, patience=patience, init_std=init_std, seed=seed + i)
-            for i in range(count)]
+    base = [baseline_one(model, targets[i], m, steps=steps, patience=patience, init_std=init_std, seed=seed + i,
+                         lr=baseline_lr) for i in range(count)]
     t_base = time.perf_counter() - t0
     t0 = time.perf_counter()
     result = tune(model, targets, m, config=TuneConfig(steps=steps, patience=patience, init_std=init_std, seed=seed),
@@ -100,7 +105,7 @@ def bench(model, targets: torch.Tensor, m: int, *, steps: int, patience: int, in
             "engine_mean_steps": float(result.steps.float().mean()),
             "baseline_mean_steps": sum(s for _, s in base) / count, "targets": count, "m": m,
             "n": targets.shape[1], "steps": steps, "patience": patience, "engine_lr": TuneConfig().lr,
-            "baseline_lr": 1e-2, "threads": torch.get_num_threads(), "device": str(device)}
+            "baseline_lr": baseline_lr, "threads": torch.get_num_threads(), "device": str(device)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,7 +116,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv=None) -> int:
     p = _Parser(prog="python -m verify.bench", description=__doc__.split("\n")[0])
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--targets", type=int, default=16)
+    p.add_argument("--targets", type=int, default=32)
     p.add_argument("--model", default="natural")
     p.add_argument("--m", type=int, default=1)
     p.add_argument("--n", type=int, default=None, help="target length (default depends on the model)")
@@ -120,6 +125,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--baseline-lr", type=float, default=1e-2,
+                   help="the baseline's learning rate (default the anchors' 1e-2; the engine's 0.1 isolates batching)")
     try:
         args = p.parse_args(sys.argv[1:] if argv is None else argv)
         from verify import zoo
@@ -131,6 +138,8 @@ def main(argv=None) -> int:
             raise ValueError(f"--m must be >= 1, got {args.m}")
         if args.targets < 1 or args.steps < 1 or args.patience < 1:
             raise ValueError("--targets, --steps and --patience must be >= 1")
+        if not args.baseline_lr > 0:
+            raise ValueError("--baseline-lr must be > 0")
         n = DEFAULT_N[args.model] if args.n is None else args.n
         if n < 1:
             raise ValueError(f"--n must be >= 1, got {n}")
@@ -152,13 +161,13 @@ def main(argv=None) -> int:
         print(f"verify.bench: error: {exc}", file=sys.stderr)
         return 2
     result = bench(zm.model, targets, args.m, steps=args.steps, patience=args.patience, init_std=zm.embedding_std(),
-                   seed=args.seed, device=args.device)
+                   seed=args.seed, device=args.device, baseline_lr=args.baseline_lr)
     result["model"] = args.model
     if args.json:
         print(json.dumps(result))
     else:
         print(f"model {args.model}, m={args.m}, n={n}, {args.targets} targets, {result['threads']} threads")
-        print(f"baseline (one target at a time, AdamW lr 1e-2): {result['baseline_targets_per_s']:.3f} targets/s, "
+        print(f"baseline (one target at a time, AdamW lr {args.baseline_lr:g}): {result['baseline_targets_per_s']:.3f} targets/s, "
               f"success {result['baseline_success_rate']:.2f}")
         print(f"engine   (batched, lr {result['engine_lr']:g}):          {result['engine_targets_per_s']:.3f} targets/s, "
               f"success {result['engine_success_rate']:.2f}")
