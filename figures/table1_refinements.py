@@ -12,7 +12,8 @@ means the bound holds, close to 1 means it is tight.
 
 Project models: r is the zoo's measured l_inf radius of the final states, theta and l_i are measured on
 final states of in-domain contexts (figures.geometry), eps is the model's own precision (fp32), the slope
-comes from ``verify.cramming`` (natural-text targets when measured, else random targets). A real pretrained
+comes from ``verify.cramming`` (natural-text targets when measured, else random targets); for the witness,
+which cramming does not run, the measured capacity of fp32 prompts (``verify.precision``) in tokens. A real pretrained
 LM measured by ``verify.real_cramming`` (``data/real_cramming.json``, profile ``real``) gets a row too.
 Published models: d, |V|, r, theta and slope from ``bounds.PRESETS`` ([HMDO] Table 2), at fp16's eps
 as in [HMDO]'s tables; box ranges and cell volumes are not published, so those columns are empty.
@@ -77,15 +78,29 @@ def published_rows() -> list[dict]:
 
 
 def measured_slope(report: Report, model: str) -> tuple[float, str]:
-    """Slope of n50 against m for a zoo model from verify.cramming: natural targets first, else random."""
+    """Measured tokens per prompt vector of a zoo model.
+
+    Natural model: slope of n50 on m from verify.cramming (natural targets first, else random). Witness:
+    verify.precision's capacity with unquantized fp32 prompts at m = 1, in tokens (capacity/log2|V|), since
+    cramming does not run on it. MissingData when neither was measured.
+    """
     from figures.fig2_accessibility import cramming_curves
 
-    curves = [c for c in cramming_curves(report) if c["model"] == model and c.get("slope") is not None]
+    try:
+        curves = [c for c in cramming_curves(report) if c["model"] == model and c.get("slope") is not None]
+    except MissingData:
+        curves = []
     for kind in ("natural", "random"):
         for c in curves:
             if c["targets"] == kind:
-                return c["slope"], kind
-    raise MissingData(f"data/cramming.json has no n50 slope for the {model} model")
+                return c["slope"], f"cramming, {kind} targets"
+    if report.has("precision"):
+        data = report.data("precision")
+        if data.get("model", {}).get("name") == model:
+            rows = [r for r in data.get("rows", []) if r.get("q") == "fp32" and int(r["m"]) == 1]
+            if rows and rows[0]["capacity_bits"] > 0:
+                return rows[0]["capacity_bits"] / math.log2(data["model"]["vocab"]), "precision, fp32 capacity"
+    raise MissingData(f"no measured slope for the {model} model (cramming or precision)")
 
 
 def project_row(report: Report, name: str) -> dict:
@@ -112,7 +127,7 @@ def project_row(report: Report, name: str) -> dict:
         slope, kind = measured_slope(report, name)
     except MissingData:
         slope, kind = None, "not measured"
-    row = {"model": name, "source": f"zoo (slope: cramming, {kind} targets)", "d": zm.d, "vocab": zm.vocab,
+    row = {"model": name, "source": f"zoo (slope: {kind})", "d": zm.d, "vocab": zm.vocab,
            "radius": zm.radius, "theta": stats["theta"], "eps": zm.dtype, "slope": slope,
            "ball": ball_bits / log2_vocab, "cone": cone, "box": box, "nonuniform": float(n_star)}
     row["ratio"] = _ratios(row)
@@ -227,7 +242,7 @@ def draw(report: Report):
         plotted[k] = [r["ratio"][k] for r in rows]
     slopes = [r["slope"] for r in rows]
     top.plot([x[i] for i, v in enumerate(slopes) if v], [v for v in slopes if v], linestyle="none", marker="*",
-             markersize=9, color="0.0", label="measured slope (n50 per vector)")
+             markersize=9, color="0.0", label="measured tokens per vector (n50 slope; witness: fp32 capacity)")
     bottom.axhline(1, **style.BOUND_STYLE)
     for ax in (top, bottom):
         ax.set_yscale("log")
@@ -244,7 +259,7 @@ def draw(report: Report):
                  transform=top.get_xaxis_transform(), fontsize=7)
     top.set_ylabel("C (tokens per vector)")
     bottom.set_ylabel("C / measured slope")
-    top.set_title("Table 1: T1's bound and its refinements against the measured cramming slope")
+    top.set_title("Table 1: T1's bound and its refinements against the measured slope")
     handles = [Patch(facecolor=fills[j], edgecolor="0.0", hatch=hatches[j], label=LABELS[k])
                for j, k in enumerate(REFINEMENTS)]
     handles += top.get_legend_handles_labels()[0]
@@ -271,12 +286,13 @@ FIGURE = FigureSpec(
     name="table1_refinements",
     title="Table 1 - bound / measured slope for each refinement (ball, cone, box, non-uniform cells)",
     caption=("For each model, the tokens-per-prompt-vector bound C of T1's ball form and of each refinement, "
-             "divided by the measured cramming slope (n50 per prompt vector); log scale, 1 = tight. Project "
+             "divided by the measured tokens per vector (slope of n50 on m; for the witness its fp32 capacity in tokens); "
+             "log scale, 1 = tight. Project "
              "models at fp32 with measured radius, cone angle, box ranges and Monte Carlo cell volumes; published "
              "models from bounds.PRESETS ([HMDO] Table 2) at fp16, ball and cone only."),
     shows="T1 and its refinements ([HMDO] section 5): each tightens C, none falls below the measured slope",
-    checks=("cramming_",),
-    data=("cramming",),
+    checks=("cramming_natural_", "precision_capacity_fp32_"),
+    data=("cramming", "precision", "real_cramming"),
     computed="radius/cone/box/cell volumes measured from the zoo; published rows from bounds.PRESETS",
     draw=draw,
     extra=write_tables,
