@@ -79,6 +79,19 @@ def test_rerun_resumes_and_skips_everything(reference_db, tmp_path):
     assert _values(db) == _values(reference_db)
 
 
+def test_partial_chunks_are_recomputed_whole_and_only_missing_trials_stored(reference_db, tmp_path):
+    db = tmp_path / "partial.sqlite"
+    db.write_bytes(reference_db.read_bytes())
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM trials WHERE (m = 1 AND n = 3 AND target IN (1, 2)) OR (m = 2 AND target = 0 AND n = 1)")
+    con.commit()
+    con.close()
+    with Store(db) as store, LocalExecutor(workers=1, threads=1) as ex:
+        summary = run_sweep(CONFIG, store, ex, chunk=2, log=lambda msg: None)
+    assert summary == {"planned": 16, "skipped": 13, "ran": 3}
+    assert _values(db) == _values(reference_db)  # batched chunks reproduce the one-target-per-task results
+
+
 def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(reference_db, tmp_path):
     db = tmp_path / "killed.sqlite"
     cmd = [sys.executable, "-m", "verify.sweep", *GRID, "--db", str(db), "--workers", "1", "--threads", "1"]
