@@ -193,3 +193,18 @@ def test_unreachable_ray_address_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and ("cannot reach a Ray cluster" in err or "needs the optional 'ray'" in err)
     assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--gguf", "/nonexistent/model.gguf"], "GGUF file not found"),
+    (["--m", "0"], "every m must be >= 1"),
+    (["--kinds", "poetry"], "unknown target kind"),
+    (["--from-bundle", "/nonexistent"], "bundle incomplete"),
+    (["--budget-minutes", "0"], "--budget-minutes must be > 0"),
+])
+def test_real_cramming_bad_usage_is_one_line_and_exit_2(args, message, tmp_path, capsys):
+    from verify.real_cramming import main as real_main
+
+    assert real_main([*args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
