@@ -134,7 +134,7 @@ def _n_start(kind: str, m: int, previous: dict) -> int:
     if prior:
         mm, v = max(prior)
         return max(2, int(round(v * m / mm)))
-    return {"natural": 40, "random": 10}[kind] * m
+    return {"natural": 32, "random": 8}[kind] * m
 
 
 def run_cramming(lm, model_id: str, *, device: str, ms: list[int], kinds: list[str], targets: int, steps: int,
