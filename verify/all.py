@@ -27,8 +27,10 @@ EXPERIMENTS: tuple[str, ...] = (
     "verify.meanfield", "verify.contexts", "verify.enumeration",
     "verify.cramming", "verify.precision", "verify.dataset",
     "verify.copying",
+    "verify.real_cramming",  # a pretrained LM; runs only under --profile real (GPU advised)
 )
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "full", "real")
+REAL_ONLY = ("verify.real_cramming",)
 
 
 @dataclass
@@ -59,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv):
     p = _Parser(prog="python -m verify.all", description=__doc__.split("\n")[0])
-    p.add_argument("--profile", default="quick", help="quick (CI, <= 10 min on 2 cores) or full")
+    p.add_argument("--profile", default="quick", help="quick (CI, <= 10 min on 2 cores), full, or real (a pretrained LM)")
     p.add_argument("--out", default="out/verify", help="output folder for report.json, report.md, data/")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -114,7 +116,9 @@ def main(argv=None) -> int:
     except UsageError as exc:
         print(f"verify.all: error: {exc}", file=sys.stderr)
         return 2
-    modules = [e for e in EXPERIMENTS if not args.only or short(e) in args.only]
+    # --profile real runs the pretrained-LM experiment alone; quick and full run everything else.
+    modules = [e for e in EXPERIMENTS if (not args.only or short(e) in args.only)
+               and (args.profile == "real") == (e in REAL_ONLY)]
     ctx = Context(profile=args.profile, seed=args.seed, device=args.device, out=Path(args.out))
     ctx.out.mkdir(parents=True, exist_ok=True)
     saved = ctx.out / "checks"
