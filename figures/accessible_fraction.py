@@ -6,7 +6,8 @@ tightness witness (``data/precision.json``; random targets over its whole vocabu
 precision Q, with each Q's envelope: at Q = 2 the measured fraction hugs its envelope. Right: the natural
 model (``data/cramming.json``; random letters, |A|^-n envelope with fp32 prompts), where the envelope stays
 at 1 far beyond the measured lengths. Points where no target was reproduced are drawn at 1/trials (the
-detection limit) with an open downward triangle.
+detection limit) with an open downward triangle. Error bars reach down to the one-sided 95%
+Clopper-Pearson lower bound, the number the T1 checks compare with the envelope.
 
 Example:
     >>> envelope([1, 2, 3], log2_npr=4.0, log2_vocab=2.0).tolist()
@@ -27,14 +28,20 @@ def envelope(n, log2_npr: float, log2_vocab: float) -> np.ndarray:
 
 
 def _plot_points(ax, pts, st, label):
+    from verify.report import clopper_pearson_lower
+
     pts = np.asarray(pts, dtype=float).reshape(-1, 3)
     f = pts[:, 1] / pts[:, 2]
     hit = f > 0
     ax.plot(pts[hit, 0], f[hit], color=st["color"], marker=st["marker"], linestyle=st["linestyle"], label=label)
+    # down to the one-sided 95% Clopper-Pearson lower bound: what the T1 checks compare with the envelope
+    lower = np.array([clopper_pearson_lower(int(s), int(t)) for _, s, t in pts])
+    ax.errorbar(pts[hit, 0], f[hit], yerr=[f[hit] - lower[hit], np.zeros(hit.sum())], fmt="none",
+                ecolor=st["color"], elinewidth=0.8, capsize=2)
     if (~hit).any():
         ax.plot(pts[~hit, 0], 1 / pts[~hit, 2], color=st["color"], marker="v", markerfacecolor="none",
                 linestyle="none")
-    return {"n": pts[:, 0].tolist(), "f": f.tolist(), "trials": pts[:, 2].tolist()}
+    return {"n": pts[:, 0].tolist(), "f": f.tolist(), "f_lower": lower.tolist(), "trials": pts[:, 2].tolist()}
 
 
 def witness_series(report: Report) -> dict:
@@ -129,7 +136,8 @@ FIGURE = FigureSpec(
     caption=("Fraction of uniformly random targets that prompt tuning reproduces, log scale, against target length. "
              "Left: the tightness witness at each prompt precision Q (m = 1), each with T1's envelope "
              "min(1, Q^d/|V|^n) (dotted, same shade). Right: the natural model with fp32 prompts (envelope = 1 over "
-             "this range). Open triangles: no target reproduced, drawn at 1/trials."),
+             "this range). Error bars: down to the 95% Clopper-Pearson lower bound used by the checks. Open triangles: "
+             "no target reproduced, drawn at 1/trials."),
     shows="T1 / Consequence A: the accessible fraction is at most Npr(m)/|V|^n, decaying like |V|^-n past n*",
     checks=("precision_capacity_", "cramming_random_count_"),
     data=("precision", "cramming"),

@@ -69,7 +69,7 @@ def draw(report: Report):
     right.set_ylim(0, 1.1)
     right.set_ylabel("capacity / T1 bound")
     right.set_title("Tightness: where T1 is reached")
-    style.legend(right, loc="upper right")
+    style.legend(right, loc="center right")
     return fig, series
 
 

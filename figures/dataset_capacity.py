@@ -53,7 +53,7 @@ def draw(report: Report):
     left.set_xlabel("number of input->label pairs N")
     left.set_ylabel("fraction of labellings memorized")
     left.set_title("One shared prompt (dashed: Consequence B)")
-    style.legend(left, loc="lower left", fontsize=6.5)
+    style.legend(left, loc="lower right", fontsize=6.5)
     x = np.arange(len(rows))
     right.bar(x - 0.18, [max(r["n_max_measured"], 0.5) for r in rows], 0.36, color="0.55", edgecolor="0.0",
               label="measured $N_{max}$")

@@ -60,7 +60,7 @@ def draw(report: Report):
     left.set_ylabel("accuracy")
     left.set_ylim(-0.04, 1.04)
     left.set_title("Copying accuracy against length")
-    style.legend(left, loc="lower left", fontsize=6.5)
+    style.legend(left, loc="upper right", fontsize=6.5)
     right.plot(lengths, fraction, color=s0["color"], marker=s0["marker"], linestyle="none", label="fraction copied")
     decay_line = None
     if decay.get("rate_per_char") is not None and decay.get("fitted_from") is not None:

@@ -7,8 +7,9 @@ means the bound holds, close to 1 means it is tight.
 - ball: C = d*log2(1 + 2r/eps)/log2|V| (T1, consequence A);
 - cone: ball plus log2 of the cone fraction at the measured opening angle theta;
 - box: sum_i log2(1 + l_i/eps)/log2|V| with the measured per-coordinate ranges l_i;
-- non-uniform cells: n*, the first length at which the median cell volume of a random sequence falls
-  below 1/Pk (bounds.refinements.nonuniform_threshold), from Monte Carlo cell volumes.
+- non-uniform cells: n* - 1, the longest length at which a typical (median) random sequence still owns
+  a cell of volume >= 1/Pk, where n* is bounds.refinements.nonuniform_threshold on Monte Carlo cell
+  volumes (with equal cells n* - 1 = floor(C), the ball's own threshold).
 
 Project models: r is the zoo's measured l_inf radius of the final states, theta and l_i are measured on
 final states of in-domain contexts (figures.geometry), eps is the model's own precision (fp32), the slope
@@ -129,7 +130,7 @@ def project_row(report: Report, name: str) -> dict:
         slope, kind = None, "not measured"
     row = {"model": name, "source": f"zoo (slope: {kind})", "d": zm.d, "vocab": zm.vocab,
            "radius": zm.radius, "theta": stats["theta"], "eps": zm.dtype, "slope": slope,
-           "ball": ball_bits / log2_vocab, "cone": cone, "box": box, "nonuniform": float(n_star)}
+           "ball": ball_bits / log2_vocab, "cone": cone, "box": box, "nonuniform": float(n_star - 1)}
     row["ratio"] = _ratios(row)
     return row
 
@@ -152,6 +153,8 @@ def real_row(report: Report) -> dict:
 def _fmt(x, digits=3) -> str:
     if x is None:
         return "-"
+    if isinstance(x, float) and 1e3 <= abs(x) < 1e5:
+        return f"{x:.0f}"
     if isinstance(x, float) and (abs(x) >= 1e5 or (x != 0 and abs(x) < 1e-3)):
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}"
@@ -253,13 +256,13 @@ def draw(report: Report):
     top.set_xticklabels([])
     bottom.set_xticklabels(names, rotation=30, ha="right")
     if data["project"] and data["published"]:
-        top.text(len(data["project"]) - 0.45, 0.97, "published models, fp16 ->", ha="left", va="top",
+        top.text(len(data["project"]) - 0.45, 1.01, "published models, fp16 ->", ha="left", va="bottom",
                  transform=top.get_xaxis_transform(), fontsize=7)
-        top.text(len(data["project"]) - 0.55, 0.97, "<- project, fp32", ha="right", va="top",
+        top.text(len(data["project"]) - 0.55, 1.01, "<- project, fp32", ha="right", va="bottom",
                  transform=top.get_xaxis_transform(), fontsize=7)
     top.set_ylabel("C (tokens per vector)")
     bottom.set_ylabel("C / measured slope")
-    top.set_title("Table 1: T1's bound and its refinements against the measured slope")
+    top.set_title("Table 1: T1's bound and its refinements against the measured slope", pad=14)
     handles = [Patch(facecolor=fills[j], edgecolor="0.0", hatch=hatches[j], label=LABELS[k])
                for j, k in enumerate(REFINEMENTS)]
     handles += top.get_legend_handles_labels()[0]

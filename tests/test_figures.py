@@ -134,6 +134,9 @@ def test_accessible_fraction_plots_fractions_under_the_envelope(drawn):
     for s in series["witness"]["rows"]:
         r = rows[s["q"]]
         assert s["f"] == [p["successes"] / p["trials"] for p in r["points"]]
+        assert s["f_lower"] == pytest.approx([p["f_lower"] for p in r["points"]])
+        # the T1 check's logic, on what is drawn: the lower bound never exceeds the envelope
+        assert all(lo <= min(1.0, 2.0 ** (r["log2_npr"] - n * log2_v)) for n, lo in zip(s["n"], s["f_lower"]))
         expected = [min(1.0, 2.0 ** (r["log2_npr"] - n * log2_v)) for n in s["envelope_n"]]
         np.testing.assert_allclose(s["envelope"], expected)
     assert len(series["natural"]["rows"]) == len(fixture("cramming")["kinds"]["random"]["per_m"])
