@@ -13,7 +13,6 @@ Example:
 """
 from __future__ import annotations
 
-import numpy as np
 
 from figures import style
 from figures.source import MissingData, Report, need

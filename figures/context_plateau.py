@@ -51,14 +51,14 @@ def draw(report: Report):
     left.plot(lengths, bits, color=s0["color"], marker=s0["marker"], linestyle="-", markevery=2,
               label="information reproduced I(n)")
     left.plot(lengths, lengths * LOG2_26, **style.ENVELOPE_STYLE, label="perfect copy: $n\\log_2 26$")
-    left.axhline(peak, color="0.3", linestyle="-.", linewidth=1, label=f"plateau: peak {peak:.0f} bits")
+    left.axhline(peak, color="0.3", linestyle="-.", linewidth=1, label=f"peak {peak:.0f} bits, never exceeded")
     if data.get("max_train_len"):
         left.axvspan(0.5, data["max_train_len"] + 0.5, color="0.92", zorder=0, label="training lengths")
     left.set_ylim(0, max(peak * 1.6, 10))
     left.set_xlabel("context length n (letters)")
     left.set_ylabel("bits")
     left.set_title("Information retained stops growing")
-    style.legend(left, loc="upper left", fontsize=6.5)
+    style.legend(left, loc="center right", fontsize=6.5)
     bound_ll = float(t2["log2_log2_bound"])
     measured_ll = loglog_bits(peak)
     right.bar([0, 1], [measured_ll, bound_ll], color=["0.55", "0.9"], edgecolor="0.0", hatch=["", "///"], width=0.6)

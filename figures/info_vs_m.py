@@ -14,7 +14,6 @@ Example:
 """
 from __future__ import annotations
 
-import math
 
 from figures import style
 from figures.source import MissingData, Report, need
