@@ -31,6 +31,9 @@ EXPERIMENTS: tuple[str, ...] = (
 )
 PROFILES = ("quick", "full", "real")
 REAL_ONLY = ("verify.real_cramming",)
+# Committed models each experiment loads: a missing or corrupt file is bad input (exit 2), found before any work.
+ZOO_MODELS = {"verify.cramming": ("natural",), "verify.precision": ("witness",),
+              "verify.dataset": ("natural", "witness")}
 
 
 @dataclass
@@ -96,6 +99,24 @@ def _progress(i: int, total: int, name: str, started: float) -> str:
     return f"[{'#' * done}{'.' * (width - done)}] {i}/{total} {name:<12} {elapsed:5.0f}s{eta}"
 
 
+def preflight(modules: list[str]) -> None:
+    """Load every committed model the selected experiments need; raise ModelFileError (one line) if one is bad.
+
+    Example:
+        >>> preflight(["verify.meanfield"])  # needs no committed model
+    """
+    from verify import zoo
+
+    for name in sorted({z for m in modules for z in ZOO_MODELS.get(m, ())}):
+        zoo.load(name)
+    if "verify.copying" in modules:
+        from verify import copying
+        from verify.model import Transformer
+
+        for path in (copying.WEIGHTS, copying.WEIGHTS_NOPE):
+            Transformer.load(path)
+
+
 def run_experiment(module: str, ctx: Context) -> list[Check]:
     """Import and run one experiment; a crash becomes a failed check with its reason, and the run goes on."""
     try:
@@ -119,6 +140,13 @@ def main(argv=None) -> int:
     # --profile real runs the pretrained-LM experiment alone; quick and full run everything else.
     modules = [e for e in EXPERIMENTS if (not args.only or short(e) in args.only)
                and (args.profile == "real") == (e in REAL_ONLY)]
+    from verify.model import ModelFileError
+
+    try:
+        preflight(modules)
+    except ModelFileError as exc:
+        print(f"verify.all: error: {exc}", file=sys.stderr)
+        return 2
     ctx = Context(profile=args.profile, seed=args.seed, device=args.device, out=Path(args.out))
     ctx.out.mkdir(parents=True, exist_ok=True)
     saved = ctx.out / "checks"
