@@ -14,13 +14,14 @@ one-line warning and listed as missing; the others are still drawn. Exit 0 when 
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import sys
 import time
 import traceback
 from pathlib import Path
+
+from verify.cli import ArgumentParser as _Parser, UsageError
 
 from figures.source import MissingData, Report
 from figures.spec import FigureSpec
@@ -43,15 +44,6 @@ MODULES: tuple[str, ...] = (
 PROFILES = ("quick", "full")
 DEFAULT_OUT = "out/figures"
 INDEX_IN_TREE = Path(__file__).with_name("INDEX.md")
-
-
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UsageError(message)
 
 
 def parse_args(argv):

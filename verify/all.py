@@ -11,7 +11,6 @@ finished: rerunning with the same ``--out``, profile and seed reuses those and r
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import sys
@@ -20,7 +19,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from verify.report import Check, failed, markdown_table, verdict, write_report
+from verify.cli import ArgumentParser as _Parser, UsageError
+
+from verify.report import Check, failed, markdown_table, write_report
 
 # Order matters only for the progress bar: cheap, exact checks first.
 EXPERIMENTS: tuple[str, ...] = (
@@ -49,17 +50,6 @@ class Context:
     @property
     def quick(self) -> bool:
         return self.profile == "quick"
-
-
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad usage in one line and exits 2 (never a traceback)."""
-
-    def error(self, message: str):
-        raise UsageError(message)
 
 
 def parse_args(argv):

@@ -34,13 +34,14 @@ Example (the baseline on one easy target of a tiny model):
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+from verify.cli import ArgumentParser as _Parser
 
 from verify.engine import TuneConfig, evaluate, tune
 
@@ -107,11 +108,6 @@ def bench(model, targets: torch.Tensor, m: int, *, steps: int, patience: int, in
             "baseline_mean_steps": sum(s for _, s in base) / count, "targets": count, "m": m,
             "n": targets.shape[1], "steps": steps, "patience": patience, "engine_lr": TuneConfig().lr,
             "baseline_lr": baseline_lr, "threads": torch.get_num_threads(), "device": str(device)}
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise ValueError(message)
 
 
 def main(argv=None) -> int:

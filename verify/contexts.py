@@ -44,6 +44,7 @@ import mpmath
 import torch
 
 from bounds import log2_log2_meanfield
+from verify.cli import torch_threads
 from verify.enumeration import scaled_init
 from verify.model import ModelConfig, Transformer
 from verify.report import Check, compare, write_data
@@ -236,9 +237,5 @@ def run(ctx) -> list[Check]:
 
     Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _run(ctx)
-    finally:
-        torch.set_num_threads(threads)

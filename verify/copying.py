@@ -56,6 +56,7 @@ import numpy as np
 import torch
 
 from bounds import log2_log2_meanfield
+from verify.cli import torch_threads
 from verify.model import ModelFileError, Transformer
 from verify.report import Check, clopper_pearson_lower, compare, failed, write_data
 from verify.train_copy import copy_batch
@@ -235,9 +236,5 @@ def run(ctx) -> list[Check]:
 
     Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _run(ctx)
-    finally:
-        torch.set_num_threads(threads)

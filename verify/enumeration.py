@@ -52,6 +52,7 @@ import mpmath
 import torch
 import torch.nn as nn
 
+from verify.cli import torch_threads
 from verify.engine import TuneConfig, tune
 from verify.model import ModelConfig, Transformer
 from verify.report import Check, compare, failed, write_data
@@ -337,9 +338,5 @@ def run(ctx) -> list[Check]:
 
     Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _run(ctx)
-    finally:
-        torch.set_num_threads(threads)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import torch
 
+from verify.cli import torch_threads
 from verify.enumeration import scaled_init
 from verify.model import ModelConfig, Transformer
 from verify.report import Check, compare, write_data
@@ -182,9 +183,5 @@ def run(ctx) -> list[Check]:
 
     Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _run(ctx)
-    finally:
-        torch.set_num_threads(threads)

@@ -40,7 +40,6 @@ Example:
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -49,6 +48,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from verify.cli import ArgumentParser as _Parser, UsageError
 
 BUNDLE_PARTS = ("a", "b")
 BUNDLE_MODEL = "model.gguf"
@@ -395,15 +396,6 @@ def run(ctx) -> list:
 
 
 # ----------------------------------------------------------------------------------------- CLI
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UsageError(message)
-
-
 def main(argv=None) -> int:
     """Entry point (0 done, 2 bad input)."""
     from verify.model import ModelFileError

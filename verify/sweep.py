@@ -47,6 +47,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from verify.cli import ArgumentParser as _Parser, UsageError
+
 KINDS = ("random", "natural")
 ZOO = ("natural", "witness", "random")
 TINY_CONFIG = dict(vocab_size=16, d_model=16, n_layer=1, n_head=2, block_size=64, positional="learned")
@@ -458,15 +460,6 @@ def dry_run(cfg: SweepConfig, db_path: Path, chunk: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------- CLI
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UsageError(message)
-
-
 def _run_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m verify.sweep", description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=["tiny"], help="tiny, natural, witness, random, gguf:PATH, hf:DIR")

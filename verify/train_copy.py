@@ -19,7 +19,6 @@ Example (one encoded example):
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from verify.cli import ArgumentParser as _Parser
 
 from verify.model import ModelConfig, Transformer
 
@@ -118,13 +119,6 @@ def train(args) -> dict:
                  threads=torch.get_num_threads(), torch=str(torch.__version__))
     model.cfg.facts = facts
     return model, facts
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad usage in one line (the caller exits 2)."""
-
-    def error(self, message: str):
-        raise ValueError(message)
 
 
 def main(argv=None) -> int:

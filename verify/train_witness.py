@@ -31,7 +31,6 @@ Example (the grid and the straight-through rounding):
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -42,6 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from verify.cli import ArgumentParser as _Parser, UsageError
 from verify.model import ModelConfig, ModelFileError, Transformer
 
 VOCAB, D_MODEL, LEVELS, PROMPT_RADIUS = 16, 16, 2, 1.0
@@ -238,17 +238,9 @@ def train(out: Path, steps: int, threads: int, seed: int, log=print, device: str
     return facts
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad usage in one line on stderr and exits 2 (no usage block)."""
-
-    def error(self, message):
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def main(argv=None) -> int:
     """CLI entry point; bad input -> one line on stderr, exit 2."""
-    p = _OneLineParser(prog="python -m verify.train_witness", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m verify.train_witness", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="verify/weights/witness.pt")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
@@ -259,7 +251,11 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=DEFAULTS["batch"])
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--mlp-ratio", type=int, default=DEFAULTS["mlp_ratio"])
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.steps < 1 or args.threads < 1 or not 0 <= args.shrink <= 1:
         print("error: --steps and --threads must be >= 1 and --shrink in [0, 1]", file=sys.stderr)
         return 2
