@@ -4,18 +4,12 @@ import json
 import math
 
 import pytest
-import torch
 
 from verify import contexts as cx
 from verify.all import Context
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_context_enumerations():

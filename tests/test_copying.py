@@ -9,12 +9,7 @@ from verify.all import Context
 from verify.model import Transformer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_copy_batch_matches_encode_and_masks_the_second_copy():

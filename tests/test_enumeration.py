@@ -11,13 +11,7 @@ from verify.all import Context
 from verify.model import ModelConfig, Transformer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: a second thread only spins when the two cores are shared
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_grid_prompts_enumerate_every_grid_point_once():

@@ -8,12 +8,7 @@ from verify import meanfield as mf
 from verify.all import Context
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _inputs(seed, n=6, batch=3):
