@@ -6,10 +6,6 @@ the binomial maximum-likelihood sigmoid ``f = 1/(1 + exp(k (n - x0)))`` and n50 
 panel puts n50 against m with the linear fit of each kind beside T1's threshold for random targets,
 ``n50(m) <= (log2 Npr(m) + 1)/log2|A|`` (fp32 prompts in [-r, r]; log scale, since the bound is far above).
 The randomly initialised control model's points (m = 1, random targets) join the random-target panel.
-
-Example:
-    >>> float(sigmoid([10.0], x0=10.0, k=1.0)[0])
-    0.5
 """
 from __future__ import annotations
 
@@ -20,13 +16,9 @@ import numpy as np
 from figures import style
 from figures.source import MissingData, Report, need
 from figures.spec import FigureSpec
+from verify.fit import sigmoid
 
 KINDS = ("natural", "random")
-
-
-def sigmoid(n, x0: float, k: float) -> np.ndarray:
-    """The cramming sigmoid of verify.fit: f(n) = 1/(1 + exp(k*(n - x0))), falling in n."""
-    return 1.0 / (1.0 + np.exp(k * (np.asarray(n, dtype=float) - x0)))
 
 
 def _points(entry: dict) -> list[tuple[int, int, int]]:

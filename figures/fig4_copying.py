@@ -5,10 +5,6 @@ letters of length up to ``max_train_len`` is evaluated at every length up to thr
 copy accuracy (and per-character accuracy) against length with the decreasing sigmoid
 ``1/(1 + exp(k (n - n0)))``; n0, the copy threshold, marked; the training range shaded. Right: the fraction
 of the string copied before the first error, log scale, with the exponential decay fitted past n0.
-
-Example:
-    >>> round(float(copy_sigmoid(5.0, n0=5.0, k=2.0)), 2)
-    0.5
 """
 from __future__ import annotations
 
@@ -17,11 +13,7 @@ import numpy as np
 from figures import style
 from figures.source import Report, need
 from figures.spec import FigureSpec
-
-
-def copy_sigmoid(n, n0: float, k: float):
-    """verify.copying's fit: 1/(1 + exp(k*(n - n0))), decreasing in n."""
-    return 1.0 / (1.0 + np.exp(np.clip(k * (np.asarray(n, dtype=float) - n0), -60, 60)))
+from verify.fit import sigmoid
 
 
 def draw(report: Report):
@@ -49,7 +41,7 @@ def draw(report: Report):
     s0, s1 = style.series_style(0), style.series_style(1)
     left.plot(lengths, exact, color=s0["color"], marker=s0["marker"], linestyle="none", label="exact copy")
     grid = np.linspace(lengths.min(), lengths.max(), 400)
-    fit = copy_sigmoid(grid, sig["n0"], sig["k"])
+    fit = sigmoid(grid, sig["n0"], sig["k"])
     left.plot(grid, fit, color="0.0", linestyle="-", linewidth=1,
               label=f"sigmoid: $n_0$={sig['n0']:.1f}, k={sig['k']:.2f}, $R^2$={sig.get('r2', float('nan')):.3f}")
     if char is not None:

@@ -81,7 +81,7 @@ def fit_sigmoid(lengths, accuracy, samples: int = 1000) -> tuple[float, float, f
 
     x, y = np.asarray(lengths, float), np.asarray(accuracy, float)
     fit = binomial_sigmoid(x, np.round(y * samples), np.full(len(x), samples))
-    pred = 1.0 / (1.0 + np.exp(np.clip(fit.k * (x - fit.x0), -60, 60)))
+    pred = fit(x)
     ss_res, ss_tot = float(((y - pred) ** 2).sum()), float(((y - y.mean()) ** 2).sum())
     return float(fit.x0), float(fit.k), 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
 

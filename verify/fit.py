@@ -21,6 +21,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
+def sigmoid(n, x0: float, k: float) -> np.ndarray:
+    """The falling sigmoid ``1/(1 + exp(k*(n - x0)))`` of every fit here (exponent clipped: never overflows).
+
+    Example:
+        >>> float(sigmoid(10.0, x0=10.0, k=1.0))
+        0.5
+    """
+    return 1.0 / (1.0 + np.exp(np.clip(k * (np.asarray(n, dtype=float) - x0), -60, 60)))
+
+
 @dataclass
 class SigmoidFit:
     """``f(n) = 1/(1 + exp(k*(n - x0)))``; ``n50 = x0``. ``bracketed``: data on both sides of 1/2."""
@@ -35,7 +45,7 @@ class SigmoidFit:
         return self.x0
 
     def __call__(self, n):
-        return 1.0 / (1.0 + np.exp(self.k * (np.asarray(n, dtype=float) - self.x0)))
+        return sigmoid(n, self.x0, self.k)
 
     def to_json(self) -> dict:
         return {**asdict(self), "n50": self.n50}
