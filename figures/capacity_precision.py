@@ -1,6 +1,6 @@
 """Companion figure: measured capacity against precision (bits per prompt coordinate), beside T1.
 
-From ``data/precision.json`` (``verify.precision``): on the tightness witness, prompts quantized to Q = 2,
+From ``data/precision.json`` (``verify.experiments.precision``): on the tightness witness, prompts quantized to Q = 2,
 4, 16, 256 levels per coordinate (log2 Q bits each) or kept in fp32 in [-r, r] (log2 of the number of fp32
 values there, about 30 bits). Left: the measured capacity ``max_n [n*log2|V| + log2 f_lower]`` (a 95% lower
 confidence estimate of log2 of the number of accessible sequences) against bits per coordinate, beside

@@ -1,12 +1,12 @@
 """Companion figure: information retained against context length plateaus (T2).
 
-From ``data/copying.json`` (``verify.copying``): the information the copying model reproduces from a
+From ``data/copying.json`` (``verify.experiments.copying``): the information the copying model reproduces from a
 context of n letters, I(n) = E[correct prefix] * log2 26 bits, against n, beside the perfect copy
 n*log2 26: it follows the line up to the copy threshold, then stops growing (on this model it even
 collapses past the training lengths: the copy fails early, so no plateau above the peak is reached). T2 bounds what any
 transformer can hold about a context of any length by log2 Bw bits; for this model's width and fp32 the
 bound is astronomically loose (log2 log2 Bw ~ 10^3), so it is drawn on a log2-log2 scale in the right
-panel beside the measured peak, with the gap stated. Caveat (from verify.copying): T2's mean-field premise
+panel beside the measured peak, with the gap stated. Caveat (from verify.experiments.copying): T2's mean-field premise
 does not hold for a rotary causal model, so this is evidence of degradation, not a test of the mechanism.
 
 Example:

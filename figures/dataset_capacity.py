@@ -1,6 +1,6 @@
 """Companion figure: dataset memorization through one shared prompt against Consequence B.
 
-From ``data/dataset.json`` (``verify.dataset``): N fixed inputs, each with a random label of k tokens from
+From ``data/dataset.json`` (``verify.experiments.dataset``): N fixed inputs, each with a random label of k tokens from
 an alphabet A, must all be reproduced through one shared prompt of m vectors. Left: the fraction of random
 labellings memorized against N, per (model, m), with Consequence B's N_max = floor(log2 Npr(m)/(k log2|A|))
 as a vertical line of the same style. Right: measured N_max beside the bound (log scale).

@@ -1,6 +1,6 @@
 """Companion figure: distinguishable contexts against length n, for a model without positions (T2, exact).
 
-From ``data/contexts.json`` (``verify.contexts``): a tiny non-causal transformer with no positional
+From ``data/contexts.json`` (``verify.experiments.contexts``): a tiny non-causal transformer with no positional
 encoding over an alphabet of A letters. Left: every one of the A^n contexts of length n is run and the
 distinct outputs counted exactly (fine precision): the count never exceeds the number of multisets
 C(n+A-1, A-1) (the mean-field lemma: the model sees only the empirical measure), far below A^n; the same

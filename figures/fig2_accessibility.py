@@ -1,6 +1,6 @@
 """Fig. 2: accessibility against n for m = 1..M, natural and random targets, and n50 against m (T1).
 
-From ``data/cramming.json`` (``verify.cramming``): for each kind of target (held-out natural text, and
+From ``data/cramming.json`` (``verify.experiments.cramming``): for each kind of target (held-out natural text, and
 uniformly random letters) and each prompt length m, the measured fractions f(m, n) of targets reproduced,
 the binomial maximum-likelihood sigmoid ``f = 1/(1 + exp(k (n - x0)))`` and n50 = x0 (marked). The right
 panel puts n50 against m with the linear fit of each kind beside T1's threshold for random targets,

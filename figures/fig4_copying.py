@@ -1,6 +1,6 @@
 """Fig. 4: exact-copy accuracy against string length, with its sigmoid fit (degradation with length).
 
-From ``data/copying.json`` (``verify.copying``): a small transformer trained to copy random strings over 26
+From ``data/copying.json`` (``verify.experiments.copying``): a small transformer trained to copy random strings over 26
 letters of length up to ``max_train_len`` is evaluated at every length up to three times that. Left: exact
 copy accuracy (and per-character accuracy) against length with the decreasing sigmoid
 ``1/(1 + exp(k (n - n0)))``; n0, the copy threshold, marked; the training range shaded. Right: the fraction

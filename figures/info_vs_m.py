@@ -1,11 +1,11 @@
 """Companion figure: information against prompt length m - T1's bound, exact enumeration, trained prompts.
 
 Left: tiny models whose prompt is restricted to a grid of Q levels per coordinate, every one of the
-Q^(d*m) prompts enumerated (``verify.enumeration``): log2 of the exact number of accessible sequences and
+Q^(d*m) prompts enumerated (``verify.experiments.enumeration``): log2 of the exact number of accessible sequences and
 of input -> output maps against m, beside T1's exact grid bound d*m*log2 Q and the ceiling log2 |V|^n.
 Right: the zoo models under prompt tuning: information stored by trained prompts against m - on the natural
-model (``verify.cramming``) n50(m)*log2|A| bits for uniformly random letters, on the witness
-(``verify.precision``) the measured capacity at Q = 2 - each beside T1's bound for the same prompts (log
+model (``verify.experiments.cramming``) n50(m)*log2|A| bits for uniformly random letters, on the witness
+(``verify.experiments.precision``) the measured capacity at Q = 2 - each beside T1's bound for the same prompts (log
 scale: for unquantized fp32 prompts the bound is thousands of bits).
 
 Example:
@@ -48,7 +48,7 @@ def enumeration_series(report: Report) -> list[dict]:
 
 def trained_series(report: Report) -> list[dict]:
     """Trained prompts on the zoo: the natural model's random-target cramming (bits = n50(m)*log2|A|) and the
-    witness's measured capacity at Q = 2 (``verify.precision``), each with T1's bound for the same prompts."""
+    witness's measured capacity at Q = 2 (``verify.experiments.precision``), each with T1's bound for the same prompts."""
     from figures.fig2_accessibility import cramming_curves
 
     out, missing = [], []

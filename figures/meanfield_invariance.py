@@ -1,6 +1,6 @@
 """Companion figure: the mean-field lemma (T2's premise), invariance errors in float64.
 
-From ``data/meanfield.json`` (``verify.meanfield``): for each model (positional encoding, causal or not,
+From ``data/meanfield.json`` (``verify.experiments.meanfield``): for each model (positional encoding, causal or not,
 number of layers) and each statement (permutation equivariance, duplication invariance, and their causal
 one-layer forms), the largest |difference| of logits on random inputs. Without positions the statements
 hold to rounding (~1e-15, below the 1e-12 tolerance); learned, sinusoidal and rotary positions, and a

@@ -13,9 +13,9 @@ means the bound holds, close to 1 means it is tight.
 
 Project models: r is the zoo's measured l_inf radius of the final states, theta and l_i are measured on
 final states of in-domain contexts (figures.geometry), eps is the model's own precision (fp32), the slope
-comes from ``verify.cramming`` (natural-text targets when measured, else random targets); for the witness,
-which cramming does not run, the measured capacity of fp32 prompts (``verify.precision``) in tokens. A real pretrained
-LM measured by ``verify.real_cramming`` (``data/real_cramming.json``, profile ``real``) gets a row too.
+comes from ``verify.experiments.cramming`` (natural-text targets when measured, else random targets); for the witness,
+which cramming does not run, the measured capacity of fp32 prompts (``verify.experiments.precision``) in tokens. A real pretrained
+LM measured by ``verify.experiments.real_cramming`` (``data/real_cramming.json``, profile ``real``) gets a row too.
 Published models: d, |V|, r, theta and slope from ``bounds.PRESETS`` ([HMDO] Table 2), at fp16's eps
 as in [HMDO]'s tables; box ranges and cell volumes are not published, so those columns are empty.
 
@@ -81,8 +81,8 @@ def published_rows() -> list[dict]:
 def measured_slope(report: Report, model: str) -> tuple[float, str]:
     """Measured tokens per prompt vector of a zoo model.
 
-    Natural model: slope of n50 on m from verify.cramming (natural targets first, else random). Witness:
-    verify.precision's capacity with unquantized fp32 prompts at m = 1, in tokens (capacity/log2|V|), since
+    Natural model: slope of n50 on m from verify.experiments.cramming (natural targets first, else random). Witness:
+    verify.experiments.precision's capacity with unquantized fp32 prompts at m = 1, in tokens (capacity/log2|V|), since
     cramming does not run on it. MissingData when neither was measured.
     """
     from figures.fig2_accessibility import cramming_curves
@@ -136,7 +136,7 @@ def project_row(report: Report, name: str) -> dict:
 
 
 def real_row(report: Report) -> dict:
-    """A row for the real pretrained LM of ``verify.real_cramming`` (data/real_cramming.json), at fp32:
+    """A row for the real pretrained LM of ``verify.experiments.real_cramming`` (data/real_cramming.json), at fp32:
     ball and cone from its measured r and theta, slope of n50 on m (natural text, else random tokens)."""
     data = report.data("real_cramming")
     facts, geo = data.get("model") or {}, data.get("geometry") or {}
@@ -146,7 +146,7 @@ def real_row(report: Report) -> dict:
     kind = next((k for k in ("natural", "random") if k in slopes), None)
     row = preset_row(str(facts.get("name") or "real LM"), int(facts["d"]), int(facts["vocab"]), float(geo["r"]),
                      geo.get("theta"), slopes[kind]["slope"] if kind else None, eps="fp32",
-                     source=f"verify.real_cramming ({kind or 'no'} slope)")
+                     source=f"verify.experiments.real_cramming ({kind or 'no'} slope)")
     return row
 
 

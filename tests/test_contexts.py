@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from verify import contexts as cx
+from verify.experiments import contexts as cx
 from verify.all import Context
 
 

@@ -1,10 +1,11 @@
-"""Tests of verify/copying.py and verify/train_copy.py: the task format, the metrics, the committed model."""
+"""Tests of verify/experiments/copying.py and verify/training/copy.py: the task format, the metrics, the committed model."""
 import json
 
 import pytest
 import torch
 
-from verify import copying, train_copy
+from verify.experiments import copying
+from verify.training import copy as train_copy
 from verify.all import Context
 from verify.model import Transformer
 

@@ -1,4 +1,4 @@
-"""Tests of verify/enumeration.py: exact counts of tiny models against brute force, the bounds, the run."""
+"""Tests of verify/experiments/enumeration.py: exact counts of tiny models against brute force, the bounds, the run."""
 import itertools
 import json
 from fractions import Fraction
@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 import torch
 
-from verify import enumeration as en
+from verify.experiments import enumeration as en
 from verify.all import Context
 from verify.model import ModelConfig, Transformer
 

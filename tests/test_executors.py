@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from verify.executors import ExecutorError, worker_threads, LocalExecutor, RayExecutor, check_address, make_executor, ray_available
-from verify.store import Store
-from verify.sweep import SweepConfig, run_sweep
+from verify.sweeps.executors import ExecutorError, worker_threads, LocalExecutor, RayExecutor, check_address, make_executor, ray_available
+from verify.sweeps.store import Store
+from verify.sweeps.sweep import SweepConfig, run_sweep
 
 CONFIG = SweepConfig(models=["tiny"], m=[1, 2], n=[1, 2], targets=2, steps=60)
 FIELDS = ("key", "success", "steps", "accuracy", "ce_bits", "reason")
@@ -47,7 +47,7 @@ def test_local_workers_are_limited_to_their_threads(pool):
 
 
 def test_default_local_executor_does_not_oversubscribe():
-    from verify.executors import usable_cores
+    from verify.sweeps.executors import usable_cores
 
     ex = LocalExecutor()
     assert ex.workers == usable_cores() and ex.workers * ex.threads <= usable_cores()

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from verify import bench, cramming, dataset, precision, zoo
+from verify import bench, zoo
+from verify.experiments import cramming, dataset, precision
 from verify.all import Context
-from verify.cramming import count_check, soft_check
+from verify.experiments.cramming import count_check, soft_check
 from verify.fit import find_n50, fit_linear, fit_sigmoid
 from verify.model import ModelConfig, Transformer
 from verify.report import compare
@@ -149,10 +150,10 @@ def test_experiments_run_end_to_end_on_a_stand_in_zoo(monkeypatch, tmp_path):
             assert isinstance(c.passed, bool)
             assert "error" in c.params or (c.bound is not None and c.empirical is not None)
     assert {"cramming_random_count_m1", "cramming_random_n50_m2", "cramming_natural_n50_m1",
-            "cramming_natural_linear_r2", "cramming_control_count_m1"} <= names["verify.cramming"]
+            "cramming_natural_linear_r2", "cramming_control_count_m1"} <= names["verify.experiments.cramming"]
     assert {"precision_capacity_q2_m1", "precision_capacity_fp32_m1", "precision_tightness_q2_m1",
-            "precision_soft_t1_q2_m1"} <= names["verify.precision"]
-    assert {"dataset_count_witness_m1", "dataset_nmax_witness_m1"} <= names["verify.dataset"]
+            "precision_soft_t1_q2_m1"} <= names["verify.experiments.precision"]
+    assert {"dataset_count_witness_m1", "dataset_nmax_witness_m1"} <= names["verify.experiments.dataset"]
     for name in ("cramming", "precision", "dataset"):
         data = json.loads((Path(tmp_path) / "data" / f"{name}.json").read_text())
         assert data

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from verify import meanfield as mf
+from verify.experiments import meanfield as mf
 from verify.all import Context
 
 

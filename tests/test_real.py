@@ -56,9 +56,9 @@ def test_engine_tunes_the_real_wrapper(lm):
 
 
 def test_sweep_runs_on_a_model_folder(tiny_dir, tmp_path):
-    from verify.executors import LocalExecutor
-    from verify.store import Store
-    from verify.sweep import SweepConfig, run_sweep
+    from verify.sweeps.executors import LocalExecutor
+    from verify.sweeps.store import Store
+    from verify.sweeps.sweep import SweepConfig, run_sweep
 
     cfg = SweepConfig(models=[f"hf:{tiny_dir}"], m=[1], n=[1], targets=2, steps=30)
     with Store(tmp_path / "r.sqlite") as store, LocalExecutor(workers=1, threads=1) as ex:
@@ -125,7 +125,7 @@ def test_corrupt_weights_are_a_one_line_model_error(tiny_dir, tmp_path):
 def test_real_cramming_end_to_end_and_resume(tiny_dir, tmp_path):
     import json
 
-    from verify.real_cramming import checks_from, experiment
+    from verify.experiments.real_cramming import checks_from, experiment
 
     logs: list = []
     kwargs = dict(model_dir=tiny_dir, kinds=("random",), ms=(1, 2), budget_minutes=1.0, targets=2, steps=30,
@@ -147,7 +147,7 @@ def test_real_cramming_end_to_end_and_resume(tiny_dir, tmp_path):
 
 def test_bundle_round_trip(tmp_path):
     pytest.importorskip("gguf", reason="the GGUF path needs the optional gguf package")
-    from verify.real_cramming import assemble_bundle, make_bundle
+    from verify.experiments.real_cramming import assemble_bundle, make_bundle
 
     fake = tmp_path / "m.gguf"
     fake.write_bytes(b"GGUF" + bytes(range(256)) * 41)
@@ -161,7 +161,7 @@ def test_bundle_round_trip(tmp_path):
 
 
 def test_real_profile_hook_is_inert_elsewhere():
-    from verify.real_cramming import run
+    from verify.experiments.real_cramming import run
 
     for profile in ("quick", "full"):
         assert run(type("Ctx", (), {"profile": profile})()) == []

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from verify.store import FORMAT, Store, StoreError, trial_key
+from verify.sweeps.store import FORMAT, Store, StoreError, trial_key
 
 
 def _result(target: int, success: bool = True, steps: int = 5) -> dict:

@@ -1,4 +1,4 @@
-"""verify.sweep: deterministic trials, resume after SIGKILL, dry run, exports, one-line errors."""
+"""verify.sweeps.sweep: deterministic trials, resume after SIGKILL, dry run, exports, one-line errors."""
 from __future__ import annotations
 
 import os
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from verify.executors import LocalExecutor
-from verify.store import Store
-from verify.sweep import SweepConfig, main, plan, run_sweep, trial
+from verify.sweeps.executors import LocalExecutor
+from verify.sweeps.store import Store
+from verify.sweeps.sweep import SweepConfig, main, plan, run_sweep, trial
 
 REPO = Path(__file__).resolve().parent.parent
 # A small grid with a mix of quick successes (n = 1) and full-length failures (n = 3) on the tiny model.
@@ -94,7 +94,7 @@ def test_partial_chunks_are_recomputed_whole_and_only_missing_trials_stored(refe
 
 def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(reference_db, tmp_path):
     db = tmp_path / "killed.sqlite"
-    cmd = [sys.executable, "-m", "verify.sweep", *GRID, "--db", str(db), "--workers", "1", "--threads", "1"]
+    cmd = [sys.executable, "-m", "verify.sweeps.sweep", *GRID, "--db", str(db), "--workers", "1", "--threads", "1"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     deadline = time.time() + 60
@@ -165,7 +165,7 @@ def test_corrupt_database_exit_2_and_untouched(tmp_path, capsys):
     before = db.read_bytes()
     assert main([*GRID, "--db", str(db)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("verify.sweep: error:") and err.count("\n") == 1
+    assert err.startswith("verify.sweeps.sweep: error:") and err.count("\n") == 1
     assert db.read_bytes() == before
 
 
@@ -203,7 +203,7 @@ def test_unreachable_ray_address_exit_2(tmp_path, capsys):
     (["--budget-minutes", "0"], "--budget-minutes must be > 0"),
 ])
 def test_real_cramming_bad_usage_is_one_line_and_exit_2(args, message, tmp_path, capsys):
-    from verify.real_cramming import main as real_main
+    from verify.experiments.real_cramming import main as real_main
 
     assert real_main([*args, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err

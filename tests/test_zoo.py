@@ -87,7 +87,7 @@ def test_natural_targets_are_deterministic_held_out_text():
 
 
 def test_heldout_file_is_the_split_of_the_corpus():
-    from verify import train_natural
+    from verify.training import natural as train_natural
 
     try:
         path = train_natural.kjv_path()
@@ -109,7 +109,7 @@ def test_random_targets_uniform_over_alphabet(models):
 
 
 def test_witness_encoder_codes_decode(models):
-    from verify.train_witness import exact_rate, load_encoders
+    from verify.training.witness import exact_rate, load_encoders
 
     w = models["witness"]
     encoders = load_encoders(zoo.WEIGHTS_DIR / w.facts["encoder_file"])

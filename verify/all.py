@@ -25,16 +25,16 @@ from verify.report import Check, failed, markdown_table, write_report
 
 # Order matters only for the progress bar: cheap, exact checks first.
 EXPERIMENTS: tuple[str, ...] = (
-    "verify.meanfield", "verify.contexts", "verify.enumeration",
-    "verify.cramming", "verify.precision", "verify.dataset",
-    "verify.copying",
-    "verify.real_cramming",  # a pretrained LM; runs only under --profile real (GPU advised)
+    "verify.experiments.meanfield", "verify.experiments.contexts", "verify.experiments.enumeration",
+    "verify.experiments.cramming", "verify.experiments.precision", "verify.experiments.dataset",
+    "verify.experiments.copying",
+    "verify.experiments.real_cramming",  # a pretrained LM; runs only under --profile real (GPU advised)
 )
 PROFILES = ("quick", "full", "real")
-REAL_ONLY = ("verify.real_cramming",)
+REAL_ONLY = ("verify.experiments.real_cramming",)
 # Committed models each experiment loads: a missing or corrupt file is bad input (exit 2), found before any work.
-ZOO_MODELS = {"verify.cramming": ("natural",), "verify.precision": ("witness",),
-              "verify.dataset": ("natural", "witness")}
+ZOO_MODELS = {"verify.experiments.cramming": ("natural",), "verify.experiments.precision": ("witness",),
+              "verify.experiments.dataset": ("natural", "witness")}
 
 
 @dataclass
@@ -93,14 +93,14 @@ def preflight(modules: list[str]) -> None:
     """Load every committed model the selected experiments need; raise ModelFileError (one line) if one is bad.
 
     Example:
-        >>> preflight(["verify.meanfield"])  # needs no committed model
+        >>> preflight(["verify.experiments.meanfield"])  # needs no committed model
     """
     from verify import zoo
 
     for name in sorted({z for m in modules for z in ZOO_MODELS.get(m, ())}):
         zoo.load(name)
-    if "verify.copying" in modules:
-        from verify import copying
+    if "verify.experiments.copying" in modules:
+        from verify.experiments import copying
         from verify.model import Transformer
 
         for path in (copying.WEIGHTS, copying.WEIGHTS_NOPE):

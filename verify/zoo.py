@@ -3,10 +3,10 @@
 Three models, all :class:`verify.model.Transformer` instances, frozen and in eval mode:
 
 - ``natural``: byte-level (vocab 256) causal LM, width 128, 2 layers, trained on the King James Bible
-  (``python -m verify.train_natural``). Like the papers' LLMs, prompt tuning memorizes in-domain text on it;
+  (``python -m verify.training.natural``). Like the papers' LLMs, prompt tuning memorizes in-domain text on it;
   :func:`natural_targets` draws targets from held-out chapters it never saw.
 - ``witness``: the tightness witness, a width-16 decoder over 16 tokens pre-trained jointly with an encoder
-  that writes random token sequences into grid-quantized prompts (``python -m verify.train_witness``).
+  that writes random token sequences into grid-quantized prompts (``python -m verify.training.witness``).
   It is built to be steerable by close to ``d*m*log2(Q)`` bits (T1's grid form) for Q = 2 and 4, m = 1, 2.
 - ``random``: a randomly initialised (seeded) width-64, 2-layer byte model, created at load time: the
   vacuous control (prompt tuning stores almost nothing in it).

@@ -1,12 +1,12 @@
 """Distinguishable contexts against context length (T2, exact counts on a tiny model without positions).
 
 Model: a seeded float64 transformer with no positional encoding, non-causal attention, width 4, 2 layers,
-1 head, vocabulary = the alphabet A of size 3, re-initialised by :func:`verify.enumeration.scaled_init`
+1 head, vocabulary = the alphabet A of size 3, re-initialised by :func:`verify.experiments.enumeration.scaled_init`
 (gain 1). Its **output** for a context s is the mean over positions of the final hidden states (after the
 final LayerNorm), a vector in R^4; at precision eps it is rounded to the eps grid, ``floor(y / eps)``, and
 two contexts are *distinguishable* iff their rounded outputs differ.
 
-By the mean-field lemma (:mod:`verify.meanfield`) the output depends on s only through its empirical
+By the mean-field lemma (:mod:`verify.experiments.meanfield`) the output depends on s only through its empirical
 measure, so at most C(n+A-1, A-1) (the number of multisets) of the A^n contexts of length n can be told
 apart, and over all lengths at most the number of distinct empirical measures. Measured:
 
@@ -45,7 +45,7 @@ import torch
 
 from bounds import log2_log2_meanfield
 from verify.cli import torch_threads
-from verify.enumeration import scaled_init
+from verify.experiments.enumeration import scaled_init
 from verify.model import ModelConfig, Transformer
 from verify.report import Check, compare, write_data
 

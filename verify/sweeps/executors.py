@@ -1,7 +1,7 @@
 """Where sweep tasks run: a local process pool (default) or a Ray cluster, behind one small interface.
 
 Both executors take a picklable top-level function and a list of tasks and yield ``(task, result)`` pairs
-as tasks finish (in completion order, not submission order). The caller (:mod:`verify.sweep`) writes each
+as tasks finish (in completion order, not submission order). The caller (:mod:`verify.sweeps.sweep`) writes each
 result to the store as it arrives, so the executor never needs to survive a crash itself.
 
 - :class:`LocalExecutor`: ``workers`` processes (default: the number of usable cores), each with
@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ExecutorError(RuntimeError):
@@ -165,7 +165,7 @@ def check_address(address: str, timeout: float = 3.0) -> None:
         >>> check_address("127.0.0.1:1")
         Traceback (most recent call last):
         ...
-        verify.executors.ExecutorError: cannot reach a Ray cluster at 127.0.0.1:1 (connection refused)
+        verify.sweeps.executors.ExecutorError: cannot reach a Ray cluster at 127.0.0.1:1 (connection refused)
     """
     if address == "auto":
         return
@@ -285,7 +285,7 @@ def make_executor(name: str, *, address: str | None = None, workers: int | None 
         >>> make_executor("slurm")
         Traceback (most recent call last):
         ...
-        verify.executors.ExecutorError: unknown executor 'slurm'; known: local, ray
+        verify.sweeps.executors.ExecutorError: unknown executor 'slurm'; known: local, ray
     """
     if name == "local":
         if address is not None:

@@ -1,7 +1,7 @@
-"""Train the copying models of :mod:`verify.copying` (the synthetic task of Jelassi et al. 2024).
+"""Train the copying models of :mod:`verify.experiments.copying` (the synthetic task of Jelassi et al. 2024).
 
-``python -m verify.train_copy --positional rotary --out verify/weights/copy_rotary.pt`` and
-``python -m verify.train_copy --positional none --out verify/weights/copy_nope.pt`` regenerate the two
+``python -m verify.training.copy --positional rotary --out verify/weights/copy_rotary.pt`` and
+``python -m verify.training.copy --positional none --out verify/weights/copy_nope.pt`` regenerate the two
 committed models (seeded, defaults otherwise; 2500 steps took 486 s and 366 s on one thread of a shared
 2-core machine). It writes ``NAME.pt`` (a
 :class:`verify.model.Transformer`) and ``NAME.json`` (the facts: task, optimizer, steps, seed, final loss,
@@ -123,7 +123,7 @@ def train(args) -> dict:
 
 def main(argv=None) -> int:
     """Command line entry point; returns the exit code (2 on bad usage, with one line on stderr)."""
-    p = _Parser(prog="python -m verify.train_copy", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m verify.training.copy", description=__doc__.split("\n")[0])
     for k, v in DEFAULTS.items():
         p.add_argument(f"--{k.replace('_', '-')}", dest=k, type=type(v), default=v)
     p.add_argument("--out", required=True, help="output .pt path (a .json with the facts is written beside it)")
@@ -131,10 +131,10 @@ def main(argv=None) -> int:
     try:
         args = p.parse_args(argv)
     except ValueError as exc:
-        print(f"train_copy: error: {exc}", file=sys.stderr)
+        print(f"verify.training.copy: error: {exc}", file=sys.stderr)
         return 2
     if args.positional not in ("none", "learned", "sinusoidal", "rotary") or args.max_train_len < 1:
-        print("train_copy: error: bad --positional or --max-train-len", file=sys.stderr)
+        print("verify.training.copy: error: bad --positional or --max-train-len", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
     model, facts = train(args)

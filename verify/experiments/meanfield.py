@@ -33,7 +33,7 @@ a lower bound on the violation): T2's premise is a statement about non-causal st
 violation (max |difference| of logits) is reported, with a check that it is at least ``BREAK_THRESHOLD``.
 
 Inputs: 16 random sequences of 7 vectors ~ N(0, 1) in R^8 (full profile: 64 of 16), models re-initialised by
-:func:`verify.enumeration.scaled_init` (gain 1, positions ~ N(0, 1)) so that attention is not near-uniform.
+:func:`verify.experiments.enumeration.scaled_init` (gain 1, positions ~ N(0, 1)) so that attention is not near-uniform.
 
 Figure data (``data/meanfield.json``): ``rows`` = list of dicts with keys ``positional, causal, n_layer,
 statement, max_abs_error``; plus ``tolerance`` and ``break_threshold``.
@@ -49,7 +49,7 @@ from __future__ import annotations
 import torch
 
 from verify.cli import torch_threads
-from verify.enumeration import scaled_init
+from verify.experiments.enumeration import scaled_init
 from verify.model import ModelConfig, Transformer
 from verify.report import Check, compare, write_data
 

@@ -13,7 +13,7 @@ Checks (THEORY.md, "What an empirical counterpoint must satisfy"), on random tar
 - ``cramming_random_n50_m{m}``: ``n50(m) <= (log2 Npr(m) + 1)/log2|A|``;
 - ``cramming_random_soft_t1_m{m}``: mean residual cross-entropy (bits, 95% upper confidence bound of the
   mean) >= ``n*log2|A| - log2 Npr(m)``; the floor is negative at these n (fp32 prompts carry thousands of
-  bits), so the check is vacuous on this model and says so; the witness (verify.precision) makes it tight.
+  bits), so the check is vacuous on this model and says so; the witness (verify.experiments.precision) makes it tight.
 
 Requirements (direction "lower"), on natural text: ``cramming_natural_n50_m1`` (n50 at m = 1 >= 8 tokens)
 and ``cramming_natural_linear_r2`` (R^2 of the linear fit of n50 on m >= 0.95).

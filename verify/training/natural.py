@@ -1,6 +1,6 @@
 """Train the zoo's natural-language model: a tiny byte-level causal LM on the King James Bible.
 
-``python -m verify.train_natural --out verify/weights/natural.pt`` regenerates the committed weights
+``python -m verify.training.natural --out verify/weights/natural.pt`` regenerates the committed weights
 (seeded; 2000 steps: 141 s with 4 threads on an idle 16-core x86-64 machine, about 4-5 minutes on 2 cores). It writes three files:
 
 - ``natural.pt``: the :class:`verify.model.Transformer` (vocab 256 = bytes, width 128, 2 layers, 4 heads,
@@ -147,7 +147,7 @@ def train(out: Path, steps: int, threads: int, seed: int, log=print, data_path: 
         "prompt_radius": PROMPT_RADIUS,
         "prompt_radius_note": "l_inf box for prompts; unconstrained tuned prompts stayed below it (|p| <= 7.8 at m=4)",
         "alphabet": "lowercase ASCII letters a-z (ids 97..122) for random targets",
-        "regenerate": f"python -m verify.train_natural --out {out} --steps {steps} --seed {seed} --threads {threads}",
+        "regenerate": f"python -m verify.training.natural --out {out} --steps {steps} --seed {seed} --threads {threads}",
         "torch": str(torch.__version__),
     }
     # prompts at the scale tuning reaches, and prompts filling the box: the larger of the two
@@ -165,7 +165,7 @@ def train(out: Path, steps: int, threads: int, seed: int, log=print, data_path: 
 
 def main(argv=None) -> int:
     """CLI entry point; bad input -> one line on stderr, exit 2."""
-    p = _Parser(prog="python -m verify.train_natural", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m verify.training.natural", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="verify/weights/natural.pt")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])

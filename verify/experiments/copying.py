@@ -1,6 +1,6 @@
 """Degradation with context length on trained copying models (T2, trained; Jelassi et al. 2024's setting).
 
-The committed model ``verify/weights/copy_rotary.pt`` (regenerate with ``python -m verify.train_copy
+The committed model ``verify/weights/copy_rotary.pt`` (regenerate with ``python -m verify.training.copy
 --positional rotary --out verify/weights/copy_rotary.pt``; 2 layers, width 64, 4 heads, rotary positions)
 was trained to copy uniformly random strings over 26 letters of length 1..20 in the format
 ``[BOS] s [SEP] s``. Here it is only evaluated (seeded fresh strings; 64 per length in the quick profile,
@@ -22,7 +22,7 @@ log2 log2 Bw = d log2(1 + 2r/eps) + log2 log2(e + e (2r/eps)^q) (``bounds.log2_l
 64, r = the largest |coordinate| of the token embeddings, eps = fp32's 2^-23, q = 1. Honest caveats, also in
 the check params: (1) the bound is astronomically loose here (log2 log2 Bw ~ 1455, i.e. about 2^1455 bits,
 against ~10^2 bits measured); (2) T2's mean-field premise does not hold for this model (rotary positions and
-a causal mask both carry order, see :mod:`verify.meanfield`); a model that *did* satisfy it could not copy at
+a causal mask both carry order, see :mod:`verify.experiments.meanfield`); a model that *did* satisfy it could not copy at
 all (it sees only the multiset of letters, so "ab" and "ba" look the same: its exact-copy accuracy is at most
 C(n+25, 25)/26^n, :func:`order_blind_ceiling`, 0.012 at n = 5). The cliff measured here is therefore
 evidence of degradation with length, not a test of T2's mechanism.
@@ -59,10 +59,10 @@ from bounds import log2_log2_meanfield
 from verify.cli import torch_threads
 from verify.model import ModelFileError, Transformer
 from verify.report import Check, clopper_pearson_lower, compare, failed, write_data
-from verify.train_copy import copy_batch
+from verify.training.copy import copy_batch
 
-WEIGHTS = Path(__file__).parent / "weights" / "copy_rotary.pt"
-WEIGHTS_NOPE = Path(__file__).parent / "weights" / "copy_nope.pt"
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "copy_rotary.pt"
+WEIGHTS_NOPE = Path(__file__).resolve().parents[1] / "weights" / "copy_nope.pt"
 LOG2_26 = math.log2(26)
 FP32_EPS = mpmath.mpf(2) ** -23
 

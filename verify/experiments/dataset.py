@@ -32,7 +32,7 @@ import time
 
 import torch
 
-from verify.cramming import count_check
+from verify.experiments.cramming import count_check
 from verify.engine import TuneConfig, tune
 from verify.fit import find_n50
 from verify.report import Check, compare, write_data

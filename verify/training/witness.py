@@ -1,6 +1,6 @@
 """Train the zoo's tightness witness: a tiny decoder built to be steerable by close to d*m*log2(Q) bits.
 
-``python -m verify.train_witness --out verify/weights/witness.pt`` regenerates the committed weights
+``python -m verify.training.witness --out verify/weights/witness.pt`` regenerates the committed weights
 (seeded; 4000 steps: 75 s with 2 threads on an idle x86-64 machine, a few minutes on 2 busy cores). Files written next to ``--out``:
 
 - ``witness.pt``: the frozen decoder, a :class:`verify.model.Transformer` (vocab 16, width d = 16, 2 layers,
@@ -218,7 +218,7 @@ def train(out: Path, steps: int, threads: int, seed: int, log=print, device: str
         "final_loss_nats": {str(m): round(l.item(), 5) for m, l in zip(M_VALUES, losses)},
         "encoder_exact_rate": accuracy, "encoder_eval_targets": 4096,
         "encoder_file": out.with_name("witness_encoder.pt").name,
-        "regenerate": (f"python -m verify.train_witness --out {out} --steps {steps} --seed {seed} --threads {threads}"
+        "regenerate": (f"python -m verify.training.witness --out {out} --steps {steps} --seed {seed} --threads {threads}"
                        f" --encoder {a['encoder']} --shrink {a['shrink']} --batch {a['batch']} --lr {a['lr']}"
                        f" --mlp-ratio {a['mlp_ratio']} --device {device}"),
         "torch": str(torch.__version__),
@@ -240,7 +240,7 @@ def train(out: Path, steps: int, threads: int, seed: int, log=print, device: str
 
 def main(argv=None) -> int:
     """CLI entry point; bad input -> one line on stderr, exit 2."""
-    p = _Parser(prog="python -m verify.train_witness", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m verify.training.witness", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="verify/weights/witness.pt")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])

@@ -33,7 +33,7 @@ import time
 
 import mpmath
 
-from verify.cramming import CONFIDENCE, point_record, soft_check
+from verify.experiments.cramming import CONFIDENCE, point_record, soft_check
 from verify.engine import TuneConfig, tune
 from verify.report import Check, clopper_pearson_lower, compare, failed, write_data
 

@@ -1,19 +1,19 @@
-"""``python -m verify.sweep``: a cramming sweep over (model, m, n, seed, target) that survives and scales.
+"""``python -m verify.sweeps.sweep``: a cramming sweep over (model, m, n, seed, target) that survives and scales.
 
 Usage::
 
-    python -m verify.sweep [--models tiny natural ...] [--kind random|natural] [--m 1 2] [--n 4 8 16]
+    python -m verify.sweeps.sweep [--models tiny natural ...] [--kind random|natural] [--m 1 2] [--n 4 8 16]
                            [--seeds 0] [--targets 8] [--steps 300] [--lr 0.03] [--patience N] [--chunk 1]
                            [--db PATH] [--executor local|ray] [--address ADDR] [--workers N] [--threads N]
                            [--device cpu|cuda] [--dry-run] [--export-csv PATH] [--export-json PATH]
-    python -m verify.sweep export [--db PATH] [--csv PATH] [--json PATH]
+    python -m verify.sweeps.sweep export [--db PATH] [--csv PATH] [--json PATH]
 
 Each trial tunes one soft prompt of m vectors so that the frozen model greedily reproduces one target of
 n tokens, first token included (:func:`trial`; the work is done by :func:`verify.engine.tune`). Every
-finished trial goes to the results store (:mod:`verify.store`, SQLite, ``out/results.sqlite`` unless
+finished trial goes to the results store (:mod:`verify.sweeps.store`, SQLite, ``out/results.sqlite`` unless
 ``--db`` or ``$PML_RESULTS_DB`` say otherwise) at once; rerunning the same command skips what is stored,
 so a sweep killed with ``kill -9`` resumes where it stopped, and ends with exactly the trials of an
-uninterrupted run. Tasks go to a local process pool (default) or to Ray (:mod:`verify.executors`).
+uninterrupted run. Tasks go to a local process pool (default) or to Ray (:mod:`verify.sweeps.executors`).
 
 Models: ``tiny`` (a seeded random 1-layer width-16 model over 16 tokens, built in memory: for tests),
 the zoo's ``natural``, ``witness`` and ``random`` (:mod:`verify.zoo`), ``gguf:PATH`` (a GGUF file) and
@@ -178,7 +178,7 @@ def task_specs(task: dict) -> list[dict]:
         >>> [(s["target"], len(s["key"])) for s in task_specs(task)]
         [(0, 20), (1, 20)]
     """
-    from verify.store import trial_key
+    from verify.sweeps.store import trial_key
 
     out = []
     for t in task["targets"]:
@@ -290,7 +290,7 @@ def versions() -> dict:
     """
     import torch
 
-    engine_src = Path(__file__).with_name("engine.py")
+    engine_src = Path(__file__).resolve().parents[1] / "engine.py"
     try:
         engine = hashlib.sha256(engine_src.read_bytes()).hexdigest()[:12]
     except OSError:
@@ -393,8 +393,8 @@ def run_sweep(cfg: SweepConfig, store, executor, *, chunk: int = 1, log=None) ->
 
     Example:
         >>> import tempfile, os
-        >>> from verify.executors import LocalExecutor
-        >>> from verify.store import Store
+        >>> from verify.sweeps.executors import LocalExecutor
+        >>> from verify.sweeps.store import Store
         >>> store = Store(os.path.join(tempfile.mkdtemp(), "r.sqlite"))
         >>> cfg = SweepConfig(n=[1], targets=2, steps=20)
         >>> run_sweep(cfg, store, LocalExecutor(workers=1, threads=1), log=lambda m: None)
@@ -426,7 +426,7 @@ def run_sweep(cfg: SweepConfig, store, executor, *, chunk: int = 1, log=None) ->
 
 
 def _key(spec: dict) -> str:
-    from verify.store import trial_key
+    from verify.sweeps.store import trial_key
 
     return trial_key(spec)
 
@@ -440,7 +440,7 @@ def dry_run(cfg: SweepConfig, db_path: Path, chunk: int) -> str:
         size: 6 trials in 6 tasks (chunk 1); steps <= 300 per trial, lr 0.03
         database /nonexistent/x.sqlite: does not exist yet; all 6 trials to run
     """
-    from verify.store import Store
+    from verify.sweeps.store import Store
 
     cfg.validate()
     specs = plan(cfg)
@@ -461,7 +461,7 @@ def dry_run(cfg: SweepConfig, db_path: Path, chunk: int) -> str:
 
 # ----------------------------------------------------------------------------------------- CLI
 def _run_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m verify.sweep", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m verify.sweeps.sweep", description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=["tiny"], help="tiny, natural, witness, random, gguf:PATH, hf:DIR")
     p.add_argument("--kind", default="random", help="target kind: random or natural")
     p.add_argument("--m", nargs="+", type=int, default=[1], help="prompt lengths")
@@ -486,7 +486,7 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _export_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m verify.sweep export", description="export stored trials to CSV and/or JSON")
+    p = _Parser(prog="python -m verify.sweeps.sweep export", description="export stored trials to CSV and/or JSON")
     p.add_argument("--db", default=None)
     p.add_argument("--csv", default=None)
     p.add_argument("--json", default=None)
@@ -502,9 +502,9 @@ def _export(store, csv_path, json_path) -> None:
 
 def main(argv=None) -> int:
     """Entry point; returns the exit code (0 done, 2 bad input)."""
-    from verify.executors import ExecutorError, make_executor
+    from verify.sweeps.executors import ExecutorError, make_executor
     from verify.model import ModelFileError
-    from verify.store import Store, StoreError, default_path
+    from verify.sweeps.store import Store, StoreError, default_path
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -546,10 +546,10 @@ def main(argv=None) -> int:
             store.close()
         return 0
     except (UsageError, ValueError, StoreError, ExecutorError, ModelFileError) as exc:
-        print(f"verify.sweep: error: {exc}", file=sys.stderr)
+        print(f"verify.sweeps.sweep: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("verify.sweep: interrupted; finished trials are stored, rerun to resume", file=sys.stderr)
+        print("verify.sweeps.sweep: interrupted; finished trials are stored, rerun to resume", file=sys.stderr)
         return 130
 
 

@@ -1,0 +1,1 @@
+"""Experiments of ``python -m verify.all``: one module per experiment; none imports another."""
