@@ -28,6 +28,7 @@ import mpmath
 
 DIGITS = 50
 VACUOUS_RATIO = 1000
+KINDS = ("bound", "premise", "phenomenon", "instrument")
 
 
 @dataclass
@@ -42,6 +43,9 @@ class Check:
     empirical: float | None
     ratio: float | None
     params: dict = field(default_factory=dict)
+    kind: str | None = None          # one of KINDS
+    theorem: str | None = None       # key of bounds.all_results(); required for kind bound and premise
+    confidence: float | None = None  # confidence level of a statistical check (None if exact)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -59,7 +63,8 @@ def _to_float(x: mpmath.mpf) -> float:
 
 
 def compare(name: str, claim: str, bound, empirical, *, direction: str = "upper", unit: str = "",
-            params: dict | None = None, digits: int = DIGITS, vacuous_ratio: float = VACUOUS_RATIO) -> Check:
+            params: dict | None = None, digits: int = DIGITS, vacuous_ratio: float = VACUOUS_RATIO,
+            kind: str | None = None, theorem: str | None = None, confidence: float | None = None) -> Check:
     """Compare ``empirical`` with ``bound`` at ``digits`` digits and return a :class:`Check`.
 
     ``direction="upper"``: the claim is empirical <= bound, ratio = bound/empirical.
@@ -86,7 +91,8 @@ def compare(name: str, claim: str, bound, empirical, *, direction: str = "upper"
         p.setdefault("direction", direction)
         p["bound_exact"] = mpmath.nstr(b, 20)
         p["empirical_exact"] = mpmath.nstr(e, 20)
-        return Check(name, claim, passed, vacuous, _to_float(b), _to_float(e), _to_float(ratio), p)
+        return Check(name, claim, passed, vacuous, _to_float(b), _to_float(e), _to_float(ratio), p,
+                     kind=kind, theorem=theorem, confidence=confidence)
 
 
 def failed(name: str, claim: str, reason: str, params: dict | None = None) -> Check:
