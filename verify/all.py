@@ -18,6 +18,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from verify.cli import ArgumentParser as _Parser, UsageError
 
@@ -39,13 +40,18 @@ ZOO_MODELS = {"verify.experiments.cramming": ("natural",), "verify.experiments.p
 
 @dataclass
 class Context:
-    """What every experiment receives: profile, seed, device, output folder and a progress reporter."""
+    """What every experiment receives: profile, seed, device, output folder, a progress reporter, its typed
+    settings for the profile (``None``: the experiment takes ``EXPERIMENT.settings_for(ctx.profile)``) and
+    ``confidence``, the per-check confidence level every statistical check uses (Bonferroni over the
+    statistical checks of the run, set by ``verify.all``; the default is the level for one check alone)."""
 
     profile: str = "quick"
     seed: int = 0
     device: str = "cpu"
     out: Path = Path("out/verify")
     log: callable = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
+    settings: Any = None
+    confidence: float = 1 - 1e-3
 
     @property
     def quick(self) -> bool:
