@@ -62,7 +62,7 @@ def test_quantized_prompts_lie_on_the_grid(levels):
 
 def test_quantize_values():
     x = torch.tensor([-9.0, -0.5, -0.1, 0.0, 0.2, 0.49, 9.0])
-    assert quantize(x, 1.0, 3).tolist() == [-1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    assert quantize(x, levels=3, radius=1.0).tolist() == [-1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
 
 
 def test_clamping_respected():

@@ -90,7 +90,7 @@ class TuneConfig:
         """The Q quantization levels per coordinate (float32), or raise if unquantized."""
         if self.levels is None:
             raise ValueError("unquantized config has no grid")
-        return quantize(torch.linspace(-self.radius, self.radius, self.levels), self.radius, self.levels)
+        return quantize(torch.linspace(-self.radius, self.radius, self.levels), levels=self.levels, radius=self.radius)
 
 
 @dataclass
@@ -123,16 +123,25 @@ class TuneResult:
         return int(self.success.sum())
 
 
-def quantize(x: torch.Tensor, radius: float, levels: int) -> torch.Tensor:
-    """Round every coordinate of ``x`` to the nearest of ``levels`` equally spaced values in [-radius, radius].
+def quantize(x: torch.Tensor, *, levels: int, radius: float, straight_through: bool = False) -> torch.Tensor:
+    """Round every coordinate of ``x`` to the nearest of ``levels`` values ``linspace(-radius, radius, levels)``
+    (clamping first): the prompt grid of T1's exact form, endpoints included, Q = 2 is {-r, r}.
+
+    ``straight_through=True``: the value is the same, the gradient is the identity inside the box and zero
+    outside it (the clamp's), so a latent prompt can be trained through the rounding.
 
     Example:
-        >>> quantize(torch.tensor([-3.0, -0.2, 0.1, 0.9]), radius=1.0, levels=2)
+        >>> quantize(torch.tensor([-3.0, -0.2, 0.1, 0.9]), levels=2, radius=1.0)
         tensor([-1., -1.,  1.,  1.])
+        >>> x = torch.tensor([0.2, -0.9, 2.0], requires_grad=True)
+        >>> y = quantize(x, levels=4, radius=1.0, straight_through=True)
+        >>> [round(v, 4) for v in y.tolist()], (y.sum().backward(), x.grad.tolist())[1]
+        ([0.3333, -1.0, 1.0], [1.0, 1.0, 0.0])
     """
     step = 2.0 * radius / (levels - 1)
-    k = torch.round((x.clamp(-radius, radius) + radius) / step).clamp(0, levels - 1)
-    return k * step - radius
+    clamped = x.clamp(-radius, radius)
+    q = torch.round((clamped.detach() + radius) / step).clamp(0, levels - 1) * step - radius
+    return clamped + (q - clamped).detach() if straight_through else q
 
 
 def effective_prompt(latent: torch.Tensor, config: TuneConfig) -> torch.Tensor:
@@ -146,8 +155,7 @@ def effective_prompt(latent: torch.Tensor, config: TuneConfig) -> torch.Tensor:
     """
     if config.levels is None:
         return latent
-    q = quantize(latent.detach(), config.radius, config.levels)
-    return latent + (q - latent).detach()
+    return quantize(latent, levels=config.levels, radius=config.radius, straight_through=True)
 
 
 def embedding_std(model) -> float:

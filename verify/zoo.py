@@ -47,6 +47,7 @@ from pathlib import Path
 
 import torch
 
+from verify.engine import quantize
 from verify.model import ModelConfig, ModelFileError, Transformer, load_config_json
 
 ZOO_NAMES = ("natural", "witness", "random")
@@ -130,23 +131,10 @@ def measure_radius(model: Transformer, prompt_radius: float | None = None, m: in
     else:
         prompts = (torch.rand(count, m, d, generator=g) * 2 - 1) * prompt_radius
         if levels:
-            prompts = grid_quantize(prompts, levels, prompt_radius)
+            prompts = quantize(prompts, levels=levels, radius=prompt_radius)
     tokens = torch.randint(0, vocab, (count, n), generator=g) if n else None
     h = model.hidden(tokens, prompts.to(next(model.parameters()).device))
     return float(h.abs().max())
-
-
-def grid_quantize(x: torch.Tensor, levels: int, radius: float) -> torch.Tensor:
-    """Snap x to the nearest of ``levels`` evenly spaced values ``linspace(-radius, radius, levels)``
-    (clamping first). This is the zoo's grid convention (no straight-through here).
-
-    Example:
-        >>> [round(v, 4) for v in grid_quantize(torch.tensor([-2.0, -0.2, 0.2, 0.5]), 4, 1.0).tolist()]
-        [-1.0, -0.3333, 0.3333, 0.3333]
-    """
-    step = 2 * radius / (levels - 1)
-    k = torch.round((x.clamp(-radius, radius) + radius) / step)
-    return k * step - radius
 
 
 def _weights(name: str, weights_dir: Path | None) -> tuple[Path, dict]:

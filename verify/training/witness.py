@@ -23,7 +23,7 @@ better: 99% of random 4-token targets at m = 1 and 93% of 8-token targets at m =
 
 Example (the grid and the straight-through rounding):
     >>> x = torch.tensor([-0.3, 0.7], requires_grad=True)
-    >>> y = ste_quantize(x, levels=2, radius=1.0)
+    >>> y = quantize(x, levels=2, radius=1.0, straight_through=True)
     >>> y.tolist()
     [-1.0, 1.0]
     >>> y.sum().backward(); x.grad.tolist()
@@ -42,6 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.engine import quantize
 from verify.model import ModelConfig, ModelFileError, Transformer
 
 VOCAB, D_MODEL, LEVELS, PROMPT_RADIUS = 16, 16, 2, 1.0
@@ -58,20 +59,6 @@ def tokens_per_prompt(m: int, d: int = D_MODEL, levels: int = LEVELS, vocab: int
         (4, 8)
     """
     return int(d * m * math.log2(levels) // math.log2(vocab))
-
-
-def ste_quantize(x: torch.Tensor, levels: int, radius: float) -> torch.Tensor:
-    """Clamp to [-radius, radius] and round to ``linspace(-radius, radius, levels)``; identity gradient
-    (straight-through estimator) inside the box.
-
-    Example:
-        >>> [round(v, 4) for v in ste_quantize(torch.tensor([0.2, -0.9]), levels=4, radius=1.0).tolist()]
-        [0.3333, -1.0]
-    """
-    from verify.zoo import grid_quantize
-
-    x = x.clamp(-radius, radius)
-    return x + (grid_quantize(x, levels, radius) - x).detach()
 
 
 class Encoder(nn.Module):
@@ -112,7 +99,7 @@ class Encoder(nn.Module):
         return (torch.tanh(z) * radius).reshape(-1, self.m, self.d)
 
     def forward(self, tokens: torch.Tensor, levels: int = LEVELS, radius: float = PROMPT_RADIUS) -> torch.Tensor:
-        return ste_quantize(self.soft(tokens, radius), levels, radius)
+        return quantize(self.soft(tokens, radius), levels=levels, radius=radius, straight_through=True)
 
 
 def reconstruction_loss(decoder: Transformer, prompts: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
