@@ -7,6 +7,7 @@ import torch
 from verify.experiments import copying
 from verify.training import copy as train_copy
 from verify.all import Context
+from verify.fit import fit_sigmoid
 from verify.model import Transformer
 
 
@@ -50,7 +51,8 @@ def test_metrics_on_an_oracle_and_on_an_oracle_that_errs():
 def test_sigmoid_threshold_of_a_known_curve():
     lengths = list(range(1, 41))
     acc = [1 / (1 + 2.718281828 ** (0.8 * (n - 17.3))) for n in lengths]
-    n0, k, r2 = copying.fit_sigmoid(lengths, acc, samples=10000)
+    fit = fit_sigmoid(lengths, [round(a * 10000) for a in acc], 10000)
+    n0, k, r2 = fit.x0, fit.k, fit.r2(lengths, acc)
     assert abs(n0 - 17.3) < 0.2 and abs(k - 0.8) < 0.1 and r2 > 0.99
 
 

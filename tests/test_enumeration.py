@@ -62,11 +62,6 @@ def test_packing_bound_is_exact_and_equals_the_grid_count():
         assert isinstance(pk, Fraction) and pk == levels ** (d * m)
 
 
-def test_fit_line():
-    slope, intercept, r2 = en.fit_line([1, 2, 3], [1.0, 3.0, 4.0])
-    assert abs(slope - 1.5) < 1e-12 and 0.9 < r2 < 1.0
-
-
 def test_run_end_to_end_on_a_tiny_spec(tmp_path, monkeypatch):
     monkeypatch.setattr(en, "QUICK_MODELS", [dict(d=3, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2))])
     monkeypatch.setattr(en, "OPT_STEPS", 40)

@@ -5,6 +5,7 @@
   Maximum likelihood on the counts, not least squares on the fractions, so a point measured on 20 targets
   weighs what 20 Bernoulli trials weigh.
 - :func:`fit_linear`: least-squares line with slope, intercept and R^2 (n50 on m, THEORY.md).
+- :func:`r_squared`: the coefficient of determination of any fitted curve (a sigmoid's against the fractions).
 - :func:`find_n50`: brackets the crossing by geometric steps from a guess, then bisects on integers, so it
   trains O(log n) batches instead of the O(n) of a linear sweep (the anchors sweep n in steps of 10-100).
 
@@ -47,6 +48,15 @@ class SigmoidFit:
     def __call__(self, n):
         return sigmoid(n, self.x0, self.k)
 
+    def r2(self, n_values, fractions) -> float:
+        """R^2 of the fitted curve against measured fractions (1 for a perfect fit).
+
+        Example:
+            >>> SigmoidFit(x0=2.0, k=20.0, bracketed=True, log_likelihood=0.0).r2([1, 3], [1.0, 0.0])
+            1.0
+        """
+        return r_squared(fractions, self(n_values))
+
     def to_json(self) -> dict:
         return {**asdict(self), "n50": self.n50}
 
@@ -63,8 +73,21 @@ class LinearFit:
         return asdict(self)
 
 
+def r_squared(y, predicted) -> float:
+    """Coefficient of determination ``1 - SS_res/SS_tot`` of ``predicted`` against ``y`` (1 when y is constant).
+
+    Example:
+        >>> r_squared([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]), r_squared([1.0, 2.0, 3.0], [2.0, 2.0, 2.0])
+        (1.0, 0.0)
+    """
+    y, p = np.asarray(y, dtype=float), np.asarray(predicted, dtype=float)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - float(np.sum((y - p) ** 2)) / ss_tot if ss_tot > 0 else 1.0
+
+
 def fit_sigmoid(n_values, successes, trials, k_max: float = 20.0) -> SigmoidFit:
-    """Binomial maximum-likelihood sigmoid through success counts ``successes[i]`` of ``trials[i]`` at ``n_values[i]``.
+    """Binomial maximum-likelihood sigmoid through success counts ``successes[i]`` of ``trials[i]`` at ``n_values[i]``
+    (``trials`` may be one number for all points).
 
     ``k`` is kept in [1e-3, k_max] so that perfectly separated data (a step) give a finite fit whose x0
     lies between the last point above 1/2 and the first below.
@@ -80,7 +103,7 @@ def fit_sigmoid(n_values, successes, trials, k_max: float = 20.0) -> SigmoidFit:
 
     n = np.asarray(n_values, dtype=float)
     s = np.asarray(successes, dtype=float)
-    t = np.asarray(trials, dtype=float)
+    t = np.broadcast_to(np.asarray(trials, dtype=float), n.shape)  # one number: the same trials everywhere
     if n.size == 0 or n.shape != s.shape or n.shape != t.shape or np.any(t <= 0) or np.any(s < 0) or np.any(s > t):
         raise ValueError("need matching non-empty n_values, successes, trials with 0 <= successes <= trials > 0")
     frac = s / t
@@ -123,10 +146,7 @@ def fit_linear(x, y) -> LinearFit:
     if x.size < 2 or x.shape != y.shape:
         raise ValueError("need at least two matching points for a line")
     slope, intercept = np.polyfit(x, y, 1)
-    resid = y - (slope * x + intercept)
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid ** 2)) / ss_tot if ss_tot > 0 else 1.0
-    return LinearFit(slope=float(slope), intercept=float(intercept), r2=r2)
+    return LinearFit(slope=float(slope), intercept=float(intercept), r2=r_squared(y, slope * x + intercept))
 
 
 @dataclass

@@ -40,9 +40,9 @@ d, q), ``peak_bits``, ``order_blind_ceiling`` (list over lengths), and ``nope``:
 ``exact_accuracy``, ``char_accuracy``, ``mean_prefix``, ``fraction_copied``, ``bits_reproduced``,
 ``sigmoid``, ``t2``, ``peak_bits``.
 
-Example (the sigmoid fit on an exact step):
-    >>> n0, k, r2 = fit_sigmoid(list(range(1, 41)), [1.0] * 20 + [0.0] * 20)
-    >>> 19.5 < n0 < 21.5 and r2 > 0.99
+Example (the sigmoid fit on an exact step, 1000 strings per length):
+    >>> fit = fit_sigmoid(list(range(1, 41)), [1000] * 20 + [0] * 20, 1000)
+    >>> 19.5 < fit.x0 < 21.5 and fit.r2(list(range(1, 41)), [1.0] * 20 + [0.0] * 20) > 0.99
     True
 """
 from __future__ import annotations
@@ -57,6 +57,7 @@ import torch
 
 from bounds import log2_log2_meanfield
 from verify.cli import torch_threads
+from verify.fit import fit_linear, fit_sigmoid
 from verify.model import ModelFileError, Transformer
 from verify.report import Check, clopper_pearson_lower, compare, failed, write_data
 from verify.training.copy import copy_batch
@@ -65,25 +66,6 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "copy_rotary.pt"
 WEIGHTS_NOPE = Path(__file__).resolve().parents[1] / "weights" / "copy_nope.pt"
 LOG2_26 = math.log2(26)
 FP32_EPS = mpmath.mpf(2) ** -23
-
-
-def fit_sigmoid(lengths, accuracy, samples: int = 1000) -> tuple[float, float, float]:
-    """Decreasing sigmoid 1/(1 + exp(k (n - n0))) through exact-copy accuracies measured on ``samples``
-    strings per length (binomial maximum likelihood, :func:`verify.fit.fit_sigmoid`, 0 < k <= 20);
-    returns (n0, k, R^2 of the fitted curve against the accuracies).
-
-    Example:
-        >>> n0, k, r2 = fit_sigmoid([1, 2, 3, 4], [1.0, 0.9, 0.1, 0.0])
-        >>> 2.0 < n0 < 3.0
-        True
-    """
-    from verify.fit import fit_sigmoid as binomial_sigmoid
-
-    x, y = np.asarray(lengths, float), np.asarray(accuracy, float)
-    fit = binomial_sigmoid(x, np.round(y * samples), np.full(len(x), samples))
-    pred = fit(x)
-    ss_res, ss_tot = float(((y - pred) ** 2).sum()), float(((y - y.mean()) ** 2).sum())
-    return float(fit.x0), float(fit.k), 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
 
 
 @torch.no_grad()
@@ -160,15 +142,14 @@ def _run(ctx) -> list[Check]:
     lengths = list(range(1, max_len + 1))
     data = curves(model, lengths, samples, torch.Generator().manual_seed(1000 + ctx.seed))
     exact, fraction, bits = data["exact_accuracy"], data["fraction_copied"], data["bits_reproduced"]
-    n0, k, r2 = fit_sigmoid(lengths, exact, samples)
+    fit = fit_sigmoid(lengths, np.round(np.asarray(exact) * samples), samples)
+    n0, k, r2 = fit.x0, fit.k, fit.r2(lengths, exact)
     ctx.log(f"copying: rotary threshold n0 = {n0:.2f} (k = {k:.2f}, R^2 = {r2:.3f}), peak {max(bits):.1f} bits")
 
     # exponential decay of the fraction copied past the threshold: log(fraction) linear in n
     past = [(n, f) for n, f in zip(lengths, fraction) if n > n0 + 1 and f > 0]
-    xs, ys = np.array([p[0] for p in past], float), np.log([p[1] for p in past])
-    rate, intercept = np.polyfit(xs, ys, 1)
-    resid = ys - (rate * xs + intercept)
-    decay_r2 = 1.0 - float((resid ** 2).sum() / ((ys - ys.mean()) ** 2).sum())
+    decay = fit_linear([p[0] for p in past], np.log([p[1] for p in past]))
+    rate, decay_r2 = decay.slope, decay.r2
 
     peak_bits = max(bits)
     n_peak = lengths[bits.index(peak_bits)]
@@ -198,7 +179,8 @@ def _run(ctx) -> list[Check]:
 
     # the NoPE model: the positional scheme closest to T2's premise, yet its causal mask carries order
     data_nope = curves(nope, lengths, samples, torch.Generator().manual_seed(2000 + ctx.seed))
-    n0_nope, k_nope, r2_nope = fit_sigmoid(lengths, data_nope["exact_accuracy"], samples)
+    fit_nope = fit_sigmoid(lengths, np.round(np.asarray(data_nope["exact_accuracy"]) * samples), samples)
+    n0_nope, k_nope, r2_nope = fit_nope.x0, fit_nope.k, fit_nope.r2(lengths, data_nope["exact_accuracy"])
     bits_nope = data_nope["bits_reproduced"]
     t2_nope, log2_bound_nope = _t2(nope)
     probe = 5
@@ -222,7 +204,7 @@ def _run(ctx) -> list[Check]:
     ]
     write_data(ctx.out, "copying", dict(lengths=lengths, **data, sigmoid=dict(n0=n0, k=k, r2=r2),
                                         decay=dict(rate_per_char=float(rate), r2=decay_r2,
-                                                   fitted_from=int(xs[0]), fitted_to=int(xs[-1])),
+                                                   fitted_from=int(past[0][0]), fitted_to=int(past[-1][0])),
                                         max_train_len=max_train, samples_per_length=samples, t2=t2,
                                         peak_bits=peak_bits,
                                         order_blind_ceiling=[float(order_blind_ceiling(n)) for n in lengths],

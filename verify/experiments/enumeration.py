@@ -54,6 +54,7 @@ import torch.nn as nn
 
 from verify.cli import torch_threads
 from verify.engine import TuneConfig, tune
+from verify.fit import fit_linear
 from verify.model import ModelConfig, Transformer
 from verify.report import Check, compare, failed, write_data
 
@@ -200,24 +201,6 @@ def packing_bound(levels: int, radius, d: int, m: int) -> Fraction:
     return (1 + 2 * r / eps) ** (d * m)
 
 
-def fit_line(xs, ys) -> tuple[float, float, float]:
-    """Least-squares line: (slope, intercept, R^2).
-
-    Example:
-        >>> fit_line([1, 2, 3], [2, 4, 6])
-        (2.0, 0.0, 1.0)
-    """
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-    slope = sxy / sxx
-    intercept = my - slope * mx
-    ss_tot = sum((y - my) ** 2 for y in ys)
-    ss_res = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys))
-    return slope, intercept, (1.0 - ss_res / ss_tot) if ss_tot > 0 else 1.0
-
-
 def enumerate_model(spec: dict) -> dict:
     """All exact counts for one tiny model (see module doc for the keys).
 
@@ -271,8 +254,7 @@ def _run(ctx) -> list[Check]:
         ms = res["m"]
         log_acc = [_log2(c) for c in res["accessible"]]
         log_maps = [_log2(c) for c in res["maps"]]
-        slope_a, _, r2_a = fit_line(ms, log_acc)
-        slope_m, _, r2_m = fit_line(ms, log_maps)
+        (slope_a, r2_a), (slope_m, r2_m) = ((f.slope, f.r2) for f in (fit_linear(ms, log_acc), fit_linear(ms, log_maps)))
         t1_slope = d * math.log2(Q)
         below = [c < V ** n for c in res["accessible"]]
         checks.append(compare(f"enumeration_{tag}_slope", "slope of log2(accessible) vs m <= T1 slope d*log2(Q)",
