@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 PROFILES = ("quick", "full", "real")
@@ -36,6 +36,12 @@ class Experiment:
     settings: Mapping[str, Any] = field(default_factory=dict)   # profile -> typed settings (a dataclass)
     statistical_checks: Mapping[str, int] = field(default_factory=dict)  # profile -> number of statistical checks
     threads: int = 1                           # torch threads it runs with on CPU
+    module: str = ""                           # dotted module path (filled in by experiments())
+
+    @property
+    def module_path(self) -> str:
+        """Dotted path of the module that declares this experiment."""
+        return self.module or f"verify.experiments.{self.name}"
 
     def runs_under(self, profile: str) -> bool:
         return profile in self.profiles
@@ -59,10 +65,10 @@ def experiments() -> list[Experiment]:
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         declared = getattr(module, "EXPERIMENT", None)
         if isinstance(declared, Experiment):
-            found.append(declared)
+            found.append(replace(declared, module=module.__name__))
     return sorted(found, key=lambda e: (e.order, e.name))
 
 
 def module_of(experiment: Experiment) -> str:
     """Dotted path of the module that declares ``experiment``."""
-    return f"verify.experiments.{experiment.name}"
+    return experiment.module_path

@@ -1,16 +1,27 @@
 """Checks and reports: one measured number against one bound, compared at high precision.
 
-Every check of ``python -m verify.all`` is a :class:`Check`. It holds a claim ("empirical <= bound", or
-">=" for requirements such as "n50 at m = 1 is at least 8"), both numbers, and the ratio that says how
-tight the claim is. The ratio is oriented so that **ratio >= 1 means the claim holds**: bound/empirical
-for upper bounds, empirical/bound for lower bounds. A check whose ratio exceeds :data:`VACUOUS_RATIO`
-passes with so much room that it is weak evidence, and the report says so.
+Every check of ``python -m verify.all`` is a :class:`Check` of one of four kinds (:data:`KINDS`):
 
-Comparisons are done with mpmath at :data:`DIGITS` significant digits, so bounds given as log2 of
-astronomically large counts are compared without overflow or rounding surprises.
+- ``bound``: a theorem's inequality on measured data; it can fail only if the premises or the code are wrong;
+- ``premise``: an assumption of a theorem verified numerically (error against a tolerance);
+- ``phenomenon``: predicted or explained by the theory, not forced by it (a threshold we chose);
+- ``instrument``: the measurement can see something (the optimizer finds planted prompts).
+
+``bound`` and ``premise`` checks name the result they test by its key in ``bounds.all_results()``.
+A check holds a claim ("measured <= bound", or ">=" for lower claims), both numbers, and its **room**
+(stored as ``ratio``), oriented the same way for every check: **room >= 1 iff the claim holds**, room =
+bound/measured for upper claims and measured/bound for lower ones (for a premise: tolerance/error).
+A ``bound`` check with room above :data:`WEAK_ROOM` is *weak*: the measurement is far from the bound, so
+the pass says little (stored as ``vacuous``, the report's older name). Premises are never weak: a tiny
+error is the strongest result there is. A statistical check compares a confidence bound (its level in
+``confidence``) and may carry its point estimate (``params["estimate"]``).
+
+Comparisons are done with mpmath at :data:`DIGITS` significant digits (``bounds.evaluate.DEFAULT_DPS``), so
+bounds given as log2 of astronomically large counts are compared without overflow or rounding surprises.
 
 Example:
-    >>> c = compare("demo", "bits stored <= T1 bound", bound=64, empirical=40, unit="bits")
+    >>> c = compare("demo", "bits stored <= T1 bound", bound=64, empirical=40, unit="bits", kind="bound",
+    ...             theorem="t1_grid")
     >>> c.passed, round(c.ratio, 2), c.vacuous
     (True, 1.6, False)
 """
@@ -26,9 +37,19 @@ from pathlib import Path
 
 import mpmath
 
-DIGITS = 50
-VACUOUS_RATIO = 1000
+from bounds.evaluate import DEFAULT_DPS
+from verify.stats import clopper_pearson_lower, clopper_pearson_upper  # noqa: F401  (re-exported for old callers)
+
+DIGITS = DEFAULT_DPS
 KINDS = ("bound", "premise", "phenomenon", "instrument")
+WEAK_ROOM = 10          # a bound check passing with more than 10x room is weak evidence
+VACUOUS_RATIO = 1000    # checks that declare no kind yet: the old rule
+LEGEND = {
+    "bound": "a theorem's inequality on measured data (fails only if a premise or the code is wrong)",
+    "premise": "an assumption of a theorem verified numerically (error against a tolerance; never weak)",
+    "phenomenon": "predicted or explained by the theory, not forced by it (a threshold chosen here)",
+    "instrument": "the measurement can see something (else a pass of the other checks would mean little)",
+}
 
 
 @dataclass
@@ -38,10 +59,10 @@ class Check:
     name: str
     claim: str
     passed: bool
-    vacuous: bool
+    vacuous: bool                    # "weak": see the module docstring (judged per kind)
     bound: float | None
     empirical: float | None
-    ratio: float | None
+    ratio: float | None              # room: >= 1 iff the claim holds (see the module docstring)
     params: dict = field(default_factory=dict)
     kind: str | None = None          # one of KINDS
     theorem: str | None = None       # key of bounds.all_results(); required for kind bound and premise
@@ -62,22 +83,67 @@ def _to_float(x: mpmath.mpf) -> float:
     return float(x) if abs(x) < mpmath.mpf("1e308") else math.copysign(math.inf, float(mpmath.sign(x)))
 
 
-def compare(name: str, claim: str, bound, empirical, *, direction: str = "upper", unit: str = "",
-            params: dict | None = None, digits: int = DIGITS, vacuous_ratio: float = VACUOUS_RATIO,
-            kind: str | None = None, theorem: str | None = None, confidence: float | None = None) -> Check:
-    """Compare ``empirical`` with ``bound`` at ``digits`` digits and return a :class:`Check`.
-
-    ``direction="upper"``: the claim is empirical <= bound, ratio = bound/empirical.
-    ``direction="lower"``: the claim is empirical >= bound, ratio = empirical/bound.
-    Both numbers must be non-negative (compare logs of counts, bits, tokens, errors...). A zero
-    denominator gives ratio inf (the claim holds trivially and the check is vacuous).
+def check_kind(name: str, kind: str | None, theorem: str | None) -> None:
+    """Raise ValueError unless ``kind`` is one of KINDS and a bound/premise names a key of bounds.all_results().
 
     Example:
-        >>> compare("r2", "R^2 of n50 on m >= 0.95", bound=0.95, empirical=0.99, direction="lower").passed
+        >>> check_kind("x", "premise", "log2_meanfield")
+        >>> check_kind("x", "bound", None)
+        Traceback (most recent call last):
+        ...
+        ValueError: x: a bound check must name the result it tests (theorem=<key of bounds.all_results()>)
+    """
+    if kind is None:
+        return  # an experiment not converted yet (reported under "kind not declared")
+    if kind not in KINDS:
+        raise ValueError(f"{name}: kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    if theorem is None and kind in ("bound", "premise"):
+        raise ValueError(f"{name}: a {kind} check must name the result it tests (theorem=<key of bounds.all_results()>)")
+    if theorem is not None:
+        from bounds import all_results
+
+        if theorem not in all_results():
+            raise ValueError(f"{name}: unknown theorem {theorem!r}; known: {', '.join(sorted(all_results()))}")
+
+
+def is_weak(kind: str | None, room: float | None) -> bool:
+    """Weak evidence, judged per kind: a bound with room > WEAK_ROOM; never a premise; a phenomenon or an
+    instrument only if it holds trivially (infinite room).
+
+    Example:
+        >>> is_weak("bound", 119.0), is_weak("premise", 1e4), is_weak("phenomenon", 50.0)
+        (True, False, False)
+    """
+    if room is None:
+        return False
+    if kind == "bound":
+        return room > WEAK_ROOM
+    if kind == "premise":
+        return False
+    if kind in ("phenomenon", "instrument"):
+        return math.isinf(room)
+    return room > VACUOUS_RATIO
+
+
+def compare(name: str, claim: str, bound, empirical, *, direction: str = "upper", unit: str = "",
+            params: dict | None = None, digits: int = DIGITS, kind: str | None = None,
+            theorem: str | None = None, confidence: float | None = None, estimate=None) -> Check:
+    """Compare ``empirical`` with ``bound`` at ``digits`` digits and return a :class:`Check`.
+
+    ``direction="upper"``: the claim is empirical <= bound, room = bound/empirical.
+    ``direction="lower"``: the claim is empirical >= bound, room = empirical/bound.
+    Both numbers must be non-negative (compare logs of counts, bits, tokens, errors...). A zero
+    denominator gives room inf. ``confidence``: the level of the confidence bound given as ``empirical``
+    (a statistical check); ``estimate``: its point estimate, recorded beside it.
+
+    Example:
+        >>> compare("r2", "R^2 of n50 on m >= 0.95", bound=0.95, empirical=0.99, direction="lower",
+        ...         kind="phenomenon").passed
         True
     """
     if direction not in ("upper", "lower"):
         raise ValueError("direction must be 'upper' or 'lower'")
+    check_kind(name, kind, theorem)
     with mpmath.workdps(digits):
         b, e = _mpf(bound), _mpf(empirical)
         if b < 0 or e < 0:
@@ -85,17 +151,20 @@ def compare(name: str, claim: str, bound, empirical, *, direction: str = "upper"
         num, den = (b, e) if direction == "upper" else (e, b)
         ratio = mpmath.inf if den == 0 else num / den
         passed = bool(e <= b) if direction == "upper" else bool(e >= b)
-        vacuous = bool(ratio > vacuous_ratio)
         p = dict(params or {})
         p.setdefault("unit", unit)
         p.setdefault("direction", direction)
         p["bound_exact"] = mpmath.nstr(b, 20)
         p["empirical_exact"] = mpmath.nstr(e, 20)
-        return Check(name, claim, passed, vacuous, _to_float(b), _to_float(e), _to_float(ratio), p,
+        if estimate is not None:
+            p["estimate"] = _to_float(_mpf(estimate))
+        room = _to_float(ratio)
+        return Check(name, claim, passed, is_weak(kind, room), _to_float(b), _to_float(e), room, p,
                      kind=kind, theorem=theorem, confidence=confidence)
 
 
-def failed(name: str, claim: str, reason: str, params: dict | None = None) -> Check:
+def failed(name: str, claim: str, reason: str, params: dict | None = None, *, kind: str | None = None,
+           theorem: str | None = None) -> Check:
     """A check that could not be evaluated (crash, NaN loss, missing model): it fails with its reason.
 
     Example:
@@ -104,53 +173,25 @@ def failed(name: str, claim: str, reason: str, params: dict | None = None) -> Ch
     """
     p = dict(params or {})
     p["error"] = reason
-    return Check(name, claim, False, False, None, None, None, p)
-
-
-def clopper_pearson_lower(successes: int, trials: int, confidence: float = 0.95) -> float:
-    """One-sided lower confidence bound on a binomial proportion (exact, Clopper-Pearson).
-
-    Example:
-        >>> round(clopper_pearson_lower(10, 10), 4)
-        0.7411
-        >>> clopper_pearson_lower(0, 10)
-        0.0
-    """
-    from scipy.stats import beta
-
-    if trials <= 0 or not 0 <= successes <= trials:
-        raise ValueError(f"need 0 <= successes <= trials, trials > 0 (got {successes}/{trials})")
-    if successes == 0:
-        return 0.0
-    return float(beta.ppf(1 - confidence, successes, trials - successes + 1))
-
-
-def clopper_pearson_upper(successes: int, trials: int, confidence: float = 0.95) -> float:
-    """One-sided upper confidence bound on a binomial proportion.
-
-    Example:
-        >>> clopper_pearson_upper(10, 10)
-        1.0
-    """
-    from scipy.stats import beta
-
-    if trials <= 0 or not 0 <= successes <= trials:
-        raise ValueError(f"need 0 <= successes <= trials, trials > 0 (got {successes}/{trials})")
-    if successes == trials:
-        return 1.0
-    return float(beta.ppf(confidence, successes + 1, trials - successes))
+    return Check(name, claim, False, False, None, None, None, p, kind=kind, theorem=theorem)
 
 
 def environment() -> dict:
-    """Versions and machine facts recorded with every report."""
+    """Versions and machine facts recorded with every report.
+
+    Example:
+        >>> sorted(environment())[:3]
+        ['cuda', 'mpmath', 'numpy']
+    """
     import numpy
+    import scipy
     import sympy
     import torch
 
     return {
         "python": sys.version.split()[0], "platform": platform.platform(), "torch": torch.__version__,
-        "numpy": numpy.__version__, "sympy": sympy.__version__, "mpmath": mpmath.__version__,
-        "cuda": torch.cuda.is_available(), "threads": torch.get_num_threads(),
+        "numpy": numpy.__version__, "scipy": scipy.__version__, "sympy": sympy.__version__,
+        "mpmath": mpmath.__version__, "cuda": torch.cuda.is_available(), "threads": torch.get_num_threads(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -164,22 +205,88 @@ def _fmt(x: float | None) -> str:
 
 
 def verdict(check: Check) -> str:
+    """FAIL, pass (weak) or pass.
+
+    Example:
+        >>> verdict(compare("x", "c", bound=1000, empirical=1, kind="bound", theorem="t1_grid"))
+        'pass (weak)'
+    """
     if not check.passed:
         return "FAIL"
-    return "pass (vacuous)" if check.vacuous else "pass"
+    return "pass (weak)" if check.vacuous else "pass"
+
+
+def _measured(c: Check) -> str:
+    """The measured side; for a statistical check, the confidence bound with the point estimate beside it."""
+    text = _fmt(c.empirical)
+    if c.confidence is not None:
+        est = c.params.get("estimate")
+        text += f" ({_fmt(est)}; {100 * c.confidence:.4g}% bound)" if est is not None else \
+            f" ({100 * c.confidence:.4g}% bound)"
+    return text
+
+
+def _row(c: Check) -> str:
+    claim = c.claim + (f" ({c.params['error']})" if "error" in c.params else "")
+    return f"| {c.name} | {claim} | {_fmt(c.bound)} | {_measured(c)} | {_fmt(c.ratio)} | {verdict(c)} |"
+
+
+HEADER = ["| check | claim | bound or threshold | measured | room | verdict |", "|---|---|---|---|---|---|"]
 
 
 def markdown_table(checks: list[Check]) -> str:
-    """The summary table (check, claim, bound, empirical, ratio, verdict) in Markdown."""
-    rows = ["| check | claim | bound | empirical | ratio | verdict |", "|---|---|---|---|---|---|"]
-    for c in checks:
-        claim = c.claim + (f" ({c.params['error']})" if "error" in c.params else "")
-        rows.append(f"| {c.name} | {claim} | {_fmt(c.bound)} | {_fmt(c.empirical)} | {_fmt(c.ratio)} | {verdict(c)} |")
-    return "\n".join(rows)
+    """One table of checks (check, claim, bound, measured, room, verdict) in Markdown.
+
+    Example:
+        >>> print(markdown_table([compare("x", "1 <= 2", bound=2, empirical=1, kind="phenomenon")]).splitlines()[-1])
+        | x | 1 <= 2 | 2 | 1 | 2 | pass |
+    """
+    return "\n".join(HEADER + [_row(c) for c in checks])
+
+
+def grouped_markdown(checks: list[Check]) -> str:
+    """Checks grouped by theorem (in order of first appearance; checks of no theorem last), then by kind.
+
+    Example:
+        >>> cs = [compare("a", "c", bound=2, empirical=1, kind="phenomenon"),
+        ...       compare("b", "c", bound=2, empirical=1, kind="bound", theorem="t1_grid")]
+        >>> [l for l in grouped_markdown(cs).splitlines() if l.startswith("#")]
+        ['## t1_grid: T1 (exact grid form)', '### bound', '## no theorem', '### phenomenon']
+    """
+    from bounds import all_results
+
+    results = all_results()
+    theorems = list(dict.fromkeys(c.theorem for c in checks if c.theorem is not None))
+    out = []
+    for theorem in theorems + [None]:
+        group = [c for c in checks if c.theorem == theorem]
+        if not group:
+            continue
+        title = f"{theorem}: {results[theorem].name}" if theorem in results else (theorem or "no theorem")
+        out.append(f"## {title}")
+        for kind in KINDS + (None,):
+            rows = [c for c in group if c.kind == kind]
+            if rows:
+                out += [f"### {kind or 'kind not declared'}", "", markdown_table(rows), ""]
+    return "\n".join(out)
+
+
+def legend() -> str:
+    """What the kinds and the columns mean (printed at the top of report.md)."""
+    kinds = "\n".join(f"- **{k}**: {v}" for k, v in LEGEND.items())
+    return (f"{kinds}\n\n**room** is oriented the same way in every row: room >= 1 iff the claim holds; "
+            "room = bound/measured for upper claims (measured <= bound), measured/bound for lower claims "
+            "(measured >= bound); for a premise, tolerance/error. **weak**: a bound check with room > "
+            f"{WEAK_ROOM} (the measured value is far from the bound, so the pass says little); premises are "
+            "never weak; a phenomenon or instrument only when it holds trivially (room inf). A statistical "
+            "check compares a one-sided confidence bound at the stated level (its point estimate beside it).")
 
 
 def write_report(out_dir: str | Path, checks: list[Check], extra: dict | None = None) -> Path:
-    """Write ``report.json`` and ``report.md`` atomically (a crash mid-write never leaves half a file)."""
+    """Write ``report.json`` and ``report.md`` atomically (a crash mid-write never leaves half a file).
+
+    ``extra`` is merged into report.json (``statistics`` among it is summarized at the top of report.md).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     payload = {"checks": [c.to_json() for c in checks], "environment": environment()}
@@ -188,9 +295,14 @@ def write_report(out_dir: str | Path, checks: list[Check], extra: dict | None = 
     tmp.write_text(json.dumps(payload, indent=2, default=str))
     tmp.replace(out / "report.json")
     n_fail = sum(not c.passed for c in checks)
-    n_vac = sum(c.vacuous for c in checks)
-    md = (f"# Verification report\n\n{len(checks)} checks, {n_fail} failed, {n_vac} vacuous "
-          f"(ratio > {VACUOUS_RATIO}).\n\n{markdown_table(checks)}\n")
+    n_weak = sum(c.vacuous for c in checks)
+    stats = (extra or {}).get("statistics")
+    fwe = "" if not stats else (
+        f" Statistical checks: {stats['checks']}, each at confidence {stats['per_check_confidence']:.6g} "
+        f"({stats['method']}; a correct implementation fails this run by chance with probability at most "
+        f"{stats['family_wise_error']:g}).")
+    md = (f"# Verification report\n\n{len(checks)} checks, {n_fail} failed, {n_weak} weak.{fwe}\n\n"
+          f"{legend()}\n\n{grouped_markdown(checks)}\n")
     tmp = out / "report.md.tmp"
     tmp.write_text(md)
     tmp.replace(out / "report.md")
