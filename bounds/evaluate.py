@@ -236,6 +236,44 @@ def log2_log2_meanfield(d, radius, eps, q) -> mpmath.mpf:
     return _positive_integer("d", d) * mpmath.log(1 + ratio, 2) + mpmath.log(inner, 2)
 
 
+@_at_precision
+def log2_meanfield_vocab(vocab, radius, eps, q) -> mpmath.mpf:
+    """T2, finite vocabulary (derived here): log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/2)(2r/eps)^q) bits.
+
+    >>> round(float(log2_meanfield_vocab(2, 0.5, 1, 1)), 4)   # log2 e + log2(3e/2)
+    3.4704
+    """
+    vocab_ = _size_at_least_2("vocab", vocab)
+    ratio = 2 * _positive("radius", radius) / _eps(eps)
+    log2_e = mpmath.log(mpmath.e, 2)
+    return log2_e + (vocab_ - 1) * (log2_e + mpmath.log(1 + ratio ** _check_q(q) / 2, 2))
+
+
+@_at_precision
+def tokens_meanfield_vocab(vocab, radius, eps, q) -> mpmath.mpf:
+    """T2, finite vocabulary, in tokens' worth: log2 Bw_V / log2|V|.
+
+    >>> round(float(tokens_meanfield_vocab(50304, 63.62, "fp16", 1)))   # pythia-160m, fp16, q = 1
+    56151
+    """
+    return log2_meanfield_vocab(vocab, radius, eps, q) / mpmath.log(_size_at_least_2("vocab", vocab), 2)
+
+
+@_at_precision
+def log2_vocab_net_size(vocab, radius, eps, q) -> mpmath.mpf:
+    """The exact count behind log2_meanfield_vocab: log2 C(K + |V| - 1, |V| - 1), K = ceil(floor(|V|/2)(2r/eps)^q),
+    the number of multisets of length K, which form a W_q-net of radius eps of every context's measure.
+
+    >>> float(log2_vocab_net_size(2, 0.5, 1, 1)) == 1.0   # K = 1: the two contexts of length 1
+    True
+    """
+    vocab_ = _size_at_least_2("vocab", vocab)
+    ratio = 2 * _positive("radius", radius) / _eps(eps)
+    k = mpmath.ceil(mpmath.floor(vocab_ / 2) * ratio ** _check_q(q))
+    log_binomial = mpmath.loggamma(k + vocab_) - mpmath.loggamma(k + 1) - mpmath.loggamma(vocab_)
+    return log_binomial / mpmath.log(2)
+
+
 # ----------------------------------------------------------------------------------------- refinements
 def _check_theta(theta) -> mpmath.mpf:
     t = _positive("theta", theta)

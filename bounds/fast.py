@@ -198,3 +198,24 @@ def tokens_per_vector_cone(d, vocab, radius, eps, theta) -> np.ndarray:
     """
     per_vector = log2_prompts_ball(d, 1, radius, eps) + log2_cone_fraction(d, theta)
     return per_vector / np.log2(np.asarray(vocab, dtype=float))
+
+
+def log2_meanfield_vocab(vocab, radius, eps, q) -> np.ndarray:
+    """T2 with a finite vocabulary: log2 e + (|V|-1)*(log2 e + log2(1 + (2r/eps)^q/2)), vectorized.
+
+    >>> round(float(log2_meanfield_vocab(2, 0.5, 1.0, 1)), 4)
+    3.4704
+    """
+    ln_ratio = np.log(2.0 * np.asarray(radius, dtype=float)) - np.log(_eps(eps))
+    ln_half_term = np.asarray(q, dtype=float) * ln_ratio - LN2               # ln((2r/eps)^q / 2)
+    per_token = LOG2_E + _softplus(ln_half_term) / LN2                         # log2(e(1 + x/2))
+    return LOG2_E + (np.asarray(vocab, dtype=float) - 1.0) * per_token
+
+
+def tokens_meanfield_vocab(vocab, radius, eps, q) -> np.ndarray:
+    """T2 with a finite vocabulary in tokens' worth, log2 Bw_V / log2|V|, vectorized.
+
+    >>> round(float(tokens_meanfield_vocab(50304, 63.62, 2.0 ** -10, 1)))
+    56151
+    """
+    return log2_meanfield_vocab(vocab, radius, eps, q) / np.log2(np.asarray(vocab, dtype=float))

@@ -11,7 +11,7 @@ eps = 2^-10 unless told otherwise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 HMDO_TABLE = "HMDO Table 2"
 HMDO_SLOPE = "HMDO (measured cramming slope, n50 per prompt vector on PG19), as quoted in issue 2"
@@ -35,6 +35,7 @@ class Preset:
     theta: float | None = None
     slope: float | None = None
     sources: dict = field(default_factory=dict)
+    context_window: int | None = None   # tokens (max_position_embeddings of the public config); None if unsure
 
 
 def _hf(repo: str) -> str:
@@ -66,6 +67,20 @@ _ALL = [
     _config_only("llama-3.1-8b", 4096, 128256, 32, 32, "meta-llama/Llama-3.1-8B"),
     _config_only("smollm2-135m", 576, 49152, 30, 9, "HuggingFaceTB/SmolLM2-135M"),
 ]
+# Context windows: max_position_embeddings of each model's public Hugging Face config.json (only the values
+# we are sure of; Qwen2.5-1.5B and Gemma-3-270m are left unknown).
+_CONTEXT_WINDOWS = {
+    **{name: (2048, f"HF config EleutherAI/{name} (max_position_embeddings)")
+       for name in ("pythia-160m", "pythia-410m", "pythia-1b", "pythia-1.4b", "pythia-2.8b")},
+    "qwen2.5-0.5b": (32768, "HF config Qwen/Qwen2.5-0.5B (max_position_embeddings)"),
+    "llama-3.2-1b": (131072, "HF config meta-llama/Llama-3.2-1B (max_position_embeddings)"),
+    "llama-3.2-3b": (131072, "HF config meta-llama/Llama-3.2-3B (max_position_embeddings)"),
+    "llama-3.1-8b": (131072, "HF config meta-llama/Llama-3.1-8B (max_position_embeddings)"),
+    "smollm2-135m": (8192, "HF config HuggingFaceTB/SmolLM2-135M (max_position_embeddings)"),
+}
+_ALL = [replace(p, context_window=_CONTEXT_WINDOWS[p.name][0],
+                sources={**p.sources, "context_window": _CONTEXT_WINDOWS[p.name][1]})
+        if p.name in _CONTEXT_WINDOWS else p for p in _ALL]
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in _ALL}
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .symbols import Result, d, eps, log2, q, r
+from .symbols import Result, d, eps, log2, q, r, vocab
 
 N_EPS = (1 + 2 * r / eps) ** d
 LOG2_MEANFIELD = N_EPS * log2(sp.E + sp.E * (2 * r / eps) ** q)
@@ -49,3 +49,40 @@ def latex(name: str = "log2_log2_meanfield") -> str:
     True
     """
     return RESULTS[name].latex()
+
+
+# ----------------------------------------------------------------------------------------- finite vocabulary
+# Derived here (docs/t2_finite_vocabulary.md). A context over V has measure sum_v w_v delta_{e_v}: the support
+# is the |V| embeddings, so only the weights need a net. Largest-remainder rounding of w to the grid (1/K) Z^|V|
+# moves TV < floor(|V|/2)/K mass, and W_q^q <= D^q * TV (D = diam of the embeddings <= 2r), so
+# K = ceil(floor(|V|/2) * (2r/eps)^q) gives a W_q-net of radius eps: the C(K + |V| - 1, |V| - 1) multisets
+# of length K. With C(a + b, b) <= (e(a + b)/b)^b and (|V|/(|V| - 1))^(|V| - 1) < e this is at most
+# e * (e + (e/2)(2r/eps)^q)^(|V| - 1).
+LOG2_MEANFIELD_VOCAB = log2(sp.E) + (vocab - 1) * log2(sp.E + sp.E / 2 * (2 * r / eps) ** q)
+TOKENS_MEANFIELD_VOCAB = LOG2_MEANFIELD_VOCAB / log2(vocab)
+
+T2_VOCAB = Result(
+    name="T2 with a finite vocabulary (log2)",
+    expr=LOG2_MEANFIELD_VOCAB,
+    source="derived here (docs/t2_finite_vocabulary.md): [HMDO]'s weight count with the support fixed to the "
+           "|V| token embeddings",
+    assumptions=(
+        "non-causal attention stack of any depth, or a single causal layer read at the last position; "
+        "no positional information: the output is a function F(mu_X) of the context's empirical measure",
+        "token embeddings in B(0, r) (any norm; only their diameter D <= 2r enters, so 2r may be replaced by D)",
+        "precision eps in the Wasserstein-q distance on the input measure, q >= 1: counted are the points of "
+        "a W_q-net of radius eps (the multisets of length K = ceil(floor(|V|/2)*(2r/eps)^q)); outputs "
+        "compared at eps_out with F L-Lipschitz from (mu, W_q) need eps = eps_out/(2L)",
+        "|V| >= 2; when (1 + 2r/eps)^d < |V| the support-net form log2_meanfield may be smaller (take the min)",
+    ),
+    meaning="log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/2)(2r/eps)^q) bits about the context, for any length n",
+)
+T2_VOCAB_TOKENS = Result(
+    name="T2 with a finite vocabulary (tokens' worth)",
+    expr=TOKENS_MEANFIELD_VOCAB,
+    source=T2_VOCAB.source,
+    assumptions=T2_VOCAB.assumptions,
+    meaning="log2 Bw_V / log2|V|: the bound in tokens of V, comparable with a context window",
+)
+
+RESULTS.update({"log2_meanfield_vocab": T2_VOCAB, "tokens_meanfield_vocab": T2_VOCAB_TOKENS})

@@ -43,6 +43,11 @@ COLUMNS = [
     ("tokens_per_vector", "C (tok/vec)"),
     ("threshold_tokens", "C*m"),
     ("log2_log2_meanfield", "log2 log2 Bw"),
+    ("log2_meanfield_vocab_q1", "log2 Bw_V q=1"),
+    ("tokens_meanfield_vocab_q1", "Bw_V q=1 (tok)"),
+    ("log2_meanfield_vocab_q2", "log2 Bw_V q=2"),
+    ("tokens_meanfield_vocab_q2", "Bw_V q=2 (tok)"),
+    ("context_window", "context"),
     ("tokens_per_vector_cone", "C cone"),
     ("tokens_per_vector_16bit", "C 16-bit"),
     ("empirical_tokens_per_vector", "measured"),
@@ -52,6 +57,9 @@ LATEX_HEADERS = {
     "vocab": r"$|V|$", "radius": r"$r$", "eps": r"$\varepsilon$", "prompt_length": r"$m$", "d": r"$d$",
     "log2_prompts": r"$\log_2 N_{pr}$", "tokens_per_vector": r"$C$", "threshold_tokens": r"$Cm$",
     "log2_log2_meanfield": r"$\log_2\log_2 B_w$", "tokens_per_vector_cone": r"$C_{cone}$",
+    "log2_meanfield_vocab_q1": r"$\log_2 B_{w,V}^{q=1}$", "tokens_meanfield_vocab_q1": r"$B_{w,V}^{q=1}$ (tok)",
+    "log2_meanfield_vocab_q2": r"$\log_2 B_{w,V}^{q=2}$", "tokens_meanfield_vocab_q2": r"$B_{w,V}^{q=2}$ (tok)",
+    "context_window": "context",
     "tokens_per_vector_16bit": r"$16d/\log_2|V|$",
     "empirical_tokens_per_vector": "measured", "ratio": r"$C$/measured", "model": "model",
 }
@@ -216,6 +224,10 @@ def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = 
             else:
                 per_vector = None
             meanfield = evaluate.log2_log2_meanfield(model.d, model.radius, eps, q) if has_radius else None
+            # T2 with a finite vocabulary at q = 1 and 2, never above the support-net form (see bounds.t2)
+            vocab_bits = {wq: min(evaluate.log2_meanfield_vocab(model.vocab, model.radius, eps, wq),
+                                  evaluate.log2_meanfield(model.d, model.radius, eps, wq)) if has_radius else None
+                          for wq in (1, 2)}
             cone = (evaluate.tokens_per_vector_cone(model.d, model.vocab, model.radius, eps, model.theta)
                     if has_radius and model.theta is not None else None)
             for m in lengths:
@@ -239,6 +251,10 @@ def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = 
                     "threshold_tokens": c * m if c is not None else None,
                     "log2_log2_meanfield": meanfield,
                     "tokens_per_vector_cone": cone,
+                    **{f"log2_meanfield_vocab_q{wq}": bits_v for wq, bits_v in vocab_bits.items()},
+                    **{f"tokens_meanfield_vocab_q{wq}": bits_v / log2_vocab if bits_v is not None else None
+                       for wq, bits_v in vocab_bits.items()},
+                    "context_window": model.context_window,
                     "tokens_per_vector_16bit": 16 * model.d / log2_vocab,
                     "empirical_tokens_per_vector": model.slope,
                     "ratio": c / model.slope if c is not None and model.slope is not None else None,
@@ -319,7 +335,9 @@ def _note(rows: list[dict]) -> str:
             f"and the ball-form C cone)" if row["form"] == "bits" else "ball form d*m*log2(1 + 2r/eps)")
     return (f"T1 {form}; eps = {_text('eps', row['eps'], 6)} ({row['precision']}"
             f"{' convention, the default' if row['precision'] == DEFAULT_PRECISION else ''}); "
-            f"T2 with Wasserstein q = {mpmath.nstr(row['q'], 6)}; r = l_inf radius of last-layer states "
+            f"T2 with Wasserstein q = {mpmath.nstr(row['q'], 6)}; Bw_V = T2 with a finite vocabulary "
+            f"(docs/t2_finite_vocabulary.md) at q = 1 and 2, in bits and in tokens' worth (bits/log2|V|); "
+            f"context = max_position_embeddings of the model's config; r = l_inf radius of last-layer states "
             f"(HMDO Table 2), '-' where unknown; C 16-bit = 16*d/log2|V| (Kuratov et al.'s capacity); "
             f"measured = cramming slope n50 per prompt vector; C/measured = bound over measured.")
 
@@ -423,7 +441,7 @@ def main(argv=None) -> int:
 
     >>> main(["--preset", "pythia-1b", "--format", "csv", "--digits", "3"])  # doctest: +ELLIPSIS
     model,d,vocab,...
-    pythia-1b,2048,50304,16,8,65.68,2.22,0.0009765625,fp16,ball,,1,1,34900.0,2230.0,2230.0,34900.0,2210.0,2100.0,287.4,7.77
+    pythia-1b,2048,50304,16,8,65.68,2.22,0.0009765625,fp16,ball,,1,1,34900.0,2230.0,2230.0,34900.0,2210.0,879000.0,1740000.0,56300.0,111000.0,2048,2100.0,287.4,7.77
     0
     """
     parser = make_parser()

@@ -72,7 +72,14 @@ class Check:
         return asdict(self)
 
 
-def _mpf(x) -> mpmath.mpf:
+def mpf(x) -> mpmath.mpf:
+    """``x`` as an mpmath number; a float through its shortest decimal repr (0.1 stays 0.1, not 0.1000000000000000055).
+
+    Example:
+        >>> with mpmath.workdps(30):
+        ...     print(mpf(0.1), mpf(3), mpf("1e400") > mpf(1e300))
+        0.1 3.0 True
+    """
     return x if isinstance(x, mpmath.mpf) else mpmath.mpf(str(x) if isinstance(x, float) else x)
 
 
@@ -145,7 +152,7 @@ def compare(name: str, claim: str, bound, empirical, *, direction: str = "upper"
         raise ValueError("direction must be 'upper' or 'lower'")
     check_kind(name, kind, theorem)
     with mpmath.workdps(digits):
-        b, e = _mpf(bound), _mpf(empirical)
+        b, e = mpf(bound), mpf(empirical)
         if b < 0 or e < 0:
             raise ValueError(f"{name}: compare non-negative quantities (got bound={b}, empirical={e})")
         num, den = (b, e) if direction == "upper" else (e, b)
@@ -157,7 +164,7 @@ def compare(name: str, claim: str, bound, empirical, *, direction: str = "upper"
         p["bound_exact"] = mpmath.nstr(b, 20)
         p["empirical_exact"] = mpmath.nstr(e, 20)
         if estimate is not None:
-            p["estimate"] = _to_float(_mpf(estimate))
+            p["estimate"] = _to_float(mpf(estimate))
         room = _to_float(ratio)
         return Check(name, claim, passed, is_weak(kind, room), _to_float(b), _to_float(e), room, p,
                      kind=kind, theorem=theorem, confidence=confidence)
