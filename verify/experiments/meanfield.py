@@ -32,6 +32,10 @@ a lower bound on the violation): T2's premise is a statement about non-causal st
 **Positional encodings** (learned, sinusoidal, rotary) break both non-causal statements; the size of the
 violation (max |difference| of logits) is reported, with a check that it is at least ``BREAK_THRESHOLD``.
 
+Kinds: the invariances are **premises** of T2 (``log2_meanfield``), checked as max error against a tolerance
+of 1e-12; the order leak and the positional breaks are **phenomena** (the theory explains them, it does not
+force a size). All checks are exact (no statistical check).
+
 Inputs: 16 random sequences of 7 vectors ~ N(0, 1) in R^8 (full profile: 64 of 16), models re-initialised by
 :func:`verify.experiments.enumeration.scaled_init` (gain 1, positions ~ N(0, 1)) so that attention is not near-uniform.
 
@@ -46,16 +50,32 @@ Example:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from verify.cli import torch_threads
 from verify.experiments.enumeration import scaled_init
 from verify.model import ModelConfig, Transformer
+from verify.registry import Experiment
 from verify.report import Check, compare, write_data
 
 TOLERANCE = 1e-12
 BREAK_THRESHOLD = 0.05  # logits are O(1): a violation of 5% of a logit unit is not rounding
 D, N, BATCH = 8, 7, 16
+THEOREM = "log2_meanfield"  # T2: these invariances are its mean-field premise
+
+
+@dataclass(frozen=True)
+class Settings:
+    batch: int    # random input sequences
+    length: int   # vectors per sequence
+
+
+EXPERIMENT = Experiment(
+    name="meanfield", order=10, results=(THEOREM,), profiles=("quick", "full"),
+    settings={"quick": Settings(batch=BATCH, length=N), "full": Settings(batch=4 * BATCH, length=2 * N + 2)},
+    statistical_checks={"quick": 0, "full": 0})
 
 
 def make_model(positional: str, causal: bool, n_layer: int, seed: int = 0) -> Transformer:
@@ -127,8 +147,9 @@ def last_duplication_error(model: Transformer, X: torch.Tensor) -> float:
 
 def _run(ctx) -> list[Check]:
     """Every invariance statement of the module docstring, as checks with the measured errors."""
+    s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
     g = torch.Generator().manual_seed(ctx.seed)
-    batch, length = (BATCH, N) if ctx.quick else (4 * BATCH, 2 * N + 2)
+    batch, length = s.batch, s.length
     X = torch.randn(batch, length, D, generator=g, dtype=torch.float64)
     checks, rows = [], []
 
@@ -144,7 +165,7 @@ def _run(ctx) -> list[Check]:
                                ("duplication", duplication_error(model, X))):
             checks.append(compare(f"meanfield_noncausal_{scope}_{statement}",
                                   f"NoPE non-causal {scope}: {statement} invariance error <= 1e-12 (float64)",
-                                  TOLERANCE, err, unit="max abs logit error",
+                                  TOLERANCE, err, unit="max abs logit error", kind="premise", theorem=THEOREM,
                                   params=record("none", False, n_layer, statement, err)))
         causal = make_model("none", causal=True, n_layer=n_layer, seed=ctx.seed)
         errs = (("prefix_permutation", prefix_permutation_error(causal, X, ctx.seed)),
@@ -153,8 +174,8 @@ def _run(ctx) -> list[Check]:
             for statement, err in errs:
                 checks.append(compare(f"meanfield_causal_layer_{statement}",
                                       f"NoPE causal layer: {statement} invariance error at the last position <= 1e-12",
-                                      TOLERANCE, err, unit="max abs logit error",
-                                      params=record("none", True, 1, statement, err)))
+                                      TOLERANCE, err, unit="max abs logit error", kind="premise",
+                                      theorem=THEOREM, params=record("none", True, 1, statement, err)))
         else:
             err = min(e for _, e in errs)
             for statement, e in errs:
@@ -163,7 +184,8 @@ def _run(ctx) -> list[Check]:
                                   f"NoPE causal {n_layer}-layer model: the causal mask leaks order "
                                   f"(last-position violation >= {BREAK_THRESHOLD})",
                                   BREAK_THRESHOLD, err, direction="lower", unit="max abs logit error",
-                                  params=dict(n_layer=n_layer, **{s: e for s, e in errs})))
+                                  kind="phenomenon", theorem=THEOREM,
+                                  params=dict(n_layer=n_layer, **{st: e for st, e in errs})))
     for positional in ("learned", "sinusoidal", "rotary"):
         model = make_model(positional, causal=False, n_layer=1, seed=ctx.seed)
         perm, dup = permutation_error(model, X, ctx.seed), duplication_error(model, X)
@@ -172,7 +194,7 @@ def _run(ctx) -> list[Check]:
         checks.append(compare(f"meanfield_{positional}_breaks",
                               f"{positional} positions break the lemma: min(permutation, duplication) error "
                               f">= {BREAK_THRESHOLD}", BREAK_THRESHOLD, min(perm, dup), direction="lower",
-                              unit="max abs logit error",
+                              unit="max abs logit error", kind="phenomenon", theorem=THEOREM,
                               params=dict(positional=positional, permutation_error=perm, duplication_error=dup)))
     write_data(ctx.out, "meanfield", dict(rows=rows, tolerance=TOLERANCE, break_threshold=BREAK_THRESHOLD))
     return checks
