@@ -19,7 +19,7 @@ import functools
 import mpmath
 from mpmath import mp
 
-from . import precision
+from . import precision, validate
 
 DEFAULT_DPS = 50
 mp.dps = max(mp.dps, DEFAULT_DPS)  # see the module docstring: arithmetic on results keeps 50 digits
@@ -35,11 +35,10 @@ def with_precision(dps: int):
     >>> int(x)
     320
     """
-    if int(dps) != dps or dps < 5:
-        raise ValueError("dps must be an integer >= 5")
-    token = _ACTIVE_DPS.set(int(dps))
+    dps = validate.dps(dps)
+    token = _ACTIVE_DPS.set(dps)
     try:
-        with mp.workdps(int(dps)):
+        with mp.workdps(dps):
             yield
     finally:
         _ACTIVE_DPS.reset(token)
@@ -62,41 +61,17 @@ def current_dps() -> int:
 def _at_precision(func):
     @functools.wraps(func)
     def wrapper(*args, dps=None, **kwargs):
-        with mp.workdps(int(dps) if dps is not None else current_dps()):
+        with mp.workdps(validate.dps(dps) if dps is not None else current_dps()):
             return func(*args, **kwargs)
     return wrapper
 
 
 # ----------------------------------------------------------------------------------------- validation
-def _positive_integer(name: str, value) -> mpmath.mpf:
-    try:
-        x = mpmath.mpf(precision.plain_number(value))
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
-    if not mpmath.isfinite(x) or x < 1 or x != mpmath.floor(x):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return x
-
-
-def _positive(name: str, value) -> mpmath.mpf:
-    try:
-        x = mpmath.mpf(precision.plain_number(value))
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not mpmath.isfinite(x) or x <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return x
-
-
-def _size_at_least_2(name: str, value) -> mpmath.mpf:
-    x = _positive_integer(name, value)
-    if x < 2:
-        raise ValueError(f"{name} must be an integer >= 2, got {value!r}")
-    return x
-
-
-def _eps(value) -> mpmath.mpf:
-    return precision.parse_eps(value)
+# One rule per quantity, shared with the fast path and the command lines: bounds/validate.py.
+_positive_integer = validate.positive_integer
+_positive = validate.positive
+_size_at_least_2 = validate.size
+_eps = validate.eps
 
 
 def _log2_one_plus_ratio(radius, eps) -> mpmath.mpf:
@@ -175,7 +150,7 @@ def log2_accessible_fraction(log2_prompts, n, vocab) -> mpmath.mpf:
     >>> log2_accessible_fraction(100, 20, 32) == -0.0 and log2_accessible_fraction(100, 30, 32) == -50
     True
     """
-    value = mpmath.mpf(precision.plain_number(log2_prompts)) - _positive_integer("n", n) * mpmath.log(_size_at_least_2("vocab", vocab), 2)
+    value = validate.finite("log2_prompts", log2_prompts) - _positive_integer("n", n) * mpmath.log(_size_at_least_2("vocab", vocab), 2)
     return min(mpmath.mpf(0), value)
 
 
@@ -186,10 +161,10 @@ def n_max_dataset(log2_prompts, k, alphabet) -> int:
     25
     """
     with mp.workdps(current_dps()):
-        ratio = mpmath.mpf(precision.plain_number(log2_prompts)) / (_positive_integer("k", k) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2))
+        ratio = validate.finite("log2_prompts", log2_prompts) / (_positive_integer("k", k) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2))
         # exact powers of two land on integers; guard against a last-digit rounding below them
         nearest = mpmath.nint(ratio)
-        if abs(ratio - nearest) < mpmath.mpf(10) ** (-(mp.dps - 10)) * max(1, abs(nearest)):
+        if abs(ratio - nearest) < mpmath.mpf(10) ** (-(mp.dps * 4 // 5)) * max(1, abs(nearest)):
             ratio = nearest
         return max(0, int(mpmath.floor(ratio)))
 
@@ -201,15 +176,13 @@ def cross_entropy_floor_bits(log2_prompts, n, alphabet) -> mpmath.mpf:
     >>> cross_entropy_floor_bits(10, 8, 4) == 6
     True
     """
-    return _positive_integer("n", n) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2) - mpmath.mpf(precision.plain_number(log2_prompts))
+    return (_positive_integer("n", n) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2)
+            - validate.finite("log2_prompts", log2_prompts))
 
 
 # ----------------------------------------------------------------------------------------- T2
 def _check_q(q) -> mpmath.mpf:
-    q_ = _positive("q", q)
-    if q_ < 1:
-        raise ValueError(f"q must be >= 1 (Wasserstein-q), got {q!r}")
-    return q_
+    return validate.order("q", q)
 
 
 @_at_precision
@@ -276,10 +249,7 @@ def log2_vocab_net_size(vocab, radius, eps, q) -> mpmath.mpf:
 
 # ----------------------------------------------------------------------------------------- refinements
 def _check_theta(theta) -> mpmath.mpf:
-    t = _positive("theta", theta)
-    if t > mpmath.pi:
-        raise ValueError(f"theta must be in (0, pi], got {theta!r}")
-    return t
+    return validate.angle("theta", theta)
 
 
 @_at_precision
@@ -324,27 +294,47 @@ def _log_betainc_cf(a, b, x) -> mpmath.mpf:
     return a * mpmath.log(x) + b * mpmath.log1p(-x) - mpmath.log(mpmath.beta(a, b)) - mpmath.log(a) + mpmath.log(h)
 
 
+def log2_cone_floor(radius, eps) -> mpmath.mpf:
+    """log2(1 + r/eps): the cone refinement never counts fewer prompts per vector than this.
+
+    A cone of any opening angle holds its axis, a segment of length r inside B(0, r); points on it at
+    spacing just above eps are a valid packing of ceil(r/eps) <= 1 + r/eps points (at least one cell).
+    The sector-volume estimate drops below that when theta is narrower than about eps/r, so the refined
+    count is the larger of the two: still at most the ball form, never below a packing count, never < 0.
+
+    >>> float(log2_cone_floor(1, 1))
+    1.0
+    """
+    with mp.workdps(current_dps()):
+        return mpmath.log(1 + _positive("radius", radius) / _eps(eps), 2)
+
+
+def _log2_cone_per_vector(d, radius, eps, theta) -> mpmath.mpf:
+    estimate = _positive_integer("d", d) * _log2_one_plus_ratio(radius, eps) + log2_cone_fraction(d, theta)
+    return max(estimate, log2_cone_floor(radius, eps))
+
+
 @_at_precision
 def tokens_per_vector_cone(d, vocab, radius, eps, theta) -> mpmath.mpf:
-    """Cone-refined C: (d*log2(1 + 2r/eps) + log2 cone fraction)/log2|V|.
+    """Cone-refined C: max(d*log2(1 + 2r/eps) + log2 cone fraction, log2(1 + r/eps))/log2|V|.
 
     >>> float(tokens_per_vector_cone(2, 4, 0.5, 1, mpmath.pi))   # (2 - 1)/2
     0.5
+    >>> round(float(tokens_per_vector_cone(768, 50304, 63.62, "fp16", 1e-5)), 4)   # the floor: narrow cone
+    1.0239
     """
     log2_vocab = mpmath.log(_size_at_least_2("vocab", vocab), 2)
-    per_vector = _positive_integer("d", d) * _log2_one_plus_ratio(radius, eps) + log2_cone_fraction(d, theta)
-    return per_vector / log2_vocab
+    return _log2_cone_per_vector(d, radius, eps, theta) / log2_vocab
 
 
 @_at_precision
 def log2_prompts_cone(d, m, radius, eps, theta) -> mpmath.mpf:
-    """Cone-refined T1: m*(d*log2(1 + 2r/eps) + log2 cone fraction).
+    """Cone-refined T1: m*max(d*log2(1 + 2r/eps) + log2 cone fraction, log2(1 + r/eps)) (`log2_cone_floor`).
 
     >>> float(log2_prompts_cone(2, 3, 0.5, 1, mpmath.pi))
     3.0
     """
-    per_vector = _positive_integer("d", d) * _log2_one_plus_ratio(radius, eps) + log2_cone_fraction(d, theta)
-    return _positive_integer("m", m) * per_vector
+    return _positive_integer("m", m) * _log2_cone_per_vector(d, radius, eps, theta)
 
 
 @_at_precision

@@ -4,7 +4,9 @@ Same names and meanings as `bounds.evaluate`, but arguments broadcast as numpy a
 float64 arrays. Formulations avoid overflow: log1p for log2(1 + 2r/eps), a softplus for
 log2(1 + (2r/eps)^q), and a log-space continued fraction for the incomplete beta of the cone. They agree
 with the 50-digit mpmath evaluators to 1e-12 relative for d <= 1e5, m <= 1e6, eps >= 2^-64, q <= 8,
-|V| <= 1e7 (tests/test_bounds_properties.py), and never return inf or nan there.
+|V| <= 1e7 (tests/test_bounds_properties.py), and never return inf or nan there. Arguments are checked
+by the same rules as the mpmath side (bounds/validate.py): a NaN, an inf, a non-integral d, m or |V|, an
+angle outside (0, pi] or a result that overflows float64 raises ValueError.
 
 >>> float(log2_prompts_ball(2, 3, 0.5, 1.0))
 6.0
@@ -14,21 +16,31 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
-from . import precision
+from . import validate
 
 LN2 = np.log(2.0)
 LOG2_E = 1.0 / LN2
 
 
 def _eps(eps) -> np.ndarray:
-    if isinstance(eps, str):
-        return np.asarray(float(precision.parse_eps(eps)))
-    return np.asarray(eps, dtype=float)
+    return validate.array_eps(eps)
+
+
+def _d(d) -> np.ndarray:
+    return validate.array_integer_at_least("d", d, 1)
+
+
+def _m(m) -> np.ndarray:
+    return validate.array_integer_at_least("m", m, 1)
+
+
+def _size(name: str, value) -> np.ndarray:
+    return validate.array_integer_at_least(name, value, 2)
 
 
 def _ln_one_plus_ratio(radius, eps) -> np.ndarray:
     """ln(1 + 2r/eps), accurate when 2r/eps is tiny or huge."""
-    return np.log1p(2.0 * np.asarray(radius, dtype=float) / _eps(eps))
+    return np.log1p(2.0 * validate.array_positive("radius", radius) / _eps(eps))
 
 
 def log2_prompts_ball(d, m, radius, eps) -> np.ndarray:
@@ -37,7 +49,7 @@ def log2_prompts_ball(d, m, radius, eps) -> np.ndarray:
     >>> log2_prompts_ball(np.array([1, 2]), 1, 0.5, 1.0).tolist()
     [1.0, 2.0]
     """
-    return np.asarray(d, dtype=float) * np.asarray(m, dtype=float) * _ln_one_plus_ratio(radius, eps) / LN2
+    return validate.finite_result("log2_prompts_ball", _d(d) * _m(m) * _ln_one_plus_ratio(radius, eps) / LN2)
 
 
 def log2_prompts_bits(d, m, bits) -> np.ndarray:
@@ -46,7 +58,7 @@ def log2_prompts_bits(d, m, bits) -> np.ndarray:
     >>> float(log2_prompts_bits(768, 1, 16))
     12288.0
     """
-    return np.asarray(bits, dtype=float) * np.asarray(d, dtype=float) * np.asarray(m, dtype=float)
+    return validate.finite_result("log2_prompts_bits", validate.array_positive("bits", bits) * _d(d) * _m(m))
 
 
 def log2_prompts_grid(d, m, levels) -> np.ndarray:
@@ -55,7 +67,7 @@ def log2_prompts_grid(d, m, levels) -> np.ndarray:
     >>> float(log2_prompts_grid(4, 2, 256))
     64.0
     """
-    return np.asarray(d, dtype=float) * np.asarray(m, dtype=float) * np.log2(np.asarray(levels, dtype=float))
+    return validate.finite_result("log2_prompts_grid", _d(d) * _m(m) * np.log2(_size("levels", levels)))
 
 
 def tokens_per_vector(d, vocab, radius=None, eps=None, bits=None) -> np.ndarray:
@@ -64,12 +76,15 @@ def tokens_per_vector(d, vocab, radius=None, eps=None, bits=None) -> np.ndarray:
     >>> round(float(tokens_per_vector(768, 50304, bits=16)), 2)
     786.77
     """
-    ln_vocab = np.log(np.asarray(vocab, dtype=float))
+    ln_vocab = np.log(_size("vocab", vocab))
     if bits is not None:
-        return np.asarray(bits, dtype=float) * np.asarray(d, dtype=float) * LN2 / ln_vocab
+        if radius is not None or eps is not None:
+            raise ValueError("give either bits, or radius and eps, not both")
+        return validate.finite_result("tokens_per_vector",
+                                      validate.array_positive("bits", bits) * _d(d) * LN2 / ln_vocab)
     if radius is None or eps is None:
         raise ValueError("tokens_per_vector needs radius and eps (ball form) or bits (p-bit form)")
-    return np.asarray(d, dtype=float) * _ln_one_plus_ratio(radius, eps) / ln_vocab
+    return validate.finite_result("tokens_per_vector", _d(d) * _ln_one_plus_ratio(radius, eps) / ln_vocab)
 
 
 def log2_accessible_fraction(log2_prompts, n, vocab) -> np.ndarray:
@@ -78,8 +93,9 @@ def log2_accessible_fraction(log2_prompts, n, vocab) -> np.ndarray:
     >>> float(log2_accessible_fraction(100.0, 30, 32))
     -50.0
     """
-    value = np.asarray(log2_prompts, dtype=float) - np.asarray(n, dtype=float) * np.log2(np.asarray(vocab, dtype=float))
-    return np.minimum(0.0, value)
+    value = (validate.array_finite("log2_prompts", log2_prompts)
+             - validate.array_integer_at_least("n", n, 1) * np.log2(_size("vocab", vocab)))
+    return validate.finite_result("log2_accessible_fraction", np.minimum(0.0, value))
 
 
 def cross_entropy_floor_bits(log2_prompts, n, alphabet) -> np.ndarray:
@@ -88,7 +104,9 @@ def cross_entropy_floor_bits(log2_prompts, n, alphabet) -> np.ndarray:
     >>> float(cross_entropy_floor_bits(10.0, 8, 4))
     6.0
     """
-    return np.asarray(n, dtype=float) * np.log2(np.asarray(alphabet, dtype=float)) - np.asarray(log2_prompts, dtype=float)
+    value = (validate.array_integer_at_least("n", n, 1) * np.log2(_size("alphabet", alphabet))
+             - validate.array_finite("log2_prompts", log2_prompts))
+    return validate.finite_result("cross_entropy_floor_bits", value)
 
 
 def _softplus(y: np.ndarray) -> np.ndarray:
@@ -102,11 +120,12 @@ def log2_log2_meanfield(d, radius, eps, q) -> np.ndarray:
     >>> round(float(log2_log2_meanfield(1, 0.5, 1.0, 1)), 4)
     2.2885
     """
-    radius = np.asarray(radius, dtype=float)
+    radius = validate.array_positive("radius", radius)
     eps_ = _eps(eps)
     ln_ratio = np.log(2.0 * radius) - np.log(eps_)   # ln(2r/eps), no overflow of the ratio itself
-    inner_bits = LOG2_E + _softplus(np.asarray(q, dtype=float) * ln_ratio) / LN2  # log2(e(1 + x^q))
-    return np.asarray(d, dtype=float) * _ln_one_plus_ratio(radius, eps_) / LN2 + np.log2(inner_bits)
+    inner_bits = LOG2_E + _softplus(validate.array_order("q", q) * ln_ratio) / LN2  # log2(e(1 + x^q))
+    value = _d(d) * _ln_one_plus_ratio(radius, eps_) / LN2 + np.log2(inner_bits)
+    return validate.finite_result("log2_log2_meanfield", value)
 
 
 def _stirling_correction(x):
@@ -170,7 +189,7 @@ def log2_cone_fraction(d, theta) -> np.ndarray:
     >>> round(float(log2_cone_fraction(2, np.pi / 2)), 12)
     -2.0
     """
-    d, theta = np.broadcast_arrays(np.asarray(d, dtype=float), np.asarray(theta, dtype=float))
+    d, theta = np.broadcast_arrays(validate.array_integer_at_least("d", d, 2), validate.array_angle("theta", theta))
     a, b = (d - 1.0) / 2.0, np.full(d.shape, 0.5)
     half = theta / 2.0
     x, one_minus_x = np.sin(half) ** 2, np.cos(half) ** 2   # cos^2 keeps 1 - x accurate near theta = pi
@@ -191,13 +210,17 @@ def log2_cone_fraction(d, theta) -> np.ndarray:
 
 
 def tokens_per_vector_cone(d, vocab, radius, eps, theta) -> np.ndarray:
-    """Cone-refined C: (d*log2(1 + 2r/eps) + log2 cone fraction)/log2|V|, vectorized.
+    """Cone-refined C: max(d*log2(1 + 2r/eps) + log2 cone fraction, log2(1 + r/eps))/log2|V|, vectorized
+    (the floor is `bounds.evaluate.log2_cone_floor`: a narrow cone still holds the cells along its axis).
 
     >>> round(float(tokens_per_vector_cone(2, 4, 0.5, 1.0, np.pi)), 12)
     0.5
+    >>> round(float(tokens_per_vector_cone(768, 50304, 63.62, 2.0 ** -10, 1e-5)), 4)
+    1.0239
     """
-    per_vector = log2_prompts_ball(d, 1, radius, eps) + log2_cone_fraction(d, theta)
-    return per_vector / np.log2(np.asarray(vocab, dtype=float))
+    floor = np.log1p(validate.array_positive("radius", radius) / _eps(eps)) / LN2
+    per_vector = np.maximum(log2_prompts_ball(d, 1, radius, eps) + log2_cone_fraction(d, theta), floor)
+    return validate.finite_result("tokens_per_vector_cone", per_vector / np.log2(_size("vocab", vocab)))
 
 
 def log2_meanfield_vocab(vocab, radius, eps, q) -> np.ndarray:

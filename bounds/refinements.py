@@ -2,12 +2,15 @@
 
 - Cone: the support lies in a cone of opening angle theta (0 < theta <= pi). The count is multiplied by
   the volume fraction of the ball inside the cone, the spherical sector
-  (1/2) * I_{sin^2(theta/2)}((d-1)/2, 1/2) (regularized incomplete beta), per prompt vector.
+  (1/2) * I_{sin^2(theta/2)}((d-1)/2, 1/2) (regularized incomplete beta), per prompt vector, but never
+  taken below 1 + r/eps per vector: the cone's axis, a segment of length r, holds a packing of
+  ceil(r/eps) points whatever theta (the volume estimate falls below that for theta below about eps/r).
 - Box: per-coordinate ranges l_i instead of one radius: prod_i (1 + l_i/eps) per prompt vector.
 - Non-uniform cells: next-token cells of unequal volume; the n-fold product of cell volumes drawn
   from their distribution D has a median; once that median falls below 1/Pk a typical sequence of
   length n no longer owns an eps-cell, so n* = min{n : median(prod_{j<=n} v_j) < 1/Pk}.
-  `nonuniform_threshold` evaluates it numerically from a sample of cell volumes.
+  `nonuniform_threshold` evaluates it numerically from a sample of cell volumes, on a lattice of log2
+  volumes rounded up (so its answer is never below the exact n*, and exact for equal cells).
 
 >>> import sympy
 >>> from bounds.symbols import d, theta
@@ -26,7 +29,8 @@ from .symbols import Result, d, eps, i, log2, m, n, r, side, theta
 CONE_FRACTION = sp.Rational(1, 2) * sp.betainc_regularized((d - 1) / sp.Integer(2), sp.Rational(1, 2), 0,
                                                             sp.sin(theta / 2) ** 2)
 LOG2_CONE_FRACTION = log2(CONE_FRACTION)
-LOG2_PROMPTS_CONE = m * (d * log2(1 + 2 * r / eps) + LOG2_CONE_FRACTION)
+LOG2_CONE_FLOOR = log2(1 + r / eps)   # the axis of the cone: a segment of length r, ceil(r/eps) <= 1 + r/eps points
+LOG2_PROMPTS_CONE = m * sp.Max(d * log2(1 + 2 * r / eps) + LOG2_CONE_FRACTION, LOG2_CONE_FLOOR)
 LOG2_PROMPTS_BOX = m * sp.Sum(log2(1 + side[i] / eps), (i, 1, d))
 median_log2_product = sp.Function("M")  # M(n) = median of log2 prod_{j<=n} v_j, v_j iid ~ D
 NONUNIFORM_CONDITION = sp.Lt(median_log2_product(n), -sp.Symbol("ell_Pk", positive=True))  # ell_Pk = log2 Pk
@@ -36,8 +40,10 @@ CONE = Result(
     expr=LOG2_PROMPTS_CONE,
     source="[HMDO] section 5 (cone refinement); sector volume fraction by the regularized incomplete beta",
     assumptions=("each prompt vector (or representation) lies in a cone of opening angle theta <= pi",
-                 "d >= 2", "T1 ball-form assumptions"),
-    meaning="log2 Npr(m) <= m*(d*log2(1 + 2r/eps) + log2((1/2) I_{sin^2(theta/2)}((d-1)/2, 1/2)))",
+                 "d >= 2", "T1 ball-form assumptions",
+                 "floor derived here: the cone's axis (length r) holds ceil(r/eps) <= 1 + r/eps separated points"),
+    meaning="log2 Npr(m) <= m*max(d*log2(1 + 2r/eps) + log2((1/2) I_{sin^2(theta/2)}((d-1)/2, 1/2)), "
+            "log2(1 + r/eps))",
 )
 BOX = Result(
     name="Box refinement",
@@ -78,13 +84,46 @@ def _check_volumes(cell_volumes) -> np.ndarray:
     return volumes
 
 
-def _lattice(cell_volumes, bin_bits: float):
-    """Round log2 volumes to a lattice of step bin_bits; return (offset index, probability mass)."""
-    log2v = np.log2(_check_volumes(cell_volumes))
-    idx = np.rint(log2v / bin_bits).astype(np.int64)
-    low = idx.min()
-    mass = np.bincount(idx - low).astype(float)
-    return int(low), mass / mass.sum()
+# Float log2 of a volume (and the volume itself) is within a few ulps of the exact value: every log2
+# volume but an exact power of two is moved up by this relative margin before it is rounded up, so no
+# lattice value is below it.
+_UP = 1e-12
+# The FFT's cumulative sums are within ~1e-13 of the exact ones (4M-point lattice); the median is taken where
+# the computed CDF exceeds 1/2 by more than this, so it is never below the exact (upper) median.
+_CDF_SLACK = 1e-9
+
+
+def _check_bin_bits(bin_bits) -> float:
+    try:
+        step = float(bin_bits)
+    except (TypeError, ValueError):
+        raise ValueError(f"bin_bits must be a positive finite number, got {bin_bits!r}") from None
+    if not (math.isfinite(step) and step > 0):
+        raise ValueError(f"bin_bits must be a positive finite number, got {bin_bits!r}")
+    return step
+
+
+def _check_n(name: str, n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer, float)) or not float(n).is_integer() or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _lattice(volumes: np.ndarray, bin_bits: float):
+    """Round log2 volumes UP onto the lattice top + k*bin_bits (k <= 0), top = the largest of them.
+
+    Returns (top, mass), mass[j] the probability of k = j - (mass.size - 1). Each lattice value is >= its
+    exact log2 volume (the margin _UP covers float error), and the largest volume is on the lattice
+    exactly, so equal cells are represented without error.
+    """
+    log2v = np.log2(volumes)
+    exact = np.frexp(volumes)[0] == 0.5                         # powers of two: np.log2 is exact there
+    up = np.where(exact, log2v, log2v + _UP * np.maximum(1.0, np.abs(log2v)))
+    top = float(up.max())
+    k = np.ceil((up - top) / bin_bits).astype(np.int64)      # <= 0; ceil: towards larger volumes
+    low = int(k.min())
+    mass = np.bincount(k - low).astype(float)
+    return top, mass / mass.sum()
 
 
 def _convolve_power(mass: np.ndarray, n: int) -> np.ndarray:
@@ -97,44 +136,58 @@ def _convolve_power(mass: np.ndarray, n: int) -> np.ndarray:
     return dist / dist.sum()
 
 
-def median_log2_volume_product(cell_volumes, n: int, bin_bits: float = 1 / 64) -> float:
-    """Median of log2 of the product of n iid cell volumes drawn from the sample `cell_volumes`.
+def median_log2_volume_product(cell_volumes, n: int, *, bin_bits: float = 1 / 64) -> float:
+    """Median of log2 of the product of n iid cell volumes drawn from the sample `cell_volumes`, never
+    below the exact one: an upper bound within n*bin_bits of it.
 
-    The log2 volumes are rounded to a lattice of step `bin_bits` (error at most n*bin_bits/2 bits) and
-    the n-fold convolution is exact on that lattice. The step grows, if needed, so that the lattice of the
-    sum has at most MAX_LATTICE points (memory); the error bound n*step/2 then uses the larger step.
+    Each log2 volume is rounded UP to a lattice of step `bin_bits` anchored at the largest volume (exact
+    for that one, hence for equal cells), so the lattice sum is >= the exact sum for every draw and its
+    median >= the exact median. The n-fold convolution is exact on the lattice (FFT, float rounding
+    absorbed by a 1e-9 slack on the CDF). The median is the upper one: the smallest lattice value with
+    more than half the mass at or below it. The step grows, if needed, so that the lattice of the sum
+    has at most MAX_LATTICE points (memory); the error bound n*step then uses the larger step.
 
     >>> median_log2_volume_product([0.25] * 4, 3)
     -6.0
     """
-    if int(n) != n or n < 1:
-        raise ValueError("n must be a positive integer")
-    log2v = np.log2(_check_volumes(cell_volumes))
-    bin_bits = max(bin_bits, float(log2v.max() - log2v.min()) * int(n) / MAX_LATTICE)
-    low, mass = _lattice(cell_volumes, bin_bits)
-    dist = _convolve_power(mass, int(n))
-    cdf = np.cumsum(dist)
-    median_index = int(np.searchsorted(cdf, 0.5 - 1e-12))
-    return float((low * int(n) + median_index) * bin_bits)
+    n = _check_n("n", n)
+    bin_bits = _check_bin_bits(bin_bits)
+    volumes = _check_volumes(cell_volumes)
+    log2v = np.log2(volumes)
+    bin_bits = max(bin_bits, float(log2v.max() - log2v.min()) * n / MAX_LATTICE)
+    top, mass = _lattice(volumes, bin_bits)
+    dist = _convolve_power(mass, n)
+    median_index = int(np.searchsorted(np.cumsum(dist), 0.5 + _CDF_SLACK, side="right"))
+    median_index = min(median_index, dist.size - 1)
+    return float(top * n + (median_index - (dist.size - 1)) * bin_bits)
 
 
-def nonuniform_threshold(cell_volumes, log2_pk: float, bin_bits: float = 1 / 64, max_n: int = 1 << 20) -> int:
+def nonuniform_threshold(cell_volumes, log2_pk: float, *, bin_bits: float = 1 / 64, max_n: int = 1 << 20) -> int:
     """Smallest n with median(log2 prod of n cell volumes) < -log2_pk (non-uniform-cell refinement).
 
     The median is non-increasing in n (each extra factor is <= 1), so n* is found by bracketing and bisection.
-    With all volumes 1/|V| this is floor(log2_pk/log2|V|) + 1, T1's threshold.
+    The median comes from `median_log2_volume_product`, which never falls below the exact median (log2
+    volumes rounded up on its lattice): the lattice error can only make n* larger than the exact answer,
+    by at most the n needed to absorb n*bin_bits bits. With all volumes 1/|V| it is exact, T1's threshold
+    floor(log2_pk/log2|V|) + 1 (up to a 1e-12 relative margin at exact ties, again upwards).
 
     >>> nonuniform_threshold([1 / 16] * 16, log2_pk=10.0)
     3
     """
+    try:
+        log2_pk = float(log2_pk)
+    except (TypeError, ValueError):
+        raise ValueError(f"log2_pk must be a finite number >= 0, got {log2_pk!r}") from None
     if not (log2_pk >= 0 and math.isfinite(log2_pk)):
-        raise ValueError("log2_pk must be a finite number >= 0")
+        raise ValueError(f"log2_pk must be a finite number >= 0, got {log2_pk!r}")
+    bin_bits = _check_bin_bits(bin_bits)
+    max_n = _check_n("max_n", max_n)
     volumes = _check_volumes(cell_volumes)
     if np.all(volumes == 1.0):
         raise ValueError("all cell volumes are 1: the median never falls below 1/Pk")
 
     def below(k: int) -> bool:
-        return median_log2_volume_product(volumes, k, bin_bits) < -log2_pk
+        return median_log2_volume_product(volumes, k, bin_bits=bin_bits) < -log2_pk
 
     # Start next to the law-of-large-numbers guess log2_pk / E|log2 v| (the median of the sum is within
     # O(1) terms of it), bracket by doubling steps, then bisect: a few convolutions instead of ~2 log2 n.

@@ -11,7 +11,7 @@ import torch
 from verify import bench, zoo
 from verify.experiments import cramming, dataset, precision
 from verify.all import Context
-from verify.experiments.cramming import count_check, soft_check
+from verify.checks import count_check, soft_check
 from verify.fit import find_n50, fit_linear, fit_sigmoid
 from verify.model import ModelConfig, Transformer
 from verify.report import compare

@@ -127,7 +127,7 @@ def main(argv=None) -> int:
                    help="the baseline's learning rate (default the anchors' 1e-2; the engine's 0.1 isolates batching)")
     try:
         args = p.parse_args(sys.argv[1:] if argv is None else argv)
-        from verify import zoo
+        from verify import subjects, zoo
         from verify.model import ModelFileError
 
         if args.model not in zoo.ZOO_NAMES:
@@ -147,10 +147,8 @@ def main(argv=None) -> int:
             torch.set_num_threads(max(1, args.threads))
         try:
             zm = zoo.load(args.model, device=args.device)
-            if args.model == "natural":
-                targets = zoo.natural_targets(args.targets, n, seed=args.seed)
-            else:
-                targets = zoo.random_targets(zm, args.targets, n, seed=args.seed)
+            kind = "natural" if args.model == "natural" else "random"
+            targets = subjects.targets(subjects.from_zoo(zm), kind, count=args.targets, n=n, seed=args.seed)
         except ModelFileError as exc:
             raise ValueError(str(exc)) from None
         if args.m + n - 1 > zm.model.cfg.block_size:

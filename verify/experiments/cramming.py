@@ -39,12 +39,13 @@ import math
 import time
 
 import mpmath
-import numpy as np
-import torch
 
+from verify import subjects
 from verify.engine import TuneConfig, tune
 from verify.fit import fit_linear, find_n50
-from verify.report import Check, clopper_pearson_lower, compare, failed, write_data
+from verify.checks import count_check, point_record, soft_check
+from verify.report import Check, compare, failed, write_data
+from verify.rng import derive_seed
 
 SETTINGS = {
     # quick: CI on 2 cores (cramming's share of the 10-minute budget is about 2.5 minutes)
@@ -53,121 +54,24 @@ SETTINGS = {
     "full": dict(ms=(1, 2, 3, 4, 5), count=48, steps=1500, patience=300, n_start_random=7, n_start_natural=14,
                  control_ns=(1, 2, 3, 4), control_count=48),
 }
-CONFIDENCE = 0.95
+def measure(zm, *, kind: str, m: int, n: int, count: int, settings: dict, seed: int, device: str) -> dict:
+    """Tune ``count`` targets of one kind at (m, n) on zoo model ``zm``; return the point record.
 
-
-def _mp(x) -> mpmath.mpf:
-    return x if isinstance(x, mpmath.mpf) else mpmath.mpf(str(x) if isinstance(x, float) else x)
-
-
-def mean_upper_bound(values, confidence: float = CONFIDENCE) -> float:
-    """One-sided upper confidence bound on a mean (Student t; the sample mean itself for one value).
-
-    Example:
-        >>> round(mean_upper_bound([1.0, 2.0, 3.0]), 3)
-        3.686
+    Drawn as every cramming driver draws (:mod:`verify.subjects`): the targets depend on (kind, n) only, so
+    f(m, n) at every m is measured on the same targets; each target's initial prompt has its own seed.
     """
-    from scipy.stats import t as student_t
-
-    v = np.asarray(values, dtype=float)
-    if v.size < 2:
-        return float(v.mean()) if v.size else float("nan")
-    return float(v.mean() + student_t.ppf(confidence, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-
-
-def point_record(n: int, result) -> dict:
-    """The figures' record of one measured (m, n): counts, fraction, confidence bound, cross-entropy.
-
-    Example:
-        >>> from types import SimpleNamespace
-        >>> r = SimpleNamespace(success=torch.tensor([True, False]), ce_bits=torch.tensor([1.0, 3.0]),
-        ...                     accuracy=torch.tensor([1.0, 0.5]), reason=["reproduced", "patience"])
-        >>> rec = point_record(5, r); rec["successes"], rec["f"], rec["mean_ce_bits"]
-        (1, 0.5, 2.0)
-    """
-    s, t = int(result.success.sum()), len(result.success)
-    ce = result.ce_bits.double().numpy()
-    finite = ce[np.isfinite(ce)]
-    nan_failures = sum(1 for r in result.reason if r.startswith("loss became"))
-    return {"n": n, "successes": s, "trials": t, "f": s / t, "f_lower": clopper_pearson_lower(s, t, CONFIDENCE),
-            "mean_ce_bits": float(finite.mean()) if finite.size else float("nan"),
-            "ce_ucb_bits": mean_upper_bound(finite) if finite.size else float("nan"),
-            "accuracy": float(result.accuracy.mean()), "nan_failures": nan_failures}
-
-
-def count_check(name: str, claim: str, points: list[dict], log2_npr, log2_alphabet, params: dict | None = None) -> Check:
-    """T1 count check over measured points: ``n*log2|A| + log2 f_lower <= log2 Npr`` at the tightest point.
-
-    Points with no success give no information (f_lower = 0) and are skipped; if none is left, the
-    empirical side is 0 bits (the check then holds vacuously).
-
-    Example:
-        >>> count_check("x", "c", [{"n": 10, "successes": 10, "trials": 10}], 8, 1.0).passed
-        False
-    """
-    best, best_pt = mpmath.mpf(0), None
-    with mpmath.workdps(50):
-        for p in points:
-            if p["successes"] == 0:
-                continue
-            f_lower = clopper_pearson_lower(p["successes"], p["trials"], CONFIDENCE)
-            bits = p["n"] * _mp(log2_alphabet) + mpmath.log(_mp(f_lower), 2)
-            if best_pt is None or bits > best:
-                best, best_pt = bits, p
-        best = max(best, mpmath.mpf(0))
-    prm = dict(params or {})
-    prm["tightest_point"] = None if best_pt is None else {k: best_pt[k] for k in ("n", "successes", "trials")}
-    prm["points"] = [{k: p[k] for k in ("n", "successes", "trials")} for p in points]
-    return compare(name, claim, bound=_mp(log2_npr), empirical=best, unit="bits", params=prm)
-
-
-def soft_check(name: str, claim: str, points: list[dict], log2_npr, log2_alphabet, params: dict | None = None) -> Check:
-    """Soft T1: mean cross-entropy (upper confidence bound) >= ``n*log2|A| - log2 Npr``, at the tightest point.
-
-    A negative floor is replaced by 0 (the claim then holds trivially; the ratio is inf and the check is
-    marked vacuous).
-
-    Example:
-        >>> soft_check("x", "c", [{"n": 6, "ce_ucb_bits": 2.0, "mean_ce_bits": 1.5}], 16, 4.0).passed
-        False
-    """
-    best = None
-    with mpmath.workdps(50):
-        for p in points:
-            if not math.isfinite(p.get("ce_ucb_bits", float("nan"))):
-                continue
-            floor = max(mpmath.mpf(0), p["n"] * _mp(log2_alphabet) - _mp(log2_npr))
-            emp = _mp(p["ce_ucb_bits"])
-            ratio = mpmath.inf if floor == 0 else emp / floor
-            if best is None or ratio < best[0]:
-                best = (ratio, floor, emp, p)
-    if best is None:
-        return failed(name, claim, "no finite cross-entropy measured", params)
-    prm = dict(params or {})
-    prm.update({"n": best[3]["n"], "mean_ce_bits": best[3]["mean_ce_bits"]})
-    return compare(name, claim, bound=best[1], empirical=best[2], direction="lower", unit="bits", params=prm)
-
-
-def _target_seed(seed: int, kind: str, m: int, n: int) -> int:
-    return (seed * 1_000_003 + {"random": 1, "natural": 2, "control": 3}[kind] * 10_007 + m * 101 + n) % (2 ** 31)
-
-
-def measure(zm, kind: str, m: int, n: int, count: int, s: dict, seed: int, device: str) -> dict:
-    """Tune ``count`` targets of one kind at (m, n) on zoo model ``zm``; return the point record."""
-    from verify import zoo
-
-    tseed = _target_seed(seed, kind, m, n)
-    if kind == "natural":
-        targets = zoo.natural_targets(count, n, seed=tseed)
-    else:
-        targets = zoo.random_targets(zm, count, n, seed=tseed)
-    config = TuneConfig(steps=s["steps"], patience=s["patience"], radius=zm.prompt_radius,
-                        init_std=zm.embedding_std(), seed=tseed)
-    result = tune(zm.model, targets, m, config=config, device=device)
+    subject = subjects.from_zoo(zm)
+    targets = subjects.targets(subject, kind, count=count, n=n, seed=derive_seed(seed, "target", zm.name, kind, n))
+    std = zm.embedding_std()
+    init = subjects.initial_prompts([derive_seed(seed, "init", zm.name, kind, m, n, i) for i in range(count)],
+                                    m=m, d=zm.d, std=std)
+    config = TuneConfig(steps=settings["steps"], patience=settings["patience"], radius=zm.prompt_radius,
+                        init_std=std, seed=derive_seed(seed, "restart", zm.name, kind, m, n))
+    result = tune(zm.model, targets, m, config=config, init=init, device=device)
     return point_record(n, result)
 
 
-def n50_curve(zm, kind: str, settings: dict, seed: int, device: str, log) -> dict:
+def n50_curve(zm, *, kind: str, settings: dict, seed: int, device: str, log) -> dict:
     """n50(m) for every m of the profile, each by an adaptive search started where the line so far points."""
     per_m, n_guess, growth, found = {}, settings[f"n_start_{kind}"], 1.6, []
     for m in settings["ms"]:
@@ -175,7 +79,8 @@ def n50_curve(zm, kind: str, settings: dict, seed: int, device: str, log) -> dic
 
         def measure_n(n, m=m, records=records):
             t0 = time.time()
-            rec = measure(zm, kind, m, n, settings["count"], settings, seed, device)
+            rec = measure(zm, kind=kind, m=m, n=n, count=settings["count"], settings=settings, seed=seed,
+                          device=device)
             records[n] = rec
             log(f"  cramming {kind} m={m} n={n}: {rec['successes']}/{rec['trials']} ({time.time() - t0:.1f}s)")
             return rec["successes"], rec["trials"]
@@ -215,7 +120,7 @@ def run(ctx) -> list[Check]:
                       "alphabet_size": len(zm.alphabet)}, "settings": dict(s), "kinds": {},
             "bounds": {m: {"log2_npr": float(npr[m]), "n50_bound_random": float((npr[m] + 1) / log2_a)} for m in s["ms"]}}
     for kind in ("random", "natural"):
-        per_m = n50_curve(zm, kind, s, ctx.seed, ctx.device, ctx.log)
+        per_m = n50_curve(zm, kind=kind, settings=s, seed=ctx.seed, device=ctx.device, log=ctx.log)
         ms = [m for m in s["ms"] if math.isfinite(per_m[m]["n50"])]
         fit = fit_linear(ms, [per_m[m]["n50"] for m in ms]) if len(ms) >= 2 else None
         data["kinds"][kind] = {"per_m": per_m, "fit": None if fit is None else fit.to_json()}
@@ -271,7 +176,8 @@ def control(ctx, s: dict, data: dict) -> list[Check]:
     zm = zoo.load("random", device=ctx.device)
     points = []
     for n in s["control_ns"]:
-        rec = measure(zm, "control", 1, n, s["control_count"], s, ctx.seed, ctx.device)
+        rec = measure(zm, kind="random", m=1, n=n, count=s["control_count"], settings=s, seed=ctx.seed,
+                      device=ctx.device)
         ctx.log(f"  cramming control m=1 n={n}: {rec['successes']}/{rec['trials']}")
         points.append(rec)
     npr = log2_prompts_float(zm.d, 1, zm.prompt_radius, "fp32")

@@ -32,10 +32,11 @@ import time
 
 import torch
 
-from verify.experiments.cramming import count_check
+from verify.checks import count_check
 from verify.engine import TuneConfig, tune
 from verify.fit import find_n50
 from verify.report import Check, compare, write_data
+from verify.rng import derive_seed
 
 SETTINGS = {
     "quick": dict(runs=(("witness", 1), ("natural", 1), ("natural", 2)), trials=8, k=1, input_length=3, steps=250,
@@ -64,11 +65,12 @@ def fixed_inputs(count: int, length: int, alphabet, seed: int) -> torch.Tensor:
     return torch.stack(rows)
 
 
-def memorize(zm, m: int, N: int, s: dict, inputs: torch.Tensor, seed: int, device: str, levels=None):
-    """Tune ``s["trials"]`` shared prompts, each on its own random labelling of the first N inputs.
+def memorize(zm, *, m: int, N: int, inputs: torch.Tensor, settings: dict, seed: int, device: str, levels=None):
+    """Tune ``settings["trials"]`` shared prompts, each on its own random labelling of the first N inputs.
 
     Returns the :class:`verify.engine.TuneResult` (one group per trial).
     """
+    s = settings
     g = torch.Generator().manual_seed(seed)
     a = torch.tensor(zm.alphabet, dtype=torch.long)
     T, k = s["trials"], s["k"]
@@ -98,12 +100,13 @@ def run(ctx) -> list[Check]:
         k, A = s["k"], len(zm.alphabet)
         bound_nmax = n_max_dataset(npr, k, A)
         cap = min(4 * bound_nmax + 4, A ** s["input_length"], 4096)
-        inputs = fixed_inputs(cap, s["input_length"], zm.alphabet, seed=ctx.seed * 7919 + 11)
+        inputs = fixed_inputs(cap, s["input_length"], zm.alphabet, seed=derive_seed(ctx.seed, "inputs", name))
         points = []
 
         def measure(N, zm=zm, m=m, levels=levels, inputs=inputs, points=points, name=name):
             t0 = time.time()
-            result = memorize(zm, m, N, s, inputs, (ctx.seed * 1_000_003 + m * 7_001 + N) % 2 ** 31, ctx.device, levels)
+            result = memorize(zm, m=m, N=N, inputs=inputs, settings=s, seed=derive_seed(ctx.seed, "labels", name, m, N),
+                              device=ctx.device, levels=levels)
             points.append({"n": N, "successes": result.n_success, "trials": len(result.success),
                            "mean_accuracy": float(result.accuracy.mean())})
             ctx.log(f"  dataset {name} m={m} N={N}: {result.n_success}/{len(result.success)} labellings memorized "

@@ -33,8 +33,10 @@ import time
 
 import mpmath
 
-from verify.experiments.cramming import CONFIDENCE, point_record, soft_check
+from verify import subjects
+from verify.checks import CONFIDENCE, point_record, soft_check
 from verify.engine import TuneConfig, tune
+from verify.rng import derive_seed
 from verify.report import Check, clopper_pearson_lower, compare, failed, write_data
 
 SETTINGS = {
@@ -77,17 +79,20 @@ def capacity_bits(points: list[dict], log2_vocab: float):
     return (0.0, None) if best is None else (max(best, 0.0), best_n)
 
 
-def _point(zm, q, m: int, n: int, count: int, s: dict, seed: int, device: str) -> dict:
-    from verify import zoo
+def _point(zm, *, q, m: int, n: int, count: int, settings: dict, seed: int, device: str) -> dict:
+    """One (Q, m, n) point, drawn as every cramming driver draws (:mod:`verify.subjects`)."""
+    s = settings
+    targets = subjects.targets(subjects.from_zoo(zm), "random", count=count, n=n,
+                               seed=derive_seed(seed, "target", zm.name, "random", n))
+    std = zm.embedding_std()
+    init = subjects.initial_prompts([derive_seed(seed, "init", zm.name, q, m, n, i) for i in range(count)],
+                                    m=m, d=zm.d, std=std)
+    config = TuneConfig(steps=s["steps"], patience=s["patience"], radius=zm.prompt_radius, levels=q, init_std=std,
+                        seed=derive_seed(seed, "restart", zm.name, q, m, n), restarts=s["restarts"] if q == 2 else 0)
+    return point_record(n, tune(zm.model, targets, m, config=config, init=init, device=device))
 
-    tseed = (seed * 1_000_003 + 7 * 10_007 + (q or 0) * 131 + m * 17 + n) % (2 ** 31)
-    targets = zoo.random_targets(zm, count, n, seed=tseed)
-    config = TuneConfig(steps=s["steps"], patience=s["patience"], radius=zm.prompt_radius, levels=q,
-                        init_std=zm.embedding_std(), seed=tseed, restarts=s["restarts"] if q == 2 else 0)
-    return point_record(n, tune(zm.model, targets, m, config=config, device=device))
 
-
-def soft_point(zm, q, m: int, log2_npr: float, s: dict, seed: int, device: str, log) -> list[dict]:
+def soft_point(zm, *, q, m: int, log2_npr: float, settings: dict, seed: int, device: str, log) -> list[dict]:
     """One n past T1's threshold (n*log2|V| = log2 Npr + 2*log2|V|), where soft T1's floor is positive.
 
     The scan stops where targets stop being reproduced, before the floor n*log2|V| - log2 Npr turns
@@ -97,13 +102,16 @@ def soft_point(zm, q, m: int, log2_npr: float, s: dict, seed: int, device: str, 
     n = int(log2_npr // math.log2(zm.vocab)) + 2
     if n + m > zm.model.cfg.block_size:
         return []
-    rec = _point(zm, q, m, n, s["soft_count"], {**s, "restarts": 0, "steps": s["soft_steps"]}, seed, device)
+    s = settings
+    rec = _point(zm, q=q, m=m, n=n, count=s["soft_count"], settings={**s, "restarts": 0, "steps": s["soft_steps"]},
+                 seed=seed, device=device)
     log(f"  precision {q_label(q)} m={m} n={n} (soft T1 point): mean cross-entropy {rec['mean_ce_bits']:.2f} bits")
     return [rec]
 
 
-def scan(zm, q, m: int, s: dict, seed: int, device: str, log) -> list[dict]:
+def scan(zm, *, q, m: int, settings: dict, seed: int, device: str, log) -> list[dict]:
     """Measure f at n = n0, n0+1, ... for one (Q, m); stop when nothing is reproduced or capacity falls twice."""
+    s = settings
     log2_v = math.log2(zm.vocab)
     trained_bits = zm.d * m * math.log2(zm.levels or 2)
     n0 = max(1, int(trained_bits // log2_v) - 1)
@@ -111,7 +119,7 @@ def scan(zm, q, m: int, s: dict, seed: int, device: str, log) -> list[dict]:
     points, best, falls = [], -math.inf, 0
     for n in range(n0, min(n_stop, zm.model.cfg.block_size - m) + 1):
         t0 = time.time()
-        rec = _point(zm, q, m, n, s["count"], s, seed, device)
+        rec = _point(zm, q=q, m=m, n=n, count=s["count"], settings=s, seed=seed, device=device)
         points.append(rec)
         log(f"  precision {q_label(q)} m={m} n={n}: {rec['successes']}/{rec['trials']} ({time.time() - t0:.1f}s)")
         cap, _ = capacity_bits([rec], log2_v)
@@ -141,7 +149,7 @@ def run(ctx) -> list[Check]:
                 npr, form = log2_prompts_float(zm.d, m, zm.prompt_radius, "fp32"), "float fp32 in [-r, r]"
             else:
                 npr, form = log2_prompts_grid(zm.d, m, q), f"grid Q={q}"
-            points = scan(zm, q, m, s, ctx.seed, ctx.device, ctx.log)
+            points = scan(zm, q=q, m=m, settings=s, seed=ctx.seed, device=ctx.device, log=ctx.log)
             cap, best_n = capacity_bits(points, log2_v)
             tightness = cap / float(npr)
             rows.append({"q": q_label(q), "m": m, "log2_npr": float(npr), "capacity_bits": cap, "tightness": tightness,
@@ -153,7 +161,7 @@ def run(ctx) -> list[Check]:
                 f"witness, {form}, m={m}: measured capacity max_n[n*log2|V| + log2 f_lower] <= log2 Npr(m) (T1)",
                 bound=npr, empirical=mpmath.mpf(cap), unit="bits", params=prm))
             extra = [] if max(p["n"] for p in points) * log2_v > npr else soft_point(
-                zm, q, m, float(npr), s, ctx.seed, ctx.device, ctx.log)
+                zm, q=q, m=m, log2_npr=float(npr), settings=s, seed=ctx.seed, device=ctx.device, log=ctx.log)
             rows[-1]["soft_points"] = extra
             checks.append(soft_check(
                 f"precision_soft_t1_{q_label(q)}_m{m}",

@@ -17,7 +17,8 @@ uninterrupted run. Tasks go to a local process pool (default) or to Ray (:mod:`v
 
 Models: ``tiny`` (a seeded random 1-layer width-16 model over 16 tokens, built in memory: for tests),
 the zoo's ``natural``, ``witness`` and ``random`` (:mod:`verify.zoo`), ``gguf:PATH`` (a GGUF file) and
-``hf:DIR`` (a local Hugging Face causal-LM folder), both through :mod:`verify.real`.
+``hf:DIR`` (a local Hugging Face causal-LM folder), both through :mod:`verify.real`; models are named,
+loaded and their targets and initial prompts drawn by :mod:`verify.subjects`, as in every cramming driver.
 Targets (``--kind``): ``random``, i.i.d. uniform over the model's target alphabet; ``natural``, in-domain
 text (the zoo's held-out KJV chapters; KJV through the tokenizer for real models).
 
@@ -48,11 +49,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.rng import derive_seed
 
 KINDS = ("random", "natural")
-ZOO = ("natural", "witness", "random")
-TINY_CONFIG = dict(vocab_size=16, d_model=16, n_layer=1, n_head=2, block_size=64, positional="learned")
-TINY_SEED = 1234
 
 
 # ----------------------------------------------------------------------------------------- grid
@@ -95,37 +94,14 @@ class SweepConfig:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if not self.models:
             raise ValueError("no model given")
+        from verify.subjects import check_name
+
         for model in self.models:
-            check_model_name(model)
+            check_name(model)
             if model == "tiny" and self.kind == "natural":
                 raise ValueError("model 'tiny' has no natural text; use --kind random")
             if model in ("witness", "random") and self.kind == "natural":
                 raise ValueError(f"zoo model {model!r} has no natural text; use --kind random")
-
-
-def check_model_name(model: str) -> None:
-    """Raise ValueError / ModelFileError (one line) unless ``model`` names a loadable model.
-
-    Example:
-        >>> check_model_name("tiny")
-        >>> check_model_name("gpt5")
-        Traceback (most recent call last):
-        ...
-        ValueError: unknown model 'gpt5'; use tiny, natural, witness, random, gguf:PATH or hf:DIR
-    """
-    if model == "tiny" or model in ZOO:
-        return
-    if model.startswith("gguf:"):
-        from verify.real import check_gguf
-
-        check_gguf(model[5:])
-        return
-    if model.startswith("hf:"):
-        from verify.real import check_model_dir
-
-        check_model_dir(model[3:])
-        return
-    raise ValueError(f"unknown model {model!r}; use tiny, natural, witness, random, gguf:PATH or hf:DIR")
 
 
 def plan(cfg: SweepConfig) -> list[dict]:
@@ -188,61 +164,6 @@ def task_specs(task: dict) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------------- trials
-_MODELS: dict = {}
-
-
-def derive_seed(*parts) -> int:
-    """A 63-bit seed from any JSON-able parts (stable across processes, unlike ``hash``).
-
-    Example:
-        >>> derive_seed(0, "tiny", 3) == derive_seed(0, "tiny", 3) != derive_seed(1, "tiny", 3)
-        True
-    """
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big") >> 1
-
-
-def get_model(name: str, device: str = "cpu"):
-    """The frozen model called ``name`` and its target sources, cached per process.
-
-    Returns a dict with ``model`` (engine-compatible: ``cfg``, ``tok_emb``, ``forward(tokens, prefix)``,
-    ``generate_greedy``), ``alphabet`` (token ids random targets use) and ``natural(n, seed)`` or None.
-
-    Example:
-        >>> get_model("tiny")["model"].cfg.vocab_size
-        16
-    """
-    key = (name, device)
-    if key in _MODELS:
-        return _MODELS[key]
-    import torch
-
-    if name == "tiny":
-        from verify.model import ModelConfig, Transformer
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(TINY_SEED)
-            model = Transformer(ModelConfig(**TINY_CONFIG)).freeze()
-        entry = {"model": model.to(device), "alphabet": list(range(TINY_CONFIG["vocab_size"])), "natural": None}
-    elif name in ZOO:
-        from verify import zoo
-
-        zm = zoo.load(name, device=device)
-        natural = (lambda n, seed: zoo.natural_targets(1, n, seed)[0]) if name == "natural" else None
-        entry = {"model": zm.model, "alphabet": list(zm.alphabet), "natural": natural}
-    elif name.startswith("gguf:") or name.startswith("hf:"):
-        from verify import real
-
-        lm = real.load(gguf=name[5:]) if name.startswith("gguf:") else real.load(model_dir=name[3:])
-        lm = lm.to(device)
-        entry = {"model": lm, "alphabet": lm.alphabet(), "natural": lm.natural_target}
-    else:
-        check_model_name(name)
-        raise AssertionError("unreachable")
-    _MODELS[key] = entry
-    return entry
-
-
 def make_target(spec: dict):
     """The target token ids (1-D tensor of length n) of a trial, drawn from its own seeded generator.
 
@@ -253,17 +174,11 @@ def make_target(spec: dict):
         >>> make_target(spec).tolist() == make_target({**spec, "m": 3}).tolist()
         True
     """
-    import torch
+    from verify import subjects
 
-    entry = get_model(spec["model"], spec.get("device", "cpu"))
+    subject = subjects.load(spec["model"], spec.get("device", "cpu"))
     seed = derive_seed("target", spec["model"], spec["kind"], spec["n"], spec["seed"], spec["target"])
-    if spec["kind"] == "natural":
-        if entry["natural"] is None:
-            raise ValueError(f"model {spec['model']!r} has no natural text")
-        return entry["natural"](spec["n"], seed).long().cpu()
-    alphabet = torch.tensor(entry["alphabet"], dtype=torch.long)
-    g = torch.Generator().manual_seed(seed)
-    return alphabet[torch.randint(0, len(alphabet), (spec["n"],), generator=g)]
+    return subjects.targets(subject, spec["kind"], count=1, n=spec["n"], seed=seed)[0]
 
 
 def initial_prompt(spec: dict, d: int, std: float):
@@ -274,11 +189,10 @@ def initial_prompt(spec: dict, d: int, std: float):
         >>> p = initial_prompt(spec, d=4, std=0.5); tuple(p.shape), bool((p == initial_prompt(spec, 4, 0.5)).all())
         ((2, 4), True)
     """
-    import torch
+    from verify import subjects
 
-    g = torch.Generator().manual_seed(derive_seed("init", spec["model"], spec["kind"], spec["m"], spec["n"],
-                                                  spec["seed"], spec["target"]))
-    return torch.randn(spec["m"], d, generator=g) * std
+    seed = derive_seed("init", spec["model"], spec["kind"], spec["m"], spec["n"], spec["seed"], spec["target"])
+    return subjects.initial_prompts([seed], m=spec["m"], d=d, std=std)[0]
 
 
 def versions() -> dict:
@@ -311,12 +225,12 @@ def run_task(task: dict) -> list[dict]:
     """
     import torch
 
+    from verify import subjects
     from verify.engine import TuneConfig, embedding_std, tune
 
     specs = task_specs(task)
     base = task["base"]
-    entry = get_model(base["model"], base.get("device", "cpu"))
-    model = entry["model"]
+    model = subjects.load(base["model"], base.get("device", "cpu")).model
     d = model.cfg.d_model
     std = embedding_std(model)
     targets = torch.stack([make_target(s) for s in specs])

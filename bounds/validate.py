@@ -1,0 +1,271 @@
+"""Argument checks shared by the mpmath evaluators, the numpy fast path and the command lines.
+
+One rule per quantity, in one place: d, m, n, k (positive integers), |V| and |A| and Q (integers >= 2),
+r, eps, bits (finite, > 0), theta (in (0, pi]), q (>= 1), a log2 count (finite), dps (MIN_DPS..MAX_DPS).
+Scalars come back as mpmath mpf (exact: integers stay integers), arrays as float64 arrays. Anything else,
+including NaN, inf, bool and non-integral counts, raises ValueError with one line naming the argument.
+`cli_type` turns a check into an argparse type, so a command line reports the same message and exits 2.
+
+>>> positive_integer("d", 768)
+mpf('768.0')
+>>> positive_integer("m", 0.5)
+Traceback (most recent call last):
+...
+ValueError: m must be a positive integer, got 0.5
+>>> angle("theta", 4)
+Traceback (most recent call last):
+...
+ValueError: theta must be in (0, pi], got 4
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import numbers
+
+import mpmath
+import numpy as np
+
+from . import precision
+
+# 10 digits is the least that keeps a 6-digit table exact after rounding; at 1000 digits the cone's
+# continued fraction takes 0.25 s per row (2000: 5 s for the preset table, 5000: 99 s), so larger is refused.
+MIN_DPS, MAX_DPS = 10, 1000
+
+
+def _scalar(name: str, value, what: str) -> mpmath.mpf:
+    value = precision.plain_number(value)
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            x = mpmath.mpf(int(text)) if text.lstrip("+-").isdigit() else mpmath.mpf(text)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    else:
+        try:
+            x = mpmath.mpf(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    if not mpmath.isfinite(x):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return x
+
+
+def finite(name: str, value) -> mpmath.mpf:
+    """A finite real number (a log2 count may be negative), as mpf.
+
+    >>> finite("log2_prompts", -3)
+    mpf('-3.0')
+    """
+    return _scalar(name, value, "a finite number")
+
+
+def positive(name: str, value) -> mpmath.mpf:
+    """A finite number > 0, as mpf.
+
+    >>> positive("radius", "63.62") > 63
+    True
+    """
+    x = _scalar(name, value, "a positive finite number")
+    if x <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return x
+
+
+def integer_at_least(name: str, value, low: int) -> mpmath.mpf:
+    """A finite integer >= low (integral floats such as 3.0 are accepted), as an exact mpf.
+
+    >>> integer_at_least("vocab", 50304, 2)
+    mpf('50304.0')
+    """
+    what = "a positive integer" if low == 1 else f"an integer >= {low}"
+    if isinstance(precision.plain_number(value), numbers.Integral) and not isinstance(value, bool):
+        x = mpmath.mpf(int(precision.plain_number(value)))   # exact, whatever the size
+    else:
+        x = _scalar(name, value, what)
+    if x != mpmath.floor(x) or x < low:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return x
+
+
+def positive_integer(name: str, value) -> mpmath.mpf:
+    """A finite integer >= 1, as an exact mpf (see `integer_at_least`)."""
+    return integer_at_least(name, value, 1)
+
+
+def size(name: str, value) -> mpmath.mpf:
+    """A set size |V|, |A| or Q: an integer >= 2 (log2 of it must be > 0).
+
+    >>> size("vocab", 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: vocab must be an integer >= 2, got 1
+    """
+    return integer_at_least(name, value, 2)
+
+
+def angle(name: str, value) -> mpmath.mpf:
+    """A cone opening angle in radians, 0 < theta <= pi (pi itself is the half space)."""
+    x = _scalar(name, value, "in (0, pi]")
+    if not 0 < x <= mpmath.pi:
+        raise ValueError(f"{name} must be in (0, pi], got {value!r}")
+    return x
+
+
+def order(name: str, value) -> mpmath.mpf:
+    """A Wasserstein order q >= 1.
+
+    >>> order("q", 2)
+    mpf('2.0')
+    """
+    x = _scalar(name, value, "a number >= 1")
+    if x < 1:
+        raise ValueError(f"{name} must be a number >= 1 (Wasserstein-q), got {value!r}")
+    return x
+
+
+def eps(value) -> mpmath.mpf:
+    """Precision eps: a dtype name, 'B^E', a decimal or a number; finite and > 0 (precision.parse_eps)."""
+    return precision.parse_eps(value)
+
+
+def dps(value) -> int:
+    """mpmath working digits, an integer in [MIN_DPS, MAX_DPS].
+
+    >>> dps(50)
+    50
+    >>> dps(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: dps must be an integer from 10 to 1000, got 0
+    """
+    message = f"dps must be an integer from {MIN_DPS} to {MAX_DPS}, got {value!r}"
+    value = precision.plain_number(value)
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, float, str)):
+        raise ValueError(message)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(message) from None
+    if not math.isfinite(number) or number != int(number) or not MIN_DPS <= number <= MAX_DPS:
+        raise ValueError(message)
+    return int(number)
+
+
+def count_of_range(start: int, stop: int, step: int, limit: int, name: str = "prompt lengths") -> int:
+    """Number of values of the inclusive range start:stop:step, refused above `limit` before any work.
+
+    >>> count_of_range(1, 8, 1, 100)
+    8
+    >>> count_of_range(1, 2_000_000_000, 1, 10_000)
+    Traceback (most recent call last):
+    ...
+    ValueError: prompt lengths 1:2000000000:1 has 2000000000 values; at most 10000 are printed
+    """
+    count = (stop - start) // step + 1
+    if count > limit:
+        raise ValueError(f"{name} {start}:{stop}:{step} has {count} values; at most {limit} are printed")
+    return count
+
+
+# ----------------------------------------------------------------------------------------- arrays (fast path)
+def _array(name: str, value, what: str) -> np.ndarray:
+    if isinstance(value, str):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    try:
+        x = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must be {what}, got {_first_bad(value, ~np.isfinite(x))}")
+    return x
+
+
+def _first_bad(value, bad) -> str:
+    flat = np.asarray(value).ravel()
+    return repr(flat[int(np.argmax(np.asarray(bad).ravel()))].item()) if flat.size else repr(value)
+
+
+def array_positive(name: str, value) -> np.ndarray:
+    """float64 array, every entry finite and > 0.
+
+    >>> array_positive("radius", [1.0, 2.0]).tolist()
+    [1.0, 2.0]
+    """
+    x = _array(name, value, "a positive finite number")
+    if np.any(x <= 0):
+        raise ValueError(f"{name} must be a positive finite number, got {_first_bad(value, x <= 0)}")
+    return x
+
+
+def array_integer_at_least(name: str, value, low: int) -> np.ndarray:
+    """float64 array of integers >= low (exact up to 2^53)."""
+    what = "a positive integer" if low == 1 else f"an integer >= {low}"
+    x = _array(name, value, what)
+    bad = (x != np.floor(x)) | (x < low)
+    if np.any(bad):
+        raise ValueError(f"{name} must be {what}, got {_first_bad(value, bad)}")
+    return x
+
+
+def array_angle(name: str, value) -> np.ndarray:
+    """float64 array of angles in (0, pi]."""
+    x = _array(name, value, "in (0, pi]")
+    bad = (x <= 0) | (x > np.pi)
+    if np.any(bad):
+        raise ValueError(f"{name} must be in (0, pi], got {_first_bad(value, bad)}")
+    return x
+
+
+def array_order(name: str, value) -> np.ndarray:
+    """float64 array of Wasserstein orders q >= 1."""
+    x = _array(name, value, "a number >= 1")
+    if np.any(x < 1):
+        raise ValueError(f"{name} must be a number >= 1 (Wasserstein-q), got {_first_bad(value, x < 1)}")
+    return x
+
+
+def array_finite(name: str, value) -> np.ndarray:
+    """float64 array of finite numbers."""
+    return _array(name, value, "a finite number")
+
+
+def array_eps(value) -> np.ndarray:
+    """eps as a float64 array: strings through precision.parse_eps; it must be a normal double > 0."""
+    if isinstance(value, str):
+        parsed = precision.parse_eps(value)
+        if not np.finfo(float).tiny <= parsed <= np.finfo(float).max:
+            raise ValueError(f"eps = {value} is outside the double range: use bounds.evaluate (mpmath)")
+        return np.asarray(float(parsed))
+    return array_positive("eps", value)
+
+
+def finite_result(name: str, value: np.ndarray) -> np.ndarray:
+    """A fast-path result, refused if any entry overflowed (floats never overflow silently)."""
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{name} overflows float64 at these inputs: use bounds.evaluate (mpmath, log space)")
+    return value
+
+
+# ----------------------------------------------------------------------------------------- command lines
+def cli_type(check, name: str, *extra):
+    """An argparse type from a check: returns check(name, text, *extra) converted back to int/float where
+    exact, and reports a ValueError as an argparse error (one line, exit 2).
+
+    >>> cli_type(positive_integer, "--d")("12")
+    12
+    >>> cli_type(angle, "--theta")("1.96")
+    1.96
+    """
+    def parse(text: str):
+        try:
+            value = check(name, text, *extra)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        if check in (positive_integer, size, integer_at_least):
+            return int(value)
+        return float(value)
+    parse.__name__ = name.lstrip("-").replace("-", "_")   # argparse names the type in its messages
+    return parse
