@@ -1,0 +1,409 @@
+"""T2 with a finite vocabulary, checked on a model where its premise holds exactly.
+
+Model (:class:`VocabModel`): one non-causal attention layer without positional information, float64:
+token embeddings ``e_v`` ~ N(0, 1) in R^d (|V| = N tokens), one head with scores
+``s_uv = (e_u Wq).(e_v Wk)/sqrt(d)``, values ``z_v = e_v Wv`` (output projection folded in), a residual and a
+position-wise MLP ``phi(y) = y + tanh(y M1) M2``; the **output** of a context is the mean over positions of
+``phi(e_{x_i} + a_i)``, a vector in R^d. Without positions and without a mask it is a function F(w) of the
+context's token frequencies w (its empirical measure), which :meth:`VocabModel.measure_output` evaluates
+directly (keys of token u weighted by w_u); checked against the model run on the sequences themselves.
+
+Two contexts are *distinguishable at eps_out* if their outputs are more than eps_out apart (l_2). Measured, for
+every length n = 1..n_max (one context per multiset: the output depends on the multiset only): a greedy
+eps_out-packing of the outputs of all contexts of length exactly n (``per_length``) and of all lengths <= n
+(``cumulative``). Both are sets of pairwise distinguishable contexts, so they are at most the largest such set.
+
+Bound (``bounds.log2_meanfield_vocab``, docs/t2_finite_vocabulary.md): if F is L-Lipschitz from (mu, W_q)
+to the output, every set of contexts of any lengths distinguishable at eps_out has at most Bw_V elements,
+evaluated at eps_in = eps_out/(2L) and with 2r replaced by D, the diameter of the embeddings. L is
+bounded analytically (:func:`lipschitz_upper`): with S_v the spread of query v's scores, and TV the total
+variation distance between frequency vectors,
+
+    |F(w) - F(w')| <= L_TV * TV,  L_TV = Lip(phi) * (D + diam Z + 2 * max_v exp(S_v) * diam Z),
+    Lip(phi) = sup |I + M1 diag(tanh') M2| (exact: a vertex of the box),    W_q >= d_min * TV on the embeddings, so L_q <= L_TV / d_min for all q >= 1,
+
+and estimated from below by the largest ratio over many pairs (:func:`lipschitz_lower`; exact W_q by
+linear programming). Checks: invariance under duplication and permutation and the mean-field evaluation
+(premise, instrument), the empirical L below the analytic L (premise), and log2 of the cumulative count
+below log2 Bw_V at L_up for q = 1, 2 and every eps_out (bound). The bound at the empirical L is reported
+beside it (it is not a bound: the empirical L is only a lower estimate), so is [HMDO]'s support-net form.
+
+Figure data (``data/t2_vocab.json``): ``runs`` (one per seed and vocabulary size: ``vocab``, ``d``, ``seed``,
+``diameter``, ``d_min``, ``radius``, ``lipschitz`` {``tv``, ``q1``, ``q2``: {``upper``, ``lower``}}, ``curves``
+{eps_out: {``n``, ``per_length``, ``cumulative``, ``multisets``}}, ``bounds`` {eps_out: {q: {``log2_upper_L``,
+``log2_empirical_L``, ``log2_log2_support_net``, ``eps_in``}}}).
+
+Example (two tokens, lengths 1..3: contexts of length n give at most n + 1 different outputs):
+    >>> model = VocabModel.seeded(vocab=2, d=4, seed=0)
+    >>> [len(multiset_counts(2, n)) for n in (1, 2, 3)]
+    [2, 3, 4]
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+import torch
+
+from bounds import log2_log2_meanfield, log2_meanfield_vocab, log2_vocab_net_size
+from verify.cli import torch_threads
+from verify.registry import Experiment
+from verify.report import Check, compare, write_data
+
+THEOREM = "log2_meanfield_vocab"
+TOLERANCE = 1e-12
+QS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    vocabs: tuple[int, ...]        # vocabulary sizes |V| of the models
+    seeds: int                     # models per vocabulary size (seeds ctx.seed, ctx.seed + 1, ...)
+    d: int                         # width
+    n_max: dict                    # |V| -> longest context length enumerated
+    eps_out: tuple[float, ...]     # output precisions (l_2)
+    lipschitz_points: int          # base frequency vectors for the empirical Lipschitz estimate
+    ot_pairs: int                  # random pairs whose W_q is computed exactly (linear programming)
+    invariance_batch: int          # random sequences for the invariance checks
+
+
+EXPERIMENT = Experiment(
+    name="t2_vocab", order=22, results=(THEOREM,), profiles=("quick", "full"),
+    settings={
+        "quick": Settings(vocabs=(3,), seeds=1, d=4, n_max={3: 64}, eps_out=(0.2, 0.1), lipschitz_points=200,
+                          ot_pairs=150, invariance_batch=8),
+        "full": Settings(vocabs=(3, 4), seeds=3, d=4, n_max={3: 192, 4: 48}, eps_out=(0.2, 0.1, 0.05),
+                         lipschitz_points=2000, ot_pairs=1500, invariance_batch=32),
+    },
+    statistical_checks={"quick": 0, "full": 0})
+
+
+# ----------------------------------------------------------------------------------------- the model
+class VocabModel:
+    """One non-causal NoPE attention layer with residual and MLP, mean-pooled (see the module doc)."""
+
+    def __init__(self, emb, wq, wk, wv, m1, m2):
+        self.emb, self.wq, self.wk, self.wv, self.m1, self.m2 = emb, wq, wk, wv, m1, m2
+        self.scores = (emb @ wq) @ (emb @ wk).T / math.sqrt(emb.shape[1])   # s_uv, fixed: one layer
+        self.values = emb @ wv                                               # z_v
+
+    @classmethod
+    def seeded(cls, vocab: int, d: int, seed: int) -> "VocabModel":
+        """Weights ~ N(0, 1/fan_in) (embeddings N(0, 1)), float64, from one seed.
+
+        Example:
+            >>> VocabModel.seeded(3, 4, 0).emb.shape
+            torch.Size([3, 4])
+        """
+        g = torch.Generator().manual_seed(10_007 * seed + vocab)
+        w = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64) / math.sqrt(shape[0])
+        emb = torch.randn(vocab, d, generator=g, dtype=torch.float64)
+        return cls(emb, w(d, d), w(d, d), w(d, d), w(d, 4 * d), w(4 * d, d))
+
+    def phi(self, y: torch.Tensor) -> torch.Tensor:
+        return y + torch.tanh(y @ self.m1) @ self.m2
+
+    @torch.no_grad()
+    def sequence_output(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Output for token sequences (batch, n): real attention over the n positions, then the mean.
+
+        Example:
+            >>> m = VocabModel.seeded(3, 4, 0)
+            >>> m.sequence_output(torch.tensor([[0, 1, 2]])).shape
+            torch.Size([1, 4])
+        """
+        s = self.scores[tokens[:, :, None], tokens[:, None, :]]              # (batch, n, n)
+        a = torch.softmax(s, dim=-1) @ self.values[tokens]                    # (batch, n, d)
+        return self.phi(self.emb[tokens] + a).mean(1)
+
+    @torch.no_grad()
+    def measure_output(self, weights: torch.Tensor) -> torch.Tensor:
+        """Output as a function of the token frequencies w (batch, N): F(w) = sum_v w_v phi(e_v + a_v(w)).
+
+        Example:
+            >>> m = VocabModel.seeded(3, 4, 0)
+            >>> w = torch.tensor([[1/3, 2/3, 0.0]], dtype=torch.float64)
+            >>> bool((m.measure_output(w) - m.sequence_output(torch.tensor([[0, 1, 1]]))).abs().max() < 1e-12)
+            True
+        """
+        with torch.no_grad():
+            logw = torch.log(weights)                                          # -inf where w_u = 0: no key
+            p = torch.softmax(self.scores[None] + logw[:, None, :], dim=-1)    # (batch, N, N): query v, key u
+            h = self.phi(self.emb[None] + p @ self.values)                     # (batch, N, d)
+            return (weights[:, :, None] * h).sum(1)
+
+
+def pairwise(x: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(x, x)
+
+
+def mlp_lipschitz(m1: torch.Tensor, m2: torch.Tensor, chunk: int = 1 << 14) -> float:
+    """sup_y |J phi(y)|_2 for phi(y) = y + tanh(y M1) M2, exactly: J = I + M1 diag(t) M2 with t = tanh' in
+    [0, 1]^k, and the spectral norm is convex in t, so its sup over the box is at one of the 2^k vertices.
+
+    Example:
+        >>> round(mlp_lipschitz(torch.eye(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)), 12)
+        2.0
+    """
+    k, d = m1.shape[1], m1.shape[0]
+    if k > 24:
+        raise ValueError("mlp_lipschitz enumerates 2^k vertices: keep the MLP width <= 24")
+    eye, best = torch.eye(d, dtype=m1.dtype), 0.0
+    for start in range(0, 2 ** k, chunk):
+        idx = torch.arange(start, min(2 ** k, start + chunk))
+        t = ((idx[:, None] >> torch.arange(k)) & 1).to(m1.dtype)             # vertices of [0, 1]^k
+        jac = eye + (m1[None] * t[:, None, :]) @ m2[None]
+        best = max(best, float(torch.linalg.matrix_norm(jac, 2).max()))
+    return best
+
+
+def lipschitz_upper(model: VocabModel) -> dict:
+    """Analytic upper bounds on the Lipschitz constants of F (module doc): in TV and in W_q for q >= 1.
+
+    Example:
+        >>> up = lipschitz_upper(VocabModel.seeded(3, 4, 0))
+        >>> up["q1"] == up["q2"] and up["tv"] > 0
+        True
+    """
+    dist = pairwise(model.emb)
+    diameter = float(dist.max())
+    d_min = float(dist[~torch.eye(len(dist), dtype=torch.bool)].min())
+    diam_z = float(pairwise(model.values).max())
+    spread = float((model.scores.max(1).values - model.scores.min(1).values).max())
+    lip_phi = mlp_lipschitz(model.m1, model.m2)
+    tv = lip_phi * (diameter + diam_z + 2 * math.exp(spread) * diam_z)
+    return dict(tv=tv, q1=tv / d_min, q2=tv / d_min, lip_phi=lip_phi, spread=spread, diam_values=diam_z,
+                diameter=diameter, d_min=d_min)
+
+
+def wasserstein(w1: np.ndarray, w2: np.ndarray, cost: np.ndarray, q: int) -> float:
+    """Exact W_q between two measures on the same finite support (cost = distance matrix), by LP.
+
+    Example:
+        >>> c = np.array([[0.0, 2.0], [2.0, 0.0]])
+        >>> round(wasserstein(np.array([1.0, 0.0]), np.array([0.5, 0.5]), c, 2), 12)   # sqrt(0.5 * 4)
+        1.414213562373
+    """
+    from scipy.optimize import linprog
+
+    n = len(w1)
+    a_eq = np.zeros((2 * n, n * n))
+    for i in range(n):
+        a_eq[i, i * n:(i + 1) * n] = 1        # row sums: w1
+        a_eq[n + i, i::n] = 1                 # column sums: w2
+    res = linprog((cost ** q).ravel(), A_eq=a_eq[:-1], b_eq=np.concatenate([w1, w2])[:-1], bounds=(0, None),
+                  method="highs")
+    if not res.success:
+        raise RuntimeError(f"optimal transport LP failed: {res.message}")
+    return max(float(res.fun), 0.0) ** (1.0 / q)
+
+
+def lipschitz_lower(model: VocabModel, *, points: int, ot_pairs: int, seed: int) -> dict:
+    """Empirical lower estimates of the Lipschitz constants: the largest |F(w) - F(w')| / distance over
+    small single moves (mass t from token u to v at random w: TV = t, W_1 = t |e_u - e_v| exactly), the
+    vertex pairs (W_q = |e_u - e_v| for every q) and random pairs with exact W_q (LP).
+
+    Example:
+        >>> low = lipschitz_lower(VocabModel.seeded(3, 4, 0), points=20, ot_pairs=5, seed=0)
+        >>> low["q1"] >= low["q2"] > 0
+        True
+    """
+    g = torch.Generator().manual_seed(seed)
+    n = model.emb.shape[0]
+    dist = pairwise(model.emb)
+    # base points from the interior (small logits) to near the faces and vertices (large logits)
+    scale = torch.tensor([0.3, 1.0, 3.0, 8.0], dtype=torch.float64)[torch.arange(points) % 4]
+    base = torch.softmax(scale[:, None] * torch.randn(points, n, generator=g, dtype=torch.float64), dim=1)
+    best = dict(tv=0.0, q1=0.0, q2=0.0)
+    t = 1e-6
+    for u, v in itertools.permutations(range(n), 2):
+        room = base[:, u] >= t
+        w0 = base[room]
+        w1 = w0.clone()
+        w1[:, u] -= t
+        w1[:, v] += t
+        df = (model.measure_output(w1) - model.measure_output(w0)).norm(dim=1)
+        best["tv"] = max(best["tv"], float(df.max()) / t)
+        best["q1"] = max(best["q1"], float(df.max()) / (t * float(dist[u, v])))
+    vertices = model.measure_output(torch.eye(n, dtype=torch.float64))
+    for u, v in itertools.combinations(range(n), 2):
+        ratio = float((vertices[u] - vertices[v]).norm()) / float(dist[u, v])
+        best["q1"], best["q2"] = max(best["q1"], ratio), max(best["q2"], ratio)
+        best["tv"] = max(best["tv"], float((vertices[u] - vertices[v]).norm()))
+    cost = dist.numpy()
+    a, b = base[:ot_pairs], base[torch.randperm(points, generator=g)[:ot_pairs]]
+    fa, fb = model.measure_output(a), model.measure_output(b)
+    for i in range(min(ot_pairs, points)):
+        df = float((fa[i] - fb[i]).norm())
+        wa, wb = a[i].numpy(), b[i].numpy()
+        tv = 0.5 * float(np.abs(wa - wb).sum())
+        if tv < 1e-9:
+            continue
+        best["tv"] = max(best["tv"], df / tv)
+        for q in QS:
+            best[f"q{q}"] = max(best[f"q{q}"], df / wasserstein(wa, wb, cost, q))
+    return best
+
+
+# ----------------------------------------------------------------------------------------- counting
+def multiset_counts(vocab: int, n: int) -> torch.Tensor:
+    """Token counts of every multiset of size n over `vocab` tokens, shape (C(n+N-1, N-1), N).
+
+    Example:
+        >>> multiset_counts(2, 2).tolist()
+        [[2, 0], [1, 1], [0, 2]]
+    """
+    rows = []
+    for bars in itertools.combinations(range(n + vocab - 1), vocab - 1):
+        edges = (-1,) + bars + (n + vocab - 1,)
+        rows.append([edges[i + 1] - edges[i] - 1 for i in range(vocab)])
+    return torch.tensor(rows, dtype=torch.long)
+
+
+def extend_packing(centers: torch.Tensor, points: torch.Tensor, eps: float) -> torch.Tensor:
+    """Greedily add to `centers` the points more than eps from every center (and from each other).
+
+    Example:
+        >>> c = extend_packing(torch.zeros(0, 1), torch.tensor([[0.0], [0.05], [0.2]]), 0.1)
+        >>> c.flatten().tolist()
+        [0.0, 0.2]
+    """
+    # one representative per cell of side eps/4: a packing of a subset is still a packing, and it is fast
+    keys = torch.floor(points / (eps / 4)).long()
+    _, first = np.unique(keys.numpy(), axis=0, return_index=True)
+    cand = points[torch.as_tensor(np.sort(first))]
+    if len(centers):
+        cand = cand[torch.cdist(cand, centers).min(1).values > eps]
+    new = []
+    while len(cand):
+        new.append(cand[0])
+        cand = cand[1:][(cand[1:] - cand[0]).norm(dim=1) > eps]
+    return torch.cat([centers, torch.stack(new)]) if new else centers
+
+
+def scan_packing(points: torch.Tensor, eps: float) -> int:
+    """Size of a greedy eps-packing of `points` visited in scanline order of the eps/4 cells.
+
+    Example:
+        >>> scan_packing(torch.tensor([[0.0], [0.05], [0.2]]), 0.1)
+        2
+    """
+    return len(extend_packing(points[:0], points, eps))
+
+
+def count_curves(model: VocabModel, n_max: int, eps_list) -> dict:
+    """Per length and cumulative greedy packings at every eps_out (see the module doc).
+
+    Greedy packings depend on the order of the points, so the cumulative count at n is the largest packing
+    found among contexts of lengths <= n: the incremental one (lengths in order), every per-length one, and
+    at n_max one over the union of all lengths in scanline order. Each is a set of distinguishable contexts.
+
+    Example:
+        >>> c = count_curves(VocabModel.seeded(2, 4, 0), 4, [1e-9])[1e-9]
+        >>> c["per_length"], c["multisets"]
+        ([2, 3, 4, 5], [2, 3, 4, 5])
+    """
+    vocab = model.emb.shape[0]
+    out = {eps: dict(n=[], per_length=[], cumulative=[], multisets=[]) for eps in eps_list}
+    centers = {eps: torch.zeros(0, model.emb.shape[1], dtype=torch.float64) for eps in eps_list}
+    union = {eps: {} for eps in eps_list}          # one output per eps/4 cell, over all lengths so far
+    for n in range(1, n_max + 1):
+        counts = multiset_counts(vocab, n)
+        y = model.measure_output(counts.double() / n)
+        for eps in eps_list:
+            centers[eps] = extend_packing(centers[eps], y, eps)
+            for key, row in zip(map(tuple, torch.floor(y / (eps / 4)).long().tolist()), y):
+                union[eps].setdefault(key, row)
+            curve = out[eps]
+            curve["n"].append(n)
+            curve["per_length"].append(scan_packing(y, eps))
+            best = max(len(centers[eps]), max(curve["per_length"]), curve["cumulative"][-1] if n > 1 else 0)
+            if n == n_max:
+                best = max(best, scan_packing(torch.stack(list(union[eps].values())), eps))
+            curve["cumulative"].append(best)
+            curve["multisets"].append(len(counts))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- checks
+def _invariance(model: VocabModel, batch: int, seed: int) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    vocab = model.emb.shape[0]
+    tokens = torch.randint(vocab, (batch, 11), generator=g)
+    single = model.sequence_output(tokens)
+    doubled = model.sequence_output(torch.cat([tokens, tokens], 1))
+    permuted = model.sequence_output(tokens[:, torch.randperm(11, generator=g)])
+    counts = torch.nn.functional.one_hot(tokens, vocab).sum(1).double()
+    measure = model.measure_output(counts / 11)
+    return dict(duplication=float((doubled - single).abs().max()), permutation=float((permuted - single).abs().max()),
+                measure=float((measure - single).abs().max()))
+
+
+def _one_model(ctx, s: Settings, vocab: int, seed: int, checks: list) -> dict:
+    model = VocabModel.seeded(vocab, s.d, seed)
+    tag = f"V{vocab}_s{seed}"
+    params = dict(vocab=vocab, d=s.d, seed=seed)
+    inv = _invariance(model, s.invariance_batch, seed)
+    for key, claim in (("duplication", "F([X, X]) = F(X) (duplication invariance)"),
+                       ("permutation", "F(X_pi) = F(X) (permutation invariance)")):
+        checks.append(compare(f"t2_vocab_{key}_{tag}", f"{claim}, max |difference| <= {TOLERANCE}", TOLERANCE,
+                              inv[key], unit="abs error", params=params, kind="premise", theorem=THEOREM))
+    checks.append(compare(f"t2_vocab_meanfield_eval_{tag}",
+                          f"the frequency-weighted evaluation F(w) equals the model on the sequences (<= {TOLERANCE})",
+                          TOLERANCE, inv["measure"], unit="abs error", params=params, kind="instrument"))
+    up = lipschitz_upper(model)
+    low = lipschitz_lower(model, points=s.lipschitz_points, ot_pairs=s.ot_pairs, seed=seed)
+    for q in QS:
+        checks.append(compare(f"t2_vocab_lipschitz_q{q}_{tag}",
+                              f"empirical Lipschitz constant (mu, W_{q}) -> output <= the analytic bound L_TV/d_min",
+                              up[f"q{q}"], low[f"q{q}"], unit="output per W_q", kind="premise", theorem=THEOREM,
+                              params=dict(params, lower_tv=low["tv"], upper_tv=up["tv"], **up)))
+    ctx.log(f"t2_vocab {tag}: L_TV in [{low['tv']:.3g}, {up['tv']:.3g}], L_1 in [{low['q1']:.3g}, {up['q1']:.3g}], "
+            f"L_2 >= {low['q2']:.3g}")
+    curves = count_curves(model, s.n_max[vocab], s.eps_out)
+    radius = float(model.emb.norm(dim=1).max())
+    bounds_data = {}
+    for eps in s.eps_out:
+        count = curves[eps]["cumulative"][-1]
+        bounds_data[str(eps)] = {}
+        for q in QS:
+            with mpmath.workdps(50):
+                eps_in = mpmath.mpf(eps) / (2 * mpmath.mpf(up[f"q{q}"]))
+                eps_emp = mpmath.mpf(eps) / (2 * mpmath.mpf(low[f"q{q}"]))
+                half_d = mpmath.mpf(up["diameter"]) / 2      # only the diameter enters: 2r -> D
+                bound = log2_meanfield_vocab(vocab, half_d, eps_in, q)
+                at_emp = log2_meanfield_vocab(vocab, half_d, eps_emp, q)
+                net = log2_vocab_net_size(vocab, half_d, eps_in, q)
+                support = log2_log2_meanfield(s.d, mpmath.mpf(radius), eps_in, q)
+            row = dict(eps_in=float(eps_in), log2_upper_L=float(bound), log2_empirical_L=float(at_emp),
+                       log2_net_size=float(net), log2_log2_support_net=float(support))
+            bounds_data[str(eps)][str(q)] = row
+            checks.append(compare(
+                f"t2_vocab_bound_q{q}_eps{eps}_{tag}",
+                f"log2(contexts of lengths <= {s.n_max[vocab]} distinguishable at eps_out {eps}) <= log2 Bw_V "
+                f"at eps_in = eps_out/(2 L_up), q = {q}",
+                bound, math.log2(count), unit="bits", kind="bound", theorem=THEOREM,
+                params=dict(params, eps_out=eps, q=q, count=count, lipschitz_upper=up[f"q{q}"],
+                            lipschitz_lower=low[f"q{q}"], diameter=up["diameter"], radius=radius, **row)))
+    return dict(vocab=vocab, d=s.d, seed=seed, diameter=up["diameter"], d_min=up["d_min"], radius=radius,
+                lipschitz={k: dict(upper=up[k], lower=low[k]) for k in ("tv", "q1", "q2")},
+                invariance=inv, curves={str(e): c for e, c in curves.items()}, bounds=bounds_data)
+
+
+def _run(ctx) -> list[Check]:
+    s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for(ctx.profile)
+    checks, runs = [], []
+    for vocab in s.vocabs:
+        for k in range(s.seeds):
+            runs.append(_one_model(ctx, s, vocab, ctx.seed + k, checks))
+    write_data(ctx.out, "t2_vocab", dict(runs=runs, eps_out=list(s.eps_out), qs=list(QS)))
+    return checks
+
+
+def run(ctx) -> list[Check]:
+    """The checks of the module doc, on one thread (the models are tiny)."""
+    with torch_threads(1):
+        return _run(ctx)
