@@ -18,8 +18,10 @@ import time
 import mpmath
 import numpy as np
 
-from . import evaluate, fast
-from .table import OneLineArgumentParser, positive_int
+from . import evaluate, fast, validate
+from .table import OneLineArgumentParser
+
+MAX_POINTS = 1_000_000   # the mpmath side runs ~7500 points/s: 10^6 points is about two minutes
 
 RANGES = {"d": (1, 1e5), "m": (1, 1e6), "radius": (1e-3, 1e3), "eps": (2.0 ** -64, 1.0), "q": (1.0, 8.0),
           "vocab": (2, 1e7)}
@@ -93,14 +95,19 @@ def max_relative_difference(fast_values: np.ndarray, exact: list) -> list[float]
 def main(argv=None) -> int:
     """Run the benchmark and print it; exit 1 if the paths disagree beyond 1e-12 or a value is not finite.
     (Example: `python -m bounds.bench --points 1000`; timings vary, so no doctest.)"""
-    parser = OneLineArgumentParser(prog="python -m bounds.bench",
-                                   description="fast path vs mpmath: rates, ratio and agreement")
-    parser.add_argument("--points", type=positive_int, default=100_000, help="grid points (default 1e5)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dps", type=positive_int, default=evaluate.DEFAULT_DPS, help="mpmath digits (default 50)")
+    parser = OneLineArgumentParser(
+        prog="python -m bounds.bench",
+        description="fast path (numpy) vs mpmath on T1, consequence A and T2 (docs/theory.md): rates, ratio "
+                    "and agreement; exit 1 if they differ beyond 1e-12 relative")
+    parser.add_argument("--points", type=validate.cli_type(validate.integer_at_least, "--points", 1),
+                        default=100_000, help=f"grid points, 1 to {MAX_POINTS} (default 1e5)")
+    parser.add_argument("--seed", type=validate.cli_type(validate.integer_at_least, "--seed", 0), default=0,
+                        help="shuffles the order of the grid points (an integer >= 0, default 0)")
+    parser.add_argument("--dps", type=validate.cli_type(validate.dps, "--dps"), default=evaluate.DEFAULT_DPS,
+                        help=f"mpmath digits, {validate.MIN_DPS} to {validate.MAX_DPS} (default {evaluate.DEFAULT_DPS})")
     args = parser.parse_args(argv)
-    if args.dps < 15:
-        parser.error("--dps must be at least 15")
+    if args.points > MAX_POINTS:
+        parser.error(f"--points must be at most {MAX_POINTS}, got {args.points}")
     points = sample_points(args.points, args.seed)
     fast_values, fast_seconds = run_fast(points)
     exact, mp_seconds = run_mpmath(points, args.dps)

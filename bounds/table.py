@@ -2,7 +2,10 @@
 
 Each row is one (model, prompt length m): T1's log2 Npr(m), consequence A's C and C*m, T2's
 log2 log2 Bw, the cone-refined C, and the measured slope with the ratio bound/measured where known.
-Evaluated with mpmath at 50 digits (`--dps`), printed with `--digits` significant digits.
+Evaluated with mpmath at 50 digits (`--dps`). Markdown and LaTeX print `--digits` significant digits,
+every bound rounded outward (an upper bound up, a lower bound down: `DIRECTION`); JSON and CSV carry every
+value at full double precision (rounded outward too), or as exact text plus log2 outside the double range.
+The results, their assumptions and sources: docs/theory.md.
 
 Examples:
     python -m bounds.table                                  # every preset, m = 1, fp16 eps
@@ -25,7 +28,7 @@ import sys
 
 import mpmath
 
-from . import evaluate, precision
+from . import evaluate, precision, rounding, validate
 from .presets import PRESETS, Preset, get_preset
 
 DEFAULT_PRECISION = precision.DEFAULT_DTYPE
@@ -80,13 +83,7 @@ def positive_int(text: str) -> int:
     >>> positive_int("12")
     12
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+    return validate.cli_type(validate.positive_integer, "value")(text)
 
 
 def vocab_size(text: str) -> int:
@@ -95,10 +92,7 @@ def vocab_size(text: str) -> int:
     >>> vocab_size("50304")
     50304
     """
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {text!r}")
-    return value
+    return validate.cli_type(validate.size, "vocab")(text)
 
 
 def positive_number(text: str) -> float:
@@ -107,13 +101,7 @@ def positive_number(text: str) -> float:
     >>> positive_number("63.62")
     63.62
     """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
+    return validate.cli_type(validate.positive, "value")(text)
 
 
 def eps_text(text: str) -> str:
@@ -147,10 +135,7 @@ def angle(text: str) -> float:
     >>> angle("1.96")
     1.96
     """
-    value = positive_number(text)
-    if value > math.pi:
-        raise argparse.ArgumentTypeError(f"theta must be in (0, pi], got {text!r}")
-    return value
+    return validate.cli_type(validate.angle, "theta")(text)
 
 
 def wasserstein_order(text: str) -> float:
@@ -159,40 +144,37 @@ def wasserstein_order(text: str) -> float:
     >>> wasserstein_order("2")
     2.0
     """
-    value = positive_number(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"q must be >= 1, got {text!r}")
-    return value
+    return validate.cli_type(validate.order, "q")(text)
+
+
+MAX_PROMPT_LENGTHS = 10_000   # values of --prompt-length; more is refused before any work
+MAX_ROWS = 100_000            # rows of one table (models x prompt lengths)
 
 
 def prompt_lengths(text: str) -> list[int]:
     """argparse type: prompt lengths as a list and/or inclusive ranges: '1,2,4', '1:8', '1:16:3'.
+    At most MAX_PROMPT_LENGTHS values, counted before a range is expanded.
 
     >>> prompt_lengths("1:4,8")
     [1, 2, 3, 4, 8]
     """
-    values: list[int] = []
+    ranges = []
     for part in text.split(","):
-        part = part.strip()
         try:
-            if ":" in part:
-                pieces = [int(p) for p in part.split(":")]
-                if len(pieces) not in (2, 3):
-                    raise ValueError
-                start, stop, step = pieces[0], pieces[1], pieces[2] if len(pieces) == 3 else 1
-                if start < 1 or stop < start or step < 1:
-                    raise ValueError
-                values.extend(range(start, stop + 1, step))
-            else:
-                value = int(part)
-                if value < 1:
-                    raise ValueError
-                values.append(value)
+            pieces = [int(piece) for piece in part.strip().split(":")]
+            if len(pieces) == 1:
+                pieces *= 2
+            if len(pieces) not in (2, 3) or pieces[0] < 1 or pieces[1] < pieces[0] or (len(pieces) == 3 and pieces[2] < 1):
+                raise ValueError
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"prompt lengths must be positive integers or ranges a:b[:step] with 1 <= a <= b, got {text!r}"
             ) from None
-    return list(dict.fromkeys(values))
+        ranges.append(range(pieces[0], pieces[1] + 1, pieces[2] if len(pieces) == 3 else 1))
+    count = sum(len(lengths) for lengths in ranges)          # len(range) is computed, not enumerated
+    if count > MAX_PROMPT_LENGTHS:
+        raise argparse.ArgumentTypeError(f"{text!r} gives {count} prompt lengths; at most {MAX_PROMPT_LENGTHS} are printed")
+    return list(dict.fromkeys(value for lengths in ranges for value in lengths))
 
 
 # ----------------------------------------------------------------------------------------- rows
@@ -200,6 +182,20 @@ def _eps_label(eps_given: str | None) -> str:
     if eps_given is None:
         return DEFAULT_PRECISION
     return precision.dtype_format(eps_given).name if precision.is_dtype_name(eps_given) else eps_given
+
+
+def _checked(model: Preset) -> Preset:
+    """The model, its facts checked (the rules of bounds/validate.py) before any work."""
+    def optional(check, name, value):
+        return None if value is None else check(f"{model.name}: {name}", value)
+    validate.positive_integer(f"{model.name}: d", model.d)
+    validate.size(f"{model.name}: vocab", model.vocab)
+    optional(validate.positive, "radius", model.radius)
+    optional(validate.angle, "theta", model.theta)
+    optional(validate.positive, "slope", model.slope)
+    if model.theta is not None and model.d < 2:
+        raise ValueError(f"{model.name}: the cone refinement (theta) needs d >= 2")
+    return model
 
 
 def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = None, bits: float | None = None,
@@ -210,6 +206,11 @@ def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = 
     >>> float(rows[0]["log2_prompts"]) == 16 * 576 * 2
     True
     """
+    lengths = [int(validate.positive_integer("prompt length m", m)) for m in lengths]
+    validate.order("q", q)
+    if bits is not None:
+        validate.positive("bits", bits)
+    models = [_checked(model) for model in models]
     rows = []
     with evaluate.with_precision(dps):
         eps = precision.parse_eps(eps_text if eps_text is not None else DEFAULT_PRECISION)
@@ -263,53 +264,107 @@ def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = 
 
 
 # ----------------------------------------------------------------------------------------- formatting
-INPUT_KEYS = {"radius", "theta", "eps", "q", "bits_per_value", "empirical_tokens_per_vector"}
+# What each numeric column is, so that printing keeps it what it is: an upper bound is rounded up, a lower
+# bound down, anything else (an input, a fact, a measurement) to nearest. A column that computes a float
+# must be listed here (printing it otherwise raises, and tests/test_bounds_table.py checks every key).
+DIRECTION = {
+    "log2_prompts": "upper", "tokens_per_vector": "upper", "threshold_tokens": "upper",
+    "log2_log2_meanfield": "upper", "tokens_per_vector_cone": "upper", "tokens_per_vector_16bit": "upper",
+    "log2_meanfield_vocab_q1": "upper", "tokens_meanfield_vocab_q1": "upper",
+    "log2_meanfield_vocab_q2": "upper", "tokens_meanfield_vocab_q2": "upper",
+    "ratio": "upper",                  # an upper bound over an exact measured figure
+    "d": None, "vocab": None, "layers": None, "heads": None, "radius": None, "theta": None, "eps": None,
+    "q": None, "bits_per_value": None, "prompt_length": None, "empirical_tokens_per_vector": None,
+    "context_window": None,
+}
 
 
-def _number(value, digits: int, key: str = ""):
-    """A JSON-ready value: ints stay ints, inputs exact as floats, results rounded to `digits` digits."""
-    if value is None or isinstance(value, (bool, str)):
+def direction(key: str):
+    """'upper', 'lower' or None (an input or fact) for a table column.
+
+    >>> direction("tokens_per_vector"), direction("radius")
+    ('upper', None)
+    """
+    if key not in DIRECTION:
+        raise KeyError(f"table column {key!r} does not say whether it is an upper bound, a lower bound or "
+                       "an input: add it to bounds.table.DIRECTION")
+    return DIRECTION[key]
+
+
+def _is_text_or_exact(value) -> bool:
+    return value is None or isinstance(value, (bool, str, int))
+
+
+def _machine(key: str, value):
+    """A JSON value: None, text and integers as they are; every other number at full double precision,
+    rounded outward for a bound, or {'value': exact text, 'log2': ...} outside the double range."""
+    if _is_text_or_exact(value):
         return value
-    if isinstance(value, int):
-        return value
-    if key in INPUT_KEYS:
-        return float(value)
-    return float(mpmath.nstr(mpmath.mpf(value), digits, strip_zeros=False))
+    return rounding.machine_value(value, direction(key))
 
 
 def _text(key: str, value, digits: int) -> str:
     if value is None:
         return "-"
-    if isinstance(value, str) or isinstance(value, int):
+    if isinstance(value, (str, int)):
         return str(value)
     if key == "eps":
         exponent = mpmath.log(value, 2)
         if exponent == mpmath.nint(exponent):
             return f"2^{int(mpmath.nint(exponent))}"
-    return mpmath.nstr(mpmath.mpf(value), digits)
+    return rounding.decimal_text(value, digits, direction(key))
 
 
 def format_json(rows: list[dict], digits: int) -> str:
-    """JSON array of row objects (every key of `build_rows`).
+    """JSON array of row objects (every key of `build_rows`); `digits` is not used: every digit of a double
+    is kept. Always valid JSON (no NaN or Infinity).
 
     >>> json.loads(format_json(build_rows([PRESETS["pythia-1b"]], [1]), 6))[0]["d"]
     2048
     """
-    return json.dumps([{key: _number(value, digits, key) for key, value in row.items()} for row in rows], indent=2)
+    return json.dumps([{key: _machine(key, value) for key, value in row.items()} for row in rows], indent=2,
+                      allow_nan=False)
 
 
 def format_csv(rows: list[dict], digits: int) -> str:
-    """CSV with every key of the rows as header (empty cells where a value is unknown).
+    """CSV with every key of the rows as header (empty cells where a value is unknown), values as in JSON:
+    full double precision (repr), and for a column holding a value outside the double range the exact
+    text in its cell and log2 of every value in an extra column KEY_log2. `digits` is not used.
 
     >>> format_csv(build_rows([PRESETS["pythia-1b"]], [1]), 4).splitlines()[0].startswith("model,d,vocab")
     True
     """
+    keys = list(rows[0].keys()) if rows else [key for key, _ in COLUMNS]
+    cells = [{key: _machine(key, value) for key, value in row.items()} for row in rows]
+    wide = {key for row in cells for key, value in row.items() if isinstance(value, dict)}
+    header = [name for key in keys for name in ((key, f"{key}_log2") if key in wide else (key,))]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(list(rows[0].keys()) if rows else [key for key, _ in COLUMNS])
-    for row in rows:
-        writer.writerow(["" if value is None else _number(value, digits, key) for key, value in row.items()])
+    writer.writerow(header)
+    for row, original in zip(cells, rows):
+        line = []
+        for key in keys:
+            line.append(_csv_cell(row[key]))
+            if key in wide:
+                line.append(_csv_log2(row[key], original[key]))
+        writer.writerow(line)
     return out.getvalue().rstrip("\n")
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return value["value"]
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _csv_log2(value, original) -> str:
+    if isinstance(value, dict):
+        return repr(value["log2"])
+    if value is None or value == 0:
+        return ""
+    return repr(float(mpmath.log(abs(mpmath.mpf(original)), 2)))
 
 
 def format_markdown(rows: list[dict], digits: int) -> str:
@@ -322,9 +377,14 @@ def format_markdown(rows: list[dict], digits: int) -> str:
     rule = "|" + "|".join("---" if key == "model" else "---:" for key, _ in COLUMNS) + "|"
     lines = [header, rule]
     for row in rows:
-        lines.append("| " + " | ".join(_text(key, row[key], digits) for key, _ in COLUMNS) + " |")
-    lines += ["", _note(rows)]
+        lines.append("| " + " | ".join(_one_line(_text(key, row[key], digits)).replace("|", "\\|")
+                                       for key, _ in COLUMNS) + " |")
+    lines += ["", _one_line(_note(rows))]
     return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def _note(rows: list[dict]) -> str:
@@ -333,8 +393,9 @@ def _note(rows: list[dict]) -> str:
     row = rows[0]
     form = (f"p-bit form, p = {mpmath.nstr(row['bits_per_value'], 6)} bits per value (eps is used only by T2 "
             f"and the ball-form C cone)" if row["form"] == "bits" else "ball form d*m*log2(1 + 2r/eps)")
-    return (f"T1 {form}; eps = {_text('eps', row['eps'], 6)} ({row['precision']}"
-            f"{' convention, the default' if row['precision'] == DEFAULT_PRECISION else ''}); "
+    eps_name = (f" ({row['precision']}{' convention, the default' if row['precision'] == DEFAULT_PRECISION else ''})"
+                if precision.is_dtype_name(row["precision"]) else "")     # a dtype names eps; a number is eps
+    return (f"T1 {form}; eps = {_text('eps', row['eps'], 6)}{eps_name}; "
             f"T2 with Wasserstein q = {mpmath.nstr(row['q'], 6)}; Bw_V = T2 with a finite vocabulary "
             f"(docs/t2_finite_vocabulary.md) at q = 1 and 2, in bits and in tokens' worth (bits/log2|V|); "
             f"context = max_position_embeddings of the model's config; r = l_inf radius of last-layer states "
@@ -350,20 +411,18 @@ def format_latex(rows: list[dict], digits: int) -> str:
     """
     def cell(key, value):
         text = _text(key, value, digits)
-        if key == "model":
-            return text.replace("_", r"\_")
         if text == "-":
             return "--"
-        if key == "eps" and text.startswith("2^"):
-            return f"$2^{{{text[2:]}}}$"
-        return f"${text}$" if "e" in text else text
+        if isinstance(value, str):
+            return rounding.latex_escape(text)
+        return rounding.latex_number(text)
 
     spec = "l" + "r" * (len(COLUMNS) - 1)
     lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
              " & ".join(LATEX_HEADERS[key] for key, _ in COLUMNS) + r" \\", r"\midrule"]
     for row in rows:
         lines.append(" & ".join(cell(key, row[key]) for key, _ in COLUMNS) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", "% " + _note(rows)]
+    lines += [r"\bottomrule", r"\end{tabular}", "% " + _one_line(_note(rows))]
     return "\n".join(lines)
 
 
@@ -379,8 +438,10 @@ def make_parser() -> OneLineArgumentParser:
     """
     parser = OneLineArgumentParser(
         prog="python -m bounds.table",
-        description="Bounds of THEORY.md (T1, consequence A, T2, cone) for named or custom architectures. "
-                    f"Default: every preset, prompt length 1, eps = 2^-10 (fp16 convention), q = {DEFAULT_Q}.",
+        description="Bounds of docs/theory.md (T1, consequence A, T2, cone) for named or custom architectures. "
+                    f"Default: every preset, prompt length 1, eps = 2^-10 (fp16 convention), q = {DEFAULT_Q}. "
+                    "Printed bounds are rounded outward (upper bounds up); JSON and CSV keep every digit. "
+                    "Statements, assumptions and sources: docs/theory.md.",
     )
     parser.add_argument("--preset", action="append", metavar="NAME",
                         help=f"architecture (repeatable) or 'all'; known: {', '.join(PRESETS)}")
@@ -399,9 +460,12 @@ def make_parser() -> OneLineArgumentParser:
     parser.add_argument("--prompt-length", type=prompt_lengths, default=[1], metavar="LIST",
                         help="prompt lengths m: '1,2,4', '1:8' (inclusive) or '1:16:3' (default 1)")
     parser.add_argument("--format", choices=sorted(FORMATTERS), default="markdown")
-    parser.add_argument("--digits", type=positive_int, default=6, help="significant digits printed (default 6)")
-    parser.add_argument("--dps", type=positive_int, default=evaluate.DEFAULT_DPS,
-                        help=f"mpmath working digits (default {evaluate.DEFAULT_DPS})")
+    parser.add_argument("--digits", type=positive_int, default=6,
+                        help="significant digits in markdown and LaTeX, at most --dps (default 6); bounds are "
+                             "rounded outward, JSON and CSV keep every digit")
+    parser.add_argument("--dps", type=validate.cli_type(validate.dps, "--dps"), default=evaluate.DEFAULT_DPS,
+                        help=f"mpmath working digits, {validate.MIN_DPS} to {validate.MAX_DPS} "
+                             f"(default {evaluate.DEFAULT_DPS})")
     return parser
 
 
@@ -439,21 +503,25 @@ def select_models(args, parser) -> list[Preset]:
 def main(argv=None) -> int:
     """Print the table; bad input exits 2 with one line on stderr.
 
-    >>> main(["--preset", "pythia-1b", "--format", "csv", "--digits", "3"])  # doctest: +ELLIPSIS
+    >>> main(["--preset", "pythia-1b", "--format", "csv"])  # doctest: +ELLIPSIS
     model,d,vocab,...
-    pythia-1b,2048,50304,16,8,65.68,2.22,0.0009765625,fp16,ball,,1,1,34900.0,2230.0,2230.0,34900.0,2210.0,879000.0,1740000.0,56300.0,111000.0,2048,2100.0,287.4,7.77
+    pythia-1b,2048,50304,16,8,65.68,2.22,0.0009765625,fp16,ball,,1,1,34892.5807560959,2234.070912838591,...
     0
     """
     parser = make_parser()
     args = parser.parse_args(argv)
-    if args.dps < 15:
-        parser.error("--dps must be at least 15")
+    if args.digits > args.dps:
+        parser.error(f"--digits ({args.digits}) must be at most --dps ({args.dps})")
     models = select_models(args, parser)
+    if len(models) * len(args.prompt_length) > MAX_ROWS:
+        parser.error(f"{len(models)} models x {len(args.prompt_length)} prompt lengths: at most {MAX_ROWS} rows")
     try:
         rows = build_rows(models, args.prompt_length, args.eps, args.bits_per_value, args.q, args.dps)
     except ValueError as error:
         parser.error(str(error))
-    print(FORMATTERS[args.format](rows, args.digits))
+    with evaluate.with_precision(args.dps):     # out-of-range values are written with every computed digit
+        text = FORMATTERS[args.format](rows, args.digits)
+    print(text)
     return 0
 
 

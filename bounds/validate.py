@@ -131,7 +131,7 @@ def eps(value) -> mpmath.mpf:
     return precision.parse_eps(value)
 
 
-def dps(value) -> int:
+def dps(value, *, name: str = "dps") -> int:
     """mpmath working digits, an integer in [MIN_DPS, MAX_DPS].
 
     >>> dps(50)
@@ -141,7 +141,7 @@ def dps(value) -> int:
     ...
     ValueError: dps must be an integer from 10 to 1000, got 0
     """
-    message = f"dps must be an integer from {MIN_DPS} to {MAX_DPS}, got {value!r}"
+    message = f"{name} must be an integer from {MIN_DPS} to {MAX_DPS}, got {value!r}"
     value = precision.plain_number(value)
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, float, str)):
         raise ValueError(message)
@@ -152,22 +152,6 @@ def dps(value) -> int:
     if not math.isfinite(number) or number != int(number) or not MIN_DPS <= number <= MAX_DPS:
         raise ValueError(message)
     return int(number)
-
-
-def count_of_range(start: int, stop: int, step: int, limit: int, name: str = "prompt lengths") -> int:
-    """Number of values of the inclusive range start:stop:step, refused above `limit` before any work.
-
-    >>> count_of_range(1, 8, 1, 100)
-    8
-    >>> count_of_range(1, 2_000_000_000, 1, 10_000)
-    Traceback (most recent call last):
-    ...
-    ValueError: prompt lengths 1:2000000000:1 has 2000000000 values; at most 10000 are printed
-    """
-    count = (stop - start) // step + 1
-    if count > limit:
-        raise ValueError(f"{name} {start}:{stop}:{step} has {count} values; at most {limit} are printed")
-    return count
 
 
 # ----------------------------------------------------------------------------------------- arrays (fast path)
@@ -261,11 +245,11 @@ def cli_type(check, name: str, *extra):
     """
     def parse(text: str):
         try:
-            value = check(name, text, *extra)
+            value = check(text, name=name) if check is dps else check(name, text, *extra)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
-        if check in (positive_integer, size, integer_at_least):
-            return int(value)
-        return float(value)
+        if not isinstance(value, mpmath.mpf):
+            return value
+        return int(value) if check in (positive_integer, size, integer_at_least) else float(value)
     parse.__name__ = name.lstrip("-").replace("-", "_")   # argparse names the type in its messages
     return parse

@@ -1,0 +1,172 @@
+"""Printing a bound so that it stays a bound: outward (directed) rounding, and machine formats that keep
+every digit.
+
+- `decimal_text(x, digits, direction)`: `digits` significant digits, rounded up for an upper bound,
+  down for a lower bound, to nearest for anything else (an input, a fact). The rounding is exact: the
+  mpf is converted to a fraction and rounded with integers, so no decimal grid point is crossed by error.
+- `double(x, direction)`: the nearest double in the safe direction (the least double >= x for an upper
+  bound): within one unit in the last place of x, and still a bound.
+- `machine_value(x, direction)`: what JSON and CSV carry: that double, or, outside the range of normal
+  doubles (or for an eps such as 2^-2000), {"value": exact text, "log2": log2|x|}. Never inf or nan.
+- `latex_escape(text)`: every character special to LaTeX escaped.
+
+The value rounded is the mpf the evaluators return (50 digits by default), whose own error (~10^-dps
+relative) is far below any printed digit: rounding it outward rounds the bound outward.
+
+>>> decimal_text(mpmath.mpf(2) / 3, 3, "upper"), decimal_text(mpmath.mpf(2) / 3, 3, "lower")
+('0.667', '0.666')
+>>> machine_value(mpmath.mpf(2) ** -2000, None)
+{'value': '2^-2000', 'log2': -2000.0}
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import mpmath
+
+from . import precision
+
+DIRECTIONS = ("upper", "lower", None)
+_SMALLEST_NORMAL = mpmath.mpf(2) ** -1022
+_LARGEST_DOUBLE = mpmath.mpf(float.fromhex("0x1.fffffffffffffp+1023"))
+
+
+def _check_direction(direction):
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be 'upper', 'lower' or None, got {direction!r}")
+
+
+def _floor_log10(a: Fraction) -> int:
+    """floor(log10 a) for a > 0, exactly (integer arithmetic; no string conversion of huge integers)."""
+    e = math.floor((a.numerator.bit_length() - a.denominator.bit_length()) * math.log10(2))
+    while a >= _pow10(e + 1):
+        e += 1
+    while a < _pow10(e):
+        e -= 1
+    return e
+
+
+def _pow10(e: int) -> Fraction:
+    return Fraction(10) ** e
+
+
+def _power_of_two(x: mpmath.mpf):
+    """k if x == 2^k exactly, else None."""
+    sign, man, exp, _ = x._mpf_
+    return int(exp) if not sign and man == 1 else None
+
+
+def decimal_text(value, digits: int, direction=None) -> str:
+    """`value` with `digits` significant digits, rounded up ('upper'), down ('lower') or to nearest (None).
+
+    >>> decimal_text(3.2157258, 6, "upper"), decimal_text(3.2157258, 6, "lower"), decimal_text(12288, 6, "upper")
+    ('3.21573', '3.21572', '12288.0')
+    >>> decimal_text(-0.5, 1, "upper"), decimal_text(9.99, 2, "upper")
+    ('-0.5', '10.0')
+    """
+    _check_direction(direction)
+    if isinstance(digits, bool) or int(digits) != digits or digits < 1:
+        raise ValueError(f"digits must be a positive integer, got {digits!r}")
+    digits = int(digits)
+    x = mpmath.mpf(precision.plain_number(value))
+    if not mpmath.isfinite(x):
+        raise ValueError(f"cannot print {x} as a bound")
+    with mpmath.workdps(digits + 20):
+        if x == 0 or direction is None:
+            return mpmath.nstr(x, digits)
+        exact = precision._exact_fraction(x)
+        magnitude = abs(exact)
+        scale = _floor_log10(magnitude) - digits + 1            # magnitude / 10^scale in [10^(digits-1), 10^digits)
+        scaled = magnitude / _pow10(scale)
+        away_from_zero = (direction == "upper") == (exact > 0)  # up for a positive upper bound, a negative lower one
+        integer = math.ceil(scaled) if away_from_zero else math.floor(scaled)
+        if integer == 10 ** digits:                              # 9.99 -> 10.0: one digit more, same value
+            integer, scale = integer // 10, scale + 1
+        text = f"{'-' if exact < 0 else ''}{integer}e{scale}"
+        # the decimal is exact at digits + 20 binary-converted digits, so nstr to `digits` gives it back
+        return mpmath.nstr(mpmath.mpf(text), digits)
+
+
+def double(value, direction=None) -> float:
+    """The double nearest to `value` on the safe side: >= it for 'upper', <= for 'lower', nearest for None.
+
+    >>> x = mpmath.mpf(1) / 3
+    >>> double(x, "upper") > x > double(x, "lower")
+    True
+    """
+    _check_direction(direction)
+    x = mpmath.mpf(precision.plain_number(value))
+    nearest = float(x)
+    if direction == "upper" and mpmath.mpf(nearest) < x:
+        return math.nextafter(nearest, math.inf)
+    if direction == "lower" and mpmath.mpf(nearest) > x:
+        return math.nextafter(nearest, -math.inf)
+    return nearest
+
+
+def in_double_range(value) -> bool:
+    """True if `value` is 0 or a normal double's magnitude: a double then carries it to full precision.
+
+    >>> in_double_range(2.0 ** -1000), in_double_range(mpmath.mpf(2) ** -1030), in_double_range(mpmath.mpf(10) ** 400)
+    (True, False, False)
+    """
+    x = abs(mpmath.mpf(precision.plain_number(value)))
+    return x == 0 or _SMALLEST_NORMAL <= x <= _LARGEST_DOUBLE
+
+
+def exact_text(value, direction=None, digits: int | None = None) -> str:
+    """Text for a value outside the double range: '2^k' for a power of two (exact), else every digit the
+    evaluators computed (mpmath's working precision), rounded in `direction`.
+
+    >>> exact_text(mpmath.mpf(2) ** 99999)
+    '2^99999'
+    """
+    x = mpmath.mpf(precision.plain_number(value))
+    k = _power_of_two(x)
+    if k is not None:
+        return f"2^{k}"
+    return decimal_text(x, digits or mpmath.mp.dps, direction)
+
+
+def machine_value(value, direction=None, *, digits: int | None = None):
+    """JSON/CSV value: a double (directed, see `double`) in range; otherwise {'value': text, 'log2': float},
+    the text exact for a power of two, else `digits` digits (default: mpmath's working precision).
+
+    >>> machine_value(mpmath.mpf("3.2157258"), None), machine_value(mpmath.mpf("3.2157258"), "upper")
+    (3.2157258, 3.2157258000000004)
+    """
+    x = mpmath.mpf(precision.plain_number(value))
+    if not mpmath.isfinite(x):
+        raise ValueError(f"cannot write {x} as a bound (not finite)")
+    if in_double_range(x):
+        return double(x, direction)
+    return {"value": exact_text(x, direction, digits), "log2": float(mpmath.log(abs(x), 2))}
+
+
+_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
+                  "\n": " ", "\r": " "}
+
+
+def latex_escape(text: str) -> str:
+    r"""Text safe inside a LaTeX table cell: & % $ # _ { } ~ ^ \ escaped, line breaks as spaces.
+
+    >>> print(latex_escape("a&b%c_d$"))
+    a\&b\%c\_d\$
+    """
+    return "".join(_LATEX_SPECIAL.get(char, char) for char in str(text))
+
+
+def latex_number(text: str) -> str:
+    r"""A printed number as LaTeX math: '1.5e+20' -> '$1.5 \times 10^{20}$', '2^-10' -> '$2^{-10}$'.
+
+    >>> latex_number("1.5e+20"), latex_number("835.52"), latex_number("2^-10")
+    ('$1.5 \\times 10^{20}$', '835.52', '$2^{-10}$')
+    """
+    if text.startswith("2^"):
+        return f"$2^{{{text[2:]}}}$"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return f"${mantissa} \\times 10^{{{int(exponent)}}}$"
+    return text
