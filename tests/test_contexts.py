@@ -59,8 +59,21 @@ def test_saturation_length():
 def test_run_passes_and_reports_integers(tmp_path):
     checks = cx.run(Context(profile="quick", out=tmp_path, log=lambda msg: None))
     assert all(c.passed for c in checks), [c.name for c in checks if not c.passed]
+    assert {c.name: c.kind for c in checks} == {
+        "contexts_multiset_bound": "bound", "contexts_representatives_agree": "premise",
+        "contexts_causal_leaks_order": "phenomenon", "contexts_saturation": "phenomenon",
+        "contexts_cumulative_below_measures": "bound", "contexts_vs_t2": "bound"}
+    assert all(c.theorem == "log2_meanfield" and c.confidence is None for c in checks)
     data = json.loads((tmp_path / "data" / "contexts.json").read_text())
     sat = data["saturation"]
-    assert 1 <= sat["saturation_length"] <= len(sat["n"]) // 2
+    assert 1 <= sat["saturation_length"] <= len(sat["n"])
     assert all(isinstance(c, int) for c in data["exhaustive"]["count"])
     assert data["exhaustive"]["multisets"] == [math.comb(n + 2, 2) for n in data["exhaustive"]["n"]]
+
+
+def test_saturation_check_fails_at_a_precision_fine_enough_to_tell_measures_apart(tmp_path, monkeypatch):
+    monkeypatch.setattr(cx, "EPS", 1e-9)  # every distinct measure gets its own output: no levelling off
+    settings = cx.Settings(n_exhaustive=3, n_max=16)
+    checks = cx.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, settings=settings))
+    sat = next(c for c in checks if c.name == "contexts_saturation")
+    assert not sat.passed and sat.empirical > 2

@@ -91,8 +91,13 @@ def test_training_script_rejects_bad_arguments(capsys):
 
 
 def test_run_passes(tmp_path):
-    checks = copying.run(Context(profile="quick", out=tmp_path, log=lambda msg: None))
+    checks = copying.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, confidence=0.9999))
     assert all(c.passed for c in checks), [c.name for c in checks if not c.passed]
+    assert all(c.kind in ("bound", "phenomenon", "instrument") for c in checks)
+    stat = [c for c in checks if c.confidence is not None]
+    assert len(stat) == copying.EXPERIMENT.statistical_checks["quick"] and {c.confidence for c in stat} == {0.9999}
+    bits = next(c for c in checks if c.name == "copying_bits_bounded")  # against one length, not the maximum
+    assert bits.bound == pytest.approx(json.loads((tmp_path / "data" / "copying.json").read_text())["bits_reproduced"][19])
     data = json.loads((tmp_path / "data" / "copying.json").read_text())
     assert 15 < data["sigmoid"]["n0"] < 30 and data["peak_bits"] > 50
     assert data["nope"]["sigmoid"]["n0"] < data["sigmoid"]["n0"]  # NoPE, same budget: copies less

@@ -233,9 +233,24 @@ def _measured(c: Check) -> str:
     return text
 
 
+def _exact(c: Check, side: str) -> str:
+    """A number beyond the float range is shown from its exact digits (``params[side + "_exact"]``)."""
+    x = getattr(c, side)
+    if x is not None and math.isinf(x) and f"{side}_exact" in c.params:
+        return str(mpmath.nstr(mpmath.mpf(c.params[f"{side}_exact"]), 4))
+    return _fmt(x)
+
+
 def _row(c: Check) -> str:
     claim = c.claim + (f" ({c.params['error']})" if "error" in c.params else "")
-    return f"| {c.name} | {claim} | {_fmt(c.bound)} | {_measured(c)} | {_fmt(c.ratio)} | {verdict(c)} |"
+    room = c.ratio
+    if room is not None and math.isinf(room) and c.bound is not None and c.empirical:
+        with mpmath.workdps(DIGITS):  # room of a bound beyond the float range, from the exact digits
+            b, e = mpmath.mpf(c.params.get("bound_exact", c.bound)), mpmath.mpf(c.params.get("empirical_exact", c.empirical))
+            r = b / e if c.params.get("direction", "upper") == "upper" else e / b
+            return (f"| {c.name} | {claim} | {_exact(c, 'bound')} | {_measured(c)} | {mpmath.nstr(r, 4)} | "
+                    f"{verdict(c)} |")
+    return f"| {c.name} | {claim} | {_exact(c, 'bound')} | {_measured(c)} | {_fmt(room)} | {verdict(c)} |"
 
 
 HEADER = ["| check | claim | bound or threshold | measured | room | verdict |", "|---|---|---|---|---|---|"]
