@@ -100,12 +100,15 @@ def test_heldout_file_is_the_split_of_the_corpus():
 
 
 def test_random_targets_uniform_over_alphabet(models):
-    zm = models["natural"]
-    t = zoo.random_targets(zm, 200, 10, seed=1)
-    assert torch.equal(t, zoo.random_targets(zm, 200, 10, seed=1))
-    assert set(t.flatten().tolist()) == set(zm.alphabet)  # 2000 draws cover all 26 letters
+    from verify import subjects
+
+    natural = subjects.from_zoo(models["natural"])
+    t = subjects.targets(natural, "random", count=200, n=10, seed=1)
+    assert torch.equal(t, subjects.targets(natural, "random", count=200, n=10, seed=1))
+    assert set(t.flatten().tolist()) == set(natural.alphabet)  # 2000 draws cover all 26 letters
     w = models["witness"]
-    assert set(zoo.random_targets(w, 100, 8, seed=0).flatten().tolist()) == set(range(w.vocab))
+    drawn = subjects.targets(subjects.from_zoo(w), "random", count=100, n=8, seed=0)
+    assert set(drawn.flatten().tolist()) == set(range(w.vocab))
 
 
 def test_witness_encoder_codes_decode(models):

@@ -36,7 +36,7 @@ Example:
     >>> zm = load("random")
     >>> (zm.d, zm.vocab, zm.layers, zm.heads, zm.dtype)
     (64, 256, 2, 4, 'fp32')
-    >>> random_targets(zm, count=2, n=3, seed=0).shape
+    >>> natural_targets(2, 3, seed=0).shape
     torch.Size([2, 3])
 """
 from __future__ import annotations
@@ -213,7 +213,7 @@ def _heldout_text(weights_dir: Path | None = None) -> bytes:
         raise ModelFileError(f"cannot read held-out text {path}: {exc.__class__.__name__}") from None
 
 
-def natural_targets(count: int, n: int, seed: int, weights_dir: str | Path | None = None) -> torch.Tensor:
+def natural_targets(count: int, n: int, *, seed: int, weights_dir: str | Path | None = None) -> torch.Tensor:
     """``count`` in-domain byte sequences of length n from the held-out KJV chapters (never trained on),
     each starting at the beginning of a word; distinct start positions; deterministic in seed.
 
@@ -236,18 +236,3 @@ def natural_targets(count: int, n: int, seed: int, weights_dir: str | Path | Non
     g = torch.Generator().manual_seed(seed)
     chosen = starts[torch.randperm(len(starts), generator=g)[:count]]
     return text[chosen[:, None] + torch.arange(n)]
-
-
-def random_targets(zoo_model: ZooModel, count: int, n: int, seed: int) -> torch.Tensor:
-    """``count`` sequences of n tokens, i.i.d. uniform over ``zoo_model.alphabet``; deterministic in seed.
-
-    Example:
-        >>> zm = load("random")
-        >>> bytes(random_targets(zm, 1, 5, seed=1)[0].tolist()).isalpha()
-        True
-    """
-    if count < 0 or n < 1:
-        raise ValueError(f"need count >= 0 and n >= 1, got count={count}, n={n}")
-    g = torch.Generator().manual_seed(seed)
-    alphabet = torch.tensor(zoo_model.alphabet, dtype=torch.long)
-    return alphabet[torch.randint(0, len(alphabet), (count, n), generator=g)]
