@@ -1,7 +1,7 @@
 """Distinguishable contexts against context length (T2, exact counts on a tiny model without positions).
 
 Model: a seeded float64 transformer with no positional encoding, non-causal attention, width 4, 2 layers,
-1 head, vocabulary = the alphabet A of size 3, re-initialised by :func:`verify.experiments.enumeration.scaled_init`
+1 head, vocabulary = the alphabet A of size 3, re-initialised by :func:`verify.model.scaled_init`
 (gain 1). Its **output** for a context s is the mean over positions of the final hidden states (after the
 final LayerNorm), a vector in R^4; at precision eps it is rounded to the eps grid, ``floor(y / eps)``, and
 two contexts are *distinguishable* iff their rounded outputs differ.
@@ -54,8 +54,7 @@ import torch
 
 from bounds import log2_log2_meanfield
 from verify.cli import torch_threads
-from verify.experiments.enumeration import scaled_init
-from verify.model import ModelConfig, Transformer
+from verify.model import ModelConfig, Transformer, scaled_init
 from verify.registry import Experiment
 from verify.report import Check, compare, write_data
 

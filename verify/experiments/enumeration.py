@@ -17,7 +17,7 @@ ball). The slope of log2(count) against m is fitted and compared with T1's slope
 
 Diversity. With the default GPT init (std 0.02) the counts do not grow with the prompt length (d = 3,
 |V| = 8, Q = 3, seed 0: 5, 5, 5 accessible sequences and 2, 2, 1 maps for m = 1, 2, 3). The models here are
-re-initialised by :func:`scaled_init`: linear weights ~ N(0, gain^2/fan_in) with gain 2, embeddings and
+re-initialised by :func:`verify.model.scaled_init`: linear weights ~ N(0, gain^2/fan_in) with gain 2, embeddings and
 positions ~ N(0, 1), so that attention is sharp and the greedy outputs vary with the prompt (the same model:
 6, 72, 314 sequences and 9, 122, 638 maps). d = 2 is skipped on purpose: LayerNorm maps R^2 to two points,
 so every logit vector takes only two values (a degenerate model, not a capacity result).
@@ -50,12 +50,11 @@ from fractions import Fraction
 
 import mpmath
 import torch
-import torch.nn as nn
 
 from verify.cli import torch_threads
 from verify.engine import TuneConfig, tune
 from verify.fit import fit_linear
-from verify.model import ModelConfig, Transformer
+from verify.model import ModelConfig, Transformer, scaled_init
 from verify.report import Check, compare, failed, write_data
 
 QUICK_MODELS = [dict(d=3, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2, 3)),
@@ -65,29 +64,6 @@ FULL_MODELS = [QUICK_MODELS[0], dict(QUICK_MODELS[1], ms=(1, 2, 3)),
 GAIN = 2.0
 OPT_STEPS, OPT_LR, OPT_RESTARTS = 300, 0.1, 2  # lr 0.1: found the most targets of 3e-2/1e-1/3e-1 (24 targets)
 CHUNK = 1 << 15
-
-
-def scaled_init(model: Transformer, gain: float = GAIN, seed: int = 0) -> Transformer:
-    """Re-initialise ``model`` so that its greedy outputs depend strongly on its input (see module doc).
-
-    Linear weights ~ N(0, gain^2/fan_in), embeddings/positions ~ N(0, 1), biases ~ N(0, 0.1^2).
-
-    Example:
-        >>> m = scaled_init(Transformer(ModelConfig(vocab_size=4, d_model=4, n_layer=1, n_head=1)), seed=0)
-        >>> float(m.tok_emb.weight.detach().std()) > 0.5
-        True
-    """
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Linear):
-                std = gain / math.sqrt(module.in_features)
-                module.weight.copy_(torch.randn(module.weight.shape, generator=g) * std)
-                if module.bias is not None:
-                    module.bias.copy_(torch.randn(module.bias.shape, generator=g) * 0.1)
-            elif isinstance(module, nn.Embedding):
-                module.weight.copy_(torch.randn(module.weight.shape, generator=g))
-    return model
 
 
 def tiny_model(d: int, vocab: int, seed: int, n_layer: int = 2, gain: float = GAIN,

@@ -37,7 +37,7 @@ of 1e-12; the order leak and the positional breaks are **phenomena** (the theory
 force a size). All checks are exact (no statistical check).
 
 Inputs: 16 random sequences of 7 vectors ~ N(0, 1) in R^8 (full profile: 64 of 16), models re-initialised by
-:func:`verify.experiments.enumeration.scaled_init` (gain 1, positions ~ N(0, 1)) so that attention is not near-uniform.
+:func:`verify.model.scaled_init` (gain 1, positions ~ N(0, 1)) so that attention is not near-uniform.
 
 Figure data (``data/meanfield.json``): ``rows`` = list of dicts with keys ``positional, causal, n_layer,
 statement, max_abs_error``; plus ``tolerance`` and ``break_threshold``.
@@ -55,8 +55,7 @@ from dataclasses import dataclass
 import torch
 
 from verify.cli import torch_threads
-from verify.experiments.enumeration import scaled_init
-from verify.model import ModelConfig, Transformer
+from verify.model import ModelConfig, Transformer, scaled_init
 from verify.registry import Experiment
 from verify.report import Check, compare, write_data
 

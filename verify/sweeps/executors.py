@@ -1,7 +1,8 @@
 """Where sweep tasks run: a local process pool (default) or a Ray cluster, behind one small interface.
 
-Both executors take a picklable top-level function and a list of tasks and yield ``(task, result)`` pairs
-as tasks finish (in completion order, not submission order). The caller (:mod:`verify.sweeps.sweep`) writes each
+Both executors take a picklable top-level function and an iterable of tasks and yield ``(task, result)``
+pairs as tasks finish (in completion order, not submission order). They pull tasks lazily, only as many
+as they can run at once, so the sweep claims a task in the store only when a worker is about to take it. The caller (:mod:`verify.sweeps.sweep`) writes each
 result to the store as it arrives, so the executor never needs to survive a crash itself.
 
 - :class:`LocalExecutor`: ``workers`` processes (default: the number of usable cores), each with
@@ -24,6 +25,7 @@ Example:
 """
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import sys
@@ -115,8 +117,7 @@ class LocalExecutor:
                 f"thread{'s' * (self.threads > 1)}{where}")
 
     def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator[tuple]:
-        """Yield ``(task, fn(task))`` as each task finishes."""
-        tasks = list(tasks)
+        """Yield ``(task, fn(task))`` as each task finishes; at most ``workers`` tasks are taken at a time."""
         if self.workers == 1:
             import torch
 
@@ -135,10 +136,17 @@ class LocalExecutor:
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=mp.get_context("spawn"),
                 initializer=_init_worker, initargs=(self.threads, [str(REPO_ROOT)] + sys.path))
-        futures = {self._pool.submit(fn, task): task for task in tasks}
+        pending = iter(tasks)
+        futures: dict = {}
         try:
-            for fut in cf.as_completed(futures):
-                yield futures[fut], fut.result()
+            while True:
+                for task in itertools.islice(pending, self.workers - len(futures)):
+                    futures[self._pool.submit(fn, task)] = task
+                if not futures:
+                    return
+                finished, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    yield futures.pop(fut), fut.result()
         finally:
             for fut in futures:
                 fut.cancel()
@@ -247,11 +255,19 @@ class RayExecutor:
         return f"ray: {'local instance' if self.address is None else self.address}, {cpus} CPUs, 1 torch thread per task"
 
     def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator[tuple]:
-        """Yield ``(task, fn(task))`` as each Ray task finishes; a task error is re-raised here."""
+        """Yield ``(task, fn(task))`` as each Ray task finishes; a task error is re-raised here.
+
+        At most as many tasks as the cluster has CPUs (at least ``workers``) are taken at a time."""
         ray = self._ray
-        pending = {self._remote.remote(fn, task, 1): task for task in tasks}
+        slots = max(self.workers, int(ray.cluster_resources().get("CPU", 0)))
+        tasks = iter(tasks)
+        pending: dict = {}
         try:
-            while pending:
+            while True:
+                for task in itertools.islice(tasks, slots - len(pending)):
+                    pending[self._remote.remote(fn, task, 1)] = task
+                if not pending:
+                    return
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
                     task = pending.pop(ref)

@@ -6,6 +6,12 @@ finished trial is written in its own transaction (SQLite's journal makes it all-
 and a rerun of the same sweep asks :meth:`Store.done_keys` and skips what is there. Rows are only ever
 inserted, never replaced: a key already stored keeps its first result (``INSERT OR IGNORE``).
 
+Concurrent sweeps on one file split the grid: before computing a trial a sweep claims it
+(:meth:`Store.claim`: a row in table ``claims`` with the claimant's id and an expiry, taken in one
+``BEGIN IMMEDIATE`` transaction, so two claimants can never both get a key). A live sweep renews its
+leases (:meth:`Store.renew`); storing a trial drops its claim; the claims of a sweep that died expire and
+another sweep takes the trials over (at once if the claimant was a process on this host that is gone).
+
 Opening refuses, with a one-line :class:`StoreError`, a file that is not SQLite (corrupt, truncated, a
 text file), and a SQLite database that is not ours (no ``meta`` table with our format tag), so a typo in
 ``--db`` can never damage someone else's data.
@@ -33,8 +39,11 @@ import csv
 import hashlib
 import json
 import os
+import platform
 import sqlite3
+import threading
 import time
+import uuid
 from pathlib import Path
 
 FORMAT = "prompt-memory-limits/results/v1"
@@ -57,7 +66,47 @@ CREATE TABLE IF NOT EXISTS trials (
     ce_bits REAL, reason TEXT, losses TEXT, seconds REAL, versions TEXT, spec TEXT, created_utc TEXT
 );
 CREATE INDEX IF NOT EXISTS trials_point ON trials (model, kind, m, n);
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, claimant TEXT NOT NULL, expires REAL NOT NULL);
 """
+_CLAIMS_SCHEMA = "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, claimant TEXT NOT NULL, expires REAL NOT NULL)"
+
+
+# What two runs of the same trial must agree on exactly (decisions and counts), and the float columns that
+# may differ in their last bits when batch shape, thread count or machine differ (reduction order).
+EXACT_FIELDS = ("key", "model", "kind", "m", "n", "target", "seed", "max_steps", "steps", "success", "accuracy",
+                "reason", "spec")
+FLOAT_FIELDS = ("ce_bits",)
+FLOAT_REL_TOL = 1e-4  # observed: 1 float32 ulp (8e-8 relative) between a chunk of 2 and of 1 on one CPU
+
+
+def differences(rows_a: list[dict], rows_b: list[dict], *, rel_tol: float = FLOAT_REL_TOL) -> list[str]:
+    """How two runs' trials disagree: decisions and counts exactly, cross-entropies within ``rel_tol``.
+
+    Bit-identical floats are only reproducible on one machine with one batch shape, so a comparison
+    across chunks, executors or machines is done this way. Returns one line per difference (empty: same).
+
+    Example:
+        >>> a = {"key": "k", "success": True, "steps": 3, "ce_bits": 11.898545265}
+        >>> differences([a], [{**a, "ce_bits": 11.898546219}])
+        []
+        >>> differences([a], [{**a, "steps": 4}])
+        ['trial k: steps 3 != 4']
+    """
+    out = []
+    by_key = {r["key"]: r for r in rows_b}
+    if len(by_key) != len(rows_b) or {r["key"] for r in rows_a} != set(by_key) or len(rows_a) != len(rows_b):
+        return [f"different trials: {len(rows_a)} vs {len(rows_b)} rows, "
+                f"{len({r['key'] for r in rows_a} ^ set(by_key))} keys in only one"]
+    for a in rows_a:
+        b = by_key[a["key"]]
+        for f in EXACT_FIELDS:
+            if a.get(f) != b.get(f):
+                out.append(f"trial {a['key']}: {f} {a.get(f)!r} != {b.get(f)!r}")
+        for f in FLOAT_FIELDS:
+            x, y = a.get(f), b.get(f)
+            if (x is None) != (y is None) or (x is not None and abs(x - y) > rel_tol * max(abs(x), abs(y), 1e-6)):
+                out.append(f"trial {a['key']}: {f} {x!r} and {y!r} differ by more than {rel_tol:g} relative")
+    return out
 
 
 class StoreError(ValueError):
@@ -145,6 +194,8 @@ class Store:
             check = self._db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StoreError(f"{self.path} is corrupt (sqlite quick_check: {check})")
+            if not readonly:
+                self._write_test()
         elif readonly:
             raise StoreError(f"{self.path} is an empty database, not a results database")
         else:
@@ -155,6 +206,68 @@ class Store:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('created_utc', ?)", (_utc(),))
             self._db.execute("COMMIT")
+
+    def _write_test(self) -> None:
+        """Fail now, not after the first trial, if the file cannot be written (read-only file or folder)."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(_CLAIMS_SCHEMA)  # databases written before claims existed get the table
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
+
+    # ------------------------------------------------------------------ claims
+    def claim(self, keys: list[str], *, claimant: str, lease: float, now: float | None = None) -> bool:
+        """Claim every key of ``keys`` for ``claimant`` until ``now + lease`` seconds, or none of them.
+
+        Returns False (claiming nothing) if any key is stored already or held by another claimant whose
+        lease has not expired; expired claims of others are taken over, and so are those of a claimant on
+        this host whose process is gone (see :func:`new_claimant`). All in one transaction.
+
+        Example:
+            >>> import tempfile, os
+            >>> s = Store(os.path.join(tempfile.mkdtemp(), "c.sqlite"))
+            >>> s.claim(["a", "b"], claimant="A", lease=60, now=0), s.claim(["b", "c"], claimant="B", lease=60, now=1)
+            (True, False)
+            >>> s.claim(["b", "c"], claimant="B", lease=60, now=61)  # A's lease ran out: B takes b over
+            True
+        """
+        now = time.time() if now is None else now
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for k in keys:
+                    if self._db.execute("SELECT 1 FROM trials WHERE key = ?", (k,)).fetchone():
+                        return False
+                    held = self._db.execute("SELECT claimant, expires FROM claims WHERE key = ?", (k,)).fetchone()
+                    if held is not None and held[0] != claimant and held[1] > now and _alive(held[0]):
+                        return False
+                self._db.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)",
+                                     [(k, claimant, now + lease) for k in keys])
+                return True
+            finally:
+                self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
+
+    def renew(self, *, claimant: str, lease: float) -> int:
+        """Push every claim of ``claimant`` to expire ``lease`` seconds from now; return how many it holds."""
+        with self._db:
+            return self._db.execute("UPDATE claims SET expires = ? WHERE claimant = ?",
+                                    (time.time() + lease, claimant)).rowcount
+
+    def release(self, *, claimant: str) -> None:
+        """Drop every claim of ``claimant`` (a sweep that stops hands its unfinished trials back at once)."""
+        with self._db:
+            self._db.execute("DELETE FROM claims WHERE claimant = ?", (claimant,))
+
+    def claims(self) -> dict[str, tuple[str, float]]:
+        """Every current claim: key -> (claimant, expiry time)."""
+        return {r[0]: (r[1], r[2]) for r in self._db.execute("SELECT key, claimant, expires FROM claims")}
 
     # ------------------------------------------------------------------ writing
     def put(self, result: dict) -> bool:
@@ -184,6 +297,7 @@ class Store:
                 f"INSERT OR IGNORE INTO trials ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                 values)
             inserted = self._db.total_changes - before
+            self._db.executemany("DELETE FROM claims WHERE key = ?", [(v[0],) for v in values])
             self._db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if self._db.in_transaction:
@@ -284,6 +398,74 @@ class Store:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def new_claimant() -> str:
+    """A claimant id for this process: ``host:pid:random`` (the host and pid let a rerun on the same host
+    take over a killed sweep's claims at once instead of waiting for them to expire).
+
+    Example:
+        >>> new_claimant().count(":") >= 2
+        True
+    """
+    return f"{platform.node()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _alive(claimant: str) -> bool:
+    """False only for a claimant of this host whose process no longer exists; other hosts count as alive."""
+    host, _, pid = claimant.rpartition(":")[0].rpartition(":")
+    if host != platform.node() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+class LeaseKeeper:
+    """A daemon thread that renews ``claimant``'s claims every ``lease / 3`` seconds on its own connection.
+
+    Renewal runs beside the work (a batched task can take longer than a lease), so only a claimant that is
+    gone stops renewing. Use as a context manager; leaving it stops the thread.
+
+    Example:
+        >>> import tempfile, os
+        >>> s = Store(os.path.join(tempfile.mkdtemp(), "k.sqlite"))
+        >>> s.claim(["a"], claimant="A", lease=0.3)
+        True
+        >>> with LeaseKeeper(s.path, claimant="A", lease=0.3):
+        ...     time.sleep(0.5)
+        ...     s.claim(["a"], claimant="B", lease=1)   # still A's: renewed while A lives
+        False
+    """
+
+    def __init__(self, path: str | Path, *, claimant: str, lease: float):
+        self.path, self.claimant, self.lease = Path(path), claimant, float(lease)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def _run(self) -> None:
+        con = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        try:
+            while not self._stop.wait(self.lease / 3):
+                try:
+                    con.execute("UPDATE claims SET expires = ? WHERE claimant = ?",
+                                (time.time() + self.lease, self.claimant))
+                except sqlite3.OperationalError:
+                    pass  # busy for 30 s: try again next period, the lease has two more thirds to run
+        finally:
+            con.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def _utc() -> str:

@@ -14,6 +14,11 @@ finished trial goes to the results store (:mod:`verify.sweeps.store`, SQLite, ``
 ``--db`` or ``$PML_RESULTS_DB`` say otherwise) at once; rerunning the same command skips what is stored,
 so a sweep killed with ``kill -9`` resumes where it stopped, and ends with exactly the trials of an
 uninterrupted run. Tasks go to a local process pool (default) or to Ray (:mod:`verify.sweeps.executors`).
+Several sweeps may share one ``--db`` (on one machine, or drivers on a shared file system): each claims a
+task's trials in the store before computing them (a lease of ``--lease`` seconds, renewed while it runs),
+so together they compute every trial once; a sweep that died leaves claims that expire, and the others
+take its trials over. At the end (and as each point completes) the sweep prints every point's success
+rate.
 
 Models: ``tiny`` (a seeded random 1-layer width-16 model over 16 tokens, built in memory: for tests),
 the zoo's ``natural``, ``witness`` and ``random`` (:mod:`verify.zoo`), ``gguf:PATH`` (a GGUF file) and
@@ -52,6 +57,7 @@ from verify.cli import ArgumentParser as _Parser, UsageError
 from verify.rng import derive_seed
 
 KINDS = ("random", "natural")
+DEFAULT_LEASE = 120.0  # seconds a claim on a task lasts unless its sweep renews it (every third of that)
 
 
 # ----------------------------------------------------------------------------------------- grid
@@ -75,6 +81,11 @@ class SweepConfig:
     patience: int | None = None
     device: str = "cpu"
 
+    def __post_init__(self):
+        # A value given twice (--m 1 1) is one grid point: plan, dry run and run all count it once.
+        for name in ("models", "m", "n", "seeds"):
+            setattr(self, name, list(dict.fromkeys(getattr(self, name))))
+
     @property
     def size(self) -> int:
         return len(self.models) * len(self.m) * len(self.n) * len(self.seeds) * self.targets
@@ -92,6 +103,8 @@ class SweepConfig:
             raise ValueError(f"--steps must be >= 0, got {self.steps}")
         if not self.lr > 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"--patience must be >= 1 (or left out: never give up early), got {self.patience}")
         if not self.models:
             raise ValueError("no model given")
         from verify.subjects import check_name
@@ -270,6 +283,8 @@ def trial(spec: dict) -> dict:
 class Progress:
     """A one-line progress report with an ETA, printed at most every ``every`` seconds (and at the end).
 
+    ``others`` counts trials another sweep on the same database stored meanwhile.
+
     Example:
         >>> p = Progress(total=4, skipped=1, stream=None)
         >>> p.update(1); p.line().split(" eta")[0][:27]
@@ -279,31 +294,79 @@ class Progress:
     def __init__(self, total: int, skipped: int = 0, stream=sys.stderr, every: float = 1.0, width: int = 12):
         self.total, self.skipped, self.stream, self.every, self.width = total, skipped, stream, every, width
         self.done_now = 0
+        self.others = 0
         self.started = time.time()
         self._last = 0.0
 
-    def update(self, k: int) -> None:
+    def update(self, k: int, *, others: int = 0) -> None:
         self.done_now += k
+        self.others += others
         now = time.time()
-        if self.stream is not None and (now - self._last >= self.every or self.done_now + self.skipped >= self.total):
+        if self.stream is not None and (now - self._last >= self.every or self.done + self.skipped >= self.total):
             self._last = now
             print(self.line(), file=self.stream, flush=True)
 
+    @property
+    def done(self) -> int:
+        return self.done_now + self.others
+
     def line(self) -> str:
-        done = self.done_now + self.skipped
+        done = self.done + self.skipped
         bar = int(self.width * done / max(self.total, 1))
         elapsed = time.time() - self.started
         remaining = self.total - done
-        eta = elapsed / self.done_now * remaining if self.done_now else float("nan")
+        eta = elapsed / self.done * remaining if self.done else float("nan")
         eta_s = "?" if math.isnan(eta) else f"{eta:.0f}s"
+        others = f", {self.others} by another sweep" if self.others else ""
         return (f"[{'#' * bar}{'.' * (self.width - bar)}] {done}/{self.total} trials "
-                f"({self.skipped} stored before) {elapsed:.0f}s elapsed, eta {eta_s}")
+                f"({self.skipped} stored before{others}) {elapsed:.0f}s elapsed, eta {eta_s}")
 
 
-def run_sweep(cfg: SweepConfig, store, executor, *, chunk: int = 1, log=None) -> dict:
+def point_of(spec: dict) -> tuple:
+    """The grid point a trial belongs to: (model, kind, m, n).
+
+    Example:
+        >>> point_of({"model": "tiny", "kind": "random", "m": 1, "n": 4, "seed": 0, "target": 3})
+        ('tiny', 'random', 1, 4)
+    """
+    return (spec["model"], spec["kind"], spec["m"], spec["n"])
+
+
+def point_line(point: tuple, successes: int, trials: int) -> str:
+    """One point's success rate, as the sweep prints it.
+
+    Example:
+        >>> point_line(("tiny", "random", 1, 4), 3, 8)
+        'point model=tiny kind=random m=1 n=4: 3/8 reproduced (0.38)'
+    """
+    model, kind, m, n = point
+    return f"point model={model} kind={kind} m={m} n={n}: {successes}/{trials} reproduced ({successes / trials:.2f})"
+
+
+def point_rates(cfg: SweepConfig, store) -> list[str]:
+    """Every point of the grid with its success rate over the trials stored so far (a line per point)."""
+    planned: dict = {}
+    for spec in plan(cfg):
+        planned.setdefault(point_of(spec), set()).add(_key(spec))
+    lines = []
+    for point, keys in planned.items():
+        model, kind, m, n = point
+        rows = [r for r in store.rows(model=model, kind=kind, m=m, n=n) if r["key"] in keys]
+        if rows:
+            lines.append(point_line(point, sum(r["success"] for r in rows), len(rows))
+                         + ("" if len(rows) == len(keys) else f" [{len(rows)} of {len(keys)} trials stored]"))
+    return lines
+
+
+def run_sweep(cfg: SweepConfig, store, executor, *, chunk: int = 1, log=None, lease: float = DEFAULT_LEASE,
+              claimant: str | None = None, poll: float | None = None) -> dict:
     """Run every trial of ``cfg`` not yet in ``store``; commit each task's results as they arrive.
 
-    Returns a summary dict: ``planned``, ``skipped`` (stored before), ``ran`` (new trials stored).
+    Each task's missing trials are claimed in the store before the task is handed to the executor (tasks
+    are pulled one by one as workers free up), so other sweeps on the same store skip them. Trials another
+    sweep holds are waited for; its claims are taken over when they expire. Returns a summary dict:
+    ``planned``, ``skipped`` (stored before), ``ran`` (trials computed here), ``by_others`` (stored by
+    another sweep while this one ran). ``ran`` exceeds what this sweep stored only if it lost a lease.
 
     Example:
         >>> import tempfile, os
@@ -312,31 +375,74 @@ def run_sweep(cfg: SweepConfig, store, executor, *, chunk: int = 1, log=None) ->
         >>> store = Store(os.path.join(tempfile.mkdtemp(), "r.sqlite"))
         >>> cfg = SweepConfig(n=[1], targets=2, steps=20)
         >>> run_sweep(cfg, store, LocalExecutor(workers=1, threads=1), log=lambda m: None)
-        {'planned': 2, 'skipped': 0, 'ran': 2}
+        {'planned': 2, 'skipped': 0, 'ran': 2, 'by_others': 0}
         >>> run_sweep(cfg, store, LocalExecutor(workers=1, threads=1), log=lambda m: None)["ran"]
         0
     """
+    from verify.sweeps.store import LeaseKeeper, new_claimant
+
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     cfg.validate()
+    claimant = claimant or new_claimant()
+    poll = min(5.0, lease / 4) if poll is None else poll
     specs = plan(cfg)
+    tasks = make_tasks(specs, chunk)
+    keys_of = [[s["key"] for s in task_specs(task)] for task in tasks]
+    point_keys: dict = {}
+    for spec in specs:
+        point_keys.setdefault(point_of(spec), set()).add(_key(spec))
     done = store.done_keys()
-    all_tasks = make_tasks(specs, chunk)
-    todo = []
-    for task in all_tasks:
-        keys = [s["key"] for s in task_specs(task)]
-        if not all(k in done for k in keys):
-            todo.append(task)
     skipped = sum(1 for s in specs if _key(s) in done)
+    todo = [i for i, keys in enumerate(keys_of) if not all(k in done for k in keys)]
     log(f"sweep: {len(specs)} trials planned, {skipped} already stored, {len(todo)} tasks to run "
         f"({executor.describe()}); results -> {store.path}")
     progress = Progress(len(specs), skipped, stream=sys.stderr)
-    ran = 0
-    for task, results in executor.map_unordered(run_task, todo):
-        new = [r for r in results if r["key"] not in done]
-        ran += store.put_many(new)
-        done.update(r["key"] for r in new)
-        progress.update(len(new))
-    return {"planned": len(specs), "skipped": skipped, "ran": ran}
+    ran = stored_here = 0
+    outcomes: dict = {}  # point -> {key: success} for the trials this sweep stored
+
+    def claimed(indices, held_elsewhere):
+        # Hand the executor only tasks this sweep could claim; the executor pulls them as workers free up.
+        for i in indices:
+            missing = [k for k in keys_of[i] if k not in done]
+            if missing and store.claim(missing, claimant=claimant, lease=lease):
+                yield tasks[i]
+            elif missing:
+                held_elsewhere.append(i)
+
+    with LeaseKeeper(store.path, claimant=claimant, lease=lease):
+        try:
+            waited = False
+            while todo:
+                held_elsewhere: list = []
+                before = ran
+                for task, results in executor.map_unordered(run_task, claimed(todo, held_elsewhere)):
+                    new = [r for r in results if r["key"] not in done]
+                    ran += len(new)
+                    stored_here += store.put_many(new)
+                    done.update(r["key"] for r in new)
+                    progress.update(len(new))
+                    for r in new:
+                        point = point_of(r)
+                        outcomes.setdefault(point, {})[r["key"]] = r["success"]
+                        if set(outcomes[point]) == point_keys[point]:
+                            wins = sum(outcomes[point].values())
+                            log(point_line(point, wins, len(point_keys[point])))
+                stored = store.done_keys()
+                progress.update(0, others=len(stored - done))
+                done |= stored
+                todo = [i for i in held_elsewhere if not all(k in done for k in keys_of[i])]
+                if todo and ran == before:
+                    if not waited:
+                        log(f"sweep: waiting for {len(todo)} tasks another sweep on {store.path} is running "
+                            f"(taken over if its claims lapse for {lease:g}s)")
+                        waited = True
+                    time.sleep(poll)
+        finally:
+            store.release(claimant=claimant)
+    if ran > stored_here:
+        log(f"sweep: {ran - stored_here} trials computed here were stored first by another sweep "
+            f"(their claims had lapsed: raise --lease)")
+    return {"planned": len(specs), "skipped": skipped, "ran": ran, "by_others": len(specs) - skipped - stored_here}
 
 
 def _key(spec: dict) -> str:
