@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from verify.experiments import copying
+from verify import tasks
 from verify.training import copy as train_copy
 from verify.all import Context
 from verify.fit import fit_sigmoid
@@ -16,10 +17,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_copy_batch_matches_encode_and_masks_the_second_copy():
     g = torch.Generator().manual_seed(0)
-    tokens, mask = train_copy.copy_batch(torch.tensor([3, 1, 5]), g)
+    tokens, mask = tasks.copy_batch(torch.tensor([3, 1, 5]), g)
     for row, n in zip(range(3), (3, 1, 5)):
         s = tokens[row, 1:n + 1].tolist()
-        assert torch.equal(tokens[row], train_copy.encode(s, total=tokens.shape[1]))
+        assert torch.equal(tokens[row], tasks.encode(s, total=tokens.shape[1]))
         # the masked logits predict exactly the second copy
         assert tokens[row, 1:][mask[row, :-1]].tolist() == s
 
@@ -41,7 +42,7 @@ class _Oracle(torch.nn.Module):
 
 def test_metrics_on_an_oracle_and_on_an_oracle_that_errs():
     n, samples = 6, 4
-    tokens, _ = train_copy.copy_batch(torch.full((samples,), n), torch.Generator().manual_seed(3))
+    tokens, _ = tasks.copy_batch(torch.full((samples,), n), torch.Generator().manual_seed(3))
     perfect = copying.evaluate_copy(_Oracle(tokens), n, samples, torch.Generator().manual_seed(3))
     assert perfect == dict(exact=1.0, char=1.0, prefix=float(n))
     wrong = copying.evaluate_copy(_Oracle(tokens, wrong_from=2), n, samples, torch.Generator().manual_seed(3))

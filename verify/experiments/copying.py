@@ -71,7 +71,7 @@ from verify.model import ModelFileError, Transformer
 from verify.registry import Experiment
 from verify.report import Check, compare, failed, write_data
 from verify.stats import clopper_pearson_lower
-from verify.training.copy import copy_batch
+from verify.tasks import copy_batch
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "copy_rotary.pt"
 WEIGHTS_NOPE = Path(__file__).resolve().parents[1] / "weights" / "copy_nope.pt"
