@@ -19,7 +19,7 @@ TOKENS_PER_VECTOR = d * sp.log(1 + 2 * r / eps) / sp.log(vocab)
 TOKENS_PER_VECTOR_BITS = p * d / log2(vocab)
 THRESHOLD_TOKENS = TOKENS_PER_VECTOR * m
 ACCESSIBLE_FRACTION = (1 + 2 * r / eps) ** (d * m) / vocab ** n   # Npr(m)/|V|^n, before capping at 1
-LOG2_ACCESSIBLE_FRACTION = sp.Min(0, LOG2_PROMPTS_BALL - n * log2(vocab))
+LOG2_ACCESSIBLE_FRACTION = sp.Min(0, log2_packing - n * log2(vocab))   # ell from any T1 form
 N_MAX = sp.floor(log2_packing / (k * log2(alphabet)))
 CROSS_ENTROPY_FLOOR = n * log2(alphabet) - log2_packing
 
@@ -29,6 +29,7 @@ CONSEQUENCE_A_C = Result(
     source="[HMDO] Cor 4.6-4.7 via T1: Npr(m) >= |V|^n is needed for all of V^n to be accessible",
     assumptions=("T1 ball form", "|V| >= 2"),
     meaning="C = d*ln(1 + 2r/eps)/ln|V|; all sequences of length n accessible only if n <= C*m",
+    evaluator="tokens_per_vector", arguments=("d", "V", "radius=r", "eps=epsilon"),
 )
 CONSEQUENCE_A_C_BITS = Result(
     name="Consequence A (p-bit form): tokens per prompt vector",
@@ -36,6 +37,7 @@ CONSEQUENCE_A_C_BITS = Result(
     source="T1 p-bit form; p = 16 is Kuratov et al. 2025's 'maximum capacity' d*16/log2|V|",
     assumptions=("T1 p-bit form", "|V| >= 2"),
     meaning="C = p*d/log2|V|",
+    evaluator="tokens_per_vector", arguments=("d", "V", "bits=p"),
 )
 CONSEQUENCE_A_THRESHOLD = Result(
     name="Consequence A: threshold length",
@@ -48,8 +50,9 @@ CONSEQUENCE_A_FRACTION = Result(
     name="Consequence A: accessible fraction",
     expr=LOG2_ACCESSIBLE_FRACTION,
     source="[HMDO] via T1: at most Npr(m) of the |V|^n sequences are accessible",
-    assumptions=("T1 ball form", "|V| >= 2"),
+    assumptions=("any T1 form gives ell = log2 Npr(m)", "|V| >= 2"),
     meaning="log2 (accessible fraction of V^n) <= min(0, log2 Npr(m) - n*log2|V|)",
+    evaluator="log2_accessible_fraction", arguments=("ell", "n", "V"),
 )
 CONSEQUENCE_B = Result(
     name="Consequence B: dataset memorization",
@@ -57,6 +60,7 @@ CONSEQUENCE_B = Result(
     source="[MLPT]/[HMDO] via T1: every labelling of N inputs with k tokens from A needs N*k*log2|A| <= log2 Npr",
     assumptions=("any T1 form gives ell = log2 Npr(m)", "|A| >= 2"),
     meaning="N_max(m) = floor(log2 Npr(m)/(k*log2|A|))",
+    evaluator="n_max_dataset", arguments=("ell", "k", "A"),
 )
 SOFT_T1 = Result(
     name="T1 soft form: cross-entropy floor",
@@ -65,6 +69,7 @@ SOFT_T1 = Result(
     assumptions=("prompts range over a finite set of size Npr(m) (quantized grid or float format)",
                  "targets uniform on A^n, each with its own best prompt", "teacher-forced probabilities"),
     meaning="mean residual cross-entropy (bits, summed over n tokens) >= n*log2|A| - log2 Npr(m)",
+    evaluator="cross_entropy_floor_bits", arguments=("ell", "n", "A"),
 )
 
 RESULTS = {

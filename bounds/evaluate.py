@@ -76,7 +76,8 @@ _eps = validate.eps
 
 def _log2_one_plus_ratio(radius, eps) -> mpmath.mpf:
     """log2(1 + 2r/eps): the bits one coordinate can carry at precision eps."""
-    return mpmath.log(1 + 2 * _positive("radius", radius) / _eps(eps), 2)
+    # log1p: with eps >> r the ratio is below the working precision, and log(1 + ratio) would give 0
+    return mpmath.log1p(2 * _positive("radius", radius) / _eps(eps)) / mpmath.log(2)
 
 
 # ----------------------------------------------------------------------------------------- T1
@@ -206,7 +207,7 @@ def log2_log2_meanfield(d, radius, eps, q) -> mpmath.mpf:
     """
     ratio = 2 * _positive("radius", radius) / _eps(eps)
     inner = mpmath.log(mpmath.e * (1 + ratio ** _check_q(q)), 2)
-    return _positive_integer("d", d) * mpmath.log(1 + ratio, 2) + mpmath.log(inner, 2)
+    return _positive_integer("d", d) * mpmath.log1p(ratio) / mpmath.log(2) + mpmath.log(inner, 2)
 
 
 @_at_precision
@@ -306,7 +307,7 @@ def log2_cone_floor(radius, eps) -> mpmath.mpf:
     1.0
     """
     with mp.workdps(current_dps()):
-        return mpmath.log(1 + _positive("radius", radius) / _eps(eps), 2)
+        return mpmath.log1p(_positive("radius", radius) / _eps(eps)) / mpmath.log(2)
 
 
 def _log2_cone_per_vector(d, radius, eps, theta) -> mpmath.mpf:
@@ -348,5 +349,5 @@ def log2_prompts_box(sides, m, eps) -> mpmath.mpf:
     sides = list(sides)
     if not sides:
         raise ValueError("sides must be non-empty")
-    total = mpmath.fsum(mpmath.log(1 + _positive("side", s) / eps_, 2) for s in sides)
+    total = mpmath.fsum(mpmath.log1p(_positive("side", s) / eps_) / mpmath.log(2) for s in sides)
     return _positive_integer("m", m) * total

@@ -44,6 +44,7 @@ CONE = Result(
                  "floor derived here: the cone's axis (length r) holds ceil(r/eps) <= 1 + r/eps separated points"),
     meaning="log2 Npr(m) <= m*max(d*log2(1 + 2r/eps) + log2((1/2) I_{sin^2(theta/2)}((d-1)/2, 1/2)), "
             "log2(1 + r/eps))",
+    evaluator="log2_prompts_cone", arguments=("d", "m", "r", "epsilon", "theta"),
 )
 BOX = Result(
     name="Box refinement",
@@ -52,6 +53,7 @@ BOX = Result(
     assumptions=("coordinate i of each prompt vector ranges over an interval of length l_i",
                  "T1 eps-cube assumption"),
     meaning="log2 Npr(m) <= m*sum_i log2(1 + l_i/eps)",
+    evaluator="log2_prompts_box", arguments=("sides", "m", "epsilon"),      # sides = [l_1, ..., l_d]
 )
 NONUNIFORM = Result(
     name="Non-uniform cells refinement",
@@ -60,6 +62,7 @@ NONUNIFORM = Result(
     assumptions=("next-token cell volumes (fractions of the prompt set) iid from a distribution D",
                  "a sequence is accessible only if its cell holds an eps-cube: volume >= 1/Pk"),
     meaning="n* = min{n : median log2 prod_{j<=n} v_j < -log2 Pk}",
+    evaluator="nonuniform_threshold", arguments=("cell_volumes", "ell_Pk"),
 )
 
 RESULTS = {"cone": CONE, "box": BOX, "nonuniform": NONUNIFORM}

@@ -85,10 +85,42 @@ class Result:
     source: str
     assumptions: tuple[str, ...]
     meaning: str = ""
+    # The function of `bounds` that evaluates expr (mpmath), and its arguments as names of expr's symbols in
+    # call order ('radius=r' for a keyword). tests/test_bounds_symbolic.py evaluates both at random points.
+    evaluator: str = ""
+    arguments: tuple[str, ...] = ()
 
     def latex(self) -> str:
         """LaTeX rendering of the expression, with log(x)/log(2) written as log_2(x)."""
         return sp.latex(_with_log2(self.expr)).replace(r"\operatorname{log}_{2}", r"\log_{2}")
+
+    def evaluate(self, **values):
+        """The evaluator at values given by symbol name: T1_BALL.evaluate(d=2, m=3, r=0.5, epsilon=1) == 6.
+
+        >>> from bounds.t1 import T1_BALL
+        >>> T1_BALL.evaluate(d=2, m=3, r=0.5, epsilon=1) == 6
+        True
+        """
+        import bounds
+        if not self.evaluator:
+            raise ValueError(f"{self.name} has no evaluator")
+        positional, keywords = [], {}
+        for argument in self.arguments:
+            keyword, _, symbol = argument.rpartition("=")
+            if keyword:
+                keywords[keyword] = values[symbol]
+            else:
+                positional.append(values[symbol])
+        return getattr(bounds, self.evaluator)(*positional, **keywords)
+
+    def call(self) -> str:
+        """The evaluator call as text, for the docs: 'bounds.log2_prompts_ball(d, m, r, epsilon)'.
+
+        >>> from bounds.t1 import T1_BITS
+        >>> T1_BITS.call()
+        'bounds.log2_prompts_bits(d, m, p)'
+        """
+        return f"bounds.{self.evaluator}({', '.join(self.arguments)})" if self.evaluator else ""
 
     def describe(self) -> str:
         """Plain-text summary: name, meaning, source, assumptions and the formula."""

@@ -30,6 +30,7 @@ T2_LOG2 = Result(
         "support in B(0, r); stars-and-bars count C(Neps+K, Neps) <= (e*(Neps+K)/Neps)^Neps",
     ),
     meaning="log2 Bw = Neps*log2(e + e*(2r/eps)^q) bits about the context, for any context length n",
+    evaluator="log2_meanfield", arguments=("d", "r", "epsilon", "q"),
 )
 T2_LOG2_LOG2 = Result(
     name="T2 (mean-field bound, log2 log2)",
@@ -37,6 +38,7 @@ T2_LOG2_LOG2 = Result(
     source=T2_LOG2.source,
     assumptions=T2_LOG2.assumptions,
     meaning="log2 log2 Bw = d*log2(1 + 2r/eps) + log2 log2(e + e*(2r/eps)^q)",
+    evaluator="log2_log2_meanfield", arguments=("d", "r", "epsilon", "q"),
 )
 
 RESULTS = {"log2_meanfield": T2_LOG2, "log2_log2_meanfield": T2_LOG2_LOG2}
@@ -76,6 +78,7 @@ T2_VOCAB = Result(
         "|V| >= 2; when (1 + 2r/eps)^d < |V| the support-net form log2_meanfield may be smaller (take the min)",
     ),
     meaning="log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/2)(2r/eps)^q) bits about the context, for any length n",
+    evaluator="log2_meanfield_vocab", arguments=("V", "r", "epsilon", "q"),
 )
 T2_VOCAB_TOKENS = Result(
     name="T2 with a finite vocabulary (tokens' worth)",
@@ -83,6 +86,7 @@ T2_VOCAB_TOKENS = Result(
     source=T2_VOCAB.source,
     assumptions=T2_VOCAB.assumptions,
     meaning="log2 Bw_V / log2|V|: the bound in tokens of V, comparable with a context window",
+    evaluator="tokens_meanfield_vocab", arguments=("V", "r", "epsilon", "q"),
 )
 
 RESULTS.update({"log2_meanfield_vocab": T2_VOCAB, "tokens_meanfield_vocab": T2_VOCAB_TOKENS})
