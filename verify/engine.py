@@ -37,8 +37,11 @@ Example (a target that a prompt provably reaches: generated from a random prompt
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import platform
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -416,3 +419,21 @@ def evaluate(model, prompts: torch.Tensor, targets: torch.Tensor, *, inputs: tor
     accuracy = (torch.zeros(G, device=device).index_add_(0, groups, hits.float()) / (count * n)).cpu()
     ce_bits = torch.zeros(G, device=device).index_add_(0, groups, ce).cpu()
     return success, accuracy, ce_bits
+
+
+def versions() -> dict:
+    """What a measured result depends on besides its settings: python, torch, this engine's source hash, host.
+
+    Stored with every trial (:mod:`verify.sweeps.store`) and every real-model run, so a result can be traced to
+    the code that produced it.
+
+    Example:
+        >>> sorted(versions())
+        ['engine', 'host', 'python', 'torch']
+    """
+    try:
+        engine = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    except OSError:
+        engine = "missing"
+    return {"python": platform.python_version(), "torch": torch.__version__, "engine": engine,
+            "host": platform.node()}

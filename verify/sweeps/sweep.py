@@ -44,10 +44,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -208,24 +206,6 @@ def initial_prompt(spec: dict, d: int, std: float):
     return subjects.initial_prompts([seed], m=spec["m"], d=d, std=std)[0]
 
 
-def versions() -> dict:
-    """Versions recorded with every trial: python, torch, the engine's source hash, and the host.
-
-    Example:
-        >>> sorted(versions())
-        ['engine', 'host', 'python', 'torch']
-    """
-    import torch
-
-    engine_src = Path(__file__).resolve().parents[1] / "engine.py"
-    try:
-        engine = hashlib.sha256(engine_src.read_bytes()).hexdigest()[:12]
-    except OSError:
-        engine = "missing"
-    return {"python": platform.python_version(), "torch": torch.__version__, "engine": engine,
-            "host": platform.node()}
-
-
 def run_task(task: dict) -> list[dict]:
     """Run one chunk of trials (one batched :func:`verify.engine.tune` call); return one result per target.
 
@@ -239,7 +219,7 @@ def run_task(task: dict) -> list[dict]:
     import torch
 
     from verify import subjects
-    from verify.engine import TuneConfig, embedding_std, tune
+    from verify.engine import TuneConfig, embedding_std, tune, versions
 
     specs = task_specs(task)
     base = task["base"]
