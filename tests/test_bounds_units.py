@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import bounds
-from bounds import evaluate, precision, presets, refinements
+from bounds import evaluate, fast, precision, presets, refinements
 
 
 # ----------------------------------------------------------------------------------------- precision
@@ -149,8 +149,10 @@ def test_cone_and_box_refine_the_ball():
     for d in (2, 768, 4096):
         cone = bounds.log2_prompts_cone(d, 3, 63.62, "fp16", 1.96)
         assert cone < bounds.log2_prompts_ball(d, 3, 63.62, "fp16")
-        assert bounds.tokens_per_vector_cone(d, 50304, 63.62, "fp16", 1.96) * 3 * mpmath.log(50304, 2) - cone < 1e-40
-    assert bounds.log2_prompts_box([2 * 63.62] * 5, 2, "fp16") - bounds.log2_prompts_ball(5, 2, 63.62, "fp16") < 1e-40
+        per_token = bounds.tokens_per_vector_cone(d, 50304, 63.62, "fp16", 1.96) * 3 * mpmath.log(50304, 2)
+        assert abs(per_token - cone) < mpmath.mpf(10) ** -40 * cone
+    box = bounds.log2_prompts_box([2 * 63.62] * 5, 2, "fp16")
+    assert abs(box - bounds.log2_prompts_ball(5, 2, 63.62, "fp16")) < mpmath.mpf(10) ** -40 * box
     assert bounds.log2_prompts_box([1.0, 200.0], 1, "fp16") < bounds.log2_prompts_ball(2, 1, 100.0, "fp16")
 
 
@@ -192,6 +194,122 @@ def test_nonuniform_rejects_bad_volumes(bad):
         refinements.nonuniform_threshold(bad, 10.0)
 
 
+def test_cone_is_never_below_a_packing_of_its_axis():
+    # the issue's example: a cone narrower than eps/r gave -463.3 bits (and C = -29.66)
+    floor = bounds.evaluate.log2_cone_floor(63.62, "fp16")
+    with mpmath.workdps(60):
+        assert abs(floor - mpmath.log(1 + mpmath.mpf(63.62) * 1024, 2)) < mpmath.mpf(10) ** -45
+        assert floor >= mpmath.log(mpmath.ceil(mpmath.mpf(63.62) * 1024), 2)   # ceil(r/eps) points on the axis
+    assert bounds.log2_prompts_cone(768, 1, 63.62, "fp16", 1e-5) == floor
+    assert bounds.log2_prompts_cone(768, 3, 63.62, "fp16", 1e-5) == 3 * floor
+    assert bounds.tokens_per_vector_cone(768, 50304, 63.62, "fp16", 1e-5) == floor / mpmath.log(50304, 2)
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        d, theta = int(rng.integers(2, 5000)), float(np.exp(rng.uniform(np.log(1e-9), np.log(math.pi))))
+        radius, eps = float(np.exp(rng.uniform(-7, 7))), float(2.0 ** -rng.uniform(0, 60))
+        cone = bounds.log2_prompts_cone(d, 1, radius, eps, theta)
+        assert bounds.evaluate.log2_cone_floor(radius, eps) <= cone <= bounds.log2_prompts_ball(d, 1, radius, eps)
+        assert cone > 0
+        assert fast.tokens_per_vector_cone(d, 2, radius, eps, theta) == pytest.approx(float(cone), rel=1e-11)
+
+
+# ----------------------------------------------------------------------------------------- validation
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: bounds.log2_accessible_fraction(NAN, 10, 4), lambda: bounds.log2_accessible_fraction(INF, 10, 4),
+    lambda: bounds.log2_accessible_fraction(-INF, 10, 4), lambda: bounds.cross_entropy_floor_bits(NAN, 10, 4),
+    lambda: bounds.n_max_dataset(INF, 1, 4), lambda: bounds.log2_prompts_ball(NAN, 1, 1, 1),
+    lambda: bounds.log2_prompts_ball(1, INF, 1, 1), lambda: bounds.log2_prompts_ball(1, 1, NAN, 1),
+    lambda: bounds.log2_prompts_ball(1, 1, 1, INF), lambda: bounds.log2_prompts_ball(1, 1, 1, NAN),
+    lambda: bounds.log2_log2_meanfield(5, 1, 1, NAN), lambda: bounds.log2_cone_fraction(5, NAN),
+    lambda: bounds.log2_prompts_cone(768, 1, 63.62, "fp16", INF), lambda: bounds.tokens_per_vector(5, INF, bits=16),
+    lambda: bounds.tokens_per_vector(5, 100, bits=NAN), lambda: bounds.log2_prompts_ball(True, 1, 1, 1),
+    lambda: bounds.log2_prompts_ball(1, 0.5, 1, 1), lambda: bounds.log2_prompts_ball(1, -2, 1, 1),
+    lambda: bounds.log2_prompts_box([1.0, NAN], 1, 1), lambda: bounds.log2_cone_fraction(5, 0),
+])
+def test_nan_inf_and_non_integers_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+@pytest.mark.parametrize("dps", [0, -5, 5, 9, 1001, 10 ** 6, 2.5, True, "fifty", NAN, None])
+def test_dps_keyword_and_with_precision_share_one_rule(dps):
+    if dps is not None:
+        with pytest.raises(ValueError, match="dps must be an integer from 10 to 1000"):
+            bounds.log2_prompts_ball(768, 1, 63.62, "fp16", dps=dps)
+    with pytest.raises(ValueError, match="dps must be an integer from 10 to 1000"):
+        with bounds.with_precision(dps):
+            pass
+
+
+def test_dps_keyword_inside_the_range_is_honoured():
+    low = bounds.log2_prompts_ball(768, 1, 63.62, "fp16", dps=10)
+    high = bounds.log2_prompts_ball(768, 1, 63.62, "fp16", dps=100)
+    with mpmath.workdps(100):
+        assert 0 < abs(high - low) < mpmath.mpf(10) ** -6 * high      # 10 digits, not 0 or 5
+        assert abs(high - 768 * mpmath.log(1 + 2 * mpmath.mpf(63.62) * 1024, 2)) < mpmath.mpf(10) ** -95
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fast.log2_prompts_ball(-5, 1, 1.0, 1.0), lambda: fast.log2_prompts_ball(2.5, 1, 1.0, 1.0),
+    lambda: fast.log2_cone_fraction(10, 4.0), lambda: fast.log2_cone_fraction(1, 1.0),
+    lambda: fast.tokens_per_vector_cone(768, 50304, 63.62, 2.0 ** -10, 4),
+    lambda: fast.tokens_per_vector(768, 1, bits=16), lambda: fast.tokens_per_vector(768, 1.5, bits=16),
+    lambda: fast.log2_accessible_fraction(NAN, 10, 4), lambda: fast.log2_accessible_fraction(INF, 10, 4),
+    lambda: fast.cross_entropy_floor_bits(1.0, 0, 4), lambda: fast.log2_log2_meanfield(5, 1.0, 1.0, 0.5),
+    lambda: fast.log2_prompts_ball(2, np.array([1, np.inf]), 1.0, 1.0),
+    lambda: fast.log2_prompts_ball(2, 1, 1.0, "2^-2000"),      # not a double: use bounds.evaluate
+    lambda: fast.log2_prompts_bits(1e300, 1e300, 16),           # overflows float64: never silently inf
+    lambda: fast.log2_prompts_grid(2, 2, 1), lambda: fast.log2_prompts_ball("x", 1, 1.0, 1.0),
+])
+def test_fast_path_rejects_what_the_mpmath_side_rejects(call):
+    with pytest.raises(ValueError):
+        with np.errstate(over="ignore"):
+            call()
+
+
+@pytest.mark.parametrize("vocab, log2_pk", [(3, 1000), (7, 500), (5, 2000), (2, 7.5), (16, 10.0), (4, 8.0),
+                                            (50304, 13049.41), (10, 33.3)])
+def test_nonuniform_threshold_is_exact_on_equal_cells_at_the_default_lattice(vocab, log2_pk):
+    expected = math.floor(log2_pk / math.log2(vocab)) + 1     # (the issue: 634, 178, 860 before for the first 3)
+    assert bounds.nonuniform_threshold([1 / vocab] * vocab, log2_pk) == expected
+
+
+@pytest.mark.parametrize("bin_bits", [0, 0.0, -1 / 64, NAN, INF, "x"])
+def test_nonuniform_rejects_a_bad_lattice_step(bin_bits):
+    with pytest.raises(ValueError, match="bin_bits"):
+        bounds.nonuniform_threshold([1 / 3] * 3, 1000, bin_bits=bin_bits)
+    with pytest.raises(ValueError, match="bin_bits"):
+        bounds.median_log2_volume_product([1 / 3] * 3, 5, bin_bits=bin_bits)
+
+
+def _exact_upper_median(volumes, n):
+    """Upper median of sum of n iid log2 volumes (uniform over `volumes`), by exact enumeration (mpmath)."""
+    from itertools import product
+    with mpmath.workdps(40):
+        logs = [mpmath.log(mpmath.mpf(v), 2) for v in volumes]
+        sums = sorted(mpmath.fsum(draw) for draw in product(logs, repeat=n))
+    return sums[len(sums) // 2]   # smallest value with more than half the mass at or below it
+
+
+def test_nonuniform_lattice_error_only_makes_the_median_and_threshold_larger():
+    rng = np.random.default_rng(7)
+    for trial in range(15):
+        size = int(rng.integers(2, 5))
+        volumes = rng.dirichlet(np.full(size, rng.uniform(0.3, 3.0)))
+        bin_bits = float(rng.choice([1 / 64, 1 / 8, 0.5]))
+        exact_medians = {}
+        for n in range(1, 7):
+            exact_medians[n] = _exact_upper_median(volumes.tolist(), n)
+            lattice = bounds.median_log2_volume_product(volumes, n, bin_bits=bin_bits)
+            assert exact_medians[n] <= lattice <= exact_medians[n] + n * bin_bits + 1e-9, (trial, n)
+        log2_pk = float(rng.uniform(0.5, float(-exact_medians[6]) - 0.01))
+        exact_threshold = next(n for n in range(1, 7) if exact_medians[n] < -log2_pk)
+        assert bounds.nonuniform_threshold(volumes, log2_pk, bin_bits=bin_bits) >= exact_threshold
+
+
 # ----------------------------------------------------------------------------------------- presets
 HMDO_TABLE_2 = {  # issue 2's quotation of HMDO Table 2: d, |V|, r, theta, slope
     "pythia-160m": (768, 50304, 63.62, 1.96, 90.4), "pythia-410m": (1024, 50304, 54.90, 1.87, 112.4),
@@ -228,7 +346,7 @@ def test_pythia_160m_row_by_hand():
 # ----------------------------------------------------------------------------------------- doctests
 @pytest.mark.parametrize("module", ["bounds", "bounds.symbols", "bounds.t1", "bounds.consequences", "bounds.t2",
                                     "bounds.refinements", "bounds.precision", "bounds.evaluate", "bounds.fast",
-                                    "bounds.presets", "bounds.table", "bounds.bench"])
+                                    "bounds.presets", "bounds.table", "bounds.bench", "bounds.validate", "bounds.rounding"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
