@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from verify.sweeps.store import FORMAT, Store, StoreError, trial_key
+from verify.sweeps.store import FORMAT, Store, StoreError, differences, new_claimant, trial_key
 
 
 def _result(target: int, success: bool = True, steps: int = 5) -> dict:
@@ -111,3 +111,49 @@ def test_missing_columns_are_rejected(tmp_path):
         with pytest.raises(ValueError, match="lacks"):
             s.put({"key": "k", "model": "tiny"})
         assert s.count() == 0
+
+
+def test_claims_are_exclusive_expire_and_drop_when_stored(tmp_path):
+    with Store(tmp_path / "r.sqlite") as s:
+        k0, k1, k2 = (_result(t)["key"] for t in range(3))
+        assert s.claim([k0, k1], claimant="far:1:a", lease=60, now=100)
+        assert not s.claim([k1, k2], claimant="far:2:b", lease=60, now=110)  # k1 is held: nothing claimed
+        assert set(s.claims()) == {k0, k1}
+        assert s.claim([k1, k2], claimant="far:2:b", lease=60, now=161)  # a's lease ran out: taken over
+        assert s.claims()[k1][0] == "far:2:b"
+        s.put(_result(0))
+        assert k0 not in s.claims()  # storing a trial drops its claim
+        assert not s.claim([k0], claimant="far:3:c", lease=60)  # and a stored trial is never claimed
+        s.release(claimant="far:2:b")
+        assert s.claims() == {}
+
+
+def test_claims_of_a_dead_process_on_this_host_are_taken_over_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = new_claimant().rsplit(":", 2)[0] + f":{int(gone.stdout)}:x"
+    with Store(tmp_path / "r.sqlite") as s:
+        assert s.claim(["live"], claimant=new_claimant(), lease=3600)  # this process: alive, so it holds
+        assert not s.claim(["live"], claimant="elsewhere:1:y", lease=60)
+        assert s.claim(["k"], claimant=dead, lease=3600)
+        assert s.claim(["k"], claimant="elsewhere:1:y", lease=60)  # its process is gone: no wait for expiry
+
+
+def test_differences_compare_decisions_exactly_and_floats_within_tolerance():
+    a = _result(1)
+    assert differences([a], [{**a, "ce_bits": a["ce_bits"] * (1 + 1e-6)}]) == []
+    assert differences([a], [{**a, "ce_bits": a["ce_bits"] * (1 + 1e-3)}]) != []
+    assert differences([a], [{**a, "success": False}]) != [] and differences([a], []) != []
+
+
+@pytest.mark.parametrize("name", ["csv", "json"])
+def test_export_to_a_folder_is_refused_and_leaves_no_tmp(tmp_path, name):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with Store(tmp_path / "r.sqlite") as s:
+        s.put(_result(0))
+        with pytest.raises(StoreError, match="is a folder"):
+            getattr(s, f"export_{name}")(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "r.sqlite"]

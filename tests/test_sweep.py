@@ -162,6 +162,8 @@ def test_plan_order_and_size():
     (["--workers", "0"], "--workers must be >= 1"),
     (["--targets", "x"], "invalid int value"),
     (["export", "--db", "/nonexistent/r.sqlite", "--csv", "/tmp/x.csv"], "does not exist"),
+    (["--patience", "-5"], "--patience must be >= 1"),
+    (["--lease", "0"], "--lease must be > 0"),
 ])
 def test_bad_usage_is_one_line_and_exit_2(args, message, tmp_path, capsys):
     if "--db" not in args:
@@ -177,7 +179,7 @@ def test_corrupt_database_exit_2_and_untouched(tmp_path, capsys):
     before = db.read_bytes()
     assert main([*GRID, "--db", str(db)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("verify.sweeps.sweep: error:") and err.count("\n") == 1
+    assert err.startswith("verify.sweeps: error:") and err.count("\n") == 1
     assert db.read_bytes() == before
 
 
@@ -220,3 +222,96 @@ def test_real_cramming_bad_usage_is_one_line_and_exit_2(args, message, tmp_path,
     assert real_main([*args, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_repeated_grid_values_are_one_point_in_plan_dry_run_and_run(tmp_path, capsys):
+    db = tmp_path / "r.sqlite"
+    args = ["--m", "1", "1", "--n", "1", "--targets", "2", "--steps", "20", "--db", str(db), "--workers", "1"]
+    assert main([*args, "--dry-run"]) == 0
+    assert "size: 2 trials" in capsys.readouterr().out
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "2 trials run here" in out and "point model=tiny kind=random m=1 n=1:" in out
+    assert len(plan(SweepConfig(m=[1, 1, 2], n=[3, 3], targets=2))) == 4
+
+
+def test_export_path_that_is_a_folder_fails_before_the_sweep_runs(tmp_path, capsys):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    db = tmp_path / "r.sqlite"
+    assert main([*GRID, "--db", str(db), "--export-csv", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and err.count("\n") == 1
+    assert not db.exists()  # nothing ran, nothing was created
+    with Store(db) as s:
+        s.put({"key": "k", "model": "tiny", "m": 1, "n": 1, "target": 0, "seed": 0, "success": True})
+    assert main(["export", "--db", str(db), "--csv", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "r.sqlite"]  # no exports.tmp left
+
+
+@pytest.fixture
+def read_only_db(tmp_path):
+    """A results database nobody may write, root included (chattr +i when running as root)."""
+    db = tmp_path / "ro.sqlite"
+    with Store(db) as s:
+        s.put({"key": "k", "model": "tiny", "m": 1, "n": 1, "target": 0, "seed": 0, "success": True})
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+            pytest.skip("running as root on a file system without chattr +i: cannot make a file read-only")
+    else:
+        db.chmod(0o444)
+    try:
+        yield db
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(db)], capture_output=True)
+
+
+def test_read_only_database_is_found_before_the_first_trial(read_only_db, capsys):
+    before = read_only_db.read_bytes()
+    t0 = time.time()
+    assert main([*GRID, "--db", str(read_only_db), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write to" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert "trials" not in err and time.time() - t0 < 10  # refused at open, no trial ran
+    assert read_only_db.read_bytes() == before
+
+
+def _sweep_summary(out: str) -> int:
+    import re
+
+    found = re.search(r"sweep: (\d+) trials run here, (\d+) by another sweep", out)
+    assert found, out
+    return int(found.group(1))
+
+
+def test_two_sweeps_on_one_store_run_each_trial_once(tmp_path):
+    db = tmp_path / "shared.sqlite"
+    grid = ["--models", "tiny", "--m", "1", "2", "--n", "1", "3", "--targets", "10", "--steps", "120"]
+    cmd = [sys.executable, "-m", "verify.sweeps", *grid, "--db", str(db), "--workers", "1", "--threads", "1"]
+    procs = [subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    ran = [_sweep_summary(out) for out, _ in outs]
+    assert sum(ran) == 40, ran  # together they computed every trial exactly once
+    assert min(ran) > 0, ran  # and they split the grid
+    with Store(db, readonly=True) as s:
+        assert s.count() == 40 and s.claims() == {}
+
+
+def test_claims_of_a_dead_sweep_are_taken_over_after_they_expire(tmp_path):
+    from verify.sweeps.sweep import make_tasks, task_specs
+
+    db = tmp_path / "r.sqlite"
+    cfg = SweepConfig(models=["tiny"], m=[1], n=[1], targets=3, steps=20)
+    with Store(db) as store:
+        keys = [s["key"] for s in task_specs(make_tasks(plan(cfg))[1])]
+        assert store.claim(keys, claimant="another-host:1:a", lease=1.5)  # a sweep elsewhere that then died
+        t0 = time.time()
+        with LocalExecutor(workers=1, threads=1) as ex:
+            summary = run_sweep(cfg, store, ex, log=lambda msg: None, poll=0.1)
+        assert summary == {"planned": 3, "skipped": 0, "ran": 3, "by_others": 0}
+        assert time.time() - t0 >= 1.0 and store.count() == 3 and store.claims() == {}

@@ -212,6 +212,7 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(_CLAIMS_SCHEMA)  # databases written before claims existed get the table
+            self._db.execute("UPDATE meta SET value = value WHERE name = 'format'")  # a real write
             self._db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if self._db.in_transaction:
@@ -256,14 +257,18 @@ class Store:
 
     def renew(self, *, claimant: str, lease: float) -> int:
         """Push every claim of ``claimant`` to expire ``lease`` seconds from now; return how many it holds."""
-        with self._db:
+        try:
             return self._db.execute("UPDATE claims SET expires = ? WHERE claimant = ?",
                                     (time.time() + lease, claimant)).rowcount
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
 
     def release(self, *, claimant: str) -> None:
         """Drop every claim of ``claimant`` (a sweep that stops hands its unfinished trials back at once)."""
-        with self._db:
+        try:
             self._db.execute("DELETE FROM claims WHERE claimant = ?", (claimant,))
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
 
     def claims(self) -> dict[str, tuple[str, float]]:
         """Every current claim: key -> (claimant, expiry time)."""
@@ -359,11 +364,9 @@ class Store:
     # ------------------------------------------------------------------ export
     def export_json(self, path: str | Path) -> Path:
         """Write every trial to a JSON file ``{"format", "trials": [...]}`` (atomic); return its path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"format": FORMAT, "trials": self.rows()}, indent=1, default=str))
-        tmp.replace(path)
+        path = check_export_path(path)
+        with _atomic(path) as tmp:
+            tmp.write_text(json.dumps({"format": FORMAT, "trials": self.rows()}, indent=1, default=str))
         return path
 
     def export_csv(self, path: str | Path) -> Path:
@@ -377,16 +380,13 @@ class Store:
             >>> print(open(s.export_csv(os.path.join(d, "x.csv"))).readline().split(",")[:5])
             ['key', 'model', 'kind', 'm', 'n']
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", newline="") as fh:
+        path = check_export_path(path)
+        with _atomic(path) as tmp, open(tmp, "w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(COLUMNS)
             for r in self.rows():
                 writer.writerow([json.dumps(r[c], sort_keys=True, default=str) if c in JSON_COLUMNS and r[c] is not None
                                  else (int(r[c]) if c == "success" else r[c]) for c in COLUMNS])
-        tmp.replace(path)
         return path
 
     def close(self) -> None:
@@ -466,6 +466,57 @@ class LeaseKeeper:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def check_export_path(path: str | Path) -> Path:
+    """Raise :class:`StoreError` (one line) unless a file can be written at ``path``; create its folder.
+
+    Called before a sweep starts for ``--export-csv``/``--export-json``, so a bad path fails at once.
+
+    Example:
+        >>> import tempfile
+        >>> check_export_path(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        verify.sweeps.store.StoreError: cannot export to ...: it is a folder; give a file name
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError(f"cannot export to {path}: it is a folder; give a file name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"cannot export to {path}: {parent} is a file, not a folder")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot export to {path}: {exc.strerror or exc}") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise StoreError(f"cannot export to {path}: not writable")
+    return path
+
+
+class _atomic:
+    """Write ``PATH.tmp`` then rename it over ``PATH``; on any failure remove the temporary file."""
+
+    def __init__(self, path: Path):
+        self.path, self.tmp = path, path.with_name(path.name + ".tmp")
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            try:
+                self.tmp.replace(self.path)
+                return False
+            except OSError as err:
+                exc = err
+        self.tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StoreError(f"cannot export to {self.path}: {exc.strerror or exc}") from None
+        return False
 
 
 def _utc() -> str:

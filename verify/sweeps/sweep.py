@@ -1,12 +1,13 @@
-"""``python -m verify.sweeps.sweep``: a cramming sweep over (model, m, n, seed, target) that survives and scales.
+"""``python -m verify.sweeps``: a cramming sweep over (model, m, n, seed, target) that survives and scales.
 
 Usage::
 
-    python -m verify.sweeps.sweep [--models tiny natural ...] [--kind random|natural] [--m 1 2] [--n 4 8 16]
+    python -m verify.sweeps [--models tiny natural ...] [--kind random|natural] [--m 1 2] [--n 4 8 16]
                            [--seeds 0] [--targets 8] [--steps 300] [--lr 0.03] [--patience N] [--chunk 1]
                            [--db PATH] [--executor local|ray] [--address ADDR] [--workers N] [--threads N]
-                           [--device cpu|cuda] [--dry-run] [--export-csv PATH] [--export-json PATH]
-    python -m verify.sweeps.sweep export [--db PATH] [--csv PATH] [--json PATH]
+                           [--lease SECONDS] [--device cpu|cuda] [--dry-run] [--export-csv FILE]
+                           [--export-json FILE]
+    python -m verify.sweeps export [--db PATH] [--csv FILE] [--json FILE]
 
 Each trial tunes one soft prompt of m vectors so that the frozen model greedily reproduces one target of
 n tokens, first token included (:func:`trial`; the work is done by :func:`verify.engine.tune`). Every
@@ -460,36 +461,56 @@ def dry_run(cfg: SweepConfig, db_path: Path, chunk: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------- CLI
+PROG = "verify.sweeps"  # what the user types: python -m verify.sweeps (verify.sweeps.sweep works too)
+RUN_EPILOG = """\
+models: tiny (built in, for tests), the zoo's natural, witness and random, or your own model:
+gguf:PATH (a GGUF file) or hf:DIR (a local Hugging Face causal-LM folder with config.json and weights).
+
+Concurrent sweeps on one --db split the grid (each claims its trials in the database first).
+Export what a database holds without running anything:
+  python -m verify.sweeps export [--db PATH] --csv FILE [--json FILE]
+"""
+
+
 def _run_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m verify.sweeps.sweep", description=__doc__.split("\n")[0])
-    p.add_argument("--models", nargs="+", default=["tiny"], help="tiny, natural, witness, random, gguf:PATH, hf:DIR")
-    p.add_argument("--kind", default="random", help="target kind: random or natural")
-    p.add_argument("--m", nargs="+", type=int, default=[1], help="prompt lengths")
-    p.add_argument("--n", nargs="+", type=int, default=[4], help="target lengths")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
-    p.add_argument("--targets", type=int, default=8, help="targets per (model, m, n, seed)")
-    p.add_argument("--steps", type=int, default=300, help="max optimizer steps per trial")
-    p.add_argument("--lr", type=float, default=3e-2)
-    p.add_argument("--patience", type=int, default=None)
-    p.add_argument("--chunk", type=int, default=1, help="targets per task (one batched tuning call)")
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--db", default=None, help="results database (default $PML_RESULTS_DB or out/results.sqlite)")
-    p.add_argument("--executor", default="local", help="local or ray")
-    p.add_argument("--address", default=None, help="Ray cluster address HOST:PORT or 'auto' (default: local Ray)")
+    p = _Parser(prog=f"python -m {PROG}", description=__doc__.split("\n")[0].split(": ", 1)[1],
+                epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["tiny"], metavar="MODEL",
+                   help="tiny, natural, witness, random, gguf:PATH or hf:DIR (default: tiny)")
+    p.add_argument("--kind", default="random", help="target kind: random or natural (default: random)")
+    p.add_argument("--m", nargs="+", type=int, default=[1], help="prompt lengths (default: 1)")
+    p.add_argument("--n", nargs="+", type=int, default=[4], help="target lengths in tokens (default: 4)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of targets and initial prompts (default: 0)")
+    p.add_argument("--targets", type=int, default=8, help="targets per (model, m, n, seed) (default: 8)")
+    p.add_argument("--steps", type=int, default=300, help="max optimizer steps per trial (default: 300)")
+    p.add_argument("--lr", type=float, default=3e-2, help="learning rate (default: 0.03)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="give a trial up after this many steps without loss improvement (default: never)")
+    p.add_argument("--chunk", type=int, default=1, help="targets per task, one batched tuning call (default: 1)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="(default: cpu)")
+    p.add_argument("--db", default=None, metavar="PATH",
+                   help="results database (default: $PML_RESULTS_DB, else out/results.sqlite)")
+    p.add_argument("--executor", default="local", help="local or ray (default: local)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address HOST:PORT or 'auto' (default: a private local Ray instance)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: usable cores)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per local worker (default: cores // workers; Ray tasks always use 1)")
+    p.add_argument("--lease", type=float, default=DEFAULT_LEASE, metavar="SECONDS",
+                   help=f"how long a claim on a task lasts unless renewed; a killed sweep's trials are taken "
+                        f"over after it (default: {DEFAULT_LEASE:g})")
     p.add_argument("--dry-run", action="store_true", help="print the planned grid and its size, run nothing")
-    p.add_argument("--export-csv", default=None, metavar="PATH")
-    p.add_argument("--export-json", default=None, metavar="PATH")
+    p.add_argument("--export-csv", default=None, metavar="FILE", help="after the sweep, write every stored trial as CSV")
+    p.add_argument("--export-json", default=None, metavar="FILE", help="after the sweep, write every stored trial as JSON")
     return p
 
 
 def _export_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m verify.sweeps.sweep export", description="export stored trials to CSV and/or JSON")
-    p.add_argument("--db", default=None)
-    p.add_argument("--csv", default=None)
-    p.add_argument("--json", default=None)
+    p = _Parser(prog=f"python -m {PROG} export", description="export stored trials to CSV and/or JSON (runs nothing)")
+    p.add_argument("--db", default=None, metavar="PATH",
+                   help="results database (default: $PML_RESULTS_DB, else out/results.sqlite)")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write every trial as CSV, one row per trial")
+    p.add_argument("--json", default=None, metavar="FILE", help="write every trial as JSON")
     return p
 
 
@@ -504,7 +525,7 @@ def main(argv=None) -> int:
     """Entry point; returns the exit code (0 done, 2 bad input)."""
     from verify.sweeps.executors import ExecutorError, make_executor
     from verify.model import ModelFileError
-    from verify.sweeps.store import Store, StoreError, default_path
+    from verify.sweeps.store import Store, StoreError, check_export_path, default_path
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -512,6 +533,9 @@ def main(argv=None) -> int:
             args = _export_parser().parse_args(argv[1:])
             if not args.csv and not args.json:
                 raise UsageError("export needs --csv PATH and/or --json PATH")
+            for target in (args.csv, args.json):
+                if target:
+                    check_export_path(target)
             with Store(Path(args.db) if args.db else default_path(), readonly=True) as store:
                 _export(store, args.csv, args.json)
             return 0
@@ -529,7 +553,12 @@ def main(argv=None) -> int:
                           device=args.device)
         cfg.validate()
         make_tasks([], args.chunk)
+        if not args.lease > 0:
+            raise UsageError(f"--lease must be > 0 seconds, got {args.lease:g}")
         db = Path(args.db) if args.db else default_path()
+        for target in (args.export_csv, args.export_json):  # a bad export path fails now, not after the sweep
+            if target:
+                check_export_path(target)
         if args.dry_run:
             print(dry_run(cfg, db, args.chunk))
             return 0
@@ -537,19 +566,21 @@ def main(argv=None) -> int:
         executor = make_executor(args.executor, address=args.address, workers=args.workers,
                                  threads=args.threads)
         try:
-            summary = run_sweep(cfg, store, executor, chunk=args.chunk)
-            print(f"sweep: {summary['ran']} trials run, {summary['skipped']} were stored before; "
-                  f"{store.count()} trials in {store.path}")
+            summary = run_sweep(cfg, store, executor, chunk=args.chunk, lease=args.lease)
+            for line in point_rates(cfg, store):
+                print(line)
+            print(f"sweep: {summary['ran']} trials run here, {summary['by_others']} by another sweep meanwhile, "
+                  f"{summary['skipped']} were stored before; {store.count()} trials in {store.path}")
             _export(store, args.export_csv, args.export_json)
         finally:
             executor.close()
             store.close()
         return 0
     except (UsageError, ValueError, StoreError, ExecutorError, ModelFileError) as exc:
-        print(f"verify.sweeps.sweep: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("verify.sweeps.sweep: interrupted; finished trials are stored, rerun to resume", file=sys.stderr)
+        print(f"{PROG}: interrupted; finished trials are stored, rerun to resume", file=sys.stderr)
         return 130
 
 
