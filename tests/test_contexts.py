@@ -76,4 +76,4 @@ def test_saturation_check_fails_at_a_precision_fine_enough_to_tell_measures_apar
     settings = cx.Settings(n_exhaustive=3, n_max=16)
     checks = cx.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, settings=settings))
     sat = next(c for c in checks if c.name == "contexts_saturation")
-    assert not sat.passed and sat.empirical > 2
+    assert not sat.passed and sat.empirical > 0.9  # every measure told apart: exponent 1

@@ -62,15 +62,32 @@ def test_packing_bound_is_exact_and_equals_the_grid_count():
         assert isinstance(pk, Fraction) and pk == levels ** (d * m)
 
 
-def test_run_end_to_end_on_a_tiny_spec(tmp_path, monkeypatch):
-    monkeypatch.setattr(en, "QUICK_MODELS", [dict(d=3, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2))])
-    monkeypatch.setattr(en, "OPT_STEPS", 40)
-    checks = en.run(Context(profile="quick", out=tmp_path, log=lambda msg: None))
+def test_run_end_to_end_on_a_tiny_spec(tmp_path):
+    settings = en.Settings(models=(dict(d=3, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2)),), targets=16)
+    checks = en.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, settings=settings, confidence=0.9))
     assert checks and all(c.passed for c in checks), [c for c in checks if not c.passed]
+    assert all(c.kind in ("phenomenon", "instrument") for c in checks)
+    stat = [c for c in checks if c.confidence is not None]
+    assert [c.name for c in stat] == ["enumeration_d3_v8_q3_optimizer"] and stat[0].confidence == 0.9
     data = json.loads((tmp_path / "data" / "enumeration.json").read_text())
     model = data["models"][0]
     assert all(isinstance(c, int) for c in model["accessible"] + model["maps"])
     assert model["prompts"] == ["27", "729"]
     names = {c.name for c in checks}
-    assert "enumeration_d3_v8_q3_optimizer" in names
+    assert not any(n.endswith(("_accessible", "_maps")) for n in names)  # true by construction: data, not checks
     assert "enumeration_d3_v8_q3_linearity" not in names  # two points always fit a line: no check
+
+
+def test_the_optimizer_check_fails_when_the_optimizer_cannot_move(tmp_path, monkeypatch):
+    monkeypatch.setattr(en, "OPT_LR", 0.0)  # prompts stay at their random start: targets are rarely hit
+    monkeypatch.setattr(en, "OPT_RESTARTS", 0)
+    monkeypatch.setattr(en, "OPT_STEPS", 2)
+    settings = en.Settings(models=(dict(d=3, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2)),), targets=32)
+    checks = en.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, settings=settings, confidence=0.99))
+    opt = next(c for c in checks if c.name.endswith("_optimizer"))
+    assert not opt.passed and opt.params["found"] < 8
+
+
+def test_declared_statistical_checks_match_the_profiles():
+    for profile in ("quick", "full"):
+        assert en.EXPERIMENT.statistical_checks[profile] == len(en.EXPERIMENT.settings_for(profile).models)
