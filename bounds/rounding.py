@@ -51,6 +51,27 @@ def _pow10(e: int) -> Fraction:
     return Fraction(10) ** e
 
 
+# Below 2^4096 in magnitude (either way) the rounding is exact with Python fractions; beyond (eps = 2^-1e11
+# gives log2 counts near 2^-1e11) the fractions would have billions of bits, so `_round_far` is used.
+_EXACT_EXPONENTS = 4096
+
+
+def _round_far(magnitude: mpmath.mpf, digits: int, away_from_zero: bool) -> tuple[int, int]:
+    """(integer, scale) with integer * 10^scale the `digits`-digit rounding of magnitude, away from zero or
+    towards it; computed with 30 guard digits and nudged by 10^-20 in the rounding direction, so that it is
+    never on the wrong side (at worst one unit further out)."""
+    with mpmath.workdps(digits + 30):
+        scale = int(mpmath.floor(mpmath.log10(magnitude))) - digits + 1
+        scaled = magnitude / mpmath.mpf(10) ** scale
+        if scaled < 10 ** (digits - 1):                          # log10 landed one too high
+            scale, scaled = scale - 1, scaled * 10
+        elif scaled >= 10 ** digits:
+            scale, scaled = scale + 1, scaled / 10
+        nudge = mpmath.mpf(10) ** -20
+        integer = int(mpmath.ceil(scaled + nudge)) if away_from_zero else int(mpmath.floor(scaled - nudge))
+    return integer, scale
+
+
 def _power_of_two(x: mpmath.mpf):
     """k if x == 2^k exactly, else None."""
     sign, man, exp, _ = x._mpf_
@@ -75,15 +96,17 @@ def decimal_text(value, digits: int, direction=None) -> str:
     with mpmath.workdps(digits + 20):
         if x == 0 or direction is None:
             return mpmath.nstr(x, digits)
-        exact = precision._exact_fraction(x)
-        magnitude = abs(exact)
-        scale = _floor_log10(magnitude) - digits + 1            # magnitude / 10^scale in [10^(digits-1), 10^digits)
-        scaled = magnitude / _pow10(scale)
-        away_from_zero = (direction == "upper") == (exact > 0)  # up for a positive upper bound, a negative lower one
-        integer = math.ceil(scaled) if away_from_zero else math.floor(scaled)
+        away_from_zero = (direction == "upper") == (x > 0)      # up for a positive upper bound, a negative lower one
+        if abs(x._mpf_[2]) < _EXACT_EXPONENTS:
+            magnitude = abs(precision._exact_fraction(x))
+            scale = _floor_log10(magnitude) - digits + 1        # magnitude / 10^scale in [10^(digits-1), 10^digits)
+            scaled = magnitude / _pow10(scale)
+            integer = math.ceil(scaled) if away_from_zero else math.floor(scaled)
+        else:
+            integer, scale = _round_far(abs(x), digits, away_from_zero)
         if integer == 10 ** digits:                              # 9.99 -> 10.0: one digit more, same value
             integer, scale = integer // 10, scale + 1
-        text = f"{'-' if exact < 0 else ''}{integer}e{scale}"
+        text = f"{'-' if x < 0 else ''}{integer}e{scale}"
         # the decimal is exact at digits + 20 binary-converted digits, so nstr to `digits` gives it back
         return mpmath.nstr(mpmath.mpf(text), digits)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
+from fractions import Fraction
 
 import mpmath
 import numpy as np
@@ -243,13 +244,23 @@ def cli_type(check, name: str, *extra):
     >>> cli_type(angle, "--theta")("1.96")
     1.96
     """
+    integer = check in (positive_integer, size, integer_at_least)
+
     def parse(text: str):
         try:
+            if integer:      # exactly as typed: '1e3' is 1000, '10000000000000000000001' keeps its last digit
+                try:
+                    exact = Fraction(text.strip())
+                except (ValueError, ZeroDivisionError):
+                    exact = None
+                if exact is not None and exact.denominator == 1:
+                    check(name, int(exact), *extra)
+                    return int(exact)
             value = check(text, name=name) if check is dps else check(name, text, *extra)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
         if not isinstance(value, mpmath.mpf):
             return value
-        return int(value) if check in (positive_integer, size, integer_at_least) else float(value)
+        return int(value) if integer else float(value)
     parse.__name__ = name.lstrip("-").replace("-", "_")   # argparse names the type in its messages
     return parse

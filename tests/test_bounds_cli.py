@@ -93,6 +93,14 @@ BAD_INPUTS = [
     ["--prompt-length", "a:b"], ["--prompt-length", "0"], ["--prompt-length", "1:2:3:4"], ["--q", "0.5"],
     ["--theta", "4", "--d", "5", "--vocab", "9"], ["--format", "yaml"], ["--digits", "0"], ["--bogus"],
     ["--bits-per-value", "-16"],
+    # issue 11: refused before any work, one line, exit 2
+    ["--prompt-length", "1:2000000000"], ["--prompt-length", "1:20000,1:20000"], ["--dps", "1000000"],
+    ["--dps", "5"], ["--dps", "0"], ["--dps", "2.5"], ["--digits", "60"], ["--digits", "20", "--dps", "15"],
+    ["--d", "768", "--vocab", "50304", "--radius", "nan"], ["--d", "768", "--vocab", "50304", "--radius", "inf"],
+    ["--d", "768", "--vocab", "50304", "--radius", "1", "--theta", "nan"], ["--q", "nan"], ["--q", "inf"],
+    ["--eps", "nan"], ["--eps", "inf"], ["--d", "nan", "--vocab", "100"], ["--d", "1e-400", "--vocab", "100"],
+    ["--vocab", "inf", "--d", "10"], ["--bits-per-value", "nan"], ["--slope", "-1", "--d", "5", "--vocab", "9"],
+    ["--d", "1", "--vocab", "9", "--radius", "1", "--theta", "1"],
 ]
 
 
@@ -106,7 +114,8 @@ def test_bad_input_gives_one_stderr_line_and_exit_2_in_process(args, capsys):
     assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""
 
 
-@pytest.mark.parametrize("args", [BAD_INPUTS[0], BAD_INPUTS[1], BAD_INPUTS[5], BAD_INPUTS[9], BAD_INPUTS[13]])
+@pytest.mark.parametrize("args", [BAD_INPUTS[0], BAD_INPUTS[1], BAD_INPUTS[5], BAD_INPUTS[9], BAD_INPUTS[13],
+                                  ["--prompt-length", "1:2000000000"], ["--dps", "1000000"]])
 def test_bad_input_gives_one_stderr_line_and_exit_2(args):
     result = run("bounds.table", *args)
     assert result.returncode == 2
@@ -126,3 +135,20 @@ def test_bench_runs_small_and_reports_rates_ratio_and_agreement():
     assert "all fast values finite: True" in result.stdout
     bad = run("bounds.bench", "--points", "0")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", "1.5"], ["--points", "1000000000"], ["--points", "1e9"],
+                                  ["--points", "0"], ["--points", "nan"], ["--dps", "1000000"], ["--dps", "5"]])
+def test_bench_bad_input_gives_one_stderr_line_and_exit_2_before_any_work(args, capsys):
+    from bounds import bench
+    with pytest.raises(SystemExit) as stop:
+        bench.main(args)
+    captured = capsys.readouterr()
+    assert stop.value.code == 2 and captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_help_points_to_the_theory_reference():
+    for module in ("bounds.table", "bounds.bench"):
+        result = run(module, "--help")
+        assert result.returncode == 0 and "docs/theory.md" in result.stdout and "THEORY.md" not in result.stdout
