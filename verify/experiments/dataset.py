@@ -10,9 +10,13 @@ reproduced. N_max(m), the largest N at which every trial succeeded, is found by 
 Consequence B: memorizing every labelling of N inputs needs ``N*k*log2|A| <= log2 Npr(m)``, so
 ``N_max(m) <= floor(log2 Npr(m)/(k*log2|A|))`` (``bounds.n_max_dataset``). Checks per (model, m):
 
-- ``dataset_count_{model}_m{m}``: at every measured N, ``N*k*log2|A| + log2 f_lower <= log2 Npr(m)``
-  (f = fraction of random labellings memorized, one-sided 95% Clopper-Pearson; tightest N reported);
-- ``dataset_nmax_{model}_m{m}``: measured N_max <= Consequence B's N_max.
+- ``dataset_count_{model}_m{m}`` (``bound``, statistical): at every measured N,
+  ``N*k*log2|A| + log2 f_lower <= log2 Npr(m)`` (f = fraction of random labellings memorized, one-sided
+  Clopper-Pearson; the check's level ``ctx.confidence`` is split evenly over the measured N with a success,
+  so the check as a whole errs with probability at most ``1 - ctx.confidence``; tightest N reported);
+- ``dataset_nmax_{model}_m{m}`` (``phenomenon``): measured N_max <= Consequence B's N_max. Consequence B
+  speaks of *every* labelling; N_max is measured on ``trials`` random ones, so this is what the theory
+  predicts, not what it forces (a few labellings past N_max may fit).
 
 Models: the witness with prompts on its Q-level grid (exact count Q^(d*m): the tight regime) and the
 natural model with fp32 prompts in [-r, r] (float form).
@@ -29,21 +33,39 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import asdict, dataclass
 
 import torch
 
 from verify.checks import count_check
 from verify.engine import TuneConfig, tune
 from verify.fit import find_n50
+from verify.registry import Experiment
 from verify.report import Check, compare, write_data
 from verify.rng import derive_seed
 
-SETTINGS = {
-    "quick": dict(runs=(("witness", 1), ("natural", 1), ("natural", 2)), trials=8, k=1, input_length=3, steps=250,
-                  patience=50, n_start=3),
-    "full": dict(runs=(("witness", 1), ("witness", 2), ("natural", 1), ("natural", 2), ("natural", 4)), trials=32,
-                 k=1, input_length=3, steps=1500, patience=300, n_start=3),
-}
+THEOREM = "n_max_dataset"
+
+
+@dataclass(frozen=True)
+class Settings:
+    runs: tuple          # (zoo model, m) pairs
+    trials: int          # random labellings per N
+    k: int               # label tokens per input
+    input_length: int
+    steps: int
+    patience: int
+    n_start: int         # first N of the bracketing search
+
+
+QUICK = Settings(runs=(("witness", 1), ("natural", 1), ("natural", 2)), trials=8, k=1, input_length=3, steps=250,
+                 patience=50, n_start=3)
+FULL = Settings(runs=(("witness", 1), ("witness", 2), ("natural", 1), ("natural", 2), ("natural", 4)), trials=32,
+                k=1, input_length=3, steps=1500, patience=300, n_start=3)
+EXPERIMENT = Experiment(
+    name="dataset", order=60, results=(THEOREM,), models=("natural", "witness"), profiles=("quick", "full"),
+    settings={"quick": QUICK, "full": FULL},
+    statistical_checks={"quick": len(QUICK.runs), "full": len(FULL.runs)})
 
 
 def fixed_inputs(count: int, length: int, alphabet, seed: int) -> torch.Tensor:
@@ -65,19 +87,19 @@ def fixed_inputs(count: int, length: int, alphabet, seed: int) -> torch.Tensor:
     return torch.stack(rows)
 
 
-def memorize(zm, *, m: int, N: int, inputs: torch.Tensor, settings: dict, seed: int, device: str, levels=None):
-    """Tune ``settings["trials"]`` shared prompts, each on its own random labelling of the first N inputs.
+def memorize(zm, *, m: int, N: int, inputs: torch.Tensor, settings: Settings, seed: int, device: str, levels=None):
+    """Tune ``settings.trials`` shared prompts, each on its own random labelling of the first N inputs.
 
     Returns the :class:`verify.engine.TuneResult` (one group per trial).
     """
     s = settings
     g = torch.Generator().manual_seed(seed)
     a = torch.tensor(zm.alphabet, dtype=torch.long)
-    T, k = s["trials"], s["k"]
+    T, k = s.trials, s.k
     labels = a[torch.randint(0, len(a), (T * N, k), generator=g)]
     x = inputs[:N].repeat(T, 1)
     groups = torch.arange(T).repeat_interleave(N)
-    config = TuneConfig(steps=s["steps"], patience=s["patience"], radius=zm.prompt_radius, levels=levels,
+    config = TuneConfig(steps=s.steps, patience=s.patience, radius=zm.prompt_radius, levels=levels,
                         init_std=zm.embedding_std(), seed=seed)
     return tune(zm.model, labels, m, inputs=x, groups=groups, config=config, device=device)
 
@@ -87,20 +109,20 @@ def run(ctx) -> list[Check]:
     from bounds import log2_prompts_float, log2_prompts_grid, n_max_dataset
     from verify import zoo
 
-    s = SETTINGS[ctx.profile]
+    s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
     t0 = time.time()
     checks, rows, models = [], [], {}
-    for name, m in s["runs"]:
+    for name, m in s.runs:
         zm = models.get(name) or models.setdefault(name, zoo.load(name, device=ctx.device))
         levels = zm.levels  # the witness's grid; None (fp32 in the box) for the natural model
         if levels is not None:
             npr, form = log2_prompts_grid(zm.d, m, levels), f"grid Q={levels}"
         else:
             npr, form = log2_prompts_float(zm.d, m, zm.prompt_radius, "fp32"), "float fp32 in [-r, r]"
-        k, A = s["k"], len(zm.alphabet)
+        k, A = s.k, len(zm.alphabet)
         bound_nmax = n_max_dataset(npr, k, A)
-        cap = min(4 * bound_nmax + 4, A ** s["input_length"], 4096)
-        inputs = fixed_inputs(cap, s["input_length"], zm.alphabet, seed=derive_seed(ctx.seed, "inputs", name))
+        cap = min(4 * bound_nmax + 4, A ** s.input_length, 4096)
+        inputs = fixed_inputs(cap, s.input_length, zm.alphabet, seed=derive_seed(ctx.seed, "inputs", name))
         points = []
 
         def measure(N, zm=zm, m=m, levels=levels, inputs=inputs, points=points, name=name):
@@ -113,23 +135,32 @@ def run(ctx) -> list[Check]:
                     f"({time.time() - t0:.1f}s)")
             return result.n_success, len(result.success)
 
-        search = find_n50(measure, n_start=min(s["n_start"], cap), n_max=cap, threshold=1.0)
+        search = find_n50(measure, n_start=min(s.n_start, cap), n_max=cap, threshold=1.0)
         n_max_measured = search.lo or 0
-        rows.append({"model": name, "m": m, "k": k, "input_length": s["input_length"], "alphabet_size": A,
+        rows.append({"model": name, "m": m, "k": k, "input_length": s.input_length, "alphabet_size": A,
                      "log2_npr": float(npr), "npr_form": form, "n_max_bound": bound_nmax,
                      "n_max_measured": n_max_measured,
                      "points": [{"N": p["n"], "successes": p["successes"], "trials": p["trials"]} for p in points]})
-        prm = {"model": name, "d": zm.d, "m": m, "k": k, "alphabet_size": A, "npr_form": form}
-        checks.append(count_check(
+        # every measured N with a success is one comparison: split the check's error budget over them
+        informative = max(1, sum(p["successes"] > 0 for p in points))
+        per_point = 1 - (1 - ctx.confidence) / informative
+        prm = {"model": name, "d": zm.d, "m": m, "k": k, "alphabet_size": A, "npr_form": form,
+               "per_point_confidence": per_point, "compared_points": informative}
+        count = count_check(
             f"dataset_count_{name}_m{m}",
             f"{name} model, {form}, m={m}: N*k*log2|A| + log2 f_lower <= log2 Npr(m) at every measured N "
             "(Consequence B; f = fraction of labellings memorized)",
-            points, npr, k * math.log2(A), prm))
+            points, npr, k * math.log2(A), prm, confidence=per_point, kind="bound", theorem=THEOREM)
+        count.confidence = ctx.confidence  # the level of the check as a whole (Bonferroni over its points)
+        checks.append(count)
         checks.append(compare(
             f"dataset_nmax_{name}_m{m}",
-            f"{name} model, {form}, m={m}: measured N_max (all {s['trials']} labellings memorized) "
+            f"{name} model, {form}, m={m}: measured N_max (all {s.trials} labellings memorized) "
             "<= floor(log2 Npr(m)/(k*log2|A|)) (Consequence B)",
-            bound=bound_nmax, empirical=n_max_measured, unit="pairs", params={**prm, "n_max_measured": n_max_measured}))
-    write_data(ctx.out, "dataset", {"rows": rows, "settings": {k: v for k, v in s.items() if k != "runs"},
-                                    "runs": [list(r) for r in s["runs"]], "seconds": round(time.time() - t0, 1)})
+            bound=bound_nmax, empirical=n_max_measured, unit="pairs", kind="phenomenon", theorem=THEOREM,
+            params={**prm, "n_max_measured": n_max_measured}))
+    settings = asdict(s)
+    runs = settings.pop("runs")
+    write_data(ctx.out, "dataset", {"rows": rows, "settings": settings, "runs": [list(r) for r in runs],
+                                    "seconds": round(time.time() - t0, 1)})
     return checks
