@@ -134,28 +134,109 @@ def _stand_in_zoo(monkeypatch):
 
 def test_experiments_run_end_to_end_on_a_stand_in_zoo(monkeypatch, tmp_path):
     _stand_in_zoo(monkeypatch)
-    monkeypatch.setitem(cramming.SETTINGS, "quick", dict(ms=(1, 2), count=4, steps=20, patience=10,
-                                                          n_start_random=2, n_start_natural=2,
-                                                          control_ns=(1,), control_count=4))
-    monkeypatch.setitem(precision.SETTINGS, "quick", dict(qs=(2, 4, None), ms=(1,), count=4, steps=20, patience=10,
-                                                           max_n_extra=1, restarts=1, soft_count=4, soft_steps=10))
-    monkeypatch.setitem(dataset.SETTINGS, "quick", dict(runs=(("witness", 1),), trials=2, k=1, input_length=2,
-                                                         steps=20, patience=10, n_start=2))
-    ctx = Context(profile="quick", seed=0, device="cpu", out=tmp_path, log=lambda msg: None)
+    monkeypatch.setattr(precision, "WITNESS", dict(d=8, vocab=8, levels=2, block_size=48))
+    crm_s = cramming.Settings(ms_natural=(1, 2, 3), ms_random=(1, 2), count=4, steps=20, patience=10,
+                              n_start_random=2, n_start_natural=2, control_ns=(1,), control_count=4, resamples=50)
+    pre_s = precision.Settings(qs=(2, 4), fp32=True, ms=(1,), count=4, steps=20, patience=10, max_n_extra=1,
+                               restarts=1, soft_count=4, soft_steps=10, signs_ms=(1,), signs_count=4)
     names = {}
-    for module in (cramming, precision, dataset):
+    for module, settings, declared in ((cramming, crm_s, 2), (precision, pre_s, precision.statistical_count(pre_s))):
+        ctx = Context(profile="quick", seed=0, device="cpu", out=tmp_path, log=lambda msg: None, settings=settings,
+                      confidence=0.999)
         checks = module.run(ctx)
         names[module.__name__] = {c.name for c in checks}
-        for c in checks:  # every check carries a verdict and, unless it failed to evaluate, both numbers
-            assert isinstance(c.passed, bool)
+        assert sum(c.confidence is not None for c in checks) == declared  # as many statistical checks as declared
+        for c in checks:  # every check has a kind, a verdict and, unless it failed to evaluate, both numbers
+            assert c.kind in ("bound", "premise", "phenomenon", "instrument") and isinstance(c.passed, bool)
+            assert c.kind not in ("bound", "premise") or c.theorem
             assert "error" in c.params or (c.bound is not None and c.empirical is not None)
-    assert {"cramming_random_count_m1", "cramming_random_n50_m2", "cramming_natural_n50_m1",
-            "cramming_natural_linear_r2", "cramming_control_count_m1"} <= names["verify.experiments.cramming"]
-    assert {"precision_capacity_q2_m1", "precision_capacity_fp32_m1", "precision_tightness_q2_m1",
-            "precision_soft_t1_q2_m1"} <= names["verify.experiments.precision"]
-    assert {"dataset_count_witness_m1", "dataset_nmax_witness_m1"} <= names["verify.experiments.dataset"]
-    for name in ("cramming", "precision", "dataset"):
-        data = json.loads((Path(tmp_path) / "data" / f"{name}.json").read_text())
-        assert data
+        again = module.run(ctx)  # every point comes from the point store: same checks, same numbers
+        assert [(c.name, c.passed, c.empirical) for c in again] == [(c.name, c.passed, c.empirical) for c in checks]
+    assert names["verify.experiments.cramming"] == {"cramming_natural_n50_m1", "cramming_natural_not_superlinear"}
+    assert {"precision_capacity_q2_m1", "precision_tightness_q2_m1", "precision_signs_capacity_m1",
+            "precision_signs_attains_t1_m1"} <= names["verify.experiments.precision"]
+    assert "precision_capacity_fp32_m1" not in names["verify.experiments.precision"]  # data: it cannot fail
     crm = json.loads((Path(tmp_path) / "data" / "cramming.json").read_text())
-    assert set(crm["kinds"]) == {"random", "natural"}
+    assert set(crm["kinds"]) == {"random", "natural"} and crm["control"]["points"]
+    pre = json.loads((Path(tmp_path) / "data" / "precision.json").read_text())
+    assert [r["q"] for r in pre["rows"]] == ["q2", "q4", "fp32"] and set(pre["signs"]) == {"1"}
+
+
+def test_declared_statistical_checks_match_the_profiles():
+    for module in (cramming, precision):
+        for profile in ("quick", "full"):
+            settings = module.EXPERIMENT.settings_for(profile)
+            expected = 2 if module is cramming else precision.statistical_count(settings)
+            assert module.EXPERIMENT.statistical_checks[profile] == expected
+
+
+def test_dataset_runs_end_to_end_on_a_stand_in_zoo(monkeypatch, tmp_path):
+    _stand_in_zoo(monkeypatch)
+    monkeypatch.setitem(dataset.EXPERIMENT.settings, "quick", dataset.Settings(
+        runs=(("witness", 1),), trials=2, k=1, input_length=2, steps=20, patience=10, n_start=2))
+    ctx = Context(profile="quick", seed=0, device="cpu", out=tmp_path, log=lambda msg: None)
+    names = {c.name for c in dataset.run(ctx)}
+    assert {"dataset_count_witness_m1", "dataset_nmax_witness_m1"} <= names
+    assert json.loads((Path(tmp_path) / "data" / "dataset.json").read_text())
+
+
+# ------------------------------------------------------------------------------------------------ witness family
+def test_sign_reader_emits_the_sign_patterns_of_its_prompts():
+    from verify import witness_family
+
+    for m in (1, 2, 3):
+        model = witness_family.build(m)
+        prompts = torch.randint(0, 2, (64, m, 16), generator=torch.Generator().manual_seed(m)).float() * 2 - 1
+        expected = torch.tensor([[witness_family.sign_token(p) for p in row] for row in prompts])
+        assert torch.equal(model.generate_greedy(prompts, m), expected)
+
+
+def test_sign_reader_attention_peaks_at_offset_m_minus_1():
+    from verify import witness_family
+    from verify.model import apply_rotary
+
+    model = witness_family.build(3)
+    q, k, _ = model.blocks[0].attn.qkv.bias.split(16)
+    T = 8
+    qs = apply_rotary(q.expand(1, 1, T, 16).contiguous())[0, 0]
+    ks = apply_rotary(k.expand(1, 1, T, 16).contiguous())[0, 0]
+    scores = (qs @ ks.T) / 4.0
+    for t in range(2, T):
+        s = scores[t, : t + 1]
+        top = torch.topk(s, 2).values
+        assert int(s.argmax()) == t - 2 and float(top[0] - top[1]) > 30  # nats
+
+
+def test_prompt_tuning_finds_every_sign_reader_target():
+    from verify import witness_family
+    from verify.engine import TuneConfig, tune
+
+    model = witness_family.build(2)
+    targets = torch.randint(1, 2 ** 16 - 1, (16, 2), generator=torch.Generator().manual_seed(0))
+    r = tune(model, targets, 2, config=TuneConfig(steps=60, patience=20, radius=1.0, levels=2, init_std=0.1))
+    assert r.n_success == 16
+
+
+# ------------------------------------------------------------------------------------------------ measures
+def test_capacity_interval_and_its_bound_check_can_fail():
+    from verify.measure import capacity
+
+    past = [{"n": 4, "successes": 64, "trials": 64}, {"n": 5, "successes": 64, "trials": 64}]  # 20 bits on 16
+    cap = capacity(past, 4.0, 0.999, max_points=3)
+    assert cap["n"] == 5 and cap["bits_lower"] < cap["bits"] == cap["bits_upper"] == 20.0
+    assert not compare("x", "c", bound=16, empirical=cap["bits_lower"], kind="bound", theorem="t1_grid").passed
+    chance = [{"n": 4, "successes": 64, "trials": 64}, {"n": 5, "successes": 4, "trials": 64}]  # 1/16: a free token
+    assert capacity(chance, 4.0, 0.999, max_points=3)["bits_lower"] <= 16
+
+
+def test_curvature_flags_superlinear_growth_and_bootstrap_gives_its_spread():
+    from verify.fit import bootstrap_n50
+
+    ms = [1, 2, 3, 4, 5, 6]
+    assert cramming.curvature(ms, [10.0 * m for m in ms])["slope_ratio"] == pytest.approx(1.0)
+    assert cramming.curvature(ms, [4.0 * m * m for m in ms])["slope_ratio"] > 2  # convex
+    pts = [(8, 30, 32), (12, 24, 32), (14, 16, 32), (16, 8, 32), (20, 1, 32)]
+    b = bootstrap_n50(pts, resamples=300, seed=1)
+    se = cramming.spread(b)
+    assert 0.1 < se < 2 and abs(np.median(b) - fit_sigmoid(*zip(*pts)).n50) < 0.5
+    assert np.array_equal(b, bootstrap_n50(pts, resamples=300, seed=1))  # seeded
