@@ -17,5 +17,8 @@ One module per figure, each declaring ``FIGURE`` (a :class:`figures.spec.FigureS
 - ``dataset_capacity``: dataset memorization through one prompt against Consequence B.
 
 Shared pieces: :mod:`figures.style` (grayscale-safe style, PNG + PDF), :mod:`figures.source` (report
-reader), :mod:`figures.geometry` (measurements on the zoo models), :mod:`figures.theory` (bounds access).
+reader, and the readers several figures share), :mod:`figures.spec` (the declaration). Figures read data
+and compute bounds (``bounds``); they measure nothing: the zoo's geometry comes from
+``verify.experiments.geometry`` (``data/geometry.json``) like every other measurement
+(``tests/test_layout.py`` enforces it).
 """

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures import style
-from figures.source import MissingData, Report, need
+from figures.source import MissingData, Report, cramming_curves, need
 from figures.spec import FigureSpec
 
 
@@ -78,8 +78,6 @@ def draw(report: Report):
     except MissingData as exc:
         missing.append(str(exc))
     try:
-        from figures.fig2_accessibility import cramming_curves
-
         rnd = [c for c in cramming_curves(report) if c["targets"] == "random"]
         if not rnd:
             raise MissingData("data/cramming.json has no random-target series")

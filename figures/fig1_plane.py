@@ -6,73 +6,22 @@ plane; every point ``x`` of a grid on that plane is sent through the unembedding
 actually predicts after that prompt. The picture shows what the bounds count: the representation space is
 cut into next-token cells, and a prompt can only choose which cell its final state falls in.
 
-Computed from the zoo model directly (``natural`` when its weights are there, else ``witness``, else
-``random``); a ``data/plane_cut.json`` in the report with the same keys as :func:`plane_cut` is used instead
-when present.
+Drawn from ``data/geometry.json`` (``plane_cut``, measured by ``verify.experiments.geometry`` on the first
+zoo model that loads: natural, else witness, else random).
 
-Example:
-    >>> import torch
-    >>> from verify.model import ModelConfig, Transformer
-    >>> model = Transformer(ModelConfig(vocab_size=6, d_model=8, n_layer=1, n_head=2)).eval()
-    >>> cut = plane_cut(model, torch.tensor([[1, 2], [3, 4], [5, 0]]), resolution=5)
-    >>> len(cut["axis_u"]), len(cut["tokens"]), len(cut["points"])
-    (5, 5, 3)
+Example (the fixture report the tests use):
+    >>> from figures.source import FIXTURE
+    >>> fig, series = draw(Report(FIXTURE))
+    >>> series["points_argmax"] == series["predicted"]
+    True
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from figures import style
-from figures.source import Report
+from figures.source import Report, need
 from figures.spec import FigureSpec
-
-
-
-def plane_basis(states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Origin (centroid) and orthonormal basis (2, d) of the affine plane through three states (3, d).
-
-    Example:
-        >>> o, b = plane_basis(torch.eye(3, dtype=torch.float64))
-        >>> torch.allclose(b @ b.T, torch.eye(2, dtype=torch.float64))
-        True
-    """
-    s = states.double()
-    origin = s.mean(0)
-    u = s[1] - s[0]
-    u = u / u.norm()
-    v = s[2] - s[0]
-    v = v - (v @ u) * u  # Gram-Schmidt: the plane is exactly the one through the three points
-    if v.norm() < 1e-12:
-        raise ValueError("the three final states are collinear: no plane through them")
-    return origin, torch.stack([u, v / v.norm()])
-
-
-@torch.no_grad()
-def plane_cut(model, contexts: torch.Tensor, resolution: int = 160, margin: float = 1.6) -> dict:
-    """Argmax next token on a square grid of the plane through the final states of ``contexts`` (3, T).
-
-    Returns lists (JSON-able): ``axis_u``/``axis_v`` grid coordinates, ``tokens[j][i]`` the argmax at
-    (axis_u[i], axis_v[j]), ``points`` the plane coordinates of the three final states, ``predicted`` the
-    model's own next token after each context, and ``points_argmax`` the grid rule evaluated at the points.
-    """
-    model = model.float().eval()
-    states = model.hidden(contexts)[:, -1, :].double()
-    origin, basis = plane_basis(states)
-    coords = (states - origin) @ basis.T  # exact: the states lie in the plane
-    half = margin * float(coords.abs().max())
-    axis = torch.linspace(-half, half, resolution, dtype=torch.float64)
-    uu, vv = torch.meshgrid(axis, axis, indexing="xy")
-    grid = origin + uu.reshape(-1, 1) * basis[0] + vv.reshape(-1, 1) * basis[1]
-    head = model.head
-    tokens = head(grid.float()).argmax(-1).reshape(resolution, resolution)
-    back = (origin + coords @ basis).float()
-    return {
-        "axis_u": axis.tolist(), "axis_v": axis.tolist(), "tokens": tokens.tolist(),
-        "points": coords.tolist(), "predicted": model(contexts)[:, -1, :].argmax(-1).tolist(),
-        "points_argmax": head(back).argmax(-1).tolist(),
-    }
-
 
 def token_label(token: int, byte_level: bool) -> str:
     """A short printable label for a token id (the character for byte models).
@@ -91,51 +40,17 @@ def token_label(token: int, byte_level: bool) -> str:
     return ch if ch.isprintable() else f"{token:02x}"
 
 
-@torch.no_grad()
-def spread_contexts(model, contexts: torch.Tensor, k: int = 3) -> torch.Tensor:
-    """``k`` of ``contexts`` whose final states are far apart and, where possible, predict different tokens
-    (greedy farthest-point choice), so the plane shows several cells around well-separated states.
-
-    Example:
-        >>> from verify.model import ModelConfig, Transformer
-        >>> m = Transformer(ModelConfig(vocab_size=5, d_model=8, n_layer=1, n_head=2)).eval()
-        >>> spread_contexts(m, torch.randint(0, 5, (6, 4), generator=torch.Generator().manual_seed(0))).shape
-        torch.Size([3, 4])
-    """
-    states = model.hidden(contexts)[:, -1, :].double()
-    predicted = model.head(states.float()).argmax(-1)
-    chosen = [int(states.norm(dim=1).argmax())]
-    while len(chosen) < k:
-        dist = torch.cdist(states, states[chosen]).min(dim=1).values
-        fresh = torch.tensor([int(p) not in {int(predicted[c]) for c in chosen} for p in predicted])
-        dist[~fresh] *= 1e-3  # prefer a new predicted token; fall back to distance alone
-        dist[chosen] = -1
-        chosen.append(int(dist.argmax()))
-    return contexts[chosen]
-
-
-def compute(report: Report) -> dict:
-    """The plane cut from the first zoo model that loads (see the module docstring)."""
-    if report.has("plane_cut"):
-        return report.data("plane_cut")
-    from figures import geometry
-
-    name, zm = geometry.first_loadable()
-    ctx = spread_contexts(zm.model, geometry.contexts(name, zm, count=32, length=24, seed=3))
-    byte_level = zm.vocab == 256
-    texts = ["".join(token_label(t, byte_level) if t != 32 else " " for t in c.tolist()) for c in ctx]
-    cut = plane_cut(zm.model, ctx, resolution=200 if report.profile == "full" else 120)
-    cut.update(model=name, prompts=texts, byte_level=byte_level)
+def plane_data(report: Report) -> dict:
+    """The plane cut of ``data/geometry.json`` with the three contexts as text (MissingData if absent)."""
+    cut = dict(need(report.data("geometry"), "plane_cut", where="data/geometry.json"))
+    byte_level = cut.get("byte_level", False)
+    cut["prompts"] = ["".join(token_label(t, byte_level) if t != 32 else " " for t in c) for c in cut.get("contexts", [])]
     return cut
 
 
 def draw(report: Report):
-    """Draw Fig. 1 from the first zoo model that loads; return (figure, the series it plotted).
-
-    Example (loads a zoo model and runs its Monte Carlo: seconds; tests/test_figures.py checks the data):
-        >>> fig, series = draw(Report(None))  # doctest: +SKIP
-    """
-    cut = compute(report)
+    """Draw Fig. 1 from ``data/geometry.json``; return (figure, the series it plotted)."""
+    cut = plane_data(report)
     tokens = np.asarray(cut["tokens"])
     u, v = np.asarray(cut["axis_u"]), np.asarray(cut["axis_v"])
     # gray level by cell area rank, so neighbours differ; boundaries and labels carry the information
@@ -185,6 +100,6 @@ FIGURE = FigureSpec(
              "largest labelled with their token. Markers: the three final states, each inside the cell of the "
              "token the model predicts after that prompt."),
     shows="the geometry behind T1: the representation space is cut into next-token cells, a prompt only picks a cell",
-    computed="computed from the zoo model (natural, else witness, else random) with verify.zoo",
+    data=("geometry",),
     draw=draw,
 )

@@ -14,75 +14,11 @@ import math
 import numpy as np
 
 from figures import style
-from figures.source import MissingData, Report, need
+from figures.source import Report, control_points, cramming_curves
 from figures.spec import FigureSpec
 from verify.fit import sigmoid
 
-KINDS = ("natural", "random")
-
-
-def _points(entry: dict) -> list[tuple[int, int, int]]:
-    """(n, successes, trials) of a per-m entry, whether stored as records or as [n, s, t] triples."""
-    out = []
-    for p in entry.get("points", []):
-        if isinstance(p, dict):
-            out.append((int(p["n"]), int(p["successes"]), int(p["trials"])))
-        else:
-            out.append((int(p[0]), int(p[1]), int(p[2])))
-    return sorted(out)
-
-
-def cramming_curves(report: Report) -> list[dict]:
-    """One dict per kind of target from data/cramming.json, normalised for the figures.
-
-    Keys: model, targets, alphabet_size, log2_alphabet, m (list), n50, points (per m: [[n, s, t]]),
-    sigmoid (per m: {x0, k} or None), slope/intercept/r2 (None without a fit), log2_prompts and
-    n50_bound (per m, T1's float form).
-
-    Example:
-        >>> from pathlib import Path
-        >>> [c["targets"] for c in cramming_curves(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))]
-        ['natural', 'random']
-    """
-    data = report.data("cramming")
-    model = need(data, "model", where="data/cramming.json")
-    kinds = need(data, "kinds", where="data/cramming.json")
-    bounds = data.get("bounds", {})
-    a = int(model["alphabet_size"])
-    curves = []
-    for kind in KINDS:
-        if kind not in kinds:
-            continue
-        per_m = need(kinds, kind, "per_m", where="data/cramming.json")
-        ms = sorted(int(m) for m in per_m)
-        entries = [per_m[str(m)] if str(m) in per_m else per_m[m] for m in ms]
-        fit = kinds[kind].get("fit") or {}
-        bnd = [bounds.get(str(m), bounds.get(m, {})) for m in ms]
-        curves.append({
-            "model": model.get("name", "natural"), "targets": kind, "alphabet_size": a, "log2_alphabet": math.log2(a),
-            "m": ms, "n50": [float(e["n50"]) if e.get("n50") is not None else float("nan") for e in entries],
-            "points": [[list(p) for p in _points(e)] for e in entries],
-            "sigmoid": [({"x0": e["fit"]["x0"], "k": e["fit"]["k"]} if e.get("fit") else None) for e in entries],
-            "slope": fit.get("slope"), "intercept": fit.get("intercept"), "r2": fit.get("r2"),
-            "log2_prompts": [b.get("log2_npr") for b in bnd], "n50_bound": [b.get("n50_bound_random") for b in bnd],
-            "bound_form": "T1 float form, fp32 prompts in [-r, r]",
-        })
-    if not curves:
-        raise MissingData("data/cramming.json has no target kinds")
-    return curves
-
-
-def control_points(report: Report) -> list[list[int]]:
-    """(n, successes, trials) of the random-init control model at m = 1, [] if not measured.
-
-    Example:
-        >>> from pathlib import Path
-        >>> pts = control_points(Report(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"))
-        >>> all(len(p) == 3 and 0 <= p[1] <= p[2] for p in pts)
-        True
-    """
-    ctrl = report.data("cramming").get("control") or {}
-    return [list(p) for p in _points(ctrl)]
+KINDS = ("natural", "random")  # panel order
 
 
 def _accessibility_panel(ax, curve: dict, control: list | None = None) -> None:

@@ -1,60 +1,34 @@
 """Fig. 3: the next-token cell-volume distribution D and its n-fold convolutions D^1..D^4 (non-uniform cells).
 
-Cell volumes are estimated by Monte Carlo: points uniform in the l_inf ball of the final states (radius
-``zoo.radius``, the measured l_inf radius of the last-layer states) are sent through the unembedding and
-assigned to ``argmax(logits)`` - not to the nearest unembedding row, which differs when the rows have
-unequal norms. Token t's cell volume is the fraction of points it gets; D is the distribution of log2 of
-that volume over the tokens that get any (as in [HMDO]'s replication code; the count of empty cells is
-reported). A uniformly random sequence of n tokens owns a cell of volume prod_j v_j, whose log2 is
+Cell volumes come from ``data/geometry.json`` (``verify.experiments.geometry``: Monte Carlo points uniform
+in the l_inf ball of the final states, radius ``zoo.radius``, assigned to ``argmax(logits)``), for the first
+zoo model measured (natural, else witness, else random). Token t's cell volume is the fraction of points it
+gets; D is the distribution of log2 of that volume over the tokens that get any (as in [HMDO]'s
+replication code; the count of empty cells is reported). A uniformly random sequence of n tokens owns a cell of volume prod_j v_j, whose log2 is
 distributed as D^n (n-fold convolution). The non-uniform-cell refinement (bounds.refinements) says a
 typical sequence is no longer accessible once the median of D^n falls below 1/Pk: n* is that n.
 
 Left panel: D^1..D^4 with their medians (vertical lines). Right panel: the median of D^n against n up to
 n*, beside the threshold log2 Pk and T1's uniform-cell line n*log2|V|.
 
-Example:
-    >>> import torch
-    >>> from verify.model import ModelConfig, Transformer
-    >>> model = Transformer(ModelConfig(vocab_size=4, d_model=8, n_layer=1, n_head=2)).eval()
-    >>> counts = cell_counts(model, radius=1.0, samples=1000, seed=0)
-    >>> int(counts.sum()), len(counts)
-    (1000, 4)
+Example (the fixture report the tests use):
+    >>> from figures.source import FIXTURE
+    >>> data = compute(Report(FIXTURE))
+    >>> data["model"], data["n_star"] >= 1
+    ('natural', True)
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import torch
 
+import bounds
 from figures import style
-from figures.source import Report
+from figures.source import Report, zoo_geometry
 from figures.spec import FigureSpec
-from figures.theory import api
 
 DISPLAY_BIN_BITS = 1 / 8
-
-
-@torch.no_grad()
-def cell_counts(model, radius: float, samples: int, seed: int = 0, batch: int = 8192) -> np.ndarray:
-    """How many of ``samples`` points uniform in [-radius, radius]^d land in each token's argmax cell.
-
-    Example:
-        >>> from verify.model import ModelConfig, Transformer
-        >>> m = Transformer(ModelConfig(vocab_size=3, d_model=4, n_layer=1, n_head=1)).eval()
-        >>> int(cell_counts(m, 1.0, 10, seed=1).sum())
-        10
-    """
-    g = torch.Generator().manual_seed(seed)
-    d, vocab = model.d, model.cfg.vocab_size
-    counts = torch.zeros(vocab, dtype=torch.long)
-    done = 0
-    while done < samples:
-        k = min(batch, samples - done)
-        x = (torch.rand(k, d, generator=g) * 2 - 1) * radius
-        counts += torch.bincount(model.head(x).argmax(-1), minlength=vocab)
-        done += k
-    return counts.numpy()
 
 
 def log2_volume_distribution(log2_volumes: np.ndarray, n: int, bin_bits: float = DISPLAY_BIN_BITS):
@@ -79,29 +53,26 @@ def log2_volume_distribution(log2_volumes: np.ndarray, n: int, bin_bits: float =
     return (low * n + np.arange(dist.size)) * bin_bits, dist
 
 
-def log2_packing_one_vector(zm) -> tuple[float, str]:
-    """log2 Pk of the l_inf ball of final states (radius ``zm.radius``) at the model's precision (T1 ball form)."""
-    return float(api().log2_prompts_ball(zm.d, 1, zm.radius, zm.dtype)), f"ball r={zm.radius:.3g}, {zm.dtype}"
+def log2_packing_one_vector(d: int, radius: float, dtype: str) -> tuple[float, str]:
+    """log2 Pk of the l_inf ball of final states (radius ``radius``) at the model's precision (T1 ball form).
 
-
-def samples_for(profile: str) -> int:
-    """Monte Carlo points: 2e5 for the quick profile, 2e6 for the full one."""
-    return 2_000_000 if profile == "full" else 200_000
+    Example:
+        >>> round(log2_packing_one_vector(1, 1.0, "fp32")[0], 3)
+        24.0
+    """
+    return float(bounds.log2_prompts_ball(d, 1, radius, dtype)), f"ball r={radius:.3g}, {dtype}"
 
 
 def compute(report: Report) -> dict:
-    """Cell volumes of the first zoo model that loads, D^1..D^4, medians, threshold and n*."""
-    if report.has("cell_volumes"):
-        return report.data("cell_volumes")
+    """Cell volumes of the first zoo model measured, D^1..D^4, medians, threshold and n*."""
     from bounds.refinements import median_log2_volume_product, nonuniform_threshold
 
-    from figures import geometry
-
-    name, zm = geometry.first_loadable()
-    samples = samples_for(report.profile)
-    counts = geometry.cell_counts_cached(name, samples)
+    geo = zoo_geometry(report)
+    name, g = next(iter(geo["models"].items()))
+    counts = np.asarray(g["cells"]["counts"])
+    samples = int(g["cells"]["samples"])
     volumes = counts[counts > 0] / samples
-    log2_pk, pk_form = log2_packing_one_vector(zm)
+    log2_pk, pk_form = log2_packing_one_vector(g["d"], g["radius"], g["dtype"])
     n_star = nonuniform_threshold(volumes, log2_pk)
     # medians at n = 1..4 and on a grid up to past n*, for the right panel
     ns = sorted(set([1, 2, 3, 4] + np.unique(np.geomspace(1, max(n_star + 2, 6), 20).round().astype(int)).tolist()))
@@ -111,20 +82,16 @@ def compute(report: Report) -> dict:
         x, p = log2_volume_distribution(np.log2(volumes), k)
         dists[str(k)] = {"log2_volume": x.tolist(), "mass": p.tolist()}
     return {
-        "model": name, "samples": samples, "radius": zm.radius, "vocab": zm.vocab, "d": zm.d,
+        "model": name, "samples": samples, "radius": g["radius"], "vocab": g["vocab"], "d": g["d"],
         "counts": counts.tolist(), "empty_cells": int((counts == 0).sum()),
         "log2_volumes": np.log2(volumes).tolist(), "distributions": dists,
         "n": ns, "median_log2_product": medians, "log2_packing": log2_pk, "packing_form": pk_form,
-        "n_star": n_star, "n_t1": log2_pk / math.log2(zm.vocab),
+        "n_star": n_star, "n_t1": log2_pk / math.log2(g["vocab"]),
     }
 
 
 def draw(report: Report):
-    """Draw Fig. 3 (Monte Carlo cell volumes of a zoo model); return (figure, the series it plotted).
-
-    Example (loads a zoo model and runs its Monte Carlo: seconds; tests/test_figures.py checks the data):
-        >>> fig, series = draw(Report(None))  # doctest: +SKIP
-    """
+    """Draw Fig. 3 (Monte Carlo cell volumes of a zoo model); return (figure, the series it plotted)."""
     data = compute(report)
     fig, (left, right) = style.new_figure(2, width=3.6, height=2.8)
     for k in (1, 2, 3, 4):
@@ -185,6 +152,7 @@ FIGURE = FigureSpec(
              "in the l_inf ball of the final states; vertical lines: medians, dashed: the threshold -log2 Pk. "
              "Right: median against n until it crosses log2 Pk at n*, beside T1's uniform-cell line."),
     shows="the non-uniform-cell refinement of T1 ([HMDO] section 5) and its threshold n*",
-    computed="computed from the zoo model by Monte Carlo; medians and n* by bounds.refinements",
+    data=("geometry",),
+    computed="medians and n* by bounds.refinements",
     draw=draw,
 )

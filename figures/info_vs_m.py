@@ -16,7 +16,7 @@ from __future__ import annotations
 
 
 from figures import style
-from figures.source import MissingData, Report, need
+from figures.source import MissingData, Report, cramming_curves, need
 from figures.spec import FigureSpec
 
 
@@ -49,8 +49,6 @@ def enumeration_series(report: Report) -> list[dict]:
 def trained_series(report: Report) -> list[dict]:
     """Trained prompts on the zoo: the natural model's random-target cramming (bits = n50(m)*log2|A|) and the
     witness's measured capacity at Q = 2 (``verify.experiments.precision``), each with T1's bound for the same prompts."""
-    from figures.fig2_accessibility import cramming_curves
-
     out, missing = [], []
     try:
         for curve in cramming_curves(report):

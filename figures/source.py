@@ -2,6 +2,8 @@
 
 A figure asks for the data it needs with :meth:`Report.data` or :meth:`Report.check`; when it is not
 there, :class:`MissingData` says which file or key is missing, and ``figures.all`` skips that one figure.
+Readers shared by several figures live here too: :func:`cramming_curves` and :func:`control_points`
+(``data/cramming.json``), :func:`zoo_geometry` (``data/geometry.json``).
 
 Example:
     >>> import json, tempfile, pathlib
@@ -19,7 +21,10 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "report"  # a real quick run, for examples
 
 
 class MissingData(LookupError):
@@ -87,3 +92,83 @@ def need(blob: dict, *keys: str, where: str = "data"):
             raise MissingData(f"{where} has no key {'.'.join(keys[: i + 1])}")
         cur = cur[k]
     return cur
+
+
+def points_of(entry: dict) -> list[tuple[int, int, int]]:
+    """(n, successes, trials) of a per-m entry, whether stored as records or as [n, s, t] triples.
+
+    Example:
+        >>> points_of({"points": [{"n": 5, "successes": 1, "trials": 2}, [3, 2, 2]]})
+        [(3, 2, 2), (5, 1, 2)]
+    """
+    out = []
+    for p in entry.get("points", []):
+        if isinstance(p, dict):
+            out.append((int(p["n"]), int(p["successes"]), int(p["trials"])))
+        else:
+            out.append((int(p[0]), int(p[1]), int(p[2])))
+    return sorted(out)
+
+
+def cramming_curves(report: Report) -> list[dict]:
+    """One dict per kind of target from data/cramming.json, normalised for the figures.
+
+    Keys: model, targets, alphabet_size, log2_alphabet, m (list), n50, points (per m: [[n, s, t]]),
+    sigmoid (per m: {x0, k} or None), slope/intercept/r2 (None without a fit), log2_prompts and
+    n50_bound (per m, T1's float form).
+
+    Example:
+        >>> [c["targets"] for c in cramming_curves(Report(FIXTURE))]
+        ['natural', 'random']
+    """
+    data = report.data("cramming")
+    model = need(data, "model", where="data/cramming.json")
+    kinds = need(data, "kinds", where="data/cramming.json")
+    bounds = data.get("bounds", {})
+    a = int(model["alphabet_size"])
+    curves = []
+    for kind in ("natural", "random"):
+        if kind not in kinds:
+            continue
+        per_m = need(kinds, kind, "per_m", where="data/cramming.json")
+        ms = sorted(int(m) for m in per_m)
+        entries = [per_m[str(m)] if str(m) in per_m else per_m[m] for m in ms]
+        fit = kinds[kind].get("fit") or {}
+        bnd = [bounds.get(str(m), bounds.get(m, {})) for m in ms]
+        curves.append({
+            "model": model.get("name", "natural"), "targets": kind, "alphabet_size": a, "log2_alphabet": math.log2(a),
+            "m": ms, "n50": [float(e["n50"]) if e.get("n50") is not None else float("nan") for e in entries],
+            "points": [[list(p) for p in points_of(e)] for e in entries],
+            "sigmoid": [({"x0": e["fit"]["x0"], "k": e["fit"]["k"]} if e.get("fit") else None) for e in entries],
+            "slope": fit.get("slope"), "intercept": fit.get("intercept"), "r2": fit.get("r2"),
+            "log2_prompts": [b.get("log2_npr") for b in bnd], "n50_bound": [b.get("n50_bound_random") for b in bnd],
+            "bound_form": "T1 float form, fp32 prompts in [-r, r]",
+        })
+    if not curves:
+        raise MissingData("data/cramming.json has no target kinds")
+    return curves
+
+
+def control_points(report: Report) -> list[list[int]]:
+    """(n, successes, trials) of the random-init control model at m = 1, [] if not measured.
+
+    Example:
+        >>> pts = control_points(Report(FIXTURE))
+        >>> all(len(p) == 3 and 0 <= p[1] <= p[2] for p in pts)
+        True
+    """
+    ctrl = report.data("cramming").get("control") or {}
+    return [list(p) for p in points_of(ctrl)]
+
+
+def zoo_geometry(report: Report) -> dict:
+    """``data/geometry.json`` (``verify.experiments.geometry``): the zoo models' measured support and cells.
+
+    Example:
+        >>> list(zoo_geometry(Report(FIXTURE))["models"])
+        ['natural', 'witness', 'random']
+    """
+    data = report.data("geometry")
+    if not need(data, "models", where="data/geometry.json"):
+        raise MissingData("data/geometry.json measured no zoo model (" + "; ".join(data.get("missing", [])) + ")")
+    return data

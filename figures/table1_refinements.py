@@ -11,8 +11,9 @@ means the bound holds, close to 1 means it is tight.
   a cell of volume >= 1/Pk, where n* is bounds.refinements.nonuniform_threshold on Monte Carlo cell
   volumes (with equal cells n* - 1 = floor(C), the ball's own threshold).
 
-Project models: r is the zoo's measured l_inf radius of the final states, theta and l_i are measured on
-final states of in-domain contexts (figures.geometry), eps is the model's own precision (fp32), the slope
+Project models: r is the zoo's measured l_inf radius of the final states, theta, l_i and the cell volumes
+are measured on final states of in-domain contexts (``verify.experiments.geometry``, ``data/geometry.json``),
+eps is the model's own precision (fp32), the slope
 comes from ``verify.experiments.cramming`` (natural-text targets when measured, else random targets); for the witness,
 which cramming does not run, the measured capacity of fp32 prompts (``verify.experiments.precision``) in tokens. A real pretrained
 LM measured by ``verify.experiments.real_cramming`` (``data/real_cramming.json``, profile ``real``) gets a row too.
@@ -33,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+import bounds
 from figures import style
-from figures.source import MissingData, Report
+from figures.source import MissingData, Report, cramming_curves, zoo_geometry
 from figures.spec import FigureSpec
-from figures.theory import api, presets
 
 REFINEMENTS = ("ball", "cone", "box", "nonuniform")
 LABELS = {"ball": "ball (T1)", "cone": "cone", "box": "box", "nonuniform": "non-uniform cells"}
@@ -51,7 +52,7 @@ def _ratios(row: dict) -> dict:
 def preset_row(name: str, d: int, vocab: int, radius: float, theta: float | None, slope: float | None,
                eps="fp16", source: str = "bounds.PRESETS") -> dict:
     """A table row from published facts: ball and cone C (tokens per vector) and their ratios to ``slope``."""
-    b = api()
+    b = bounds
     row = {"model": name, "source": source, "d": d, "vocab": vocab, "radius": radius, "theta": theta,
            "eps": str(eps), "slope": slope,
            "ball": float(b.tokens_per_vector(d, vocab, radius=radius, eps=eps)),
@@ -70,7 +71,7 @@ def published_rows() -> list[dict]:
         True
     """
     rows = []
-    for name, p in presets().items():
+    for name, p in bounds.PRESETS.items():
         if p.radius is None or p.slope is None:
             continue
         rows.append(preset_row(name, p.d, p.vocab, p.radius, p.theta, p.slope, PUBLISHED_EPS,
@@ -85,8 +86,6 @@ def measured_slope(report: Report, model: str) -> tuple[float, str]:
     verify.experiments.precision's capacity with unquantized fp32 prompts at m = 1, in tokens (capacity/log2|V|), since
     cramming does not run on it. MissingData when neither was measured.
     """
-    from figures.fig2_accessibility import cramming_curves
-
     try:
         curves = [c for c in cramming_curves(report) if c["model"] == model and c.get("slope") is not None]
     except MissingData:
@@ -104,32 +103,28 @@ def measured_slope(report: Report, model: str) -> tuple[float, str]:
     raise MissingData(f"no measured slope for the {model} model (cramming or precision)")
 
 
-def project_row(report: Report, name: str) -> dict:
-    """A table row for a zoo model: all four refinements from its measured geometry, ratio to its slope."""
+def project_row(report: Report, name: str, g: dict) -> dict:
+    """A table row for a zoo model from its measured geometry ``g`` (an entry of data/geometry.json):
+    all four refinements, and their ratio to its measured slope."""
     from bounds.refinements import nonuniform_threshold
 
-    from figures import geometry
-    from figures.fig3_cells import samples_for
-
-    zm = geometry.load(name)
-    b = api()
-    stats = geometry.support_stats(geometry.final_states(name))
-    log2_vocab = math.log2(zm.vocab)
-    ball_bits = float(b.log2_prompts_ball(zm.d, 1, zm.radius, zm.dtype))
+    support = g["support"]
+    d, vocab, radius, dtype = g["d"], g["vocab"], g["radius"], g["dtype"]
+    log2_vocab = math.log2(vocab)
+    ball_bits = float(bounds.log2_prompts_ball(d, 1, radius, dtype))
     cone = None
-    if 0 < stats["theta"] <= math.pi:
-        cone = float(b.tokens_per_vector_cone(zm.d, zm.vocab, zm.radius, zm.dtype, stats["theta"]))
-    sides = [max(s, 1e-30) for s in stats["sides"]]
-    box = float(b.log2_prompts_box(sides, 1, zm.dtype)) / log2_vocab
-    samples = samples_for(report.profile)
-    counts = geometry.cell_counts_cached(name, samples)
-    n_star = nonuniform_threshold(counts[counts > 0] / samples, ball_bits)
+    if 0 < support["theta"] <= math.pi:
+        cone = float(bounds.tokens_per_vector_cone(d, vocab, radius, dtype, support["theta"]))
+    sides = [max(s, 1e-30) for s in support["sides"]]
+    box = float(bounds.log2_prompts_box(sides, 1, dtype)) / log2_vocab
+    counts = np.asarray(g["cells"]["counts"])
+    n_star = nonuniform_threshold(counts[counts > 0] / int(g["cells"]["samples"]), ball_bits)
     try:
         slope, kind = measured_slope(report, name)
     except MissingData:
         slope, kind = None, "not measured"
-    row = {"model": name, "source": f"zoo (slope: {kind})", "d": zm.d, "vocab": zm.vocab,
-           "radius": zm.radius, "theta": stats["theta"], "eps": zm.dtype, "slope": slope,
+    row = {"model": name, "source": f"zoo (slope: {kind})", "d": d, "vocab": vocab,
+           "radius": radius, "theta": support["theta"], "eps": dtype, "slope": slope,
            "ball": ball_bits / log2_vocab, "cone": cone, "box": box, "nonuniform": float(n_star - 1)}
     row["ratio"] = _ratios(row)
     return row
@@ -197,17 +192,14 @@ def latex(rows: list[dict]) -> str:
 
 
 def compute(report: Report) -> dict:
-    """Rows for the zoo models that load and for the published presets."""
-    from figures import geometry
-
+    """Rows for the zoo models measured (data/geometry.json) and for the published presets."""
     rows, missing = [], []
-    for name in geometry.ZOO_ORDER:
-        try:
-            rows.append(project_row(report, name))
-        except MissingData as exc:
-            missing.append(str(exc))
-        except Exception as exc:  # a zoo model without weights: the others still make the table
-            missing.append(f"{name}: {exc}")
+    try:
+        geo = zoo_geometry(report)
+        rows = [project_row(report, name, g) for name, g in geo["models"].items()]
+        missing += geo.get("missing", [])
+    except MissingData as exc:
+        missing.append(str(exc))
     if report.has("real_cramming"):
         try:
             rows.append(real_row(report))
@@ -215,15 +207,19 @@ def compute(report: Report) -> dict:
             missing.append(str(exc))
     published = published_rows()
     if not rows and not published:
-        raise MissingData("no zoo model loads and bounds.PRESETS has no measured models")
+        raise MissingData("no zoo geometry measured and bounds.PRESETS has no measured models")
     return {"project": rows, "published": published, "missing": missing}
 
 
 def draw(report: Report):
-    """Draw Table 1 as a figure (zoo rows measured, published rows from the presets); return (figure, series).
+    """Draw Table 1 as a figure (zoo rows from data/geometry.json, published rows from the presets); return
+    (figure, series).
 
-    Example (loads a zoo model and runs its Monte Carlo: seconds; tests/test_figures.py checks the data):
-        >>> fig, series = draw(Report(None))  # doctest: +SKIP
+    Example (the fixture report the tests use):
+        >>> from figures.source import FIXTURE
+        >>> fig, series = draw(Report(FIXTURE))
+        >>> series["models"][:3]
+        ['natural', 'witness', 'random']
     """
     from matplotlib.patches import Patch
 
@@ -295,8 +291,8 @@ FIGURE = FigureSpec(
              "models from bounds.PRESETS ([HMDO] Table 2) at fp16, ball and cone only."),
     shows="T1 and its refinements ([HMDO] section 5): each tightens C, none falls below the measured slope",
     checks=("cramming_natural_", "precision_capacity_fp32_"),
-    data=("cramming", "precision", "real_cramming"),
-    computed="radius/cone/box/cell volumes measured from the zoo; published rows from bounds.PRESETS",
+    data=("geometry", "cramming", "precision", "real_cramming"),
+    computed="published rows from bounds.PRESETS",
     draw=draw,
     extra=write_tables,
 )
