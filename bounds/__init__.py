@@ -1,9 +1,11 @@
-"""bounds: the results of THEORY.md (what soft prompts can store) as sympy expressions, evaluated at high
+"""bounds: the results of docs/theory.md (what soft prompts can store) as sympy expressions, evaluated at high
 precision with mpmath (50 digits by default, in log space) and by a vectorized numpy fast path.
 
 Modules: symbols (sympy symbols with assumptions), t1, consequences, t2, refinements (one theorem, one
 place; each a `Result` with expression, source, assumptions and `latex()`), precision (dtype conventions),
-evaluate (mpmath), fast (numpy), presets (architectures with sourced facts), table and bench (CLIs).
+evaluate (mpmath), fast (numpy), validate (one rule per argument, for all of them), rounding (printing a
+bound outward), presets (architectures with sourced facts), table and bench (CLIs), theory_doc (writes
+docs/theory.md from `all_results()`).
 
 Every evaluator returns an mpmath mpf computed at 50 significant digits, or at the digits of a `dps=`
 keyword, of an enclosing `with with_precision(dps):` block (which also sets mpmath's working precision),

@@ -1,6 +1,6 @@
 """Consequences A and B of T1, and the soft (cross-entropy) form of T1.
 
-Source: THEORY.md. Consequence A (accessible sequences) and B (dataset memorization) follow [HMDO]
+Source: docs/theory.md. Consequence A (accessible sequences) and B (dataset memorization) follow [HMDO]
 section 4 / [MLPT]; the cross-entropy floor is derived here by a coding (Gibbs) argument.
 `log2_packing` (ell) stands for log2 Npr(m) from any T1 form.
 

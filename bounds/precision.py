@@ -1,6 +1,6 @@
 """Precision conventions: dtype names -> eps and bits per value; parsing eps; counting float values.
 
-Conventions (THEORY.md, machine epsilon as [HMDO]'s tables use for fp16):
+Conventions (docs/theory.md, machine epsilon as [HMDO]'s tables use for fp16):
 fp64 2^-52, fp32 2^-23, bf16 2^-7, fp16 2^-10; bits per value 64, 32, 16, 16.
 
 >>> parse_eps("fp16") == parse_eps("2^-10") == parse_eps("2**-10")

@@ -73,7 +73,7 @@ def _with_log2(expr):
 
 @dataclass(frozen=True)
 class Result:
-    """One result of THEORY.md: its sympy expression, where it comes from and what it assumes.
+    """One result of the theory (docs/theory.md): its sympy expression, where it comes from and what it assumes.
 
     >>> from bounds.t1 import T1_BALL
     >>> "epsilon" in T1_BALL.latex()

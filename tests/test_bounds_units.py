@@ -346,7 +346,7 @@ def test_pythia_160m_row_by_hand():
 # ----------------------------------------------------------------------------------------- doctests
 @pytest.mark.parametrize("module", ["bounds", "bounds.symbols", "bounds.t1", "bounds.consequences", "bounds.t2",
                                     "bounds.refinements", "bounds.precision", "bounds.evaluate", "bounds.fast",
-                                    "bounds.presets", "bounds.table", "bounds.bench", "bounds.validate", "bounds.rounding"])
+                                    "bounds.presets", "bounds.table", "bounds.bench", "bounds.validate", "bounds.rounding", "bounds.theory_doc"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0

@@ -15,10 +15,7 @@ Both get the same model, the same targets and the same step limit; success is de
 (greedy decoding of the kept prompt, :func:`verify.engine.evaluate`). ``--baseline-lr 0.1`` gives the
 baseline the engine's learning rate, so that the ratio measures batching alone.
 
-Measured here (natural model, m=1, n=10, 2 threads on an otherwise idle 2-core machine, one run each):
-anchors' lr, 32 targets: 8.5x (success 0.75 baseline, 0.91 engine); ``--baseline-lr 0.1``: 6.3x (0.875,
-0.91); ``--baseline-lr 0.1 --targets 64 --steps 600 --patience 200``: 5.1x at equal success (0.91, 0.91).
-On one H200 (``--device cuda --targets 64``): 16.4x (success 0.77 baseline, 0.91 engine).
+The ratios measured so far are in docs/design.md, "Batching".
 
 ``--json`` prints one JSON object: ratio, engine_targets_per_s, baseline_targets_per_s,
 engine_success_rate, baseline_success_rate (and the settings). Bad usage or a missing/corrupt model file:
