@@ -54,11 +54,7 @@ class TuneConfig:
     """Optimizer and constraint settings of one prompt-tuning run.
 
     Defaults: AdamW with betas (0.9, 0.9) and weight decay 0.01 as in Kuratov et al. (ANCHORS.md), but
-    lr 1e-1 instead of their 1e-2. Measured here (16 held-out natural targets per point on the zoo's natural
-    model, prompts in its box, 300 steps, patience 80): reproduced at m=1, n=12: 11/13/13 of 16 for lr
-    1e-2/3e-2/1e-1; m=1, n=18: 7/7/9; m=2, n=30: 3/3/7, with fewer steps at the larger lr; lr 3e-1 gave
-    10 and 7 at the last two points but ran longer at m=2. On an earlier witness build (64 random targets,
-    Q=2, n=4): 35/37/39 of 64 for lr 3e-2/1e-1/3e-1. So 1e-1.
+    lr 1e-1 instead of their 1e-2 (the measurements behind that choice: docs/design.md, "Learning rate").
 
     Example:
         >>> TuneConfig(levels=4, radius=1.0).grid()

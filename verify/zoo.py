@@ -1,4 +1,4 @@
-"""The zoo of frozen models on which prompt tuning is measured (issue 3).
+"""The zoo of frozen models on which prompt tuning is measured.
 
 Three models, all :class:`verify.model.Transformer` instances, frozen and in eval mode:
 
@@ -11,18 +11,8 @@ Three models, all :class:`verify.model.Transformer` instances, frozen and in eva
 - ``random``: a randomly initialised (seeded) width-64, 2-layer byte model, created at load time: the
   vacuous control (prompt tuning stores almost nothing in it).
 
-Measured with a quick batched prompt-tuning loop (AdamW betas (0.9, 0.9), one prompt per target, success =
-greedy reproduction of the whole target, first token included; the witness's numbers are in its facts):
-
-- natural, prompt init ``randn * embedding_std()``, lr 1e-2, 500 steps, 128 held-out targets per row:
-  m = 1: 91% of 8-byte, 77% of 12-byte, 38% of 16-byte, 5% of 24-byte targets (n50 about 14 bytes);
-  m = 4 (lr 5e-2): 93% at 32, 41% at 48, 14% at 64 bytes (n50 about 46). Random lowercase targets,
-  m = 1: 100% at 3, 91% at 4, 45% at 6 letters;
-- witness, Q = 2 (straight-through), prompt init U(-0.1, 0.1), lr 0.1, 300 steps, 256 uniform targets:
-  m = 1: 99% at n = 4 (16 bits, all of d*m*log2(Q)), 6% at n = 5 (= 1/16, the chance a free fifth token
-  matches); m = 2: 93% at n = 8 (32 bits), 6% at n = 9. Init over the whole box U(-1, 1) does worse (63% and
-  31%): start prompts near 0;
-- random, m = 4, lr 5e-2: 92% at 2 letters, 2% at 4, 0% at 8.
+How much prompt tuning stores in each (the numbers that shaped the experiments' settings): docs/design.md,
+"The zoo". Load any model by name (these, ``tiny``, ``gguf:PATH``, ``hf:DIR``) with :mod:`verify.subjects`.
 
 Prompt grid convention (used to train the witness, and what the engine must use): Q levels per coordinate
 are ``linspace(-r, r, Q)``, endpoints included, with ``r = prompt_radius``; Q = 2 is {-r, r}.

@@ -2,10 +2,9 @@
 
 ``python -m verify.training.copy --positional rotary --out verify/weights/copy_rotary.pt`` and
 ``python -m verify.training.copy --positional none --out verify/weights/copy_nope.pt`` regenerate the two
-committed models (seeded, defaults otherwise; 2500 steps took 486 s and 366 s on one thread of a shared
-2-core machine). It writes ``NAME.pt`` (a
-:class:`verify.model.Transformer`) and ``NAME.json`` (the facts: task, optimizer, steps, seed, final loss,
-timing).
+committed models (seeded, defaults otherwise; training time in docs/design.md, "Training runs"). It writes
+``NAME.pt`` (a :class:`verify.model.Transformer`) and ``NAME.json`` (the facts: task, optimizer, steps, seed,
+final loss, timing).
 
 Task: :mod:`verify.tasks` (the copy task of Jelassi et al.), strings of length uniform in 1..``max_train_len``;
 the loss is the cross-entropy on the second copy only.
