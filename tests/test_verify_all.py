@@ -1,48 +1,175 @@
-"""verify.all: usage errors, bad model files, resume after interruption, crash isolation, exit codes."""
+"""verify.all: usage errors, bad model files, selection by name and result, the family-wise budget, the cache
+key, resume after interruption, crash isolation, exit codes, the grouped report."""
 import json
 import subprocess
 import sys
 import types
+from dataclasses import dataclass
 
 import pytest
 
 from verify import all as verify_all
 from verify import zoo
+from verify.registry import Experiment
 from verify.report import compare
 
 
-def _fake_experiment(monkeypatch, name, run):
+@dataclass(frozen=True)
+class S:
+    size: int
+
+
+def _fake(monkeypatch, name, run, *, statistical=0, results=(), profiles=("quick", "full")):
     module = types.ModuleType(f"verify_test_fake.{name}")
     module.run = run
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    return module.__name__
+    return Experiment(name=name, order=1, results=results, profiles=profiles, module=module.__name__,
+                      settings={p: S(len(name)) for p in profiles}, statistical_checks={p: statistical for p in profiles})
 
 
-@pytest.mark.parametrize("argv", [["--profile", "bogus"], ["--only", "nope"], ["--seed", "x"], ["--device", "tpu"]])
+def _use(monkeypatch, *experiments):
+    monkeypatch.setattr(verify_all, "catalogue", lambda: list(experiments))
+
+
+def _one_line_error(capsys, *needles):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("verify.all: error:"), err
+    assert all(n in err[0] for n in needles), err[0]
+
+
+@pytest.mark.parametrize("argv", [["--profile", "bogus"], ["--only", "nope"], ["--seed", "x"], ["--device", "tpu"],
+                                  ["--seed", "-1"], ["--seed", "99999999999999999999"], ["--seed", str(2 ** 63)],
+                                  ["--gguf", "x.gguf"], ["--profile", "real", "--gguf", "a", "--model-dir", "b"]])
 def test_bad_usage_is_one_line_exit_2(argv, capsys):
     assert verify_all.main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("verify.all: error:")
+    _one_line_error(capsys)
 
 
 def test_bad_usage_subprocess_has_no_traceback():
-    proc = subprocess.run([sys.executable, "-m", "verify.all", "--profile", "huge"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "verify.all", "--seed", "99999999999999999999"],
+                          capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_out_that_is_a_file_or_under_a_file_is_exit_2(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    assert verify_all.main(["--only", "meanfield", "--out", str(tmp_path / "f")]) == 2
+    _one_line_error(capsys, "not a folder")
+    assert verify_all.main(["--only", "meanfield", "--out", str(tmp_path / "f" / "sub")]) == 2
+    _one_line_error(capsys, "is a file")
+
+
+@pytest.mark.parametrize("argv,needle", [(["--only", "real_cramming"], "runs only under --profile real"),
+                                         (["--profile", "real", "--only", "meanfield"], "not real"),
+                                         (["--profile", "real", "--only", "t1_grid"], "no experiment checks")])
+def test_only_that_selects_nothing_under_the_profile_is_exit_2(argv, needle, capsys, tmp_path):
+    assert verify_all.main(argv + ["--out", str(tmp_path)]) == 2
+    _one_line_error(capsys, needle)
+    assert not (tmp_path / "report.json").exists()
+
+
+@pytest.mark.parametrize("option,value,needle", [("--gguf", "missing.gguf", "not found"),
+                                                 ("--gguf", "README.md", "not a GGUF file"),
+                                                 ("--model-dir", "missing_dir", "not found"),
+                                                 ("--model-dir", "verify", "no config.json")])
+def test_bad_real_model_is_exit_2_before_any_work(option, value, needle, capsys, tmp_path, monkeypatch):
+    ran = []
+    _use(monkeypatch, _fake(monkeypatch, "lm", lambda ctx: ran.append(1) or [], profiles=("real",)))
+    assert verify_all.main(["--profile", "real", option, value, "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, needle)
+    assert not ran and not (tmp_path / "o").exists()
+
+
+def test_real_model_from_the_environment_is_checked_too(capsys, tmp_path, monkeypatch):
+    _use(monkeypatch, _fake(monkeypatch, "lm", lambda ctx: [], profiles=("real",)))
+    monkeypatch.setenv("PML_REAL_GGUF", str(tmp_path / "nothing.gguf"))
+    assert verify_all.main(["--profile", "real", "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, "nothing.gguf")
+
+
+def test_a_good_gguf_option_reaches_the_experiment(tmp_path, monkeypatch):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(16))
+    seen = {}
+
+    def run(ctx):
+        import os
+
+        seen["gguf"] = os.environ.get("PML_REAL_GGUF")
+        return [compare("lm", "1 <= 2", bound=2, empirical=1, kind="phenomenon")]
+
+    _use(monkeypatch, _fake(monkeypatch, "lm", run, profiles=("real",)))
+    monkeypatch.delenv("PML_REAL_GGUF", raising=False)
+    assert verify_all.main(["--profile", "real", "--gguf", str(gguf), "--out", str(tmp_path / "o")]) == 0
+    assert seen["gguf"] == str(gguf)
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
 def test_bad_model_file_exit_2(damage, tmp_path, monkeypatch, capsys):
     for f in zoo.WEIGHTS_DIR.iterdir():
-        (tmp_path / f.name).write_bytes(f.read_bytes())
+        if f.is_file():
+            (tmp_path / f.name).write_bytes(f.read_bytes())
     if damage == "missing":
         (tmp_path / "witness.pt").unlink()
     else:
         (tmp_path / "witness.pt").write_bytes(b"not a torch file")
     monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
-    assert verify_all.main(["--only", "precision", "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "witness.pt" in err[0]
+    assert verify_all.main(["--only", "dataset", "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, "witness.pt")
+
+
+def test_committed_models_outside_the_zoo_are_preflighted(tmp_path, monkeypatch, capsys):
+    for f in zoo.WEIGHTS_DIR.iterdir():
+        if f.is_file():
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "copy_nope.pt").write_bytes(b"broken")
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
+    assert verify_all.main(["--only", "copying", "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, "copy_nope.pt")
+
+
+def test_only_selects_by_name_or_by_result_key():
+    cat = verify_all.catalogue()
+    assert [e.name for e in verify_all.select(cat, "quick", ["contexts"])] == ["contexts"]
+    by_key = {e.name for e in verify_all.select(cat, "quick", ["log2_meanfield"])}
+    assert {"meanfield", "contexts", "copying"} <= by_key
+    assert all("log2_meanfield" in e.results for e in verify_all.select(cat, "quick", ["log2_meanfield"]))
+    assert {e.name for e in verify_all.select(cat, "real", None)} == {e.name for e in cat if "real" in e.profiles}
+
+
+def test_every_declared_result_is_a_key_of_bounds():
+    from bounds import all_results
+
+    for e in verify_all.catalogue():
+        assert set(e.results) <= set(all_results()), e.name
+        assert set(e.settings) == set(e.profiles) == set(e.statistical_checks) or not e.settings, e.name
+
+
+def test_family_wise_budget_is_bonferroni_over_declared_statistical_checks(tmp_path, monkeypatch):
+    seen = []
+
+    def run(ctx):
+        seen.append((ctx.settings, ctx.confidence))
+        return [compare(f"s{len(seen)}_{i}", "c", bound=1, empirical=0.5, direction="upper", kind="instrument",
+                        confidence=ctx.confidence) for i in range(3)]
+
+    a, b = _fake(monkeypatch, "alpha", run, statistical=3), _fake(monkeypatch, "beta", run, statistical=3)
+    _use(monkeypatch, a, b)
+    assert verify_all.main(["--out", str(tmp_path)]) == 0
+    assert seen == [(S(5), 1 - 1e-3 / 6), (S(4), 1 - 1e-3 / 6)]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["statistics"] == {"family_wise_error": 1e-3, "method": "bonferroni", "checks": 6,
+                                    "per_check_confidence": 1 - 1e-3 / 6}
+    assert all(c["confidence"] == 1 - 1e-3 / 6 and c["kind"] == "instrument" for c in report["checks"])
+
+
+def test_an_experiment_that_makes_more_statistical_checks_than_declared_fails(tmp_path, monkeypatch):
+    run = lambda ctx: [compare("x", "c", bound=1, empirical=0.5, kind="instrument", confidence=ctx.confidence)]
+    _use(monkeypatch, _fake(monkeypatch, "liar", run, statistical=0))
+    assert verify_all.main(["--out", str(tmp_path)]) == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [c["name"] for c in report["checks"] if not c["passed"]] == ["liar_statistical_checks"]
 
 
 def test_resume_reuses_finished_experiments_and_retries_crashes(tmp_path, monkeypatch):
@@ -50,14 +177,13 @@ def test_resume_reuses_finished_experiments_and_retries_crashes(tmp_path, monkey
 
     def good(ctx):
         calls["good"] += 1
-        return [compare("good", "x <= 2", bound=2, empirical=1)]
+        return [compare("good", "x <= 2", bound=2, empirical=1, kind="phenomenon")]
 
     def bad(ctx):
         calls["bad"] += 1
         raise RuntimeError("boom")
 
-    names = [_fake_experiment(monkeypatch, "good", good), _fake_experiment(monkeypatch, "bad", bad)]
-    monkeypatch.setattr(verify_all, "EXPERIMENTS", tuple(names))
+    _use(monkeypatch, _fake(monkeypatch, "good", good), _fake(monkeypatch, "bad", bad))
     out = str(tmp_path / "out")
     assert verify_all.main(["--out", out]) == 1  # the crash is a failed check; the other still ran
     report = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -71,8 +197,44 @@ def test_resume_reuses_finished_experiments_and_retries_crashes(tmp_path, monkey
     assert calls["good"] == 3
 
 
-def test_exit_0_when_all_pass(tmp_path, monkeypatch, capsys):
-    name = _fake_experiment(monkeypatch, "ok", lambda ctx: [compare("ok", "1 <= 2", bound=2, empirical=1)])
-    monkeypatch.setattr(verify_all, "EXPERIMENTS", (name,))
+def test_cache_is_not_reused_when_code_settings_or_versions_change(tmp_path, monkeypatch):
+    calls = []
+    exp = _fake(monkeypatch, "good", lambda ctx: calls.append(1) or [compare("g", "c", bound=2, empirical=1,
+                                                                           kind="phenomenon")])
+    _use(monkeypatch, exp)
+    monkeypatch.setattr(verify_all, "code_hash", lambda e: "code-1")
+    out = ["--out", str(tmp_path)]
+    assert verify_all.main(out) == 0 and verify_all.main(out) == 0 and len(calls) == 1
+    monkeypatch.setattr(verify_all, "code_hash", lambda e: "code-2")  # the code changed
+    assert verify_all.main(out) == 0 and len(calls) == 2
+    _use(monkeypatch, Experiment(**{**exp.__dict__, "settings": {"quick": S(99), "full": S(99)}}))
+    assert verify_all.main(out) == 0 and len(calls) == 3  # the settings changed
+    env = verify_all.environment()
+    monkeypatch.setattr(verify_all, "environment", lambda: {**env, "torch": "0.0-other"})
+    assert verify_all.main(out) == 0 and len(calls) == 4  # a library version changed
+    assert verify_all.main(out) == 0 and len(calls) == 4
+
+
+def test_code_hash_covers_the_module_and_the_core():
+    e = next(e for e in verify_all.catalogue() if e.name == "meanfield")
+    assert verify_all.code_hash(e) == verify_all.code_hash(e) and len(verify_all.code_hash(e)) == 16
+
+
+def test_exit_0_when_all_pass_and_report_grouped_by_theorem_and_kind(tmp_path, monkeypatch, capsys):
+    run = lambda ctx: [compare("ok", "1 <= 2", bound=2, empirical=1, kind="bound", theorem="t1_grid"),
+                       compare("loose", "1 <= 100", bound=100, empirical=1, kind="bound", theorem="t1_grid"),
+                       compare("prem", "err <= tol", bound=1e-12, empirical=1e-16, kind="premise",
+                               theorem="log2_meanfield"),
+                       compare("inst", "sees", bound=0.5, empirical=0.9, direction="lower", kind="instrument")]
+    _use(monkeypatch, _fake(monkeypatch, "ok", run))
     assert verify_all.main(["--out", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1] == "verify: 1 passed, 0 failed"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "verify: 4 passed, 0 failed"
+    md = (tmp_path / "report.md").read_text()
+    heads = [line for line in md.splitlines() if line.startswith("#")]
+    assert heads == ["# Verification report", "## t1_grid: T1 (exact grid form)", "### bound",
+                     "## log2_meanfield: T2 (mean-field bound, log2)", "### premise", "## no theorem", "### instrument"]
+    assert "room >= 1 iff the claim holds" in md and "| loose | 1 <= 100 | 100 | 1 | 100 | pass (weak) |" in md
+    assert "| prem |" in md and "pass (weak)" not in md.split("| prem |")[1].splitlines()[0]  # premises never weak
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {c["name"]: (c["kind"], c["theorem"]) for c in report["checks"]}["prem"] == ("premise", "log2_meanfield")
+    assert {"checks", "environment", "profile", "seed", "seconds", "statistics"} <= set(report)

@@ -189,23 +189,29 @@ def real_model(gguf: str | None, model_dir: str | None) -> dict:
 def _digest(paths) -> str:
     h = hashlib.sha256()
     for path in sorted(paths):
-        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
 def code_hash(experiment: Experiment) -> str:
-    """Hash of the code an experiment runs: its module, the verify core (``verify/*.py``, the training and
-    sweep helpers it may import) and ``bounds``.
+    """Hash of what an experiment runs: its module, the verify core (``verify/*.py``, the training and sweep
+    helpers it may import), ``bounds`` and the committed models it declares (weights and facts).
 
     Example:
         >>> len(code_hash([e for e in catalogue() if e.name == "meanfield"][0]))
         16
     """
+    from verify import zoo
+
     module = importlib.import_module(experiment.module_path)
-    core = [p for p in (ROOT / "verify").glob("*.py")] + list((ROOT / "bounds").rglob("*.py"))
-    core += list((ROOT / "verify" / "training").glob("*.py")) + list((ROOT / "verify" / "sweeps").glob("*.py"))
-    return _digest({Path(module.__file__).resolve(), *core})
+    files = list((ROOT / "verify").glob("*.py")) + list((ROOT / "bounds").rglob("*.py"))
+    files += list((ROOT / "verify" / "training").glob("*.py")) + list((ROOT / "verify" / "sweeps").glob("*.py"))
+    if getattr(module, "__file__", None):
+        files.append(Path(module.__file__).resolve())
+    for name in experiment.models:
+        files += [p for p in (zoo.WEIGHTS_DIR / f"{name}.pt", zoo.WEIGHTS_DIR / f"{name}.json") if p.is_file()]
+    return _digest(set(files))
 
 
 def cache_key(experiment: Experiment, ctx: Context) -> dict:

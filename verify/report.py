@@ -16,7 +16,7 @@ the pass says little (stored as ``vacuous``, the report's older name). Premises 
 error is the strongest result there is. A statistical check compares a confidence bound (its level in
 ``confidence``) and may carry its point estimate (``params["estimate"]``).
 
-Comparisons are done with mpmath at :data:`DIGITS` significant digits (``bounds.evaluate.DEFAULT_DPS``), so
+Comparisons are done with mpmath at ``bounds.evaluate.DEFAULT_DPS`` significant digits (the precision of ``bounds``), so
 bounds given as log2 of astronomically large counts are compared without overflow or rounding surprises.
 
 Example:
@@ -40,7 +40,6 @@ import mpmath
 from bounds.evaluate import DEFAULT_DPS
 from verify.stats import clopper_pearson_lower, clopper_pearson_upper  # noqa: F401  (re-exported for old callers)
 
-DIGITS = DEFAULT_DPS
 KINDS = ("bound", "premise", "phenomenon", "instrument")
 WEAK_ROOM = 10          # a bound check passing with more than 10x room is weak evidence
 VACUOUS_RATIO = 1000    # checks that declare no kind yet: the old rule
@@ -133,7 +132,7 @@ def is_weak(kind: str | None, room: float | None) -> bool:
 
 
 def compare(name: str, claim: str, bound, empirical, *, direction: str = "upper", unit: str = "",
-            params: dict | None = None, digits: int = DIGITS, kind: str | None = None,
+            params: dict | None = None, digits: int = DEFAULT_DPS, kind: str | None = None,
             theorem: str | None = None, confidence: float | None = None, estimate=None) -> Check:
     """Compare ``empirical`` with ``bound`` at ``digits`` digits and return a :class:`Check`.
 
@@ -245,7 +244,7 @@ def _row(c: Check) -> str:
     claim = c.claim + (f" ({c.params['error']})" if "error" in c.params else "")
     room = c.ratio
     if room is not None and math.isinf(room) and c.bound is not None and c.empirical:
-        with mpmath.workdps(DIGITS):  # room of a bound beyond the float range, from the exact digits
+        with mpmath.workdps(DEFAULT_DPS):  # room of a bound beyond the float range, from the exact digits
             b, e = mpmath.mpf(c.params.get("bound_exact", c.bound)), mpmath.mpf(c.params.get("empirical_exact", c.empirical))
             r = b / e if c.params.get("direction", "upper") == "upper" else e / b
             return (f"| {c.name} | {claim} | {_exact(c, 'bound')} | {_measured(c)} | {mpmath.nstr(r, 4)} | "
