@@ -229,10 +229,10 @@ def log2_meanfield_vocab(vocab, radius, eps, q) -> np.ndarray:
     >>> round(float(log2_meanfield_vocab(2, 0.5, 1.0, 1)), 4)
     3.4704
     """
-    ln_ratio = np.log(2.0 * np.asarray(radius, dtype=float)) - np.log(_eps(eps))
-    ln_half_term = np.asarray(q, dtype=float) * ln_ratio - LN2               # ln((2r/eps)^q / 2)
+    ln_ratio = np.log(2.0 * validate.array_positive("radius", radius)) - np.log(_eps(eps))
+    ln_half_term = validate.array_order("q", q) * ln_ratio - LN2               # ln((2r/eps)^q / 2)
     per_token = LOG2_E + _softplus(ln_half_term) / LN2                         # log2(e(1 + x/2))
-    return LOG2_E + (np.asarray(vocab, dtype=float) - 1.0) * per_token
+    return validate.finite_result("log2_meanfield_vocab", LOG2_E + (_size("vocab", vocab) - 1.0) * per_token)
 
 
 def tokens_meanfield_vocab(vocab, radius, eps, q) -> np.ndarray:
@@ -241,4 +241,4 @@ def tokens_meanfield_vocab(vocab, radius, eps, q) -> np.ndarray:
     >>> round(float(tokens_meanfield_vocab(50304, 63.62, 2.0 ** -10, 1)))
     56151
     """
-    return log2_meanfield_vocab(vocab, radius, eps, q) / np.log2(np.asarray(vocab, dtype=float))
+    return log2_meanfield_vocab(vocab, radius, eps, q) / np.log2(_size("vocab", vocab))

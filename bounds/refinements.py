@@ -61,7 +61,9 @@ NONUNIFORM = Result(
     source="[HMDO] section 5 (non-uniform next-token cells)",
     assumptions=("next-token cell volumes (fractions of the prompt set) iid from a distribution D",
                  "a sequence is accessible only if its cell holds an eps-cube: volume >= 1/Pk"),
-    meaning="n* = min{n : median log2 prod_{j<=n} v_j < -log2 Pk}",
+    meaning="n* = min{n : median log2 prod_{j<=n} v_j < -log2 Pk}; evaluated on a lattice of log2 volumes "
+            "rounded up (anchored at the largest volume), so the computed n* is never below the exact one and "
+            "is exact for equal cells",
     evaluator="nonuniform_threshold", arguments=("cell_volumes", "ell_Pk"),
 )
 

@@ -263,6 +263,8 @@ def test_dps_keyword_inside_the_range_is_honoured():
     lambda: fast.log2_prompts_ball(2, 1, 1.0, "2^-2000"),      # not a double: use bounds.evaluate
     lambda: fast.log2_prompts_bits(1e300, 1e300, 16),           # overflows float64: never silently inf
     lambda: fast.log2_prompts_grid(2, 2, 1), lambda: fast.log2_prompts_ball("x", 1, 1.0, 1.0),
+    lambda: fast.log2_meanfield_vocab(1, 1.0, 1.0, 1), lambda: fast.log2_meanfield_vocab(10, NAN, 1.0, 1),
+    lambda: fast.tokens_meanfield_vocab(10, 1.0, 1.0, 0.5), lambda: fast.tokens_meanfield_vocab(2.5, 1.0, 1.0, 1),
 ])
 def test_fast_path_rejects_what_the_mpmath_side_rejects(call):
     with pytest.raises(ValueError):

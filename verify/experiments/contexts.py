@@ -54,7 +54,7 @@ from fractions import Fraction
 import mpmath
 import torch
 
-from bounds import log2_log2_meanfield
+from bounds import DEFAULT_DPS, log2_log2_meanfield
 from verify.cli import torch_threads
 from verify.model import ModelConfig, Transformer, scaled_init
 from verify.registry import Experiment
@@ -251,7 +251,7 @@ def _run(ctx) -> list[Check]:
 
     # 3. T2
     radius = float(model.tok_emb.weight.abs().max())
-    with mpmath.workdps(50):
+    with mpmath.workdps(DEFAULT_DPS):
         loglog = log2_log2_meanfield(WIDTH, mpmath.mpf(radius), mpmath.mpf(EPS), 1)
         log2_bound = mpmath.power(2, loglog)
     log2_count = math.log2(cum[-1])

@@ -64,7 +64,7 @@ import mpmath
 import numpy as np
 import torch
 
-from bounds import log2_log2_meanfield
+from bounds import DEFAULT_DPS, log2_log2_meanfield
 from verify.cli import torch_threads
 from verify.fit import fit_linear, fit_sigmoid
 from verify.model import ModelFileError, Transformer
@@ -145,7 +145,7 @@ def curves(model: Transformer, lengths, samples: int, generator: torch.Generator
 
 def _t2(model: Transformer) -> tuple[dict, mpmath.mpf]:
     radius = float(model.tok_emb.weight.abs().max())
-    with mpmath.workdps(50):
+    with mpmath.workdps(DEFAULT_DPS):
         loglog = log2_log2_meanfield(model.d, mpmath.mpf(radius), FP32_EPS, 1)
         log2_bound = mpmath.power(2, loglog)  # log2 Bw, in bits
     return dict(log2_log2_bound=float(loglog), radius=radius, eps="2^-23", d=model.d, q=1), log2_bound
