@@ -162,6 +162,9 @@ def test_family_wise_budget_is_bonferroni_over_declared_statistical_checks(tmp_p
     assert report["statistics"] == {"family_wise_error": 1e-3, "method": "bonferroni", "checks": 6,
                                     "per_check_confidence": 1 - 1e-3 / 6}
     assert all(c["confidence"] == 1 - 1e-3 / 6 and c["kind"] == "instrument" for c in report["checks"])
+    seen.clear()  # --only runs the same checks at the same level as the whole profile
+    assert verify_all.main(["--out", str(tmp_path / "b"), "--only", "beta"]) == 0
+    assert seen == [(S(4), 1 - 1e-3 / 6)]
 
 
 def test_an_experiment_that_makes_more_statistical_checks_than_declared_fails(tmp_path, monkeypatch):

@@ -9,8 +9,8 @@ The experiments are the modules of :mod:`verify.experiments`; each declares itse
 (``EXPERIMENT``, :mod:`verify.registry`): run order, the results it checks, the committed models it loads
 (checked before any work), the profiles it runs under, its typed settings and how many statistical checks
 it makes. ``--only NAME`` runs one experiment; ``--only KEY`` (a key of ``bounds.all_results()``) runs
-every experiment that checks that result. All statistical checks of a run share one family-wise error
-budget (:mod:`verify.stats`: Bonferroni, 1e-3 in all).
+every experiment that checks that result. All statistical checks of a profile share one family-wise error
+budget (:mod:`verify.stats`: Bonferroni, 1e-3 in all), whatever ``--only`` selects.
 
 Each experiment's checks are saved to ``DIR/checks/NAME.json`` as soon as it finishes, so an interrupted
 run loses nothing it had finished: rerunning with the same ``--out`` reuses a saved experiment only if its
@@ -123,16 +123,18 @@ def select(experiments: list[Experiment], profile: str, only: list[str] | None) 
     return [e for e in under if e.name in chosen]
 
 
-def statistics(selected: list[Experiment], profile: str) -> dict:
-    """The family-wise error budget of a run: Bonferroni over the statistical checks the selected
-    experiments declare for ``profile``.
+def statistics(experiments: list[Experiment], profile: str) -> dict:
+    """The family-wise error budget of a profile: Bonferroni over the statistical checks that all its
+    experiments declare. ``--only`` does not change it: a partial run makes the same checks at the same
+    levels as the whole profile (and can reuse them), and its own family-wise error is only smaller.
 
     Example:
         >>> statistics([], "quick")["per_check_confidence"]
         0.999
     """
-    k = sum(e.statistical_checks.get(profile, 0) for e in selected)
-    undeclared = [e.name for e in selected if profile not in e.statistical_checks]
+    under = [e for e in experiments if e.runs_under(profile)]
+    k = sum(e.statistical_checks.get(profile, 0) for e in under)
+    undeclared = [e.name for e in under if profile not in e.statistical_checks]
     out = {"family_wise_error": FAMILY_WISE_ERROR, "method": METHOD, "checks": k,
            "per_check_confidence": per_check_confidence(checks=k)}
     if undeclared:  # their own levels: the budget above does not cover them
@@ -316,7 +318,8 @@ def main(argv=None) -> int:
 
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
-        selected = select(catalogue(), args.profile, args.only)
+        experiments = catalogue()
+        selected = select(experiments, args.profile, args.only)
         if not selected:
             raise UsageError(f"no experiment runs under --profile {args.profile}")
         if args.profile == "real":
@@ -329,7 +332,7 @@ def main(argv=None) -> int:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"--out {args.out}: {exc.strerror or exc}")
-    stats = statistics(selected, args.profile)
+    stats = statistics(experiments, args.profile)
     checks: list[Check] = []
     started = time.time()
     timings: dict = {}
