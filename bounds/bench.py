@@ -21,7 +21,7 @@ import numpy as np
 from . import evaluate, fast, validate
 from .table import OneLineArgumentParser
 
-MAX_POINTS = 1_000_000   # the mpmath side runs ~7500 points/s: 10^6 points is about two minutes
+MAX_POINTS = 1_000_000   # the mpmath side does 2000-8000 points/s on a laptop core: 10^6 points take minutes
 
 RANGES = {"d": (1, 1e5), "m": (1, 1e6), "radius": (1e-3, 1e3), "eps": (2.0 ** -64, 1.0), "q": (1.0, 8.0),
           "vocab": (2, 1e7)}
