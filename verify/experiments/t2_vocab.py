@@ -48,7 +48,7 @@ import mpmath
 import numpy as np
 import torch
 
-from bounds import log2_log2_meanfield, log2_meanfield_vocab, log2_vocab_net_size
+from bounds import DEFAULT_DPS, log2_log2_meanfield, log2_meanfield_vocab, log2_vocab_net_size
 from verify.cli import torch_threads
 from verify.registry import Experiment
 from verify.report import Check, compare, write_data
@@ -254,7 +254,7 @@ def multiset_counts(vocab: int, n: int) -> torch.Tensor:
 
     Example:
         >>> multiset_counts(2, 2).tolist()
-        [[2, 0], [1, 1], [0, 2]]
+        [[0, 2], [1, 1], [2, 0]]
     """
     rows = []
     for bars in itertools.combinations(range(n + vocab - 1), vocab - 1):
@@ -263,18 +263,30 @@ def multiset_counts(vocab: int, n: int) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.long)
 
 
+def cell_representatives(points: torch.Tensor, eps: float) -> torch.Tensor:
+    """One point per cell of side eps/4 (the first in scanline order of the cells).
+
+    Example:
+        >>> cell_representatives(torch.tensor([[0.0], [0.01], [0.2]], dtype=torch.float64), 0.1).flatten().tolist()
+        [0.0, 0.2]
+    """
+    keys = torch.floor(points / (eps / 4)).long()
+    _, first = np.unique(keys.numpy(), axis=0, return_index=True)
+    return points[torch.as_tensor(first)]
+
+
 def extend_packing(centers: torch.Tensor, points: torch.Tensor, eps: float) -> torch.Tensor:
     """Greedily add to `centers` the points more than eps from every center (and from each other).
 
+    The points are thinned to one per cell of side eps/4 first: a packing of a subset is still a packing.
+
     Example:
-        >>> c = extend_packing(torch.zeros(0, 1), torch.tensor([[0.0], [0.05], [0.2]]), 0.1)
+        >>> c = extend_packing(torch.zeros(0, 1, dtype=torch.float64),
+        ...                    torch.tensor([[0.0], [0.05], [0.2]], dtype=torch.float64), 0.1)
         >>> c.flatten().tolist()
         [0.0, 0.2]
     """
-    # one representative per cell of side eps/4: a packing of a subset is still a packing, and it is fast
-    keys = torch.floor(points / (eps / 4)).long()
-    _, first = np.unique(keys.numpy(), axis=0, return_index=True)
-    cand = points[torch.as_tensor(np.sort(first))]
+    cand = cell_representatives(points, eps)
     if len(centers):
         cand = cand[torch.cdist(cand, centers).min(1).values > eps]
     new = []
@@ -288,18 +300,33 @@ def scan_packing(points: torch.Tensor, eps: float) -> int:
     """Size of a greedy eps-packing of `points` visited in scanline order of the eps/4 cells.
 
     Example:
-        >>> scan_packing(torch.tensor([[0.0], [0.05], [0.2]]), 0.1)
+        >>> scan_packing(torch.tensor([[0.0], [0.05], [0.2]], dtype=torch.float64), 0.1)
         2
     """
     return len(extend_packing(points[:0], points, eps))
+
+
+def sampled_lengths(n_max: int) -> list[int]:
+    """Lengths whose per-length packing is measured: 1..16, then about 10% apart, and n_max.
+
+    Example:
+        >>> sampled_lengths(30)
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 24, 26, 28, 30]
+    """
+    out, n = [], 1
+    while n < n_max:
+        out.append(n)
+        n = n + 1 if n < 16 else max(n + 1, int(n * 1.1))
+    return out + [n_max]
 
 
 def count_curves(model: VocabModel, n_max: int, eps_list) -> dict:
     """Per length and cumulative greedy packings at every eps_out (see the module doc).
 
     Greedy packings depend on the order of the points, so the cumulative count at n is the largest packing
-    found among contexts of lengths <= n: the incremental one (lengths in order), every per-length one, and
-    at n_max one over the union of all lengths in scanline order. Each is a set of distinguishable contexts.
+    found among contexts of lengths <= n: the incremental one (lengths in order), every per-length one
+    measured so far, and at n_max one over the union of all lengths in scanline order. Each is a set of
+    distinguishable contexts. Per-length packings are measured at :func:`sampled_lengths` only.
 
     Example:
         >>> c = count_curves(VocabModel.seeded(2, 4, 0), 4, [1e-9])[1e-9]
@@ -307,24 +334,28 @@ def count_curves(model: VocabModel, n_max: int, eps_list) -> dict:
         ([2, 3, 4, 5], [2, 3, 4, 5])
     """
     vocab = model.emb.shape[0]
+    sampled = set(sampled_lengths(n_max))
     out = {eps: dict(n=[], per_length=[], cumulative=[], multisets=[]) for eps in eps_list}
     centers = {eps: torch.zeros(0, model.emb.shape[1], dtype=torch.float64) for eps in eps_list}
-    union = {eps: {} for eps in eps_list}          # one output per eps/4 cell, over all lengths so far
+    union = {eps: [] for eps in eps_list}          # one output per eps/4 cell of each length
+    best = {eps: 0 for eps in eps_list}             # largest packing found so far
     for n in range(1, n_max + 1):
         counts = multiset_counts(vocab, n)
         y = model.measure_output(counts.double() / n)
         for eps in eps_list:
             centers[eps] = extend_packing(centers[eps], y, eps)
-            for key, row in zip(map(tuple, torch.floor(y / (eps / 4)).long().tolist()), y):
-                union[eps].setdefault(key, row)
-            curve = out[eps]
-            curve["n"].append(n)
-            curve["per_length"].append(scan_packing(y, eps))
-            best = max(len(centers[eps]), max(curve["per_length"]), curve["cumulative"][-1] if n > 1 else 0)
+            union[eps].append(cell_representatives(y, eps))
+            best[eps] = max(best[eps], len(centers[eps]))
             if n == n_max:
-                best = max(best, scan_packing(torch.stack(list(union[eps].values())), eps))
-            curve["cumulative"].append(best)
-            curve["multisets"].append(len(counts))
+                best[eps] = max(best[eps], scan_packing(torch.cat(union[eps]), eps))
+            if n in sampled:
+                per = scan_packing(y, eps)
+                best[eps] = max(best[eps], per)
+                curve = out[eps]
+                curve["n"].append(n)
+                curve["per_length"].append(per)
+                curve["cumulative"].append(best[eps])
+                curve["multisets"].append(len(counts))
     return out
 
 
@@ -370,7 +401,7 @@ def _one_model(ctx, s: Settings, vocab: int, seed: int, checks: list) -> dict:
         count = curves[eps]["cumulative"][-1]
         bounds_data[str(eps)] = {}
         for q in QS:
-            with mpmath.workdps(50):
+            with mpmath.workdps(DEFAULT_DPS):
                 eps_in = mpmath.mpf(eps) / (2 * mpmath.mpf(up[f"q{q}"]))
                 eps_emp = mpmath.mpf(eps) / (2 * mpmath.mpf(low[f"q{q}"]))
                 half_d = mpmath.mpf(up["diameter"]) / 2      # only the diameter enters: 2r -> D
