@@ -9,10 +9,14 @@ result to the store as it arrives, so the executor never needs to survive a cras
   ``torch.set_num_threads(threads)`` where ``threads = max(1, cores // workers)``, so that workers do not
   oversubscribe the cores. ``workers=1`` runs the tasks in this process (no pool), with the same thread
   setting restored afterwards. Processes are started with ``spawn`` (forking a process that already
-  runs torch's thread pools can deadlock).
+  runs torch's thread pools can deadlock). A worker ends when the sweep does, even under ``kill -9``:
+  the kernel kills it when its parent dies (Linux ``PR_SET_PDEATHSIG``), and a thread in it that watches
+  the parent's pid does the same elsewhere; with the workers gone, multiprocessing's resource tracker
+  sees its pipe close and exits too.
 - :class:`RayExecutor`: each task is a Ray task with ``num_cpus=1`` and one torch thread. ``address=None``
   starts a private local Ray instance (``num_cpus`` = workers); ``address="HOST:PORT"`` or ``"auto"``
-  joins a running cluster. Ray is an optional extra (``pip install ray``); without it, asking for it
+  joins a running cluster. A private instance never outlives the sweep: a watchdog process
+  (:mod:`verify.sweeps.watchdog`) kills every process of it once the sweep ends or dies. Ray is an optional extra (``pip install ray``); without it, asking for it
   raises :class:`ExecutorError`.
 
 Tasks must be deterministic given their own content for the two executors to store identical results:
@@ -27,10 +31,17 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import socket
+import subprocess
 import sys
+import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
+
+from verify.sweeps.watchdog import TOKEN_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,7 +93,32 @@ def worker_threads(_task=None) -> int:
     return torch.get_num_threads()
 
 
-def _init_worker(threads: int, path: list[str]) -> None:
+def die_with_parent(parent: int, *, pdeathsig: bool = True) -> None:
+    """End this process when process ``parent`` is gone (a pool worker must not outlive a killed sweep).
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); a daemon thread that
+    polls the parent's pid covers other systems, and the case where the parent died before this ran.
+    """
+    if pdeathsig and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, path: list[str], parent: int, pdeathsig: bool) -> None:
+    die_with_parent(parent, pdeathsig=pdeathsig)
     for p in reversed(path):
         if p not in sys.path:
             sys.path.insert(0, p)
@@ -133,9 +169,12 @@ class LocalExecutor:
         import multiprocessing as mp
 
         if self._pool is None:
+            # PR_SET_PDEATHSIG fires when the *thread* that started the worker ends: only safe from the main
+            # thread (workers are started by submit, in this thread); elsewhere the pid watch alone is used.
+            main = threading.current_thread() is threading.main_thread()
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=mp.get_context("spawn"),
-                initializer=_init_worker, initargs=(self.threads, [str(REPO_ROOT)] + sys.path))
+                initializer=_init_worker, initargs=(self.threads, [str(REPO_ROOT)] + sys.path, os.getpid(), main))
         pending = iter(tasks)
         futures: dict = {}
         try:
@@ -206,6 +245,14 @@ def ray_available() -> bool:
     return True
 
 
+def _start_watchdog(token: str) -> subprocess.Popen:
+    """Start :mod:`verify.sweeps.watchdog` for ``token`` in its own session, unmarked itself."""
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return subprocess.Popen([sys.executable, "-m", "verify.sweeps.watchdog", token], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, env=env, start_new_session=True, cwd=str(REPO_ROOT))
+
+
 class RayExecutor:
     """Run tasks as Ray tasks (one CPU and one torch thread each) on a local or remote Ray cluster."""
 
@@ -220,6 +267,7 @@ class RayExecutor:
         self.address = address
         self.workers = max(1, int(workers) if workers else usable_cores())
         self._owns_runtime = False
+        self._watchdog = None
         if address is not None:
             check_address(address)
         if not ray.is_initialized():
@@ -229,6 +277,9 @@ class RayExecutor:
                 # A private local instance: its workers inherit this environment, so put the repo on their
                 # path and pin their BLAS/OpenMP pools to one thread (no runtime_env: prestarted workers).
                 kwargs["num_cpus"] = self.workers
+                token = uuid.uuid4().hex
+                self._watchdog = _start_watchdog(token)
+                os.environ[TOKEN_ENV] = token  # every process of the instance inherits it: the watchdog's mark
                 os.environ["PYTHONPATH"] = os.pathsep.join(
                     [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
                 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -242,6 +293,7 @@ class RayExecutor:
             try:
                 ray.init(**kwargs)
             except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
+                self._stop_watchdog()
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ExecutorError(f"cannot start Ray ({'address ' + address if address else 'local'}): {msg}") from None
             finally:
@@ -280,6 +332,17 @@ class RayExecutor:
         if self._owns_runtime and self._ray.is_initialized():
             self._ray.shutdown()
             self._owns_runtime = False
+        self._stop_watchdog()
+
+    def _stop_watchdog(self) -> None:
+        """Let the watchdog kill what ``ray.shutdown`` left (agents that ignore SIGTERM) and wait for it."""
+        if self._watchdog is not None:
+            self._watchdog.stdin.close()
+            try:
+                self._watchdog.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._watchdog.kill()
+            self._watchdog = None
 
     def __enter__(self):
         return self
