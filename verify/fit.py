@@ -235,3 +235,53 @@ def find_n50(measure, n_start: int, *, n_min: int = 1, n_max: int = 10_000, grow
     pts = sorted(search.points)
     search.fit = fit_sigmoid([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts])
     return search
+
+
+def bootstrap_n50(points, *, resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """n50 of the sigmoid refitted to ``resamples`` bootstrap copies of the targets: (resamples,) array.
+
+    ``points`` are ``(n, successes, trials)``; resampling the targets of a point with replacement draws its
+    successes from Binomial(trials, successes/trials), independently across points (each n has its own
+    targets). Seeded, so reproducible. The spread of the result is the n50's sampling error.
+
+    Example:
+        >>> pts = [(4, 20, 20), (8, 15, 20), (12, 4, 20), (16, 0, 20)]
+        >>> b = bootstrap_n50(pts, resamples=200)
+        >>> b.shape, 8 < float(np.median(b)) < 12
+        ((200,), True)
+    """
+    n = np.array([p[0] for p in points], dtype=float)
+    s = np.array([p[1] for p in points], dtype=float)
+    t = np.array([p[2] for p in points], dtype=float)
+    rng = np.random.default_rng(seed)
+    return _batched_n50(n, rng.binomial(t.astype(int), s / t, size=(resamples, len(n))).astype(float), t)
+
+
+def _batched_n50(n, s, t, k_max: float = 20.0, iterations: int = 40) -> np.ndarray:
+    """Maximum-likelihood x0 of ``1/(1 + exp(k*(n - x0)))`` for every row of successes ``s`` at once.
+
+    Newton steps on the logistic regression ``logit f = a + b*z`` (z = standardized n), with k kept in
+    [1e-3, k_max] as in :func:`fit_sigmoid` (separated data: x0 between the last point above 1/2 and the first
+    below). Many small fits in one array pass: the bootstrap needs thousands.
+    """
+    mu, sd = n.mean(), max(n.std(), 1e-9)
+    z = (n - mu) / sd
+    a = np.zeros(len(s))
+    b = np.full(len(s), -1.0)
+    b_min, b_max = -k_max * sd, -1e-3 * sd  # b = -k*sd
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(a[:, None] + b[:, None] * z, -60, 60)))
+        r = s - t * p
+        w = t * p * (1 - p) + 1e-9
+        g = np.stack([r.sum(1), (r * z).sum(1)], 1)
+        h00, h01, h11 = w.sum(1), (w * z).sum(1), (w * z * z).sum(1)
+        det = h00 * h11 - h01 ** 2 + 1e-12
+        da = (h11 * g[:, 0] - h01 * g[:, 1]) / det
+        db = (-h01 * g[:, 0] + h00 * g[:, 1]) / det
+        a = a + np.clip(da, -5, 5)
+        b = np.clip(b + np.clip(db, -5, 5), b_min, b_max)
+        # with b pinned at a bound, the intercept alone: a 1-d Newton step keeps x0 at its likelihood maximum
+        pinned = (b == b_min) | (b == b_max)
+        a[pinned] += np.clip(g[pinned, 0] / h00[pinned], -5, 5)
+    # logit f = a + b*z = 0 at z = -a/b, i.e. n = mu - sd*a/b
+    return mu - sd * a / b
