@@ -98,7 +98,7 @@ def layernorm_radius_bound(model: Transformer) -> float:
 
 
 @torch.no_grad()
-def measure_radius(model: Transformer, prompt_radius: float | None = None, m: int = 4, n: int = 32,
+def measure_radius(model: Transformer, *, prompt_radius: float | None = None, m: int = 4, n: int = 32,
                    count: int = 256, seed: int = 0, levels: int | None = None) -> float:
     """Measured l_inf radius of the final states: max |h| over ``count`` random inputs of m prompt vectors
     followed by n uniformly random tokens, over every position (prompt positions included).
@@ -149,7 +149,7 @@ def _random_model() -> tuple[Transformer, dict]:
     return model, facts
 
 
-def load(name: str, device: str = "cpu", weights_dir: str | Path | None = None) -> ZooModel:
+def load(name: str, *, device: str = "cpu", weights_dir: str | Path | None = None) -> ZooModel:
     """Load a zoo model, frozen and in eval mode, with its facts.
 
     Unknown name -> ValueError listing ZOO_NAMES; missing or corrupt weights -> ModelFileError (one line).
