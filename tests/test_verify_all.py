@@ -260,3 +260,12 @@ def test_seeds_runs_each_seed_and_reports_failures(tmp_path):
     assert [r["seed"] for r in summary["runs"]] == [0, 1] and summary["failed_checks"] == {}
     assert all(r["returncode"] == 0 and r["checks"] == 10 for r in summary["runs"])
     assert seeds.main(["--seeds", "0", "--only", "real_cramming", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_every_experiment_module_declares_itself():
+    import pkgutil
+
+    from verify import experiments
+
+    modules = {info.name for info in pkgutil.iter_modules(experiments.__path__)}
+    assert modules == {e.name for e in verify_all.catalogue()}  # a module without EXPERIMENT would never run

@@ -25,7 +25,6 @@ import hashlib
 import importlib
 import json
 import os
-import pkgutil
 import sys
 import time
 import traceback
@@ -66,26 +65,14 @@ class Context:
 
 # ------------------------------------------------------------------------------------------ experiments
 def catalogue() -> list[Experiment]:
-    """Every experiment, in run order: the declared ones, then any module that has ``run`` but no
-    ``EXPERIMENT`` yet (it runs under quick and full with its own settings and is not preflighted).
+    """Every experiment of :mod:`verify.experiments` (each module declares ``EXPERIMENT``), in run order.
 
     Example:
         >>> names = [e.name for e in catalogue()]
         >>> "meanfield" in names and len(names) == len(set(names))
         True
     """
-    from verify import experiments as package
-
-    declared = registry.experiments()
-    names = {e.name for e in declared}
-    legacy = []
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name in names:
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        if callable(getattr(module, "run", None)):
-            legacy.append(Experiment(name=info.name, order=10_000, module=module.__name__))
-    return declared + sorted(legacy, key=lambda e: e.name)
+    return registry.experiments()
 
 
 def select(experiments: list[Experiment], profile: str, only: list[str] | None) -> list[Experiment]:
