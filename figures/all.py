@@ -2,15 +2,16 @@
 
 Usage::
 
-    python -m figures.all [--out DIR] [--from REPORT_DIR] [--profile quick|full]
+    python -m figures.all [--out DIR] [--from REPORT_DIR] [--profile quick|full] [--update-index]
 
 With ``--from`` it draws from an existing ``python -m verify.all`` output folder; without it, it first
 runs ``verify.all`` with that profile into ``DIR/verify``. Each figure is written as ``DIR/NAME.png`` and
-the vector ``DIR/NAME.pdf``, the data it plotted as ``DIR/data/NAME.json``, and ``DIR/INDEX.md`` (also
-copied to ``figures/INDEX.md`` when drawing into the default folder) lists every figure with its caption,
-what it shows and which checks produced its data. A figure whose data is missing is skipped with a
-one-line warning and listed as missing; the others are still drawn. Exit 0 when every figure was drawn,
-1 when some were skipped, 2 on bad usage.
+the vector ``DIR/NAME.pdf``, the data it plotted as ``DIR/data/NAME.json``, and ``DIR/INDEX.md`` lists
+every figure with its caption, what it shows and which checks produced its data. The repository's own
+``figures/INDEX.md`` is rewritten only with ``--update-index`` (paths in it relative to the repository,
+never a machine's). A figure whose data is missing is skipped with a one-line warning and listed as
+missing; the others are still drawn. Exit 0 when every figure was drawn, 1 when some were skipped, 2 on
+bad usage (including a ``report.json`` that is not a verify report).
 """
 from __future__ import annotations
 
@@ -44,23 +45,71 @@ MODULES: tuple[str, ...] = (
 PROFILES = ("quick", "full")
 DEFAULT_OUT = "out/figures"
 INDEX_IN_TREE = Path(__file__).with_name("INDEX.md")
+REPO_ROOT = INDEX_IN_TREE.parents[1]
 
 
 def parse_args(argv):
     p = _Parser(prog="python -m figures.all", description=__doc__.split("\n")[0])
-    p.add_argument("--out", default=DEFAULT_OUT, help="folder for NAME.png, NAME.pdf, data/ and INDEX.md")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"folder for NAME.png, NAME.pdf, data/ and INDEX.md (default: {DEFAULT_OUT})")
     p.add_argument("--from", dest="source", default=None, metavar="REPORT_DIR",
-                   help="an existing verify.all output folder (otherwise verify.all runs first)")
+                   help="an existing verify.all output folder (default: run verify.all first, into OUT/verify)")
     p.add_argument("--profile", default=None,
                    help="quick or full: verify profile and Monte Carlo sizes (default: the report's, else quick)")
+    p.add_argument("--update-index", action="store_true",
+                   help="also rewrite the repository's figures/INDEX.md (for a commit; default: only OUT/INDEX.md)")
     args = p.parse_args(argv)
     if args.profile is not None and args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
-    if args.source is not None and not (Path(args.source) / "report.json").is_file():
-        if not Path(args.source).is_dir():
-            raise UsageError(f"--from {args.source}: no such folder")
-        raise UsageError(f"--from {args.source}: no report.json there (run python -m verify.all --out {args.source})")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: is a file, not a folder")
+    if args.source is not None:
+        check_report(Path(args.source))
     return args
+
+
+def check_report(folder: Path) -> None:
+    """Raise UsageError (one line) unless ``folder/report.json`` is a readable verify report.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp()); _ = (d / "report.json").write_text('{"checks": [')
+        >>> check_report(d)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        verify.cli.UsageError: --from ...: report.json is not valid JSON (Expecting value at line 1, column 13)...
+    """
+    report = folder / "report.json"
+    if not report.is_file():
+        if not folder.is_dir():
+            raise UsageError(f"--from {folder}: no such folder")
+        raise UsageError(f"--from {folder}: no report.json there (run python -m verify.all --out {folder})")
+    try:
+        blob = json.loads(report.read_text())
+    except UnicodeDecodeError:
+        raise UsageError(f"--from {folder}: report.json is not text (not a verify report)") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--from {folder}: report.json is not valid JSON ({exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno}); rerun python -m verify.all --out {folder}") from None
+    except OSError as exc:
+        raise UsageError(f"--from {folder}: cannot read report.json ({exc.strerror or exc})") from None
+    checks = blob.get("checks") if isinstance(blob, dict) else None
+    if not isinstance(checks, list) or not all(isinstance(c, dict) and "name" in c for c in checks):
+        raise UsageError(f"--from {folder}: report.json is not a verify report (no list of named checks)")
+
+
+def portable(path: str | Path) -> str:
+    """A path as the committed index may show it: relative to the repository, else only its last part.
+
+    Example:
+        >>> portable(REPO_ROOT / "out" / "figures"), portable("/home/someone/runs/verify")
+        ('out/figures', 'verify')
+    """
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return resolved.name
 
 
 def specs() -> list[FigureSpec]:
@@ -121,7 +170,7 @@ def index_markdown(results: list[tuple[FigureSpec, str, list[Path]]], source: st
     lines = ["# Figures", "",
              f"Generated by `python -m figures.all` from the verify report in `{source}`: {drawn} of {len(results)} "
              f"figures drawn into `{out}/`. Each is a PNG and a vector PDF; the data each one plotted is in "
-             f"`{out}/data/NAME.json`. Regenerate with `python -m figures.all --profile quick`.", "",
+             f"`{out}/data/NAME.json`. Regenerate with `python -m figures.all --profile quick` (`--update-index` also rewrites `figures/INDEX.md`).", "",
              "| figure | shows | status |", "|---|---|---|"]
     for spec, status, _ in results:
         label = "drawn" if status == "ok" else ("drawn, " + status) if _drawn(status) else "MISSING"
@@ -164,7 +213,11 @@ def main(argv=None) -> int:
         print(f"figures.all: error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"figures.all: error: --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     source = Path(args.source) if args.source else run_verify(out, args.profile or "quick")
     if source is None:
         print(f"figures.all: error: verify.all wrote no report into {out / 'verify'}", file=sys.stderr)
@@ -191,8 +244,9 @@ def main(argv=None) -> int:
             print(f"figures: warning: skipped {spec.name}: {reason}", file=sys.stderr, flush=True)
     index = index_markdown(results, str(source), str(args.out), report.checks)
     (out / "INDEX.md").write_text(index)
-    if out.resolve() == Path(DEFAULT_OUT).resolve():
-        INDEX_IN_TREE.write_text(index)
+    if args.update_index:
+        INDEX_IN_TREE.write_text(index_markdown(results, portable(source), portable(out), report.checks))
+        print(f"figures: updated {portable(INDEX_IN_TREE)}", file=sys.stderr)
     missing = [s.name for s, status, _ in results if not _drawn(status)]
     print(f"figures: {len(results) - len(missing)} drawn, {len(missing)} missing"
           + (f" ({', '.join(missing)})" if missing else "") + f"; index: {out / 'INDEX.md'}")

@@ -270,6 +270,36 @@ def test_bad_usage_exits_2_with_one_line(argv, says, capsys):
     assert len(err.splitlines()) == 1 and says in err
 
 
+@pytest.mark.parametrize("content, says", [
+    (b'{"profile": "quick", "checks": [{"name": "a", "pa', "not valid JSON"),
+    (bytes(range(256)) * 4, "not text"),
+    (b'[1, 2, 3]', "not a verify report"),
+    (b'{"checks": [1, 2]}', "not a verify report"),
+])
+def test_truncated_or_random_report_json_exits_2_with_one_line(tmp_path, capsys, content, says):
+    (tmp_path / "report.json").write_bytes(content)
+    assert figures_all.main(["--from", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # refused before anything was drawn
+
+
+def test_default_run_leaves_the_committed_index_alone_and_update_index_writes_no_machine_path(
+        tmp_path, monkeypatch):
+    committed = tmp_path / "INDEX.md"
+    committed.write_text("committed\n")
+    monkeypatch.setattr(figures_all, "INDEX_IN_TREE", committed)
+    monkeypatch.setattr(figures_all, "MODULES", ("figures.context_plateau",))
+    monkeypatch.chdir(tmp_path)  # so the default --out (out/figures) is under tmp_path
+    assert figures_all.main(["--from", str(FIXTURE)]) == 0
+    assert committed.read_text() == "committed\n"
+    assert (tmp_path / "out" / "figures" / "INDEX.md").is_file()
+    assert figures_all.main(["--from", str(FIXTURE), "--out", str(tmp_path / "figs"), "--update-index"]) == 0
+    index = committed.read_text()
+    assert "## context_plateau" in index and str(tmp_path) not in index
+    assert "`tests/fixtures/report`" in index and "`figs/`" in index
+
+
 def test_cli_bad_usage_in_a_subprocess_has_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "figures.all", "--from", str(tmp_path / "missing")],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
