@@ -11,7 +11,7 @@ import torch
 from verify import bench, zoo
 from verify.experiments import cramming, dataset, precision
 from verify.all import Context
-from verify.checks import count_check, soft_check
+from verify.checks import count_check
 from verify.fit import find_n50, fit_linear, fit_sigmoid
 from verify.model import ModelConfig, Transformer
 from verify.report import compare
@@ -64,18 +64,11 @@ def test_find_n50_threshold_one_gives_largest_all_success():
 # ------------------------------------------------------------------------------------------------ checks
 def test_count_check_fails_when_capacity_exceeds_the_bound():
     points = [{"n": 10, "successes": 32, "trials": 32}]  # 10 letters of 26 always reproduced: ~46 bits
-    assert not count_check("x", "c", points, log2_npr=40, log2_alphabet=math.log2(26)).passed
-    ok = count_check("x", "c", points, log2_npr=60, log2_alphabet=math.log2(26))
-    assert ok.passed and ok.ratio > 1
+    assert not count_check("x", "c", points, log2_npr=40, log2_alphabet=math.log2(26), confidence=0.95).passed
+    ok = count_check("x", "c", points, log2_npr=60, log2_alphabet=math.log2(26), confidence=0.95)
+    assert ok.passed and ok.ratio > 1 and ok.confidence == 0.95
     # one success in 32 gives a tiny f_lower: the same n now fits under 40 bits
-    assert count_check("x", "c", [{"n": 10, "successes": 1, "trials": 32}], 40, math.log2(26)).passed
-
-
-def test_soft_check_fails_below_the_floor_and_is_vacuous_with_a_negative_floor():
-    assert not soft_check("x", "c", [{"n": 6, "ce_ucb_bits": 7.0, "mean_ce_bits": 6.0}], 16, 4.0).passed
-    assert soft_check("x", "c", [{"n": 6, "ce_ucb_bits": 9.0, "mean_ce_bits": 8.5}], 16, 4.0).passed
-    vac = soft_check("x", "c", [{"n": 2, "ce_ucb_bits": 1.0, "mean_ce_bits": 0.5}], 16, 4.0)
-    assert vac.passed and vac.vacuous
+    assert count_check("x", "c", [{"n": 10, "successes": 1, "trials": 32}], 40, math.log2(26), confidence=0.95).passed
 
 
 def test_requirement_checks_fail_when_unmet():

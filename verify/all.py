@@ -217,9 +217,11 @@ def cache_key(experiment: Experiment, ctx: Context) -> dict:
 
 # ------------------------------------------------------------------------------------------ command line
 def parse_args(argv):
-    p = _Parser(prog="python -m verify.all", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m verify.all",
+                description="Run every check of the companion against the results of docs/theory.md and write "
+                            "report.json, report.md and the figures' data.")
     p.add_argument("--profile", default="quick",
-                   help="quick (CI; about 6 minutes on 2 cores), full, or real (a pretrained LM) (default quick)")
+                   help="quick (CI), full, or real (a pretrained LM) (default quick)")
     p.add_argument("--out", default="out/verify", help="output folder for report.json, report.md, data/ "
                                                        "(default out/verify)")
     p.add_argument("--seed", type=int, default=0, help=f"0 <= seed < 2^63 (default 0)")

@@ -65,7 +65,9 @@ def run_seed(seed: int, *, profile: str, only: list[str], out: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    p = _Parser(prog="python -m verify.seeds", description=__doc__.split("\n")[0])
+    p = _Parser(prog="python -m verify.seeds",
+                description="Run verify.all over many seeds and report which checks fail at which seeds "
+                            "(the theory the checks test: docs/theory.md).")
     p.add_argument("--profile", default="quick", help="profile of every run (default quick)")
     p.add_argument("--seeds", default="0-19", help="seeds, e.g. 0-19 or 0,3,5 (default 0-19)")
     p.add_argument("--only", action="append", default=[], metavar="NAME|KEY",
