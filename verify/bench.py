@@ -2,9 +2,14 @@
 
 Usage::
 
-    python -m verify.bench [--json] [--targets N] [--model natural|witness|random] [--m M] [--n N]
-                           [--steps S] [--patience P] [--seed S] [--device cpu|cuda] [--threads T]
-                           [--baseline-lr LR]
+    python -m verify.bench [--json] [--targets N] [--model natural|witness|random|tiny|gguf:PATH|hf:DIR]
+                           [--m M] [--n N] [--steps S] [--patience P] [--seed S] [--device cpu|cuda]
+                           [--threads T] [--baseline-lr LR]
+
+Models (:mod:`verify.subjects`): the zoo's ``natural`` (natural-text targets), ``witness`` and ``random``,
+``tiny`` (random targets), or your own model, as in ``python -m verify.sweeps``: ``gguf:PATH`` (a GGUF file) or ``hf:DIR`` (a local
+Hugging Face causal-LM folder), with random targets over its ordinary tokens (:mod:`verify.real`).
+Progress (each baseline target, then the engine) goes to stderr while it runs.
 
 Baseline (as in ``yurakuratov/hidden_capacity``'s ``train.py``): for each target in turn, a fresh prompt
 ``randn * std(embeddings)``, ``torch.optim.AdamW`` (lr 1e-2, betas (0.9, 0.9), weight decay 0.01), one
@@ -44,6 +49,7 @@ from verify.cli import ArgumentParser as _Parser
 from verify.engine import TuneConfig, evaluate, tune
 
 DEFAULT_N = {"natural": 10, "witness": 4, "random": 2}
+DEFAULT_N_REAL = 4  # tiny and own models (gguf:PATH, hf:DIR)
 
 
 def baseline_one(model, target: torch.Tensor, m: int, *, steps: int, patience: int, init_std: float, seed: int,
@@ -75,7 +81,7 @@ def baseline_one(model, target: torch.Tensor, m: int, *, steps: int, patience: i
 
 
 def bench(model, targets: torch.Tensor, m: int, *, steps: int, patience: int, init_std: float, seed: int = 0,
-          device: str = "cpu", baseline_lr: float = 1e-2) -> dict:
+          device: str = "cpu", baseline_lr: float = 1e-2, log=None) -> dict:
     """Time the baseline loop and the engine on the same targets; return the comparison as a dict.
 
     Example:
@@ -86,17 +92,28 @@ def bench(model, targets: torch.Tensor, m: int, *, steps: int, patience: int, in
         >>> r = bench(model, torch.tensor([[3], [5]]), m=1, steps=200, patience=50, init_std=0.02)
         >>> sorted(k for k in r if k.endswith("success_rate"))
         ['baseline_success_rate', 'engine_success_rate']
+
+    ``log`` (a function of one string, e.g. ``print``) receives a progress line after each baseline target
+    and before and after the engine run.
     """
+    log = log or (lambda msg: None)
     model = model.to(device)
     count = targets.shape[0]
     t0 = time.perf_counter()
-    base = [baseline_one(model, targets[i], m, steps=steps, patience=patience, init_std=init_std, seed=seed + i,
-                         lr=baseline_lr) for i in range(count)]
+    base = []
+    for i in range(count):
+        base.append(baseline_one(model, targets[i], m, steps=steps, patience=patience, init_std=init_std,
+                                 seed=seed + i, lr=baseline_lr))
+        elapsed = time.perf_counter() - t0
+        log(f"baseline: target {i + 1}/{count} {'reproduced' if base[-1][0] else 'failed'} in {base[-1][1]} steps "
+            f"({elapsed:.1f}s elapsed, eta {elapsed / (i + 1) * (count - i - 1):.0f}s)")
     t_base = time.perf_counter() - t0
+    log(f"engine: tuning all {count} targets at once (at most {steps} steps)...")
     t0 = time.perf_counter()
     result = tune(model, targets, m, config=TuneConfig(steps=steps, patience=patience, init_std=init_std, seed=seed),
                   device=device)
     t_engine = time.perf_counter() - t0
+    log(f"engine: done in {t_engine:.1f}s, {int(result.success.sum())}/{count} reproduced")
     engine_tps, base_tps = count / t_engine, count / t_base
     return {"ratio": engine_tps / base_tps, "engine_targets_per_s": engine_tps, "baseline_targets_per_s": base_tps,
             "engine_success_rate": result.success_rate,
@@ -108,53 +125,77 @@ def bench(model, targets: torch.Tensor, m: int, *, steps: int, patience: int, in
             "baseline_lr": baseline_lr, "threads": torch.get_num_threads(), "device": str(device)}
 
 
+def load_model(name: str, *, device: str, count: int, n: int | None, seed: int):
+    """The model ``name`` (any :mod:`verify.subjects` name), its targets, their length and init scale.
+
+    The natural zoo model gets natural-text targets, every other model random ones. Raises ValueError
+    (one line) for an unknown name and ModelFileError for a missing or corrupt file.
+    """
+    from verify import subjects
+    from verify.engine import embedding_std
+
+    subjects.check_name(name)
+    n = (DEFAULT_N.get(name, DEFAULT_N_REAL)) if n is None else n
+    subject = subjects.load(name, device=device)
+    kind = "natural" if name == "natural" else "random"
+    targets = subjects.targets(subject, kind, count=count, n=n, seed=seed)
+    std = subject.zoo.embedding_std() if subject.zoo is not None else embedding_std(subject.model)
+    return subject.model, targets, n, std
+
+
 def main(argv=None) -> int:
-    p = _Parser(prog="python -m verify.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--targets", type=int, default=32)
-    p.add_argument("--model", default="natural")
-    p.add_argument("--m", type=int, default=1)
-    p.add_argument("--n", type=int, default=None, help="target length (default depends on the model)")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--patience", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p = _Parser(prog="python -m verify.bench", description=__doc__.split("\n")[0].split(": ", 1)[1])
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary lines")
+    p.add_argument("--targets", type=int, default=32, help="targets, tuned one at a time and all at once (default: 32)")
+    p.add_argument("--model", default="natural",
+                   help="natural, witness, random, tiny, gguf:PATH or hf:DIR (default: natural)")
+    p.add_argument("--m", type=int, default=1, help="prompt length in vectors (default: 1)")
+    p.add_argument("--n", type=int, default=None,
+                   help=f"target length in tokens (default: {', '.join(f'{k} {v}' for k, v in DEFAULT_N.items())}, "
+                        f"tiny and own models {DEFAULT_N_REAL})")
+    p.add_argument("--steps", type=int, default=300, help="step limit per target, for both (default: 300)")
+    p.add_argument("--patience", type=int, default=100,
+                   help="stop a target after this many steps without improvement (default: 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of targets and initial prompts (default: 0)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="(default: cpu)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads, >= 1 (default: torch's choice)")
     p.add_argument("--baseline-lr", type=float, default=1e-2,
-                   help="the baseline's learning rate (default the anchors' 1e-2; the engine's 0.1 isolates batching)")
+                   help="the baseline's learning rate (default: the anchors' 1e-2; the engine's 0.1 isolates batching)")
     try:
-        args = p.parse_args(sys.argv[1:] if argv is None else argv)
-        from verify import subjects, zoo
         from verify.model import ModelFileError
 
-        if args.model not in zoo.ZOO_NAMES:
-            raise ValueError(f"unknown model {args.model!r}; known: {', '.join(zoo.ZOO_NAMES)}")
+        args = p.parse_args(sys.argv[1:] if argv is None else argv)
         if args.m < 1:
             raise ValueError(f"--m must be >= 1, got {args.m}")
-        if args.targets < 1 or args.steps < 1 or args.patience < 1:
-            raise ValueError("--targets, --steps and --patience must be >= 1")
+        for opt in ("targets", "steps", "patience"):
+            if getattr(args, opt) < 1:
+                raise ValueError(f"--{opt} must be >= 1, got {getattr(args, opt)}")
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
         if not args.baseline_lr > 0:
-            raise ValueError("--baseline-lr must be > 0")
-        n = DEFAULT_N[args.model] if args.n is None else args.n
-        if n < 1:
-            raise ValueError(f"--n must be >= 1, got {n}")
+            raise ValueError(f"--baseline-lr must be > 0, got {args.baseline_lr:g}")
+        if args.n is not None and args.n < 1:
+            raise ValueError(f"--n must be >= 1, got {args.n}")
         if args.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("--device cuda given but no CUDA device is available")
         if args.threads is not None:
-            torch.set_num_threads(max(1, args.threads))
+            torch.set_num_threads(args.threads)
         try:
-            zm = zoo.load(args.model, device=args.device)
-            kind = "natural" if args.model == "natural" else "random"
-            targets = subjects.targets(subjects.from_zoo(zm), kind, count=args.targets, n=n, seed=args.seed)
+            model, targets, n, init_std = load_model(args.model, device=args.device, count=args.targets, n=args.n,
+                                                     seed=args.seed)
         except ModelFileError as exc:
             raise ValueError(str(exc)) from None
-        if args.m + n - 1 > zm.model.cfg.block_size:
-            raise ValueError(f"m + n - 1 = {args.m + n - 1} exceeds the model's block size {zm.model.cfg.block_size}")
-    except ValueError as exc:
+        if args.m + n - 1 > model.cfg.block_size:
+            raise ValueError(f"--m {args.m} with --n {n}: m + n - 1 = {args.m + n - 1} exceeds the model's "
+                             f"block size {model.cfg.block_size}")
+    except ValueError as exc:  # UsageError included
         print(f"verify.bench: error: {exc}", file=sys.stderr)
         return 2
-    result = bench(zm.model, targets, args.m, steps=args.steps, patience=args.patience, init_std=zm.embedding_std(),
-                   seed=args.seed, device=args.device, baseline_lr=args.baseline_lr)
+    print(f"verify.bench: model {args.model}, m={args.m}, n={n}, {args.targets} targets, "
+          f"{torch.get_num_threads()} threads: baseline first, then the engine", file=sys.stderr, flush=True)
+    result = bench(model, targets, args.m, steps=args.steps, patience=args.patience, init_std=init_std,
+                   seed=args.seed, device=args.device, baseline_lr=args.baseline_lr,
+                   log=lambda msg: print(msg, file=sys.stderr, flush=True))
     result["model"] = args.model
     if args.json:
         print(json.dumps(result))

@@ -139,10 +139,11 @@ def curvature(ms, n50s) -> dict:
             "slope_ratio": float(s_hi / s_lo) if s_lo != 0 else float("nan"), "quadratic": float(quad)}
 
 
-def measure(zm, kind: str, m: int, n: int, count: int, s: Settings, seed: int, device: str) -> dict:
+def measure(zm, *, kind: str, m: int, n: int, count: int, settings: Settings, seed: int, device: str) -> dict:
     """Tune ``count`` targets of one kind at (m, n) on zoo model ``zm``; return the point record."""
     from verify import subjects
 
+    s = settings
     tseed = derive_seed(seed, "cramming", kind, m, n)
     targets = subjects.targets(subjects.from_zoo(zm), "random" if kind == "control" else kind, count=count, n=n,
                                seed=tseed)
@@ -151,8 +152,10 @@ def measure(zm, kind: str, m: int, n: int, count: int, s: Settings, seed: int, d
     return point_record(n, tune(zm.model, targets, m, config=config, device=device))
 
 
-def n50_curve(zm, kind: str, ms, s: Settings, seed: int, device: str, log, store: PointStore, tag: str) -> dict:
+def n50_curve(zm, *, kind: str, ms, settings: Settings, seed: int, device: str, log, store: PointStore,
+              tag: str) -> dict:
     """n50(m) for every m, each by an adaptive search started where the line so far points."""
+    s = settings
     per_m, n_guess, growth, found = {}, getattr(s, f"n_start_{kind}"), 1.6, []
     for m in ms:
         records = {}
@@ -161,7 +164,8 @@ def n50_curve(zm, kind: str, ms, s: Settings, seed: int, device: str, log, store
             t0 = time.time()
             key = {"model": tag, "kind": kind, "m": m, "n": n, "count": s.count, "steps": s.steps,
                    "patience": s.patience, "seed": seed, "device": device}
-            rec = store.get(key, lambda: measure(zm, kind, m, n, s.count, s, seed, device))
+            rec = store.get(key, lambda: measure(zm, kind=kind, m=m, n=n, count=s.count, settings=s, seed=seed,
+                                                 device=device))
             records[n] = rec
             log(f"  cramming {kind} m={m} n={n}: {rec['successes']}/{rec['trials']} ({time.time() - t0:.1f}s)")
             return rec["successes"], rec["trials"]
@@ -237,7 +241,8 @@ def run(ctx) -> list[Check]:
             "bounds": {m: {"log2_npr": npr[m], "n50_bound_random": (npr[m] + 1) / log2_a} for m in all_ms}}
     common = {"model": "natural", "d": zm.d, "prompt_radius": zm.prompt_radius}
     for kind, ms in (("natural", s.ms_natural), ("random", s.ms_random)):
-        per_m = n50_curve(zm, kind, ms, s, ctx.seed, ctx.device, ctx.log, store, tag)
+        per_m = n50_curve(zm, kind=kind, ms=ms, settings=s, seed=ctx.seed, device=ctx.device, log=ctx.log, store=store,
+                          tag=tag)
         kd = {"per_m": per_m}
         data["kinds"][kind] = kd
         good = [m for m in ms if math.isfinite(per_m[m]["n50"])]
@@ -301,7 +306,8 @@ def control(ctx, s: Settings, data: dict, store: PointStore) -> None:
     for n in s.control_ns:
         key = {"model": "random:" + file_hash(engine.__file__), "kind": "control", "m": 1, "n": n, "count": s.control_count, "steps": s.steps,
                "patience": s.patience, "seed": ctx.seed, "device": ctx.device}
-        rec = store.get(key, lambda n=n: measure(zm, "control", 1, n, s.control_count, s, ctx.seed, ctx.device))
+        rec = store.get(key, lambda n=n: measure(zm, kind="control", m=1, n=n, count=s.control_count, settings=s,
+                                                 seed=ctx.seed, device=ctx.device))
         ctx.log(f"  cramming control m=1 n={n}: {rec['successes']}/{rec['trials']}")
         points.append(rec)
     data["control"] = {"model": "random", "d": zm.d, "prompt_radius": zm.prompt_radius, "m": 1, "points": points,

@@ -134,7 +134,7 @@ def q_label(q) -> str:
     return "fp32" if q is None else f"q{q}"
 
 
-def _point(zm, q, m: int, n: int, count: int, *, steps: int, patience: int, restarts: int, seed: int,
+def _point(zm, *, q, m: int, n: int, count: int, steps: int, patience: int, restarts: int, seed: int,
            device: str) -> dict:
     from verify import subjects
 
@@ -145,8 +145,9 @@ def _point(zm, q, m: int, n: int, count: int, *, steps: int, patience: int, rest
     return point_record(n, tune_chunked(zm.model, targets, m, config=config, device=device, chunk=4096))
 
 
-def scan(zm, q, m: int, s: Settings, seed: int, device: str, log, store: PointStore, tag: str) -> list[dict]:
+def scan(zm, *, q, m: int, settings: Settings, seed: int, device: str, log, store: PointStore, tag: str) -> list[dict]:
     """Measure f at n = n0, n0+1, ... for one (Q, m); stop when nothing is reproduced or capacity falls twice."""
+    s = settings
     log2_v = math.log2(zm.vocab)
     n0, n_last = scan_range(d=zm.d, m=m, vocab=zm.vocab, q=q, trained_levels=zm.levels or 2,
                             max_n_extra=s.max_n_extra, block_size=zm.model.cfg.block_size)
@@ -156,7 +157,7 @@ def scan(zm, q, m: int, s: Settings, seed: int, device: str, log, store: PointSt
         t0 = time.time()
         key = {"model": tag, "q": q, "m": m, "n": n, "count": s.count, "steps": s.steps, "patience": s.patience,
                "restarts": restarts, "seed": seed, "device": device}
-        rec = store.get(key, lambda n=n: _point(zm, q, m, n, s.count, steps=s.steps, patience=s.patience,
+        rec = store.get(key, lambda n=n: _point(zm, q=q, m=m, n=n, count=s.count, steps=s.steps, patience=s.patience,
                                                 restarts=restarts, seed=seed, device=device))
         points.append(rec)
         log(f"  precision {q_label(q)} m={m} n={n}: {rec['successes']}/{rec['trials']} ({time.time() - t0:.1f}s)")
@@ -252,7 +253,7 @@ def run(ctx) -> list[Check]:
                 npr, form = float(log2_prompts_float(zm.d, m, zm.prompt_radius, "fp32")), "float fp32 in [-r, r]"
             else:
                 npr, form = float(log2_prompts_grid(zm.d, m, q)), f"grid Q={q}"
-            points = scan(zm, q, m, s, ctx.seed, ctx.device, ctx.log, store, tag)
+            points = scan(zm, q=q, m=m, settings=s, seed=ctx.seed, device=ctx.device, log=ctx.log, store=store, tag=tag)
             n0, n_last = scan_range(d=zm.d, m=m, vocab=zm.vocab, q=q, trained_levels=zm.levels,
                                     max_n_extra=s.max_n_extra, block_size=zm.model.cfg.block_size)
             cap = capacity(points, log2_v, ctx.confidence, max_points=n_last - n0 + 1)
@@ -275,7 +276,7 @@ def run(ctx) -> list[Check]:
             if n_soft + m <= zm.model.cfg.block_size:
                 key = {"model": tag, "soft": True, "q": q, "m": m, "n": n_soft, "count": s.soft_count,
                        "steps": s.soft_steps, "patience": s.patience, "seed": ctx.seed, "device": ctx.device}
-                rec = store.get(key, lambda: _point(zm, q, m, n_soft, s.soft_count, steps=s.soft_steps,
+                rec = store.get(key, lambda: _point(zm, q=q, m=m, n=n_soft, count=s.soft_count, steps=s.soft_steps,
                                                     patience=s.patience, restarts=0, seed=ctx.seed, device=ctx.device))
                 ctx.log(f"  precision {q_label(q)} m={m} n={n_soft} (soft T1): mean cross-entropy {rec['mean_ce_bits']:.2f} bits")
                 row["soft_points"] = [rec]

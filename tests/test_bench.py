@@ -1,0 +1,41 @@
+"""verify.bench: one-line usage errors (exit 2), progress on stderr while it runs, own models accepted."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from verify.bench import main
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--threads", "0"], "--threads must be >= 1, got 0"),
+    (["--targets", "0"], "--targets must be >= 1"),
+    (["--m", "0"], "--m must be >= 1"),
+    (["--model", "gpt5"], "unknown model 'gpt5'; use tiny, natural, witness, random, gguf:PATH or hf:DIR"),
+    (["--model", "gguf:/nonexistent/model.gguf"], "GGUF file not found"),
+    (["--steps", "x"], "invalid int value"),
+])
+def test_bad_usage_is_one_line_and_exit_2(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_zoo_model_run_prints_progress_and_json(capsys, one_thread):
+    assert main(["--model", "random", "--targets", "2", "--steps", "20", "--patience", "10", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["targets"] == 2 and result["model"] == "random" and result["ratio"] > 0
+    for line in ("baseline: target 1/2", "baseline: target 2/2", "engine: tuning all 2 targets", "engine: done"):
+        assert line in captured.err
+
+
+def test_own_model_folder_is_accepted_as_by_the_sweep(tmp_path, capsys, one_thread):
+    pytest.importorskip("transformers")
+    from verify.real import tiny_llama
+
+    tiny_llama(tmp_path / "llama", seed=0)
+    assert main(["--model", f"hf:{tmp_path / 'llama'}", "--targets", "2", "--steps", "10", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == f"hf:{tmp_path / 'llama'}" and result["n"] == 4 and result["targets"] == 2
