@@ -7,8 +7,8 @@ Usage::
                            [--threads T] [--baseline-lr LR]
 
 Models (:mod:`verify.subjects`): the zoo's ``natural`` (natural-text targets), ``witness`` and ``random``,
-``tiny`` (random targets), or your own model, as in ``python -m verify.sweeps``: ``gguf:PATH`` (a GGUF file) or ``hf:DIR`` (a local
-Hugging Face causal-LM folder), with random targets over its ordinary tokens (:mod:`verify.real`).
+``tiny``, or your own model, as in ``python -m verify.sweeps``: ``gguf:PATH`` (a GGUF file) or ``hf:DIR``
+(a local Hugging Face causal-LM folder); all but ``natural`` get random targets over their ordinary tokens.
 Progress (each baseline target, then the engine) goes to stderr while it runs.
 
 Baseline (as in ``yurakuratov/hidden_capacity``'s ``train.py``): for each target in turn, a fresh prompt
