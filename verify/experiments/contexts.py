@@ -55,7 +55,6 @@ import mpmath
 import torch
 
 from bounds import DEFAULT_DPS, log2_log2_meanfield
-from verify.cli import torch_threads
 from verify.model import ModelConfig, Transformer, scaled_init
 from verify.registry import Experiment
 from verify.report import Check, compare, write_data
@@ -179,7 +178,7 @@ def saturation_length(cumulative: list[int]) -> int:
     return cumulative.index(cumulative[-1]) + 1
 
 
-def _run(ctx) -> list[Check]:
+def run(ctx) -> list[Check]:
     """Exhaustive counts, the saturation length and the T2 comparison (see module doc)."""
     A = ALPHABET
     s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
@@ -264,11 +263,3 @@ def _run(ctx) -> list[Check]:
                                          t2=t2, more_eps={str(e): curves[e][1] for e in MORE_EPS}))
     return checks
 
-
-def run(ctx) -> list[Check]:
-    """Exhaustive counts, the saturation length and the T2 comparison (see module doc).
-
-    Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
-    """
-    with torch_threads(1):
-        return _run(ctx)

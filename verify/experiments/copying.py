@@ -65,7 +65,6 @@ import numpy as np
 import torch
 
 from bounds import DEFAULT_DPS, log2_log2_meanfield
-from verify.cli import torch_threads
 from verify.fit import fit_linear, fit_sigmoid
 from verify.model import ModelFileError, Transformer
 from verify.registry import Experiment
@@ -155,7 +154,7 @@ def _load(path: Path) -> Transformer:
     return Transformer.load(path).freeze()
 
 
-def _run(ctx) -> list[Check]:
+def run(ctx) -> list[Check]:
     """Evaluate the committed copying models at lengths 1..3x their training length and compare with T2."""
     try:
         model = _load(WEIGHTS)
@@ -255,11 +254,3 @@ def _run(ctx) -> list[Check]:
                                                   t2=t2_nope, peak_bits=max(bits_nope))))
     return checks
 
-
-def run(ctx) -> list[Check]:
-    """Evaluate the committed copying models at lengths 1..3x their training length and compare with T2.
-
-    Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
-    """
-    with torch_threads(1):
-        return _run(ctx)

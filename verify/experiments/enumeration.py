@@ -64,7 +64,6 @@ from fractions import Fraction
 import mpmath
 import torch
 
-from verify.cli import torch_threads
 from verify.engine import TuneConfig, tune
 from verify.fit import fit_linear
 from verify.model import ModelConfig, Transformer, scaled_init
@@ -287,8 +286,11 @@ def _log2(x) -> float:
     return float(mpmath.log(mpmath.mpf(x), 2))
 
 
-def _run(ctx) -> list[Check]:
-    """All enumeration checks (quick: one d=3 model; full: three models)."""
+def run(ctx) -> list[Check]:
+    """All enumeration checks, per model of the profile's settings (quick: d = 3 and d = 4; full: three models).
+
+    ``verify.all`` runs it on ``EXPERIMENT.threads`` (1) torch thread: a second one only spins on tiny models.
+    """
     checks, figure = [], []
     s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
     for spec in s.models:
@@ -345,11 +347,3 @@ def _run(ctx) -> list[Check]:
     write_data(ctx.out, "enumeration", {"models": figure})
     return checks
 
-
-def run(ctx) -> list[Check]:
-    """All enumeration checks (quick: d = 3 with m = 1..3 and d = 4 with m = 1, 2; full: three models).
-
-    Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
-    """
-    with torch_threads(1):
-        return _run(ctx)

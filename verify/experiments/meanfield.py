@@ -54,7 +54,6 @@ from dataclasses import dataclass
 
 import torch
 
-from verify.cli import torch_threads
 from verify.model import ModelConfig, Transformer, scaled_init
 from verify.registry import Experiment
 from verify.report import Check, compare, write_data
@@ -144,7 +143,7 @@ def last_duplication_error(model: Transformer, X: torch.Tensor) -> float:
     return (_f(model, torch.cat([X, X], dim=1))[:, -1] - _f(model, X)[:, -1]).abs().max().item()
 
 
-def _run(ctx) -> list[Check]:
+def run(ctx) -> list[Check]:
     """Every invariance statement of the module docstring, as checks with the measured errors."""
     s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
     g = torch.Generator().manual_seed(ctx.seed)
@@ -198,11 +197,3 @@ def _run(ctx) -> list[Check]:
     write_data(ctx.out, "meanfield", dict(rows=rows, tolerance=TOLERANCE, break_threshold=BREAK_THRESHOLD))
     return checks
 
-
-def run(ctx) -> list[Check]:
-    """Every invariance statement of the module docstring, as checks with the measured errors.
-
-    Runs on one thread: these models are tiny, and a second thread only spins when the cores are shared.
-    """
-    with torch_threads(1):
-        return _run(ctx)
