@@ -61,8 +61,9 @@ def run_fast(points: dict) -> tuple[np.ndarray, float]:
     return out, time.perf_counter() - start
 
 
-def run_mpmath(points: dict, dps: int) -> tuple[list, float]:
-    """mpmath evaluators on every point (one call per quantity and point) and seconds taken.
+def run_mpmath(points: dict, dps: int, log=None) -> tuple[list, float]:
+    """mpmath evaluators on every point (one call per quantity and point) and seconds taken;
+    ``log`` (a function of one string) hears of each tenth done.
 
     >>> len(run_mpmath(sample_points(4), 50)[0])
     4
@@ -71,7 +72,9 @@ def run_mpmath(points: dict, dps: int) -> tuple[list, float]:
     results = []
     start = time.perf_counter()
     with evaluate.with_precision(dps):
-        for d, m, radius, eps, q, vocab in zip(*columns):
+        for index, (d, m, radius, eps, q, vocab) in enumerate(zip(*columns)):
+            if log is not None and index and index % max(1, len(columns[0]) // 10) == 0:
+                log(f"bounds.bench: mpmath {index}/{len(columns[0])} points, {time.perf_counter() - start:.1f}s")
             results.append((evaluate.log2_prompts_ball(d, m, radius, eps),
                             evaluate.tokens_per_vector(d, vocab, radius=radius, eps=eps),
                             evaluate.log2_log2_meanfield(d, radius, eps, q)))
@@ -109,8 +112,11 @@ def main(argv=None) -> int:
     if args.points > MAX_POINTS:
         parser.error(f"--points must be at most {MAX_POINTS}, got {args.points}")
     points = sample_points(args.points, args.seed)
+    progress = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    progress(f"bounds.bench: fast path on {args.points} points...")
     fast_values, fast_seconds = run_fast(points)
-    exact, mp_seconds = run_mpmath(points, args.dps)
+    progress(f"bounds.bench: mpmath ({args.dps} digits) on {args.points} points, the slow part...")
+    exact, mp_seconds = run_mpmath(points, args.dps, log=progress)
     worst = max_relative_difference(fast_values, exact)
     finite = bool(np.all(np.isfinite(fast_values)))
     fast_rate, mp_rate = len(points['d']) / fast_seconds, len(points['d']) / mp_seconds

@@ -133,6 +133,7 @@ def test_bench_runs_small_and_reports_rates_ratio_and_agreement():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "points/s" in result.stdout and "speed ratio" in result.stdout
     assert "all fast values finite: True" in result.stdout
+    assert "bounds.bench: mpmath" in result.stderr  # progress while it runs
     bad = run("bounds.bench", "--points", "0")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
