@@ -131,17 +131,27 @@ def project_row(report: Report, name: str, g: dict) -> dict:
 
 
 def real_row(report: Report) -> dict:
-    """A row for the real pretrained LM of ``verify.experiments.real_cramming`` (data/real_cramming.json), at fp32:
-    ball and cone from its measured r and theta, slope of n50 on m (natural text, else random tokens)."""
-    data = report.data("real_cramming")
+    """A row for the real pretrained LM at fp32, from ``data/real_cramming.json`` of the report or else the
+    committed ``results/real_cramming`` run: all four columns from its ``table1`` block (``python -m verify.real``:
+    r, theta, per-coordinate ranges, Monte Carlo cells), else ball and cone from the cramming run's r and
+    theta; slope: greedy prefix on m (natural text, else random tokens)."""
+    from figures.real_lm import real_data
+
+    data = real_data(report, "real_cramming")
     facts, geo = data.get("model") or {}, data.get("geometry") or {}
     if not facts.get("d") or not geo.get("r"):
         raise MissingData("data/real_cramming.json has no model facts or geometry")
-    slopes = data.get("slopes") or {}
+    slopes = (data.get("summary") or {}).get("slopes") or data.get("slopes") or {}
     kind = next((k for k in ("natural", "random") if k in slopes), None)
-    row = preset_row(str(facts.get("name") or "real LM"), int(facts["d"]), int(facts["vocab"]), float(geo["r"]),
-                     geo.get("theta"), slopes[kind]["slope"] if kind else None, eps="fp32",
+    t1 = data.get("table1") or {}
+    t1_geo = t1.get("geometry") or geo
+    row = preset_row(str(facts.get("name") or "real LM"), int(facts["d"]), int(facts["vocab"]), float(t1_geo["r"]),
+                     t1_geo.get("theta"), slopes[kind]["slope"] if kind else None, eps="fp32",
                      source=f"verify.experiments.real_cramming ({kind or 'no'} slope)")
+    fp32 = (t1.get("rows") or {}).get("fp32")
+    if fp32:
+        row.update(box=fp32["box"], nonuniform=fp32["nonuniform"], source=row["source"] + " + verify.real")
+        row["ratio"] = _ratios(row)
     return row
 
 
@@ -200,11 +210,10 @@ def compute(report: Report) -> dict:
         missing += geo.get("missing", [])
     except MissingData as exc:
         missing.append(str(exc))
-    if report.has("real_cramming"):
-        try:
-            rows.append(real_row(report))
-        except MissingData as exc:
-            missing.append(str(exc))
+    try:  # the report's real-profile data, else the committed CPU run
+        rows.append(real_row(report))
+    except MissingData as exc:
+        missing.append(str(exc))
     published = published_rows()
     if not rows and not published:
         raise MissingData("no zoo geometry measured and bounds.PRESETS has no measured models")

