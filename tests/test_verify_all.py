@@ -269,3 +269,15 @@ def test_every_experiment_module_declares_itself():
 
     modules = {info.name for info in pkgutil.iter_modules(experiments.__path__)}
     assert modules == {e.name for e in verify_all.catalogue()}  # a module without EXPERIMENT would never run
+
+
+def test_measuring_without_any_model_is_exit_2(capsys, tmp_path, monkeypatch):
+    from verify import real
+
+    _use(monkeypatch, _fake(monkeypatch, "lm", lambda ctx: [], profiles=("real",)))
+    for var in ("PML_REAL_GGUF", "PML_REAL_MODEL_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PML_REAL_MEASURE", "1")
+    monkeypatch.setattr(real, "smollm2_gguf", lambda: None)
+    assert verify_all.main(["--profile", "real", "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, "--gguf PATH or --model-dir DIR")

