@@ -113,8 +113,8 @@ def statistical_count(s: Settings) -> int:
 
 _QUICK = Settings(qs=(2, 4, 16, 256), fp32=True, ms=(1,), count=64, steps=250, patience=50, max_n_extra=3, restarts=2,
                   soft_count=32, soft_steps=120, signs_ms=(1, 2, 3), signs_count=128)
-_FULL = Settings(qs=(2, 4, 16, 256), fp32=True, ms=(1, 2), count=256, steps=500, patience=125, max_n_extra=4,
-                 restarts=2, soft_count=128, soft_steps=400, signs_ms=(1, 2, 3), signs_count=512)
+_FULL = Settings(qs=(2, 4, 16, 256), fp32=True, ms=(1, 2), count=128, steps=300, patience=75, max_n_extra=4,
+                 restarts=2, soft_count=128, soft_steps=300, signs_ms=(1, 2, 3), signs_count=256)
 EXPERIMENT = Experiment(
     name="precision", order=50, results=("t1_grid", "cross_entropy_floor"), models=("witness",),
     profiles=("quick", "full"),
