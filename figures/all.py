@@ -39,6 +39,7 @@ MODULES: tuple[str, ...] = (
     "figures.context_plateau",
     "figures.accessible_fraction",
     "figures.distinguishable_contexts",
+    "figures.t2_vocab",
     "figures.meanfield_invariance",
     "figures.dataset_capacity",
 )

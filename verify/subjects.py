@@ -84,13 +84,16 @@ _LOADED: dict = {}
 
 
 def load(name: str, device: str = "cpu") -> Subject:
-    """The frozen model called ``name`` (see the module docstring), loaded once per process and device.
+    """The frozen model called ``name`` (see the module docstring), loaded once per process and device (and,
+    for zoo models, per weights folder ``verify.zoo.WEIGHTS_DIR``).
 
     Example:
         >>> load("tiny") is load("tiny")
         True
     """
-    key = (name, device)
+    from verify import zoo
+
+    key = (name, device, str(zoo.WEIGHTS_DIR) if name in ZOO else None)  # other weights: another model
     if key not in _LOADED:
         check_name(name)
         if name == "tiny":
@@ -101,8 +104,6 @@ def load(name: str, device: str = "cpu") -> Subject:
                 model = Transformer(ModelConfig(**TINY_CONFIG)).freeze()
             subject = Subject(name, model.to(device), tuple(range(TINY_CONFIG["vocab_size"])))
         elif name in ZOO:
-            from verify import zoo
-
             subject = from_zoo(zoo.load(name, device=device))
         else:
             from verify import real
@@ -138,7 +139,7 @@ def real_subject(name: str, lm, *, device: str | None = None) -> Subject:
 
     subject = Subject(name, lm, tuple(lm.alphabet()), natural)
     if device is not None:
-        _LOADED[(name, device)] = subject
+        _LOADED[(name, device, None)] = subject
     return subject
 
 
