@@ -39,7 +39,6 @@ MODULES: tuple[str, ...] = (
     "figures.context_plateau",
     "figures.accessible_fraction",
     "figures.distinguishable_contexts",
-    "figures.t2_vocab",
     "figures.meanfield_invariance",
     "figures.dataset_capacity",
 )
