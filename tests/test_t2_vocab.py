@@ -173,3 +173,20 @@ def test_quick_run_passes_with_a_non_vacuous_bound(tmp_path):
     assert sum(c.confidence is not None for c in checks) == tv.EXPERIMENT.statistical_checks["quick"]
     data = json.loads((tmp_path / "data" / "t2_vocab.json").read_text())
     assert data["runs"][0]["lipschitz"]["q1"]["lower"] <= data["runs"][0]["lipschitz"]["q1"]["upper"]
+
+
+# ----------------------------------------------------------------------------------------- figure
+def test_figure_plots_the_fixture_data_and_the_preset_column():
+    from figures.source import FIXTURE, Report
+    from figures.t2_vocab import FIGURE, draw
+
+    data = json.loads((FIXTURE / "data" / "t2_vocab.json").read_text())["runs"][0]
+    fig, series = draw(Report(FIXTURE))
+    for eps, final in zip(series["measured"]["eps_out"], series["measured"]["final"]):
+        key = next(k for k in data["curves"] if float(k) == eps)
+        assert final == data["curves"][key]["cumulative"][-1]
+        assert series["measured"]["log2_bound_q1"][series["measured"]["eps_out"].index(eps)] == \
+            data["bounds"][key]["1"]["log2_upper_L"]
+    assert series["presets"]["llama-3.2-1b"]["context_window"] == 131072
+    assert series["presets"]["pythia-160m"]["tokens_q2"] > series["presets"]["pythia-160m"]["tokens_q1"]
+    assert FIGURE.data == ("t2_vocab",)
