@@ -276,7 +276,8 @@ def cell_representatives(points: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def extend_packing(centers: torch.Tensor, points: torch.Tensor, eps: float) -> torch.Tensor:
-    """Greedily add to `centers` the points more than eps from every center (and from each other).
+    """Greedily add to `centers` the points more than eps from every center (and from each other), in
+    scanline order of the cells of side eps/4 (k-d trees: distances <= eps conflict).
 
     The points are thinned to one per cell of side eps/4 first: a packing of a subset is still a packing.
 
@@ -286,14 +287,19 @@ def extend_packing(centers: torch.Tensor, points: torch.Tensor, eps: float) -> t
         >>> c.flatten().tolist()
         [0.0, 0.2]
     """
-    cand = cell_representatives(points, eps)
-    if len(centers):
-        cand = cand[torch.cdist(cand, centers).min(1).values > eps]
-    new = []
-    while len(cand):
-        new.append(cand[0])
-        cand = cand[1:][(cand[1:] - cand[0]).norm(dim=1) > eps]
-    return torch.cat([centers, torch.stack(new)]) if new else centers
+    from scipy.spatial import cKDTree
+
+    cand = cell_representatives(points, eps).numpy()
+    if len(centers) and len(cand):
+        cand = cand[cKDTree(centers.numpy()).query_ball_point(cand, eps, return_length=True) == 0]
+    if not len(cand):
+        return centers
+    tree, alive, new = cKDTree(cand), np.ones(len(cand), dtype=bool), []
+    for i in range(len(cand)):
+        if alive[i]:
+            new.append(i)
+            alive[tree.query_ball_point(cand[i], eps)] = False
+    return torch.cat([centers, torch.as_tensor(cand[new])])
 
 
 def scan_packing(points: torch.Tensor, eps: float) -> int:
