@@ -4,8 +4,9 @@ Usage::
 
     python -m figures.all [--out DIR] [--from REPORT_DIR] [--profile quick|full] [--update-index]
 
-With ``--from`` it draws from an existing ``python -m verify.all`` output folder; without it, it first
-runs ``verify.all`` with that profile into ``DIR/verify``. Each figure is written as ``DIR/NAME.png`` and
+With ``--from`` it draws from an existing ``python -m verify.all`` output folder; without it, from the
+committed reference results ``results/full`` (the full profile), or, given ``--profile`` or when those are
+absent, it first runs ``verify.all`` with that profile into ``DIR/verify``. Each figure is written as ``DIR/NAME.png`` and
 the vector ``DIR/NAME.pdf``, the data it plotted as ``DIR/data/NAME.json``, and ``DIR/INDEX.md`` lists
 every figure with its caption, what it shows and which checks produced its data. The repository's own
 ``figures/INDEX.md`` is rewritten only with ``--update-index`` (paths in it relative to the repository,
@@ -39,6 +40,7 @@ MODULES: tuple[str, ...] = (
     "figures.context_plateau",
     "figures.accessible_fraction",
     "figures.distinguishable_contexts",
+    "figures.t2_vocab",
     "figures.meanfield_invariance",
     "figures.dataset_capacity",
 )
@@ -46,6 +48,7 @@ PROFILES = ("quick", "full")
 DEFAULT_OUT = "out/figures"
 INDEX_IN_TREE = Path(__file__).with_name("INDEX.md")
 REPO_ROOT = INDEX_IN_TREE.parents[1]
+DEFAULT_REPORT = REPO_ROOT / "results" / "full"  # the reference run (python -m verify.all --profile full)
 
 
 def parse_args(argv):
@@ -53,7 +56,9 @@ def parse_args(argv):
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"folder for NAME.png, NAME.pdf, data/ and INDEX.md (default: {DEFAULT_OUT})")
     p.add_argument("--from", dest="source", default=None, metavar="REPORT_DIR",
-                   help="an existing verify.all output folder (default: run verify.all first, into OUT/verify)")
+                   help=f"an existing verify.all output folder (default: the committed reference results "
+                        f"{DEFAULT_REPORT.relative_to(REPO_ROOT)} if present and no --profile is given, else run "
+                        f"verify.all first, into OUT/verify)")
     p.add_argument("--profile", default=None,
                    help="quick or full: verify profile and Monte Carlo sizes (default: the report's, else quick)")
     p.add_argument("--update-index", action="store_true",
@@ -218,7 +223,12 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(f"figures.all: error: --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    source = Path(args.source) if args.source else run_verify(out, args.profile or "quick")
+    if args.source:
+        source = Path(args.source)
+    elif args.profile is None and (DEFAULT_REPORT / "report.json").is_file():
+        source = DEFAULT_REPORT  # figures read committed results; they measure only when asked to
+    else:
+        source = run_verify(out, args.profile or "quick")
     if source is None:
         print(f"figures.all: error: verify.all wrote no report into {out / 'verify'}", file=sys.stderr)
         return 1
