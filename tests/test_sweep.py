@@ -155,7 +155,8 @@ def test_plan_order_and_size():
 
 @pytest.mark.parametrize("args, message", [
     (["--models", "nope"], "unknown model"),
-    (["--m", "0"], "m must be an integer >= 1"),
+    (["--m", "0"], "--m 0: every m must be an integer >= 1"),
+    (["--n", "4", "-2"], "--n 4 -2: every n must be an integer >= 1"),
     (["--kind", "poetry"], "unknown target kind"),
     (["--models", "tiny", "--kind", "natural"], "no natural text"),
     (["--executor", "slurm"], "unknown executor"),

@@ -92,10 +92,10 @@ class SweepConfig:
     def validate(self) -> None:
         """Raise ValueError with a one-line reason if the grid is not usable."""
         if self.kind not in KINDS:
-            raise ValueError(f"unknown target kind {self.kind!r}; known: {', '.join(KINDS)}")
+            raise ValueError(f"--kind {self.kind}: unknown target kind; known: {', '.join(KINDS)}")
         for name, values in (("m", self.m), ("n", self.n)):
             if not values or any(int(v) != v or v < 1 for v in values):
-                raise ValueError(f"every {name} must be an integer >= 1, got {values}")
+                raise ValueError(f"--{name} {' '.join(map(str, values))}: every {name} must be an integer >= 1")
         if self.targets < 1:
             raise ValueError(f"--targets must be >= 1, got {self.targets}")
         if self.steps < 0:
@@ -105,7 +105,7 @@ class SweepConfig:
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"--patience must be >= 1 (or left out: never give up early), got {self.patience}")
         if not self.models:
-            raise ValueError("no model given")
+            raise ValueError("--models needs at least one model")
         from verify.subjects import check_name
 
         for model in self.models:
