@@ -19,7 +19,8 @@ evaluated at eps_in = eps_out/(2L) and with 2r replaced by D, the diameter of th
 bounded analytically (:func:`lipschitz_upper`): with S_v the spread of query v's scores, and TV the total
 variation distance between frequency vectors,
 
-    |F(w) - F(w')| <= L_TV * TV,  L_TV = Lip(phi) * (D + diam Z + 2 * max_v exp(S_v) * diam Z),
+    |F(w) - F(w')| <= L_TV * TV,  L_TV = Lip(phi) * (D + diam Z + 2 * A * diam Z),
+    A = max_w sum_v min(w_v exp(S_v), exp(max_t s_vt - s_vv))  (:func:`attention_weight`),
     Lip(phi) = sup |I + M1 diag(tanh') M2| (exact: a vertex of the box),    W_q >= d_min * TV on the embeddings, so L_q <= L_TV / d_min for all q >= 1,
 
 and estimated from below by the largest ratio over many pairs (:func:`lipschitz_lower`; exact W_q by
@@ -172,11 +173,30 @@ def lipschitz_upper(model: VocabModel) -> dict:
     diameter = float(dist.max())
     d_min = float(dist[~torch.eye(len(dist), dtype=torch.bool)].min())
     diam_z = float(pairwise(model.values).max())
-    spread = float((model.scores.max(1).values - model.scores.min(1).values).max())
+    top, self_score = model.scores.max(1).values, model.scores.diagonal()
+    spread = (top - model.scores.min(1).values).tolist()        # S_v
+    ceiling = (top - self_score).tolist()                        # w_v E_vt/Z_v <= E_vt/E_vv
     lip_phi = mlp_lipschitz(model.m1, model.m2)
-    tv = lip_phi * (diameter + diam_z + 2 * math.exp(spread) * diam_z)
-    return dict(tv=tv, q1=tv / d_min, q2=tv / d_min, lip_phi=lip_phi, spread=spread, diam_values=diam_z,
-                diameter=diameter, d_min=d_min)
+    weight = attention_weight(spread, ceiling)
+    tv = lip_phi * (diameter + diam_z + 2 * weight * diam_z)
+    return dict(tv=tv, q1=tv / d_min, q2=tv / d_min, lip_phi=lip_phi, spread=max(spread), attention_weight=weight,
+                diam_values=diam_z, diameter=diameter, d_min=d_min)
+
+
+def attention_weight(spread, ceiling) -> float:
+    """max over the simplex of sum_v min(w_v exp(S_v), exp(C_v)), by the fractional knapsack (rates exp(S_v)).
+
+    It bounds sum_v w_v max_t E_vt/Z_v: Z_v >= min_u E_vu gives exp(S_v), Z_v >= w_v E_vv gives exp(C_v)/w_v.
+
+    Example:
+        >>> round(attention_weight([0.0, 0.0], [0.0, 0.0]), 12)   # uniform attention: sum_v w_v = 1
+        1.0
+    """
+    total, mass = 0.0, 1.0
+    for s, c in sorted(zip(spread, ceiling), reverse=True):
+        take = min(mass, math.exp(min(c, s) - s))                 # w_v up to exp(C_v)/exp(S_v)
+        total, mass = total + take * math.exp(s), mass - take
+    return total
 
 
 def wasserstein(w1: np.ndarray, w2: np.ndarray, cost: np.ndarray, q: int) -> float:
