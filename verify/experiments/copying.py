@@ -69,6 +69,7 @@ from verify.fit import fit_linear, fit_sigmoid
 from verify.model import ModelFileError, Transformer
 from verify.registry import Experiment
 from verify.report import Check, compare, failed, write_data
+from verify.rng import generator
 from verify.stats import clopper_pearson_lower
 from verify.tasks import copy_batch
 
@@ -166,7 +167,7 @@ def run(ctx) -> list[Check]:
     samples = s.samples
     max_len = 3 * max_train
     lengths = list(range(1, max_len + 1))
-    data = curves(model, lengths, samples, torch.Generator().manual_seed(1000 + ctx.seed))
+    data = curves(model, lengths, samples, generator(ctx.seed, "copying", "rotary"))
     exact, fraction, bits = data["exact_accuracy"], data["fraction_copied"], data["bits_reproduced"]
     fit = fit_sigmoid(lengths, np.round(np.asarray(exact) * samples), samples)
     n0, k, r2 = fit.x0, fit.k, fit.r2(lengths, exact)
@@ -181,7 +182,7 @@ def run(ctx) -> list[Check]:
     n_peak = lengths[bits.index(peak_bits)]
     tail = [b for n, b in zip(lengths, bits) if n >= 2 * max_train]
     at_train = bits[max_train - 1]
-    g_in = torch.Generator().manual_seed(3000 + ctx.seed)
+    g_in = generator(ctx.seed, "copying", "in_range")
     in_range = int(round(evaluate_copy(model, max_train, s.instrument_samples, g_in)["exact"] * s.instrument_samples))
     t2, log2_bound = _t2(model)
     honest = ("T2's premise (no positions, order-blind attention) does not hold for a rotary causal model; "
@@ -217,7 +218,7 @@ def run(ctx) -> list[Check]:
     ]
 
     # the NoPE model: the positional scheme closest to T2's premise, yet its causal mask carries order
-    data_nope = curves(nope, lengths, samples, torch.Generator().manual_seed(2000 + ctx.seed))
+    data_nope = curves(nope, lengths, samples, generator(ctx.seed, "copying", "nope"))
     fit_nope = fit_sigmoid(lengths, np.round(np.asarray(data_nope["exact_accuracy"]) * samples), samples)
     n0_nope, k_nope, r2_nope = fit_nope.x0, fit_nope.k, fit_nope.r2(lengths, data_nope["exact_accuracy"])
     bits_nope = data_nope["bits_reproduced"]

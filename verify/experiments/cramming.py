@@ -195,7 +195,7 @@ def intervals(per_m: dict, ms, resamples: int, seed: int, z95: float) -> dict:
     Adds ``n50_se`` and a 95% ``n50_interval`` to each m; returns the joint samples (rows: resamples).
     """
     samples = np.stack([bootstrap_n50([(p["n"], p["successes"], p["trials"]) for p in per_m[m]["points"]],
-                                      resamples=resamples, seed=seed * 7919 + m) for m in ms], axis=1)
+                                      resamples=resamples, seed=derive_seed(seed, "bootstrap", m)) for m in ms], axis=1)
     for j, m in enumerate(ms):
         se = spread(samples[:, j])
         per_m[m]["n50_se"] = se

@@ -69,6 +69,7 @@ from verify.fit import fit_linear
 from verify.model import ModelConfig, Transformer, scaled_init
 from verify.registry import Experiment
 from verify.report import Check, compare, failed, write_data
+from verify.rng import derive_seed, generator
 from verify.stats import clopper_pearson_lower
 
 QUICK_MODELS = [dict(d=3, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2, 3)),
@@ -265,9 +266,9 @@ def optimizer_search(res: dict, spec: dict, *, count: int, seed: int, confidence
     """
     model, d, V, Q, n, r = res["model"], spec["d"], spec["vocab"], spec["levels"], spec["n"], spec["radius"]
     accessible, grid = res["sets"][OPT_M], set(grid_levels(Q, r).tolist())
-    rng = random.Random(seed * 1_000_003 + spec["seed"])
+    rng = random.Random(derive_seed(seed, "planted", spec["seed"]))
     targets = torch.tensor(rng.sample(sorted(accessible), min(count, len(accessible))))
-    g = torch.Generator().manual_seed(seed * 1_000_003 + spec["seed"])
+    g = generator(seed, "init", spec["seed"])
     init = (torch.rand(len(targets), OPT_M, d, generator=g, dtype=torch.float64) * 2 - 1) * r
     tuned = tune(model, targets, m=OPT_M, init=init, config=TuneConfig(
         steps=OPT_STEPS, lr=OPT_LR, radius=r, levels=Q, restarts=OPT_RESTARTS, seed=seed))
