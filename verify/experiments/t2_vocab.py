@@ -53,6 +53,7 @@ from bounds import DEFAULT_DPS, log2_log2_meanfield, log2_meanfield_vocab, log2_
 from verify.cli import torch_threads
 from verify.registry import Experiment
 from verify.report import Check, compare, write_data
+from verify.rng import generator
 
 THEOREM = "log2_meanfield_vocab"
 TOLERANCE = 1e-12
@@ -99,7 +100,7 @@ class VocabModel:
             >>> VocabModel.seeded(3, 4, 0).emb.shape
             torch.Size([3, 4])
         """
-        g = torch.Generator().manual_seed(10_007 * seed + vocab)
+        g = generator(seed, "t2_vocab", vocab)
         w = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64) / math.sqrt(shape[0])
         emb = torch.randn(vocab, d, generator=g, dtype=torch.float64)
         return cls(emb, w(d, d), w(d, d), w(d, d), w(d, 4 * d), w(4 * d, d))
