@@ -126,15 +126,14 @@ def test_cram_reports_the_greedy_prefix_within_the_clamp(lm):
     from verify.experiments.real_cramming import cram
 
     g = torch.Generator().manual_seed(0)
-    start = torch.zeros(1, 1, 32)
-    reachable = lm.generate_greedy(torch.cat([lm.tok_emb.weight[:1].view(1, 1, 32), torch.randn(1, 1, 32, generator=g)], 1), 6)
+    prompt = torch.cat([lm.tok_emb.weight[:1].view(1, 1, 32), torch.randn(1, 1, 32, generator=g)], 1)
+    reachable = lm.generate_greedy(prompt, 6)  # what [start token 0; some prompt] emits
     targets = torch.cat([reachable, torch.randint(0, 64, (1, 6), generator=g)])
     out = cram(lm, targets, 1, radius=0.5, steps=60, patience=30, window=3, lr=5e-2, seed=1, start_id=0)
     assert len(out) == 2 and all(r["prompt_absmax"] <= 0.5 + 1e-6 for r in out)  # clamped to [-r, r]
     for r in out:
         assert 0 <= r["prefix"] <= 6 and r["steps"] <= 60 and r["reason"] in ("reproduced", "patience", "max_steps")
         assert abs(r["prefix"] - r["prefix_tf"]) <= 1  # greedy decoding agrees with teacher forcing (float noise aside)
-    del start
 
 
 def test_real_cramming_end_to_end_and_resume(tiny_dir, tmp_path):
