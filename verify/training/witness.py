@@ -17,9 +17,9 @@ last prompt position. Encoders and decoder are trained jointly on fresh random s
 cross-entropy; the decoder is then frozen. If the reconstruction is exact for every sequence, exactly
 ``Q^(d*m) = |V|^n`` prompts reach all ``|V|^n`` targets: the grid form of T1 is met with equality.
 
-Committed model (4000 steps, 75 s on 2 threads): the encoders' codes decode exactly for 100% (m = 1) and
-67% (m = 2) of random sequences, and prompt tuning without the encoder (quantized, straight-through) does
-better (``verify.experiments.precision`` measures it: ``data/precision.json``). The sign-reader family of
+How well the committed model's encoders decode: docs/design.md, "Training runs"; prompt tuning without
+the encoder (quantized, straight-through) is measured by ``verify.experiments.precision``
+(``data/precision.json``). The sign-reader family of
 :mod:`verify.witness_family`, built by hand, attains T1's grid form at every m (all sign patterns but
 the two constant ones per vector).
 
