@@ -149,6 +149,10 @@ class PointStore:
     def __init__(self, out_dir, name: str):
         self.path = Path(out_dir) / "points" / f"{name}.jsonl"
         self.points = {}
+        self._read()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _read(self) -> None:
         if self.path.exists():
             for line in self.path.read_text().splitlines():
                 try:
@@ -156,10 +160,11 @@ class PointStore:
                     self.points[blob["key"]] = blob["record"]
                 except (ValueError, KeyError):
                     continue  # a line cut by an interruption
-        self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def get(self, key: dict, measure) -> dict:
         k = json.dumps(key, sort_keys=True, default=str)
+        if k not in self.points:
+            self._read()  # another process (a run of one experiment) may have measured it meanwhile
         if k not in self.points:
             self.points[k] = measure()
             with self.path.open("a") as f:

@@ -66,6 +66,7 @@ class Settings:
     control_ns: tuple[int, ...]   # n measured on the random-init control model (m = 1)
     control_count: int
     resamples: int                # bootstrap resamples of the targets
+    tol: int = 1                  # the n50 search stops bisecting when its bracket is this narrow
 
 
 EXPERIMENT = Experiment(
@@ -79,7 +80,7 @@ EXPERIMENT = Experiment(
         # about 45 minutes on one shared core (a point at m = 6, n = 72 takes a minute or two there)
         "full": Settings(ms_natural=(1, 2, 3, 4, 5, 6), ms_random=(1, 2, 3), count=24, steps=300, patience=75,
                          n_start_random=7, n_start_natural=14, control_ns=(1, 2, 3, 4), control_count=24,
-                         resamples=2000),
+                         resamples=2000, tol=2),
     },
     statistical_checks={"quick": 2, "full": 2})
 
@@ -172,7 +173,7 @@ def n50_curve(zm, *, kind: str, ms, settings: Settings, seed: int, device: str, 
             return rec["successes"], rec["trials"]
 
         limit = zm.model.cfg.block_size - m
-        search = find_n50(measure_n, n_start=max(1, min(limit, n_guess)), n_max=limit, growth=growth)
+        search = find_n50(measure_n, n_start=max(1, min(limit, n_guess)), n_max=limit, growth=growth, tol=s.tol)
         summary = search.to_json()
         summary["order"] = [n for n, _, _ in summary.pop("points")]  # measuring order of the adaptive search
         per_m[m] = {**summary, "points": [records[n] for n in sorted(records)]}
