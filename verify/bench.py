@@ -130,6 +130,11 @@ def load_model(name: str, *, device: str, count: int, n: int | None, seed: int):
 
     The natural zoo model gets natural-text targets, every other model random ones. Raises ValueError
     (one line) for an unknown name and ModelFileError for a missing or corrupt file.
+
+    Example:
+        >>> model, targets, n, std = load_model("tiny", device="cpu", count=3, n=None, seed=0)
+        >>> tuple(targets.shape), n
+        ((3, 4), 4)
     """
     from verify import subjects
     from verify.engine import embedding_std

@@ -98,6 +98,13 @@ def die_with_parent(parent: int, *, pdeathsig: bool = True) -> None:
 
     On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); a daemon thread that
     polls the parent's pid covers other systems, and the case where the parent died before this ran.
+    Pool workers call it first thing (tests/test_executors.py kills a sweep and looks for survivors).
+
+    Example (a child that calls it outlives nothing: it is gone once its parent is):
+        >>> import subprocess, sys
+        >>> code = "from verify.sweeps.executors import die_with_parent; import os; die_with_parent(os.getppid()); print('ok')"
+        >>> subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
+        'ok'
     """
     if pdeathsig and sys.platform.startswith("linux"):
         try:

@@ -256,7 +256,16 @@ class Store:
             raise StoreError(f"cannot write to {self.path}: {exc}") from None
 
     def renew(self, *, claimant: str, lease: float) -> int:
-        """Push every claim of ``claimant`` to expire ``lease`` seconds from now; return how many it holds."""
+        """Push every claim of ``claimant`` to expire ``lease`` seconds from now; return how many it holds.
+
+        Example:
+            >>> import tempfile, os
+            >>> s = Store(os.path.join(tempfile.mkdtemp(), "c.sqlite"))
+            >>> s.claim(["a", "b"], claimant="A", lease=1), s.renew(claimant="A", lease=60)
+            (True, 2)
+            >>> s.release(claimant="A"); s.claims()
+            {}
+        """
         try:
             return self._db.execute("UPDATE claims SET expires = ? WHERE claimant = ?",
                                     (time.time() + lease, claimant)).rowcount

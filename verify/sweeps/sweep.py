@@ -325,7 +325,18 @@ def point_line(point: tuple, successes: int, trials: int) -> str:
 
 
 def point_rates(cfg: SweepConfig, store) -> list[str]:
-    """Every point of the grid with its success rate over the trials stored so far (a line per point)."""
+    """Every point of the grid with its success rate over the trials stored so far (a line per point).
+
+    Example:
+        >>> import tempfile, os
+        >>> from verify.sweeps.executors import LocalExecutor
+        >>> from verify.sweeps.store import Store
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "r.sqlite"))
+        >>> cfg = SweepConfig(n=[1], targets=2, steps=20)
+        >>> _ = run_sweep(cfg, store, LocalExecutor(workers=1, threads=1), log=lambda m: None)
+        >>> point_rates(cfg, store)
+        ['point model=tiny kind=random m=1 n=1: 2/2 reproduced (1.00)']
+    """
     planned: dict = {}
     for spec in plan(cfg):
         planned.setdefault(point_of(spec), set()).add(_key(spec))

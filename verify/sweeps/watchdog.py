@@ -81,7 +81,8 @@ def marked(exclude: set[int], token: str) -> list[int]:
 
 
 def watch(parent: int, token: str, *, every: float = 0.5) -> dict[int, str]:
-    """Note the marked processes and their descendants until stdin is closed or ``parent`` is gone."""
+    """Note the marked processes and their descendants until stdin is closed or ``parent`` is gone.
+    (Run by :func:`main` in its own process; tests/test_executors.py kills a Ray sweep to test it.)"""
     me = os.getpid()
     known: dict[int, str] = {}
     while True:
