@@ -34,8 +34,8 @@ class MissingData(LookupError):
 class Report:
     """A verify output folder: ``report.json`` plus ``data/*.json``.
 
-    ``Report(None)`` is an empty report (every lookup raises :class:`MissingData`): figures that can compute
-    their data from the model zoo still work from it.
+    ``Report(None)`` is an empty report (every lookup raises :class:`MissingData`): only figures drawn from
+    the bounds alone (published presets) still work from it.
     """
 
     def __init__(self, folder: str | Path | None, profile: str = "quick"):

@@ -28,7 +28,7 @@ class FigureSpec:
     data: tuple[str, ...] = ()  # data/NAME.json files it reads
     draw: Callable = field(default=None, repr=False)
     extra: Callable | None = field(default=None, repr=False)
-    computed: str = ""  # what it computes itself from the model zoo, if anything
+    computed: str = ""  # what it computes itself from the data or the bounds, if anything (never a measurement)
 
     def provenance(self) -> str:
         """One line: which data files and checks the figure draws on."""
