@@ -141,7 +141,12 @@ def load_model(name: str, *, device: str, count: int, n: int | None, seed: int):
 
     subjects.check_name(name)
     n = (DEFAULT_N.get(name, DEFAULT_N_REAL)) if n is None else n
-    subject = subjects.load(name, device=device)
+    if name in subjects.ZOO:  # loaded afresh, not from the per-process cache: the file is checked every run
+        from verify import zoo
+
+        subject = subjects.from_zoo(zoo.load(name, device=device))
+    else:
+        subject = subjects.load(name, device=device)
     kind = "natural" if name == "natural" else "random"
     targets = subjects.targets(subject, kind, count=count, n=n, seed=seed)
     std = subject.zoo.embedding_std() if subject.zoo is not None else embedding_std(subject.model)
