@@ -227,8 +227,8 @@ def _measured(c: Check) -> str:
     text = _fmt(c.empirical)
     if c.confidence is not None:
         est = c.params.get("estimate")
-        text += f" ({_fmt(est)}; {100 * c.confidence:.4g}% bound)" if est is not None else \
-            f" ({100 * c.confidence:.4g}% bound)"
+        text += f" ({_fmt(est)}; {100 * c.confidence:.6g}% bound)" if est is not None else \
+            f" ({100 * c.confidence:.6g}% bound)"
     return text
 
 

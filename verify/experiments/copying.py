@@ -191,7 +191,7 @@ def run(ctx) -> list[Check]:
     checks = [
         compare("copying_in_training_range",
                 f"the model copies: exact-copy accuracy at the longest training length ({max_train}), "
-                f"{100 * ctx.confidence:.4g}% lower confidence bound >= {IN_RANGE_ACCURACY}",
+                f"{100 * ctx.confidence:.6g}% lower confidence bound >= {IN_RANGE_ACCURACY}",
                 IN_RANGE_ACCURACY, clopper_pearson_lower(in_range, s.instrument_samples, ctx.confidence),
                 direction="lower", unit="accuracy", kind="instrument", confidence=ctx.confidence,
                 estimate=in_range / s.instrument_samples,
@@ -235,7 +235,7 @@ def run(ctx) -> list[Check]:
                 max_len, n0_nope, unit="chars", kind="phenomenon", params=nope_common),
         compare("copying_nope_beats_order_blind",
                 f"a causal NoPE model copies length-{probe} strings better than any order-blind (mean-field) "
-                f"copier can: {100 * ctx.confidence:.4g}% lower confidence bound on accuracy >= C(n+25, 25)/26^n",
+                f"copier can: {100 * ctx.confidence:.6g}% lower confidence bound on accuracy >= C(n+25, 25)/26^n",
                 float(ceiling), clopper_pearson_lower(hits, samples, ctx.confidence), direction="lower",
                 unit="accuracy", kind="phenomenon", theorem=THEOREM, confidence=ctx.confidence,
                 estimate=hits / samples,

@@ -329,7 +329,7 @@ def run(ctx) -> list[Check]:
                               params=dict(loop=len(loop), batched=res["accessible"][0], union=len(union))))
         opt, bad = optimizer_search(res, spec, count=s.targets, seed=ctx.seed, confidence=ctx.confidence)
         claim = (f"STE-AdamW (verify.engine) finds prompts for targets known to be accessible (m={OPT_M}): "
-                 f"{100 * ctx.confidence:.4g}% lower confidence bound on the fraction found >= {OPT_MIN_RATE}")
+                 f"{100 * ctx.confidence:.6g}% lower confidence bound on the fraction found >= {OPT_MIN_RATE}")
         if bad:
             checks.append(failed(f"enumeration_{tag}_optimizer", claim, f"{bad} optimizer prompts are off the grid, "
                                  "miss their target or are missing from the enumeration", opt, kind="instrument"))
