@@ -6,8 +6,9 @@ tightness witness (``data/precision.json``; random targets over its whole vocabu
 precision Q, with each Q's envelope: at Q = 2 the measured fraction hugs its envelope. Right: the natural
 model (``data/cramming.json``; random letters, |A|^-n envelope with fp32 prompts), where the envelope stays
 at 1 far beyond the measured lengths. Points where no target was reproduced are drawn at 1/trials (the
-detection limit) with an open downward triangle. Error bars reach down to the one-sided 95%
-Clopper-Pearson lower bound, the number the T1 checks compare with the envelope.
+detection limit) with an open downward triangle. Error bars reach down to the one-sided Clopper-Pearson
+lower bound at the report's per-check confidence level (the family-wise budget of ``verify.all``; 95% for
+a report without statistical checks), the number the T1 checks compare with the envelope.
 
 Example:
     >>> envelope([1, 2, 3], log2_npr=4.0, log2_vocab=2.0).tolist()
@@ -27,15 +28,20 @@ def envelope(n, log2_npr: float, log2_vocab: float) -> np.ndarray:
     return np.exp2(np.minimum(0.0, log2_npr - np.asarray(n, dtype=float) * log2_vocab))
 
 
-def _plot_points(ax, pts, st, label):
-    from verify.report import clopper_pearson_lower
+def check_level(report: Report) -> float:
+    """The per-check confidence level of the report's statistical checks (0.95 if it has none)."""
+    return next((c["confidence"] for c in report.checks.values() if c.get("confidence")), 0.95)
+
+
+def _plot_points(ax, pts, st, label, confidence: float = 0.95):
+    from verify.stats import clopper_pearson_lower
 
     pts = np.asarray(pts, dtype=float).reshape(-1, 3)
     f = pts[:, 1] / pts[:, 2]
     hit = f > 0
     ax.plot(pts[hit, 0], f[hit], color=st["color"], marker=st["marker"], linestyle=st["linestyle"], label=label)
-    # down to the one-sided 95% Clopper-Pearson lower bound: what the T1 checks compare with the envelope
-    lower = np.array([clopper_pearson_lower(int(s), int(t)) for _, s, t in pts])
+    # down to the one-sided Clopper-Pearson lower bound: what the T1 checks compare with the envelope
+    lower = np.array([clopper_pearson_lower(int(s), int(t), confidence) for _, s, t in pts])
     ax.errorbar(pts[hit, 0], f[hit], yerr=[f[hit] - lower[hit], np.zeros(hit.sum())], fmt="none",
                 ecolor=st["color"], elinewidth=0.8, capsize=2)
     if (~hit).any():
@@ -87,14 +93,14 @@ def draw(report: Report):
     if not panels:
         raise MissingData("; ".join(missing))
     fig, (left, right) = style.new_figure(2, width=3.5, height=2.8)
-    series = {}
+    series, level = {}, check_level(report)
     if "witness" in panels:
         w = panels["witness"]
         lv = float(np.log2(w["vocab"]))
         series["witness"] = {"vocab": w["vocab"], "rows": []}
         for i, row in enumerate(w["rows"]):
             st = style.series_style(i)
-            got = _plot_points(left, row["points"], st, f"{row['q']}")
+            got = _plot_points(left, row["points"], st, f"{row['q']}", level)
             ns = np.arange(0, max(got["n"]) + 2)
             env = envelope(ns, row["log2_npr"], lv)
             left.plot(ns, env, color=st["color"], linestyle=":", linewidth=1)
@@ -109,7 +115,7 @@ def draw(report: Report):
         series["natural"] = {"alphabet_size": c["alphabet_size"], "rows": []}
         for i, m in enumerate(c["m"]):
             st = style.series_style(i)
-            got = _plot_points(right, c["points"][i], st, f"m={m}")
+            got = _plot_points(right, c["points"][i], st, f"m={m}", level)
             ns = np.arange(0, max(got["n"]) + 2)
             env = envelope(ns, c["log2_prompts"][i], c["log2_alphabet"])
             series["natural"]["rows"].append({"m": m, **got, "envelope_n": ns.tolist(), "envelope": env.tolist()})

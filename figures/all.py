@@ -157,9 +157,10 @@ def _cell(text: str) -> str:
 
 
 def _check_line(c: dict) -> str:
-    verdict = "FAIL" if not c.get("passed") else ("pass (vacuous)" if c.get("vacuous") else "pass")
+    # verify.report's words: "weak" (stored as "vacuous"), "room" (stored as "ratio", >= 1 iff the claim holds)
+    verdict = "FAIL" if not c.get("passed") else ("pass (weak)" if c.get("vacuous") else "pass")
     ratio = c.get("ratio")
-    return f"`{c['name']}` {verdict}" + (f", ratio {ratio:.3g}" if isinstance(ratio, (int, float)) else "")
+    return f"`{c['name']}` {verdict}" + (f", room {ratio:.3g}" if isinstance(ratio, (int, float)) else "")
 
 
 def index_markdown(results: list[tuple[FigureSpec, str, list[Path]]], source: str, out: str = DEFAULT_OUT,

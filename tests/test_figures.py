@@ -134,7 +134,14 @@ def test_accessible_fraction_plots_fractions_under_the_envelope(drawn):
     for s in series["witness"]["rows"]:
         r = rows[s["q"]]
         assert s["f"] == [p["successes"] / p["trials"] for p in r["points"]]
-        assert s["f_lower"] == pytest.approx([p["f_lower"] for p in r["points"]])
+        from figures.accessible_fraction import check_level
+        from figures.source import Report
+        from verify.stats import clopper_pearson_lower  # the bound at the report's per-check level
+
+        level = check_level(Report(FIXTURE))
+        assert level == json.loads((FIXTURE / "report.json").read_text())["statistics"]["per_check_confidence"]
+        assert s["f_lower"] == pytest.approx([clopper_pearson_lower(p["successes"], p["trials"], level)
+                                              for p in r["points"]])
         # the T1 check's logic, on what is drawn: the lower bound never exceeds the envelope
         assert all(lo <= min(1.0, 2.0 ** (r["log2_npr"] - n * log2_v)) for n, lo in zip(s["n"], s["f_lower"]))
         expected = [min(1.0, 2.0 ** (r["log2_npr"] - n * log2_v)) for n in s["envelope_n"]]
