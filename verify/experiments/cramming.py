@@ -72,12 +72,12 @@ class Settings:
 EXPERIMENT = Experiment(
     name="cramming", order=40, results=(THEOREM,), models=("natural",), profiles=("quick", "full"),
     settings={
-        # quick: about 2 minutes on one busy core (m = 1..3, 16 targets per point)
+        # quick: m = 1..3, 16 targets per point; 3.7 minutes measured on a 2-core machine at load average 8
         "quick": Settings(ms_natural=(1, 2, 3), ms_random=(1, 2, 3), count=16, steps=200, patience=50,
                           n_start_random=7, n_start_natural=14, control_ns=(1, 2, 3), control_count=16,
                           resamples=1000),
         # full: m = 1..6 on natural text (a real range for the slope and the curvature), 24 targets per point;
-        # about 45 minutes on one shared core (a point at m = 6, n = 72 takes a minute or two there)
+        # 18.5 minutes measured on a 2-core machine at load average 10 (a point at m = 6, n = 72: about 30 s)
         "full": Settings(ms_natural=(1, 2, 3, 4, 5, 6), ms_random=(1, 2, 3), count=24, steps=300, patience=75,
                          n_start_random=7, n_start_natural=14, control_ns=(1, 2, 3, 4), control_count=24,
                          resamples=2000, tol=2),
