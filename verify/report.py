@@ -12,8 +12,9 @@ A check holds a claim ("measured <= bound", or ">=" for lower claims), both numb
 (stored as ``ratio``), oriented the same way for every check: **room >= 1 iff the claim holds**, room =
 bound/measured for upper claims and measured/bound for lower ones (for a premise: tolerance/error).
 A ``bound`` check with room above :data:`WEAK_ROOM` is *weak*: the measurement is far from the bound, so
-the pass says little (stored as ``vacuous``, the report's older name). Premises are never weak: a tiny
-error is the strongest result there is. A statistical check compares a confidence bound (its level in
+the pass says little (stored as ``vacuous``, the report's older name). Premises are never weak (a tiny
+error is the strongest result there is), nor are phenomena and instruments (their thresholds are
+requirements chosen here). A statistical check compares a confidence bound (its level in
 ``confidence``) and may carry its point estimate (``params["estimate"]``).
 
 Comparisons are done with mpmath at ``bounds.evaluate.DEFAULT_DPS`` significant digits (the precision of ``bounds``), so
@@ -113,21 +114,20 @@ def check_kind(name: str, kind: str | None, theorem: str | None) -> None:
 
 
 def is_weak(kind: str | None, room: float | None) -> bool:
-    """Weak evidence, judged per kind: a bound with room > WEAK_ROOM; never a premise; a phenomenon or an
-    instrument only if it holds trivially (infinite room).
+    """Weak evidence, judged per kind: a bound with room > WEAK_ROOM (the measurement is far from the
+    bound). Never a premise (a tiny error is the strongest result), a phenomenon or an instrument (their
+    thresholds are requirements chosen here: a large room is a clear pass, not a loose theorem).
 
     Example:
-        >>> is_weak("bound", 119.0), is_weak("premise", 1e4), is_weak("phenomenon", 50.0)
+        >>> is_weak("bound", 119.0), is_weak("premise", 1e4), is_weak("phenomenon", float("inf"))
         (True, False, False)
     """
     if room is None:
         return False
     if kind == "bound":
         return room > WEAK_ROOM
-    if kind == "premise":
+    if kind in KINDS:
         return False
-    if kind in ("phenomenon", "instrument"):
-        return math.isinf(room)
     return room > VACUOUS_RATIO
 
 
@@ -298,8 +298,8 @@ def legend() -> str:
     return (f"{kinds}\n\n**room** is oriented the same way in every row: room >= 1 iff the claim holds; "
             "room = bound/measured for upper claims (measured <= bound), measured/bound for lower claims "
             "(measured >= bound); for a premise, tolerance/error. **weak**: a bound check with room > "
-            f"{WEAK_ROOM} (the measured value is far from the bound, so the pass says little); premises are "
-            "never weak; a phenomenon or instrument only when it holds trivially (room inf). A statistical "
+            f"{WEAK_ROOM} (the measured value is far from the bound, so the pass says little); premises, "
+            "phenomena and instruments are never weak (their thresholds are requirements). A statistical "
             "check compares a one-sided confidence bound at the stated level (its point estimate beside it).")
 
 
