@@ -43,6 +43,7 @@ MODULES: tuple[str, ...] = (
     "figures.t2_vocab",
     "figures.meanfield_invariance",
     "figures.dataset_capacity",
+    "figures.real_lm",
 )
 PROFILES = ("quick", "full")
 DEFAULT_OUT = "out/figures"

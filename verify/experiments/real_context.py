@@ -22,10 +22,12 @@ measures is the degradation with context length that T2 explains, as a phenomeno
     rate). Recall: ``[start] s [sep] s_j..s_{j+3}`` at a random offset j; the model must continue with
     the next ``recall_len`` tokens of s (leading hits, exact-recall rate).
 (b) Contexts told apart. N contexts of length n share a random tail and differ in their first ``head``
-    tokens. The last-layer state at the last position (after the final norm: what the LM head reads) is
-    quantized on a grid of step eps per coordinate; the number of distinct cells among the N contexts is
-    how many of them the model's state tells apart at precision eps. Reported with the median and
-    smallest l_inf distance between the last states of two contexts, as n grows.
+    tokens (right after the start token). Their last-layer states at the last position (after the final
+    norm: what the LM head reads) are compared at precision eps: ``packing``, the size of a greedy set
+    of them pairwise more than eps apart (l_inf), is how many the model's state tells apart; ``distinct``,
+    the number of eps-grid cells they fall in, is an upper count (close states straddling a boundary in
+    one of d coordinates count twice). Reported with the median and smallest l_inf distance between the
+    last states of two contexts, as n grows.
 
 Outputs ``OUT/real_context.json`` (command, versions, machine, wall time, settings, per-n results; kept
 after each n, so an interrupted run resumes where it stopped) and ``OUT/real_context.md``.
@@ -149,6 +151,24 @@ def copy_point(lm, n: int, k: int, s: Settings, *, device: str = "cpu") -> dict:
                        if recall else None)}
 
 
+def greedy_packing(dist, eps: float) -> int:
+    """Size of a greedy eps-packing: contexts kept in order when farther than eps from every kept one.
+
+    A packing is a set of states pairwise more than eps apart (THEORY.md's packing number); a grid count
+    instead splits states that are close but straddle a cell boundary in one of d coordinates.
+
+    Example:
+        >>> import torch
+        >>> greedy_packing(torch.tensor([[0.0, 0.5, 3.0], [0.5, 0.0, 2.5], [3.0, 2.5, 0.0]]), 1.0)
+        2
+    """
+    kept: list[int] = []
+    for i in range(dist.shape[0]):
+        if all(float(dist[i, j]) > eps for j in kept):
+            kept.append(i)
+    return len(kept)
+
+
 def contexts_point(lm, n: int, s: Settings, *, device: str = "cpu") -> dict:
     """How many of N contexts of length n (differing in their first ``head`` tokens) the last state tells apart."""
     import torch
@@ -169,7 +189,8 @@ def contexts_point(lm, n: int, s: Settings, *, device: str = "cpu") -> dict:
     iu = torch.triu_indices(len(y), len(y), 1)
     pair = dist[iu[0], iu[1]]
     distinct = {repr(e): int(torch.unique(torch.floor(y / e), dim=0).shape[0]) for e in s.eps}
-    return {"n": n, "contexts": s.contexts, "head": head, "distinct": distinct,
+    packed = {repr(e): greedy_packing(dist, e) for e in s.eps}
+    return {"n": n, "contexts": s.contexts, "head": head, "distinct": distinct, "packing": packed,
             "median_linf": float(pair.median()), "min_linf": float(pair.min()), "max_linf": float(pair.max()),
             "state_linf": float(y.abs().max())}
 
@@ -186,10 +207,12 @@ def markdown(result: dict) -> str:
                      f"{p['token_accuracy']:.3f} | {p['I_bits']:.0f} | {p['I_fano_bits']:.0f} | "
                      f"{p['max_bits']:.0f} | {rec} |")
     eps = list(result["contexts"][0]["distinct"]) if result["contexts"] else []
-    lines += ["", "| context length n | contexts | " + " | ".join(f"distinct at eps={e}" for e in eps)
+    lines += ["", "| context length n | contexts | " + " | ".join(f"packing (grid cells) at eps={e}" for e in eps)
               + " | median l_inf distance | min l_inf distance |", "|---|---|" + "---|" * (len(eps) + 2)]
     for p in result["contexts"]:
-        lines.append(f"| {p['n']} | {p['contexts']} | " + " | ".join(str(p["distinct"][e]) for e in eps)
+        packing = p.get("packing", {})
+        lines.append(f"| {p['n']} | {p['contexts']} | "
+                     + " | ".join(f"{packing.get(e, '-')} ({p['distinct'][e]})" for e in eps)
                      + f" | {p['median_linf']:.3g} | {p['min_linf']:.3g} |")
     return "\n".join(lines) + "\n"
 
