@@ -7,7 +7,8 @@ token included), per target and the mean, with T1's float-form bound C*m (log sc
 exact-copy rate and per-token accuracy of random strings against their length n, the trained window
 marked. Bottom left: information reproduced I(n) (tokens copied in order x log2|A|), Fano's bound from the
 per-token accuracy, and the string's own (n-1) log2|A|. Bottom right: how far apart the last states of
-contexts that differ only in their first tokens stay (median l_inf distance) as the context grows.
+contexts that differ only in their first tokens stay (median and smallest l_inf distance) as the context
+grows, and how many of them stay more than eps = 1 apart (a greedy packing).
 """
 from __future__ import annotations
 
@@ -125,6 +126,15 @@ def draw(report: Report):
     a_ctx.plot(cn, med, color=s0["color"], marker=s0["marker"], label="median l_inf distance")
     a_ctx.plot(cn, [p["min_linf"] for p in contexts], color=s1["color"], marker=s1["marker"],
                linestyle=s1["linestyle"], label="smallest l_inf distance")
+    packing = [(p["n"], p["packing"].get("1.0")) for p in contexts if p.get("packing", {}).get("1.0") is not None]
+    if packing:
+        s3 = style.series_style(3)
+        twin = a_ctx.twinx()
+        twin.plot(*zip(*packing), color=s3["color"], marker=s3["marker"], linestyle=s3["linestyle"],
+                  label="told apart at eps = 1 (right axis)")
+        twin.set_ylim(0, max(p["contexts"] for p in contexts) + 1)
+        twin.set_ylabel("contexts told apart (of N)")
+        style.legend(twin, fontsize=6, loc="upper right")
     a_ctx.set_xscale("log", base=2)
     a_ctx.set_yscale("log")
     a_ctx.set_xlabel("context length n (tokens)")
@@ -133,7 +143,8 @@ def draw(report: Report):
     style.legend(a_ctx, fontsize=6, loc="lower left")
     series.update({"copy": {"n": n.tolist(), "exact": exact, "accuracy": acc, "I_bits": info, "I_fano_bits": fano,
                             "recall": recall},
-                   "contexts": {"n": cn, "median_linf": med, "distinct": [p["distinct"] for p in contexts]}})
+                   "contexts": {"n": cn, "median_linf": med, "distinct": [p["distinct"] for p in contexts],
+                                "packing_eps1": packing}})
     return fig, series
 
 
