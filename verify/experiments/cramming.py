@@ -13,7 +13,7 @@ and soft T1's cross-entropy floor (negative at every such n) hold on this model 
 are reported in the data with their room (bound/measured), not as checks. The witness experiment
 (:mod:`verify.experiments.precision`) is where T1 can be attained and can fail.
 
-Checks (all statistical, at ``ctx.confidence``; intervals are bootstrap standard errors taken as the half
+Checks (both statistical, at ``ctx.confidence``; bootstrap intervals are standard errors, taken as half the
 width of the central 68% of the resamples, times the normal quantile of the level):
 
 - ``cramming_natural_n50_m1`` (instrument): the natural model memorizes in-domain text, n50 at m = 1 at
@@ -31,7 +31,8 @@ Figure data ``DIR/data/cramming.json``: ``model``, ``settings``, ``kinds``: {"ra
 {m: {"points": [{n, successes, trials, f, mean_ce_bits, sd_ce_bits, ce_count, accuracy}], "fit", "n50",
 "n50_interval", "n50_se", "trainings", "linear_sweep_trainings"}}, "fit": {slope, intercept, r2},
 "slope_interval", "curvature": {...}}}, ``bounds``: {m: {"log2_npr", "n50_bound_random"}}, ``room``: the
-float-form T1 room at every random point, ``confidence``, ``control``: points of the random-init model.
+float-form T1 room at every random point, ``confidence``, ``instrument_point``, ``control``: points of the
+random-init model.
 
 Example (the curvature summary of exactly linear n50s):
     >>> c = curvature([1, 2, 3, 4], [10.0, 20.0, 30.0, 40.0])
