@@ -2,8 +2,8 @@
 
 From ``data/precision.json`` (``verify.experiments.precision``): on the tightness witness, prompts quantized to Q = 2,
 4, 16, 256 levels per coordinate (log2 Q bits each) or kept in fp32 in [-r, r] (log2 of the number of fp32
-values there, about 30 bits). Left: the measured capacity ``max_n [n*log2|V| + log2 f_lower]`` (a 95% lower
-confidence estimate of log2 of the number of accessible sequences) against bits per coordinate, beside
+values there, about 30 bits). Left: the measured capacity ``max_n [n*log2|V| + log2 f_lower]`` (a lower
+confidence estimate, at the per-check level, of log2 of the number of accessible sequences) against bits per coordinate, beside
 T1's ``log2 Npr(m) = d*m*bits``. Right: their ratio, the tightness: near 1 at Q = 2, where the witness was
 built to be steerable, and falling as precision grows: extra precision buys (almost) nothing.
 
@@ -75,7 +75,8 @@ def draw(report: Report):
 FIGURE = FigureSpec(
     name="capacity_precision",
     title="Capacity against precision bits, on the tightness witness",
-    caption=("Left: measured capacity of prompt tuning on the witness (95% lower confidence estimate of log2 of the "
+    caption=("Left: measured capacity of prompt tuning on the witness (lower confidence estimate, at the report's "
+             "per-check level, of log2 of the "
              "number of accessible sequences, log scale) against the bits per prompt coordinate (log2 Q for Q = 2, 4, "
              "16, 256; fp32 in [-r, r]), beside T1's d*m*log2 Q (dashed). Right: capacity/bound; the dotted line is "
              "the factor-2 requirement."),

@@ -6,7 +6,8 @@ of input -> output maps against m, beside T1's exact grid bound d*m*log2 Q and t
 Right: the zoo models under prompt tuning: information stored by trained prompts against m - on the natural
 model (``verify.experiments.cramming``) n50(m)*log2|A| bits for uniformly random letters, on the witness
 (``verify.experiments.precision``) the measured capacity at Q = 2 - each beside T1's bound for the same prompts (log
-scale: for unquantized fp32 prompts the bound is thousands of bits).
+scale: for unquantized fp32 prompts the bound is thousands of bits). Third panel: the sign-reader witness
+family (``data/precision.json``, key ``signs``), which stores d*m*log2 Q bits at m = 1, 2, 3: T1 attained.
 
 Example:
     >>> t1_line([1, 2, 3], 2.0)
@@ -74,6 +75,48 @@ def trained_series(report: Report) -> list[dict]:
     return out
 
 
+def signs_series(report: Report) -> dict:
+    """The sign-reader witness family (``data/precision.json``, key ``signs``): per m its measured capacity
+    bits(m) with its confidence interval, beside T1's d*m*log2 Q (Q = 2); MissingData without it.
+
+    Example (the fixture report the tests use):
+        >>> from figures.source import FIXTURE
+        >>> s = signs_series(Report(FIXTURE))
+        >>> s["m"], all(lo <= b <= hi <= t for b, lo, hi, t in zip(s["bits"], s["bits_lower"], s["bits_upper"], s["t1_bits"]))
+        ([1, 2, 3], True)
+    """
+    signs = need(report.data("precision"), "signs", where="data/precision.json")
+    if not signs:
+        raise MissingData("data/precision.json has no sign-reader rows (key signs)")
+    ms = sorted(int(m) for m in signs)
+    rows = [signs[str(m)] for m in ms]
+    caps = [need(r, "capacity", where=f"data/precision.json signs.{m}") for m, r in zip(ms, rows)]
+    return {"m": ms, "d": [int(r["d"]) for r in rows], "t1_bits": [float(r["log2_npr"]) for r in rows],
+            "bits": [float(c["bits"]) for c in caps], "bits_lower": [float(c["bits_lower"]) for c in caps],
+            "bits_upper": [float(c["bits_upper"]) for c in caps], "ratio": [float(r["ratio"]) for r in rows],
+            "ratio_interval": [list(r["ratio_interval"]) for r in rows],
+            "level": float(caps[0].get("level_per_point") or 0.95)}
+
+
+def _signs_panel(ax, s: dict) -> None:
+    import numpy as np
+
+    bits = np.asarray(s["bits"])
+    ax.errorbar(s["m"], bits, yerr=[bits - np.asarray(s["bits_lower"]), np.asarray(s["bits_upper"]) - bits],
+                fmt="o", color="0.0", capsize=3, elinewidth=1, label="measured bits(m), interval")
+    ax.plot(s["m"], s["t1_bits"], **style.BOUND_STYLE, marker="_", markersize=12, label="T1: $d m \\log_2 Q$, Q=2")
+    for m, b, r, iv in zip(s["m"], bits, s["ratio"], s["ratio_interval"]):
+        ax.annotate(f"{r:.3f} [{iv[0]:.3f}, {iv[1]:.3f}]", (m, b), xytext=(4, -12), textcoords="offset points",
+                    fontsize=5.5)
+    ax.set_xticks(s["m"])
+    ax.set_xlim(min(s["m"]) - 0.5, max(s["m"]) + 0.7)
+    ax.set_ylim(0, max(s["t1_bits"]) * 1.15)
+    ax.set_xlabel("prompt length m (vectors)")
+    ax.set_ylabel("information (bits)")
+    ax.set_title(f"Sign reader (d={s['d'][0]}): T1 attained")
+    style.legend(ax, loc="upper left", fontsize=6)
+
+
 def draw(report: Report):
     """Draw information against m (enumeration left, trained prompts right); return (figure, series).
 
@@ -89,7 +132,11 @@ def draw(report: Report):
         trained = trained_series(report)
     except MissingData as exc:
         trained, missing = [], [str(exc)]
-    fig, (left, right) = style.new_figure(2, width=3.8, height=3.0)
+    try:
+        signs = signs_series(report)
+    except MissingData as exc:
+        signs, missing = None, missing + [str(exc)]
+    fig, (left, right, third) = style.new_figure(3, width=3.6, height=3.0)
     from matplotlib.lines import Line2D
 
     grays = ("0.0", "0.55", "0.3", "0.7")
@@ -119,13 +166,18 @@ def draw(report: Report):
         right.set_yscale("log")
         right.set_xticks(sorted({m for s in trained for m in s["m"]}))
     else:
-        right.text(0.5, 0.5, "no trained-prompt data\n(" + missing[0] + ")", ha="center", va="center",
+        right.text(0.5, 0.5, "no trained-prompt data\n(" + "; ".join(missing) + ")", ha="center", va="center",
                    transform=right.transAxes, fontsize=7)
     right.set_xlabel("prompt length m (vectors)")
     right.set_ylabel("information (bits)")
     right.set_title("Trained prompts vs T1")
     style.legend(right, loc="lower right", fontsize=6)
-    series = {"exact": exact, "trained": trained}
+    if signs is not None:
+        _signs_panel(third, signs)
+    else:
+        third.text(0.5, 0.5, "no sign-reader data\n(" + missing[-1] + ")", ha="center", va="center",
+                   transform=third.transAxes, fontsize=7, wrap=True)
+    series = {"exact": exact, "trained": trained, "signs": signs}
     if missing:
         series["missing"] = missing
     return fig, series
@@ -137,9 +189,13 @@ FIGURE = FigureSpec(
     caption=("Left: log2 of the exact number of accessible sequences and input->output maps of tiny grid-prompt "
              "models, all Q^(dm) prompts enumerated, beside T1's d*m*log2 Q (dashed) and log2 |V|^n (dotted). "
              "Right: bits stored by trained prompts on the zoo models (natural model: n50(m)*log2|A| for random letters; "
-             "witness: measured capacity at Q = 2) beside T1's bound for the same prompts (dashed, same shade), log scale."),
-    shows="T1: memorized information grows at most linearly in m, with slope d*log2(1+2r/eps)",
-    checks=("enumeration_", "cramming_random_", "precision_capacity_q2_"),
+             "witness: measured capacity at Q = 2) beside T1's bound for the same prompts (dashed, same shade), log scale. "
+             "Right: the sign-reader witness family (prompt tuning without the encoder, Q = 2): measured bits(m) with "
+             "its confidence interval beside T1's d*m*log2 Q (dashed), labelled with bits/bound and its interval: "
+             "the constructive side of T1, attained at every m."),
+    shows=("T1: memorized information grows at most linearly in m, with slope d*log2(1+2r/eps); "
+           "the sign reader attains d*m*log2 Q at every m"),
+    checks=("enumeration_", "precision_capacity_q2_", "precision_signs_"),
     data=("enumeration", "cramming", "precision"),
     draw=draw,
 )

@@ -113,9 +113,11 @@ def points_of(entry: dict) -> list[tuple[int, int, int]]:
 def cramming_curves(report: Report) -> list[dict]:
     """One dict per kind of target from data/cramming.json, normalised for the figures.
 
-    Keys: model, targets, alphabet_size, log2_alphabet, m (list), n50, points (per m: [[n, s, t]]),
-    sigmoid (per m: {x0, k} or None), slope/intercept/r2 (None without a fit), log2_prompts and
-    n50_bound (per m, T1's float form).
+    Keys: model, targets, alphabet_size, log2_alphabet, m (list), n50, n50_interval (per m: bootstrap
+    [lo, hi] over targets, or None), points (per m: [[n, s, t]]), sigmoid (per m: {x0, k} or None),
+    slope/intercept/r2 (None without a fit), slope_interval (bootstrap, or None), curvature (the
+    experiment's dict: half slopes, their ratio and difference, quadratic term, each with its interval; or
+    None), log2_prompts and n50_bound (per m, T1's float form).
 
     Example:
         >>> [c["targets"] for c in cramming_curves(Report(FIXTURE))]
@@ -140,7 +142,10 @@ def cramming_curves(report: Report) -> list[dict]:
             "m": ms, "n50": [float(e["n50"]) if e.get("n50") is not None else float("nan") for e in entries],
             "points": [[list(p) for p in points_of(e)] for e in entries],
             "sigmoid": [({"x0": e["fit"]["x0"], "k": e["fit"]["k"]} if e.get("fit") else None) for e in entries],
+            "n50_interval": [list(e["n50_interval"]) if e.get("n50_interval") else None for e in entries],
             "slope": fit.get("slope"), "intercept": fit.get("intercept"), "r2": fit.get("r2"),
+            "slope_interval": list(kinds[kind]["slope_interval"]) if kinds[kind].get("slope_interval") else None,
+            "curvature": kinds[kind].get("curvature"),
             "log2_prompts": [b.get("log2_npr") for b in bnd], "n50_bound": [b.get("n50_bound_random") for b in bnd],
             "bound_form": "T1 float form, fp32 prompts in [-r, r]",
         })

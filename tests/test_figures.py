@@ -312,3 +312,103 @@ def test_cli_bad_usage_in_a_subprocess_has_no_traceback(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+# --- every figure finds its data, in the quick fixture and in the committed full-profile results ---
+
+FULL = ROOT / "results" / "full"
+SOURCES = {"fixture": FIXTURE, "results_full": FULL}
+
+
+def _artists(ax) -> int:
+    """How many data-bearing artists an axes holds (lines with points, collections, images, tables)."""
+    lines = sum(1 for ln in ax.get_lines() if len(ln.get_xdata()) > 0)
+    return lines + len(ax.collections) + len(ax.images) + len(ax.tables) + len(ax.containers)
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+@pytest.mark.parametrize("name", [m.rsplit(".", 1)[1] for m in figures_all.MODULES])
+def test_each_figure_draws_every_panel_from_its_data(source, name):
+    """A figure whose data is present draws every panel with a series; none reports missing data."""
+    import matplotlib.pyplot as plt
+    from figures.source import Report
+
+    spec = next(s for s in figures_all.specs() if s.name == name)
+    fig, series = spec.draw(Report(SOURCES[source]))
+    try:
+        assert not (isinstance(series, dict) and series.get("missing")), series.get("missing")
+        visible = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+        assert visible, f"{name}: no visible panel"
+        empty = [ax.get_title() or str(i) for i, ax in enumerate(visible) if _artists(ax) == 0]
+        assert not empty, f"{name} from {source}: panels with no series: {empty}"
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_every_check_a_figure_names_is_in_the_report(source):
+    """Stale check names (renamed or turned into data) make a figure's provenance lie: each name or prefix a
+    figure declares matches a check of the report (real_* checks come from the separate real profile)."""
+    checks = json.loads((SOURCES[source] / "report.json").read_text())["checks"]
+    names = {c["name"]: c for c in checks}
+    for spec in figures_all.specs():
+        for key in spec.checks:
+            if key.startswith("real_"):
+                continue
+            probe = figures_all.FigureSpec(spec.name, "", "", "", checks=(key,))
+            assert figures_all.matching_checks(probe, names), f"{spec.name}: no check {key}{'*' if key.endswith('_') else ''}"
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_info_vs_m_shows_the_sign_reader_beside_t1(source):
+    from figures.info_vs_m import draw
+    from figures.source import Report
+
+    fig, series = draw(Report(SOURCES[source]))
+    signs = json.loads((SOURCES[source] / "data" / "precision.json").read_text())["signs"]
+    s = series["signs"]
+    assert s["m"] == sorted(int(m) for m in signs) and len(s["m"]) >= 3
+    for i, m in enumerate(s["m"]):
+        row = signs[str(m)]
+        assert s["bits"][i] == row["capacity"]["bits"]
+        assert (s["bits_lower"][i], s["bits_upper"][i]) == (row["capacity"]["bits_lower"], row["capacity"]["bits_upper"])
+        assert s["t1_bits"][i] == row["d"] * m * 1  # T1 at Q = 2: d*m*log2(2)
+        assert s["bits_lower"][i] <= s["bits"][i] <= s["bits_upper"][i] <= s["t1_bits"][i]
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_fig2_shows_natural_n50_with_intervals_slope_and_curvature(source):
+    from figures.fig2_accessibility import draw
+    from figures.source import Report
+
+    fig, series = draw(Report(SOURCES[source]))
+    nat = json.loads((SOURCES[source] / "data" / "cramming.json").read_text())["kinds"]["natural"]
+    g = series["natural_growth"]
+    assert g["m"] == sorted(int(m) for m in nat["per_m"])
+    assert g["n50"] == [nat["per_m"][str(m)]["n50"] for m in g["m"]]
+    assert g["n50_interval"] == [nat["per_m"][str(m)]["n50_interval"] for m in g["m"]]
+    assert (g["slope"], g["slope_interval"]) == (nat["fit"]["slope"], nat["slope_interval"])
+    assert g["slope_ratio_interval"] == nat["curvature"]["slope_ratio_interval"]
+    if source == "results_full":
+        assert g["m"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_figure_without_its_data_says_so(tmp_path):
+    """Without the sign rows or the natural intervals the figure is partial and says which data it lacks."""
+    import shutil
+    from figures.fig2_accessibility import draw as draw_fig2
+    from figures.info_vs_m import draw as draw_info
+    from figures.source import Report
+
+    src = tmp_path / "r"
+    shutil.copytree(FIXTURE, src)
+    prec = json.loads((src / "data" / "precision.json").read_text())
+    del prec["signs"]
+    (src / "data" / "precision.json").write_text(json.dumps(prec))
+    cram = json.loads((src / "data" / "cramming.json").read_text())
+    del cram["kinds"]["natural"]["slope_interval"]
+    (src / "data" / "cramming.json").write_text(json.dumps(cram))
+    _, series = draw_info(Report(src))
+    assert any("signs" in m for m in series["missing"])
+    _, series = draw_fig2(Report(src))
+    assert any("interval" in m for m in series["missing"])
