@@ -85,7 +85,7 @@ FIGURE = FigureSpec(
              "beside log2 log2 of the measured peak (log scale). The bound holds and is astronomically loose; "
              "T2's mean-field premise does not hold for this rotary causal model."),
     shows="T2: the information a transformer keeps about its context is bounded whatever the length",
-    checks=("copying_bits_bounded", "copying_bits_vs_t2"),
+    checks=("copying_bits_bounded",),
     data=("copying",),
     draw=draw,
 )
