@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from verify.cli import UsageError
 from verify.model import ModelFileError
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
@@ -277,6 +278,41 @@ def is_committed_model(committed: str | Path) -> bool:
     gguf = os.environ.get("PML_REAL_GGUF")
     name = json.loads(Path(committed).read_text()).get("model", {}).get("name")
     return gguf is None or Path(gguf).name == name
+
+
+def committed_result(path: str | Path) -> dict | None:
+    """A committed result file's content, when ``verify.all --profile real`` should report it instead of
+    measuring: the file exists, ``$PML_REAL_MEASURE`` is not ``1`` and the model given is the one it was
+    measured on (:func:`is_committed_model`). Else None: measure afresh.
+
+    Example:
+        >>> committed_result("no/such/file.json") is None
+        True
+    """
+    path = Path(path)
+    if path.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and is_committed_model(path):
+        return json.loads(path.read_text())
+    return None
+
+
+def apply_model_args(args) -> None:
+    """What every real-model command line checks and sets alike: one model source at most (``--gguf`` or
+    ``--model-dir``), ``--threads`` and a usable ``--device``; raises UsageError (exit 2, one line).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> try:
+        ...     apply_model_args(SimpleNamespace(gguf="a.gguf", model_dir="d", threads=None, device="cpu"))
+        ... except UsageError as exc:
+        ...     print(exc)
+        give --gguf or --model-dir, not both
+    """
+    if args.gguf and args.model_dir:
+        raise UsageError("give --gguf or --model-dir, not both")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda given but no CUDA device is available")
 
 
 def natural_text(path: str | Path | None = None) -> str:
@@ -660,7 +696,7 @@ def main(argv=None) -> int:
     """``python -m verify.real``: measure a real LM's Table 1 row (r, theta, box, cells; C per form)."""
     import sys
 
-    from verify.cli import ArgumentParser, UsageError
+    from verify.cli import ArgumentParser
 
     p = ArgumentParser(prog="python -m verify.real",
                        description="Measure a real LM's Table 1 row: r, theta, per-coordinate ranges (box), "
@@ -679,17 +715,12 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     try:
         args = p.parse_args(argv)
-        if args.gguf and args.model_dir:
-            raise UsageError("give --gguf or --model-dir, not both")
         for name in ("samples", "max_length", "cells"):
             if getattr(args, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         if args.max_length < 8:
             raise UsageError(f"--max-length must be >= 8, got {args.max_length}")
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        if args.device == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda given but no CUDA device is available")
+        apply_model_args(args)
         gguf, _ = model_or_default(args.gguf, args.model_dir)
         t0 = time.time()
         lm = load(model_dir=args.model_dir, gguf=gguf, device=args.device)

@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
-from verify.real import is_committed_model
+from verify.real import apply_model_args, committed_result
 from verify.registry import Experiment
 
 COMMITTED = Path(__file__).resolve().parents[2] / "results" / "real_context"
@@ -312,10 +312,8 @@ def run(ctx) -> list:
         return []
     from verify.report import write_data
 
-    committed = COMMITTED / "real_context.json"
-    if committed.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and is_committed_model(committed):
-        result = json.loads(committed.read_text())
-    else:
+    result = committed_result(COMMITTED / "real_context.json")
+    if result is None:
         s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")
         result = experiment(s, gguf=os.environ.get("PML_REAL_GGUF"), model_dir=os.environ.get("PML_REAL_MODEL_DIR"),
                             device=ctx.device, out=Path(ctx.out) / "real_context",
@@ -345,18 +343,11 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = p.parse_args(argv)
-        if args.gguf and args.model_dir:
-            raise UsageError("give --gguf or --model-dir, not both")
         if any(n < 2 for n in args.ns) or any(n < 1 for n in args.context_ns):
             raise UsageError("string lengths must be >= 2 and context lengths >= 1")
         if args.contexts < 2:
             raise UsageError(f"--contexts must be >= 2, got {args.contexts}")
-        import torch
-
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        if args.device == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda given but no CUDA device is available")
+        apply_model_args(args)
         s = Settings(ns=tuple(args.ns), context_ns=tuple(args.context_ns), contexts=args.contexts,
                      window=args.window, seed=args.seed)
         experiment(s, gguf=args.gguf, model_dir=args.model_dir, device=args.device, out=args.out,

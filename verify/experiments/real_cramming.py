@@ -74,7 +74,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
-from verify.real import is_committed_model
+from verify.real import apply_model_args, committed_result
 from verify.registry import Experiment
 
 BUNDLE_PARTS = ("a", "b")
@@ -651,8 +651,8 @@ def run(ctx) -> list:
     from verify.report import write_data
 
     committed = COMMITTED / "real_cramming.json"
-    if committed.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and is_committed_model(committed):
-        result = json.loads(committed.read_text())
+    result = committed_result(committed)
+    if result is not None:
         ctx.log(f"real_cramming: committed results {committed} (set PML_REAL_MEASURE=1 to measure)")
         result["table1"] = result.get("table1") or table1_for(result["model"]["name"])
     else:
@@ -661,7 +661,7 @@ def run(ctx) -> list:
                             device=ctx.device, out=Path(ctx.out) / "real_cramming",
                             command="python -m verify.all --profile real", log=ctx.log)
     write_data(ctx.out, "real_cramming", result)
-    return checks_from(result, confidence=getattr(ctx, "confidence", 1 - 1e-3))
+    return checks_from(result, confidence=ctx.confidence)
 
 
 # ----------------------------------------------------------------------------------------- CLI
@@ -719,16 +719,9 @@ def main(argv=None) -> int:
         for name in ("targets", "n_max", "steps", "patience", "window", "chunk"):
             if getattr(args, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-        if args.gguf and args.model_dir:
-            raise UsageError("give --gguf or --model-dir, not both")
         if args.budget_minutes is not None and args.budget_minutes <= 0:
             raise UsageError("--budget-minutes must be > 0")
-        import torch
-
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        if args.device == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda given but no CUDA device is available")
+        apply_model_args(args)
         gguf, text = args.gguf, args.text
         if args.from_bundle:
             got = assemble_bundle(args.from_bundle)
