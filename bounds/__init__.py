@@ -69,6 +69,12 @@ def all_results() -> dict:
     return merged
 
 
+class UnknownResult(ValueError, KeyError):
+    """A result key that `all_results` does not hold (a ValueError, and a KeyError for older callers)."""
+
+    __str__ = ValueError.__str__
+
+
 def latex(name: str) -> str:
     """LaTeX of any result by key (see `all_results`).
 
@@ -76,8 +82,8 @@ def latex(name: str) -> str:
     'd m p'
     """
     results = all_results()
-    if name not in results:
-        raise KeyError(f"unknown result {name!r}; known: {', '.join(sorted(results))}")
+    if not isinstance(name, str) or name not in results:
+        raise UnknownResult(f"unknown result {name!r}; known: {', '.join(sorted(results))}")
     return results[name].latex()
 
 

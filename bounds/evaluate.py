@@ -26,7 +26,6 @@ mp.dps = max(mp.dps, DEFAULT_DPS)  # see the module docstring: arithmetic on res
 _ACTIVE_DPS: contextvars.ContextVar[int | None] = contextvars.ContextVar("bounds_dps", default=None)
 
 
-@contextlib.contextmanager
 def with_precision(dps: int):
     """Evaluate bounds (and any mpmath arithmetic inside the block) at `dps` significant digits.
 
@@ -35,7 +34,12 @@ def with_precision(dps: int):
     >>> int(x)
     320
     """
-    dps = validate.dps(dps)
+    return _precision_block(validate.dps(dps))
+
+
+@contextlib.contextmanager
+def _precision_block(dps: int):
+    """with_precision without its range check: for callers that add digits to a checked --dps."""
     token = _ACTIVE_DPS.set(dps)
     try:
         with mp.workdps(dps):
@@ -58,12 +62,42 @@ def current_dps() -> int:
     return active if active is not None else max(DEFAULT_DPS, mp.dps)
 
 
+GUARD_DIGITS = 10   # evaluated with this many digits beyond the requested ones
+
+
 def _at_precision(func):
     @functools.wraps(func)
     def wrapper(*args, dps=None, **kwargs):
-        with mp.workdps(validate.dps(dps) if dps is not None else current_dps()):
+        with mp.workdps((validate.dps(dps) if dps is not None else current_dps()) + GUARD_DIGITS):
             return func(*args, **kwargs)
     return wrapper
+
+
+def _lost_digits(total, *terms) -> int:
+    """Decimal digits lost when `terms` (of either sign) add up to `total`: log10(max|term|/|total|)."""
+    largest = max(abs(t) for t in terms)
+    if largest == 0:
+        return 0
+    if total == 0:
+        return mp.dps                     # all cancelled at this precision: ask for as many digits again
+    return max(0, int(mpmath.ceil(mpmath.log10(largest / abs(total)))))
+
+
+def _cancelling_sum(terms_at, limit: int = 20000):
+    """sum(terms_at()) to the working precision where the terms cancel: evaluated again with the lost
+    digits added (Ziv's strategy) until fewer than GUARD_DIGITS/2 are lost, or exactly 0 at `limit` digits."""
+    base = mp.dps
+    extra = 0
+    while True:
+        with mp.workdps(base + extra):
+            terms = terms_at()
+            total = mpmath.fsum(terms)
+            lost = _lost_digits(total, *terms)
+        if lost <= extra + GUARD_DIGITS // 2:
+            return +total
+        if base + extra >= limit:
+            return mpmath.mpf(0) if total == 0 else +total
+        extra = min(lost + GUARD_DIGITS, limit - base)
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -151,7 +185,9 @@ def log2_accessible_fraction(log2_prompts, n, vocab) -> mpmath.mpf:
     >>> log2_accessible_fraction(100, 20, 32) == -0.0 and log2_accessible_fraction(100, 30, 32) == -50
     True
     """
-    value = validate.finite("log2_prompts", log2_prompts) - _positive_integer("n", n) * mpmath.log(_size_at_least_2("vocab", vocab), 2)
+    prompts, n_, vocab_ = (validate.finite("log2_prompts", log2_prompts), _positive_integer("n", n),
+                           _size_at_least_2("vocab", vocab))
+    value = _cancelling_sum(lambda: [prompts, -n_ * mpmath.log(vocab_, 2)])
     return min(mpmath.mpf(0), value)
 
 
@@ -177,8 +213,9 @@ def cross_entropy_floor_bits(log2_prompts, n, alphabet) -> mpmath.mpf:
     >>> cross_entropy_floor_bits(10, 8, 4) == 6
     True
     """
-    return (_positive_integer("n", n) * mpmath.log(_size_at_least_2("alphabet", alphabet), 2)
-            - validate.finite("log2_prompts", log2_prompts))
+    n_, alphabet_, prompts = (_positive_integer("n", n), _size_at_least_2("alphabet", alphabet),
+                              validate.finite("log2_prompts", log2_prompts))
+    return _cancelling_sum(lambda: [n_ * mpmath.log(alphabet_, 2), -prompts])
 
 
 # ----------------------------------------------------------------------------------------- T2
@@ -210,42 +247,76 @@ def log2_log2_meanfield(d, radius, eps, q) -> mpmath.mpf:
     return _positive_integer("d", d) * mpmath.log1p(ratio) / mpmath.log(2) + mpmath.log(inner, 2)
 
 
-@_at_precision
-def log2_meanfield_vocab(vocab, radius, eps, q) -> mpmath.mpf:
-    """T2, finite vocabulary (derived here): log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/2)(2r/eps)^q) bits.
+def _check_last_token(last_token) -> bool:
+    if not isinstance(last_token, bool):
+        raise ValueError(f"last_token must be True or False, got {last_token!r}")
+    return last_token
 
-    >>> round(float(log2_meanfield_vocab(2, 0.5, 1, 1)), 4)   # log2 e + log2(3e/2)
-    3.4704
+
+@_at_precision
+def log2_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> mpmath.mpf:
+    """T2, finite vocabulary (derived here): log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/4)(2r/eps)^q) bits.
+
+    last_token=True: a single causal layer read at the last position, whose output is F(x_n, mu_X): the
+    count carries the factor |V| (log2|V| bits more).
+
+    >>> round(float(log2_meanfield_vocab(2, 0.5, 1, 1)), 4)   # log2 e + log2(5e/4)
+    3.2073
+    >>> round(float(log2_meanfield_vocab(2, 0.5, 1, 1, last_token=True)), 4)   # one bit more: |V| = 2
+    4.2073
     """
     vocab_ = _size_at_least_2("vocab", vocab)
     ratio = 2 * _positive("radius", radius) / _eps(eps)
     log2_e = mpmath.log(mpmath.e, 2)
-    return log2_e + (vocab_ - 1) * (log2_e + mpmath.log(1 + ratio ** _check_q(q) / 2, 2))
+    value = log2_e + (vocab_ - 1) * (log2_e + mpmath.log(1 + ratio ** _check_q(q) / 4, 2))
+    return value + mpmath.log(vocab_, 2) if _check_last_token(last_token) else value
 
 
 @_at_precision
-def tokens_meanfield_vocab(vocab, radius, eps, q) -> mpmath.mpf:
-    """T2, finite vocabulary, in tokens' worth: log2 Bw_V / log2|V|.
+def tokens_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> mpmath.mpf:
+    """T2, finite vocabulary, in tokens' worth: log2 Bw_V / log2|V| (last_token: see log2_meanfield_vocab).
 
     >>> round(float(tokens_meanfield_vocab(50304, 63.62, "fp16", 1)))   # pythia-160m, fp16, q = 1
-    56151
+    52930
     """
-    return log2_meanfield_vocab(vocab, radius, eps, q) / mpmath.log(_size_at_least_2("vocab", vocab), 2)
+    return (log2_meanfield_vocab(vocab, radius, eps, q, last_token=last_token)
+            / mpmath.log(_size_at_least_2("vocab", vocab), 2))
+
+
+def net_grid_steps(vocab, radius, eps, q) -> mpmath.mpf:
+    """K = ceil(floor(|V|/2)*ceil(|V|/2)/|V| * (2r/eps)^q), exact (the working precision follows K's size):
+    the grid steps of the weight net behind log2_meanfield_vocab.
+
+    >>> net_grid_steps(3, 0.5, 1, 1)   # ceil(2/3)
+    mpf('1.0')
+    """
+    with mp.workdps(current_dps() + GUARD_DIGITS):
+        vocab_ = _size_at_least_2("vocab", vocab)
+        radius_, eps_, q_ = _positive("radius", radius), _eps(eps), _check_q(q)
+        constant = mpmath.floor(vocab_ / 2) * mpmath.ceil(vocab_ / 2) / vocab_
+        with mp.workdps(30):
+            digits = int(mpmath.log10(constant) + q_ * mpmath.log10(2 * radius_ / eps_)) + 1
+        with mp.workdps(max(mp.dps, digits + 2 * GUARD_DIGITS)):
+            return mpmath.ceil(constant * (2 * radius_ / eps_) ** q_)
 
 
 @_at_precision
 def log2_vocab_net_size(vocab, radius, eps, q) -> mpmath.mpf:
-    """The exact count behind log2_meanfield_vocab: log2 C(K + |V| - 1, |V| - 1), K = ceil(floor(|V|/2)(2r/eps)^q),
+    """The exact count behind log2_meanfield_vocab: log2 C(K + |V| - 1, |V| - 1), K = net_grid_steps,
     the number of multisets of length K, which form a W_q-net of radius eps of every context's measure.
+    The working precision grows with K (the log-gammas cancel to about log10 K digits).
 
     >>> float(log2_vocab_net_size(2, 0.5, 1, 1)) == 1.0   # K = 1: the two contexts of length 1
     True
     """
     vocab_ = _size_at_least_2("vocab", vocab)
-    ratio = 2 * _positive("radius", radius) / _eps(eps)
-    k = mpmath.ceil(mpmath.floor(vocab_ / 2) * ratio ** _check_q(q))
-    log_binomial = mpmath.loggamma(k + vocab_) - mpmath.loggamma(k + 1) - mpmath.loggamma(vocab_)
-    return log_binomial / mpmath.log(2)
+    k = net_grid_steps(vocab, radius, eps, q)
+    with mp.workdps(30):
+        lost = int(mpmath.log10(k + vocab_)) + 1
+    with mp.workdps(mp.dps + lost + GUARD_DIGITS):
+        log_binomial = mpmath.loggamma(k + vocab_) - mpmath.loggamma(k + 1) - mpmath.loggamma(vocab_)
+        return log_binomial / mpmath.log(2)
+
 
 
 # ----------------------------------------------------------------------------------------- refinements
@@ -306,13 +377,19 @@ def log2_cone_floor(radius, eps) -> mpmath.mpf:
     >>> float(log2_cone_floor(1, 1))
     1.0
     """
-    with mp.workdps(current_dps()):
-        return mpmath.log1p(_positive("radius", radius) / _eps(eps)) / mpmath.log(2)
+    with mp.workdps(current_dps() + GUARD_DIGITS):
+        return _log2_cone_floor(radius, eps)
+
+
+def _log2_cone_floor(radius, eps) -> mpmath.mpf:
+    return mpmath.log1p(_positive("radius", radius) / _eps(eps)) / mpmath.log(2)
 
 
 def _log2_cone_per_vector(d, radius, eps, theta) -> mpmath.mpf:
-    estimate = _positive_integer("d", d) * _log2_one_plus_ratio(radius, eps) + log2_cone_fraction(d, theta)
-    return max(estimate, log2_cone_floor(radius, eps))
+    d_ = _positive_integer("d", d)
+    # the two terms cancel for a narrow cone: the precision grows with the digits lost (_cancelling_sum)
+    estimate = _cancelling_sum(lambda: [d_ * _log2_one_plus_ratio(radius, eps), log2_cone_fraction(d, theta, dps=mp.dps)])
+    return max(estimate, _log2_cone_floor(radius, eps))
 
 
 @_at_precision
@@ -346,6 +423,8 @@ def log2_prompts_box(sides, m, eps) -> mpmath.mpf:
     True
     """
     eps_ = _eps(eps)
+    if isinstance(sides, (str, bytes)) or not hasattr(sides, "__iter__"):
+        raise ValueError(f"sides must be a non-empty list of positive numbers, got {sides!r}")
     sides = list(sides)
     if not sides:
         raise ValueError("sides must be non-empty")

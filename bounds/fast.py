@@ -223,22 +223,47 @@ def tokens_per_vector_cone(d, vocab, radius, eps, theta) -> np.ndarray:
     return validate.finite_result("tokens_per_vector_cone", per_vector / np.log2(_size("vocab", vocab)))
 
 
-def log2_meanfield_vocab(vocab, radius, eps, q) -> np.ndarray:
-    """T2 with a finite vocabulary: log2 e + (|V|-1)*(log2 e + log2(1 + (2r/eps)^q/2)), vectorized.
+def log2_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> np.ndarray:
+    """T2 with a finite vocabulary: log2 e + (|V|-1)*(log2 e + log2(1 + (2r/eps)^q/4)), vectorized
+    (last_token=True adds log2|V|: a causal layer read at the last position, see bounds.evaluate).
 
     >>> round(float(log2_meanfield_vocab(2, 0.5, 1.0, 1)), 4)
-    3.4704
+    3.2073
     """
+    if not isinstance(last_token, bool):
+        raise ValueError(f"last_token must be True or False, got {last_token!r}")
+    vocab_ = _size("vocab", vocab)
     ln_ratio = np.log(2.0 * validate.array_positive("radius", radius)) - np.log(_eps(eps))
-    ln_half_term = validate.array_order("q", q) * ln_ratio - LN2               # ln((2r/eps)^q / 2)
-    per_token = LOG2_E + _softplus(ln_half_term) / LN2                         # log2(e(1 + x/2))
-    return validate.finite_result("log2_meanfield_vocab", LOG2_E + (_size("vocab", vocab) - 1.0) * per_token)
+    ln_quarter_term = validate.array_order("q", q) * ln_ratio - 2 * LN2         # ln((2r/eps)^q / 4)
+    per_token = LOG2_E + _softplus(ln_quarter_term) / LN2                      # log2(e(1 + x/4))
+    value = LOG2_E + (vocab_ - 1.0) * per_token
+    if last_token:
+        value = value + np.log2(vocab_)
+    return validate.finite_result("log2_meanfield_vocab", value)
 
 
-def tokens_meanfield_vocab(vocab, radius, eps, q) -> np.ndarray:
+def tokens_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> np.ndarray:
     """T2 with a finite vocabulary in tokens' worth, log2 Bw_V / log2|V|, vectorized.
 
     >>> round(float(tokens_meanfield_vocab(50304, 63.62, 2.0 ** -10, 1)))
-    56151
+    52930
     """
-    return log2_meanfield_vocab(vocab, radius, eps, q) / np.log2(_size("vocab", vocab))
+    return log2_meanfield_vocab(vocab, radius, eps, q, last_token=last_token) / np.log2(_size("vocab", vocab))
+
+
+def _quiet(func):
+    """numpy's overflow and invalid warnings silenced: a result that overflowed is refused with a
+    ValueError by validate.finite_result, so a warning would only repeat it."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            return func(*args, **kwargs)
+    return wrapper
+
+
+for _name, _func in list(globals().items()):
+    if not _name.startswith("_") and callable(_func) and getattr(_func, "__module__", None) == __name__:
+        globals()[_name] = _quiet(_func)
+del _name, _func

@@ -155,7 +155,7 @@ def _exact_fraction(x) -> Fraction:
         return Fraction(x)
     if isinstance(x, float):
         return Fraction(x)
-    value = mpmath.mpf(x)
+    value = x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)   # an mpf as it is: never rounded first
     sign, man, exp, _ = value._mpf_
     frac = Fraction(int(man)) * (Fraction(2) ** exp)
     return -frac if sign else frac

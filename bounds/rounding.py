@@ -32,6 +32,19 @@ _SMALLEST_NORMAL = mpmath.mpf(2) ** -1022
 _LARGEST_DOUBLE = mpmath.mpf(float.fromhex("0x1.fffffffffffffp+1023"))
 
 
+def _exact_mpf(value) -> mpmath.mpf:
+    """`value` as an mpf without rounding it: an mpf is kept as it is (every bit, whatever mpmath's working
+    precision), a float or an integer is converted exactly."""
+    value = precision.plain_number(value)
+    if isinstance(value, mpmath.mpf):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return mpmath.mpf(mpmath.libmp.from_int(value))           # exact, whatever its size
+    if isinstance(value, str):
+        return mpmath.mpf(value)
+    return mpmath.mpf(value)                                       # a float is exact in an mpf
+
+
 def _check_direction(direction):
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be 'upper', 'lower' or None, got {direction!r}")
@@ -90,7 +103,7 @@ def decimal_text(value, digits: int, direction=None) -> str:
     if isinstance(digits, bool) or int(digits) != digits or digits < 1:
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
     digits = int(digits)
-    x = mpmath.mpf(precision.plain_number(value))
+    x = _exact_mpf(value)
     if not mpmath.isfinite(x):
         raise ValueError(f"cannot print {x} as a bound")
     with mpmath.workdps(digits + 20):
@@ -119,7 +132,7 @@ def double(value, direction=None) -> float:
     True
     """
     _check_direction(direction)
-    x = mpmath.mpf(precision.plain_number(value))
+    x = _exact_mpf(value)
     nearest = float(x)
     if direction == "upper" and mpmath.mpf(nearest) < x:
         return math.nextafter(nearest, math.inf)
@@ -128,13 +141,36 @@ def double(value, direction=None) -> float:
     return nearest
 
 
+def safe_double(value, direction=None) -> float:
+    """A double whose shortest text (`repr`, what JSON and CSV write), read as an exact decimal, is on the
+    safe side of `value`: >= it for 'upper', <= for 'lower' (nearest for None). `double(x)`'s own text
+    can fall on the wrong side (the shortest round-trip text may lie below an upper double); then the next
+    double out is taken, whose text is beyond `double(x)` itself.
+
+    >>> x = mpmath.mpf("318.67700863119420745")
+    >>> repr(double(x, "upper")), repr(safe_double(x, "upper"))
+    ('318.6770086311942', '318.67700863119427')
+    """
+    x = _exact_mpf(value)
+    result = double(x, direction)
+    if direction is None or result == 0 and x == 0:
+        return result
+    text = Fraction(repr(result))
+    exact = precision._exact_fraction(x)
+    if direction == "upper" and text < exact:
+        result = math.nextafter(result, math.inf)
+    elif direction == "lower" and text > exact:
+        result = math.nextafter(result, -math.inf)
+    return result
+
+
 def in_double_range(value) -> bool:
     """True if `value` is 0 or a normal double's magnitude: a double then carries it to full precision.
 
     >>> in_double_range(2.0 ** -1000), in_double_range(mpmath.mpf(2) ** -1030), in_double_range(mpmath.mpf(10) ** 400)
     (True, False, False)
     """
-    x = abs(mpmath.mpf(precision.plain_number(value)))
+    x = abs(_exact_mpf(value))
     return x == 0 or _SMALLEST_NORMAL <= x <= _LARGEST_DOUBLE
 
 
@@ -145,7 +181,7 @@ def exact_text(value, direction=None, digits: int | None = None) -> str:
     >>> exact_text(mpmath.mpf(2) ** 99999)
     '2^99999'
     """
-    x = mpmath.mpf(precision.plain_number(value))
+    x = _exact_mpf(value)
     k = _power_of_two(x)
     if k is not None:
         return f"2^{k}"
@@ -159,11 +195,11 @@ def machine_value(value, direction=None, *, digits: int | None = None):
     >>> machine_value(mpmath.mpf("3.2157258"), None), machine_value(mpmath.mpf("3.2157258"), "upper")
     (3.2157258, 3.2157258000000004)
     """
-    x = mpmath.mpf(precision.plain_number(value))
+    x = _exact_mpf(value)
     if not mpmath.isfinite(x):
         raise ValueError(f"cannot write {x} as a bound (not finite)")
-    if in_double_range(x):
-        return double(x, direction)
+    if in_double_range(x) and math.isfinite(safe_double(x, direction)):
+        return safe_double(x, direction)
     return {"value": exact_text(x, direction, digits), "log2": float(mpmath.log(abs(x), 2))}
 
 

@@ -56,11 +56,11 @@ def latex(name: str = "log2_log2_meanfield") -> str:
 # ----------------------------------------------------------------------------------------- finite vocabulary
 # Derived here (docs/t2_finite_vocabulary.md). A context over V has measure sum_v w_v delta_{e_v}: the support
 # is the |V| embeddings, so only the weights need a net. Largest-remainder rounding of w to the grid (1/K) Z^|V|
-# moves TV < floor(|V|/2)/K mass, and W_q^q <= D^q * TV (D = diam of the embeddings <= 2r), so
-# K = ceil(floor(|V|/2) * (2r/eps)^q) gives a W_q-net of radius eps: the C(K + |V| - 1, |V| - 1) multisets
-# of length K. With C(a + b, b) <= (e(a + b)/b)^b and (|V|/(|V| - 1))^(|V| - 1) < e this is at most
-# e * (e + (e/2)(2r/eps)^q)^(|V| - 1).
-LOG2_MEANFIELD_VOCAB = log2(sp.E) + (vocab - 1) * log2(sp.E + sp.E / 2 * (2 * r / eps) ** q)
+# moves TV <= floor(|V|/2)*ceil(|V|/2)/(|V|*K) <= |V|/(4K) mass, and W_q^q <= D^q * TV (D = diam of the
+# embeddings <= 2r), so K = ceil(floor(|V|/2)*ceil(|V|/2)/|V| * (2r/eps)^q) gives a W_q-net of radius eps: the
+# C(K + |V| - 1, |V| - 1) multisets of length K. With C(a + b, b) <= (e(a + b)/b)^b and
+# (|V|/(|V| - 1))^(|V| - 1) < e this is at most e * (e + (e/4)(2r/eps)^q)^(|V| - 1).
+LOG2_MEANFIELD_VOCAB = log2(sp.E) + (vocab - 1) * log2(sp.E + sp.E / 4 * (2 * r / eps) ** q)
 TOKENS_MEANFIELD_VOCAB = LOG2_MEANFIELD_VOCAB / log2(vocab)
 
 T2_VOCAB = Result(
@@ -69,15 +69,19 @@ T2_VOCAB = Result(
     source="derived here (docs/t2_finite_vocabulary.md): [HMDO]'s weight count with the support fixed to the "
            "|V| token embeddings",
     assumptions=(
-        "non-causal attention stack of any depth, or a single causal layer read at the last position; "
-        "no positional information: the output is a function F(mu_X) of the context's empirical measure",
+        "non-causal attention stack of any depth without positional information, read out by a "
+        "permutation-invariant map: the output is a function F(mu_X) of the context's empirical measure; "
+        "a single causal layer read at the last position gives F(x_n, mu_X): the count then carries the "
+        "factor |V| (log2|V| bits more, last_token=True), with L uniform over the last token",
         "token embeddings in B(0, r) (any norm; only their diameter D <= 2r enters, so 2r may be replaced by D)",
         "precision eps in the Wasserstein-q distance on the input measure, q >= 1: counted are the points of "
-        "a W_q-net of radius eps (the multisets of length K = ceil(floor(|V|/2)*(2r/eps)^q)); outputs "
+        "a W_q-net of radius eps (the multisets of length K = ceil(floor(|V|/2)ceil(|V|/2)/|V| (2r/eps)^q)); outputs "
         "compared at eps_out with F L-Lipschitz from (mu, W_q) need eps = eps_out/(2L)",
-        "|V| >= 2; when (1 + 2r/eps)^d < |V| the support-net form log2_meanfield may be smaller (take the min)",
+        "|V| >= 2; when (1 + 2r/eps)^d < |V| the support-net form may be smaller: the minimum is valid with "
+        "log2_meanfield taken at the same covering radius, i.e. at eps/2 (its support net plus weight grid "
+        "reaches (1 + 2^(-1/q)) times its eps)",
     ),
-    meaning="log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/2)(2r/eps)^q) bits about the context, for any length n",
+    meaning="log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/4)(2r/eps)^q) bits about the context, for any length n",
     evaluator="log2_meanfield_vocab", arguments=("V", "r", "epsilon", "q"),
 )
 T2_VOCAB_TOKENS = Result(

@@ -212,7 +212,9 @@ def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = 
         validate.positive("bits", bits)
     models = [_checked(model) for model in models]
     rows = []
-    with evaluate.with_precision(dps):
+    if not (isinstance(dps, int) and validate.MIN_DPS <= dps <= validate.MAX_DPS + 10):
+        validate.dps(dps)                  # --dps, or working_dps(--dps, ...), which may add 10 digits
+    with evaluate._precision_block(dps):
         eps = precision.parse_eps(eps_text if eps_text is not None else DEFAULT_PRECISION)
         label = _eps_label(eps_text)
         for model in models:
@@ -225,9 +227,10 @@ def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = 
             else:
                 per_vector = None
             meanfield = evaluate.log2_log2_meanfield(model.d, model.radius, eps, q) if has_radius else None
-            # T2 with a finite vocabulary at q = 1 and 2, never above the support-net form (see bounds.t2)
+            # T2 with a finite vocabulary at q = 1 and 2, never above the support-net form at the same covering
+            # radius: the support net plus the weight grid reaches (1 + 2^(-1/q)) eps, so it is taken at eps/2
             vocab_bits = {wq: min(evaluate.log2_meanfield_vocab(model.vocab, model.radius, eps, wq),
-                                  evaluate.log2_meanfield(model.d, model.radius, eps, wq)) if has_radius else None
+                                  evaluate.log2_meanfield(model.d, model.radius, eps / 2, wq)) if has_radius else None
                           for wq in (1, 2)}
             cone = (evaluate.tokens_per_vector_cone(model.d, model.vocab, model.radius, eps, model.theta)
                     if has_radius and model.theta is not None else None)
@@ -497,7 +500,26 @@ def select_models(args, parser) -> list[Preset]:
             parser.error("the cone refinement (--theta) needs d >= 2")
         models.append(Preset(args.name, args.d, args.vocab, None, None, args.radius, args.theta, args.slope,
                              {"d": "command line", "vocab": "command line"}))
-    return list({model.name: model for model in models}.values())  # a preset named twice gives one row
+    unique: dict[str, Preset] = {}
+    for model in models:
+        if model.name in unique and unique[model.name] != model:
+            parser.error(f"two rows would be named {model.name!r}: give the custom architecture another --name")
+        unique[model.name] = model
+    return list(unique.values())  # a preset named twice gives one row
+
+
+MACHINE_MIN_DPS = 20   # JSON and CSV carry doubles (17 digits): evaluated with at least this many digits
+
+
+def working_dps(dps: int, digits: int, form: str) -> int:
+    """Digits the table is evaluated with: at least --dps, at least --digits + 10 (the printed digits are
+    then decided by digits far below them), and at least MACHINE_MIN_DPS for JSON and CSV. The evaluators
+    add their own guard digits (bounds.evaluate.GUARD_DIGITS) and raise precision where terms cancel.
+
+    >>> working_dps(10, 6, "json"), working_dps(15, 15, "markdown"), working_dps(80, 6, "csv")
+    (20, 25, 80)
+    """
+    return max(dps, digits + 10, MACHINE_MIN_DPS if form in ("json", "csv") else 0)
 
 
 def main(argv=None) -> int:
@@ -515,11 +537,12 @@ def main(argv=None) -> int:
     models = select_models(args, parser)
     if len(models) * len(args.prompt_length) > MAX_ROWS:
         parser.error(f"{len(models)} models x {len(args.prompt_length)} prompt lengths: at most {MAX_ROWS} rows")
+    work_dps = working_dps(args.dps, args.digits, args.format)
     try:
-        rows = build_rows(models, args.prompt_length, args.eps, args.bits_per_value, args.q, args.dps)
+        rows = build_rows(models, args.prompt_length, args.eps, args.bits_per_value, args.q, work_dps)
     except ValueError as error:
         parser.error(str(error))
-    with evaluate.with_precision(args.dps):     # out-of-range values are written with every computed digit
+    with evaluate.with_precision(args.dps):     # out-of-range values are written with --dps digits
         text = FORMATTERS[args.format](rows, args.digits)
     print(text)
     return 0

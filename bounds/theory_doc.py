@@ -137,19 +137,22 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_PATH, help=f"the file (default {DEFAULT_PATH})")
     args = parser.parse_args(argv)
     text = render()
-    if args.check:
-        current = args.out.read_text(encoding="utf-8") if args.out.is_file() else None
-        if current != text:
-            sys.stderr.write(f"{args.out} is out of date with bounds.all_results(): run python -m bounds.theory_doc\n")
-            return 1
-        print(f"{args.out} is up to date")
-        return 0
-    if args.out.is_dir() or not args.out.parent.is_dir():
-        parser.error(f"--out {args.out}: not a file in an existing folder")
-    args.out.write_text(text, encoding="utf-8")
+    name = str(args.out) if len(str(args.out)) <= 80 else str(args.out)[:77] + "..."
+    try:
+        if args.check:
+            current = args.out.read_text(encoding="utf-8") if args.out.is_file() else None
+            if current != text:
+                sys.stderr.write(f"{name} is out of date with bounds.all_results(): run python -m bounds.theory_doc\n")
+                return 1
+            print(f"{args.out} is up to date")
+            return 0
+        if args.out.is_dir() or not args.out.parent.is_dir():
+            parser.error(f"--out {name}: not a file in an existing folder")
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as error:               # a name too long, no permission, a full disk: one line, exit 2
+        parser.error(f"--out {name}: {error.strerror or error}")
     print(f"wrote {args.out}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -185,10 +185,29 @@ def array_positive(name: str, value) -> np.ndarray:
     return x
 
 
+EXACT_INTEGER_LIMIT = 2 ** 53   # float64 holds every integer up to here, and not all beyond
+
+
 def array_integer_at_least(name: str, value, low: int) -> np.ndarray:
-    """float64 array of integers >= low (exact up to 2^53)."""
+    """float64 array of integers >= low, at most 2^53 (above, float64 would round them: refused).
+
+    >>> array_integer_at_least("d", 2 ** 60 + 1, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: d must be an integer from 1 to 2^53 on the fast path (float64), got 1152921504606846977: use bounds.evaluate (mpmath)
+    """
     what = "a positive integer" if low == 1 else f"an integer >= {low}"
+    exact = np.asarray(value, dtype=object) if not isinstance(value, str) else None
+    if exact is not None and exact.dtype == object:
+        for item in exact.ravel():
+            item = precision.plain_number(item)
+            if isinstance(item, numbers.Integral) and not isinstance(item, bool) and abs(int(item)) > EXACT_INTEGER_LIMIT:
+                raise ValueError(f"{name} must be an integer from {low} to 2^53 on the fast path (float64), "
+                                 f"got {int(item)}: use bounds.evaluate (mpmath)")
     x = _array(name, value, what)
+    if np.any(x > EXACT_INTEGER_LIMIT):
+        raise ValueError(f"{name} must be an integer from {low} to 2^53 on the fast path (float64), got "
+                         f"{_first_bad(value, x > EXACT_INTEGER_LIMIT)}: use bounds.evaluate (mpmath)")
     bad = (x != np.floor(x)) | (x < low)
     if np.any(bad):
         raise ValueError(f"{name} must be {what}, got {_first_bad(value, bad)}")
@@ -261,6 +280,10 @@ def cli_type(check, name: str, *extra):
             raise argparse.ArgumentTypeError(str(error)) from None
         if not isinstance(value, mpmath.mpf):
             return value
-        return int(value) if integer else float(value)
+        if integer:
+            return int(value)
+        as_float = float(value)
+        # outside the double range (1e-400, 1e400) the exact mpf is kept: a float would be 0 or inf
+        return as_float if as_float != 0 and math.isfinite(as_float) else value
     parse.__name__ = name.lstrip("-").replace("-", "_")   # argparse names the type in its messages
     return parse
