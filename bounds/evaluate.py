@@ -388,7 +388,7 @@ def _log2_cone_floor(radius, eps) -> mpmath.mpf:
 def _log2_cone_per_vector(d, radius, eps, theta) -> mpmath.mpf:
     d_ = _positive_integer("d", d)
     # the two terms cancel for a narrow cone: the precision grows with the digits lost (_cancelling_sum)
-    estimate = _cancelling_sum(lambda: [d_ * _log2_one_plus_ratio(radius, eps), log2_cone_fraction(d, theta, dps=mp.dps)])
+    estimate = _cancelling_sum(lambda: [d_ * _log2_one_plus_ratio(radius, eps), log2_cone_fraction.__wrapped__(d, theta)])
     return max(estimate, _log2_cone_floor(radius, eps))
 
 
