@@ -25,7 +25,11 @@ T2_LOG2 = Result(
     source="[MLPT] claim 2; [HMDO] Thm/Cor 4.9-4.11",
     assumptions=(
         "no positional information: attention permutation-equivariant and duplication-invariant",
-        "the model sees a context only through its empirical measure mu_X",
+        "the model sees a context only through its empirical measure mu_X: a non-causal attention stack of any "
+        "depth read out by a permutation-invariant map (mean pooling, or a fixed query outside the context); "
+        "not a causal stack of two or more layers (the mask carries order)",
+        "a single causal layer read at the last position gives F(x_n, mu_X): the count carries the factor |V| "
+        "(log2|V| bits more on log2 Bw), with the Lipschitz constant uniform over the last token",
         "precision eps in the Wasserstein-q distance, q >= 1",
         "support in B(0, r); stars-and-bars count C(Neps+K, Neps) <= (e*(Neps+K)/Neps)^Neps",
     ),

@@ -36,3 +36,26 @@ def test_check_fails_on_a_stale_or_missing_file(tmp_path, capsys):
 def test_readme_points_to_the_theory_reference_in_the_repository():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "docs/theory.md" in readme and "THEORY.md" not in readme.replace("docs/theory.md", "")
+
+
+def test_t2_finite_vocabulary_prints_upper_bounds_rounded_up():
+    import mpmath
+    from fractions import Fraction
+    from bounds import PRESETS, precision
+    from bounds.table import build_rows
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "t2_finite_vocabulary.md").read_text(encoding="utf-8")
+    lines = [line for line in doc.splitlines() if line.startswith("| ")]
+    columns = ["log2_log2_meanfield", "log2_meanfield_vocab_q1", "tokens_meanfield_vocab_q1",
+               "log2_meanfield_vocab_q2", "tokens_meanfield_vocab_q2"]
+    rows = {row["model"]: row for row in build_rows([p for p in PRESETS.values() if p.radius is not None], [1])}
+    checked = 0
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] not in rows:
+            continue
+        for key, text in zip(columns, cells[4:9]):
+            printed = Fraction(text.replace(",", ""))
+            exact = precision._exact_fraction(rows[cells[0]][key])
+            assert exact <= printed <= exact * (1 + Fraction(1, 10 ** 4)), (cells[0], key, text, float(exact))
+            checked += 1
+    assert checked == 5 * len(rows)
