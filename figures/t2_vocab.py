@@ -15,7 +15,7 @@ measured radius, beside the model's context window (max_position_embeddings) whe
 Example:
     >>> rows = preset_rows()
     >>> round(rows["pythia-160m"]["tokens_q1"]), rows["pythia-160m"]["context_window"]
-    (56151, 2048)
+    (52930, 2048)
 """
 from __future__ import annotations
 

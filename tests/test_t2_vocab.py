@@ -48,12 +48,12 @@ def test_fast_path_never_overflows_at_the_extremes():
 def test_exact_small_cases():
     # |V| = 2, D/eps = 1, q = 1: K = 1, the net is the two contexts of length 1
     assert evaluate.log2_vocab_net_size(2, 0.5, 1, 1) == 1
-    # |V| = 3, 2r/eps = 4, q = 1: K = ceil(1 * 4) = 4, C(6, 2) = 15 multisets of length 4
-    assert abs(evaluate.log2_vocab_net_size(3, 2, 1, 1) - mpmath.log(15, 2)) < 1e-40
-    # |V| = 4, 2r/eps = 3, q = 2: K = ceil(2 * 9) = 18, C(21, 3) = 1330
-    assert abs(evaluate.log2_vocab_net_size(4, 1.5, 1, 2) - mpmath.log(1330, 2)) < 1e-40
-    # closed form by hand: log2 e + 2*log2(e + (e/2)*4) = log2 e + 2*log2(3e)
-    assert abs(evaluate.log2_meanfield_vocab(3, 2, 1, 1) - (3 * mpmath.log(mpmath.e, 2) + 2 * mpmath.log(3, 2))) < 1e-40
+    # |V| = 3, 2r/eps = 4, q = 1: K = ceil((1*2/3) * 4) = 3, C(5, 2) = 10 multisets of length 3
+    assert abs(evaluate.log2_vocab_net_size(3, 2, 1, 1) - mpmath.log(10, 2)) < 1e-40
+    # |V| = 4, 2r/eps = 3, q = 2: K = ceil((2*2/4) * 9) = 9, C(12, 3) = 220
+    assert abs(evaluate.log2_vocab_net_size(4, 1.5, 1, 2) - mpmath.log(220, 2)) < 1e-40
+    # closed form by hand: log2 e + 2*log2(e + (e/4)*4) = log2 e + 2*log2(2e)
+    assert abs(evaluate.log2_meanfield_vocab(3, 2, 1, 1) - (3 * mpmath.log(mpmath.e, 2) + 2)) < 1e-40
 
 
 def test_closed_form_is_above_the_exact_count_and_below_the_sketch():
@@ -105,7 +105,7 @@ def test_preset_context_windows_and_table_columns():
     assert rows["pythia-160m"]["context_window"] == 2048 and rows["llama-3.2-1b"]["context_window"] == 131072
     assert "max_position_embeddings" in bounds.PRESETS["pythia-160m"].sources["context_window"]
     row = rows["pythia-160m"]
-    assert round(float(row["tokens_meanfield_vocab_q1"])) == 56151
+    assert round(float(row["tokens_meanfield_vocab_q1"])) == 52930
     assert row["log2_meanfield_vocab_q2"] > row["log2_meanfield_vocab_q1"]
     assert rows["smollm2-135m"]["log2_meanfield_vocab_q1"] is None    # no measured radius
     for model, values in rows.items():
