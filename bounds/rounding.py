@@ -10,8 +10,12 @@ every digit.
   doubles (or for an eps such as 2^-2000), {"value": exact text, "log2": log2|x|}. Never inf or nan.
 - `latex_escape(text)`: every character special to LaTeX escaped.
 
-The value rounded is the mpf the evaluators return (50 digits by default), whose own error (~10^-dps
-relative) is far below any printed digit: rounding it outward rounds the bound outward.
+The value rounded is the mpf the evaluators return, taken exactly as it is (every bit, never first cut to
+mpmath's working precision or to the printed digits). The evaluators work at least 10 digits beyond the
+requested ones and add digits where their terms cancel, and `bounds.table` evaluates at least --digits + 10
+digits (20 for JSON and CSV), so the value's own error sits far below any printed digit: rounding it outward
+rounds the bound outward. JSON and CSV write `safe_double`: a double whose shortest text, read as a
+decimal, is itself on the safe side.
 
 >>> decimal_text(mpmath.mpf(2) / 3, 3, "upper"), decimal_text(mpmath.mpf(2) / 3, 3, "lower")
 ('0.667', '0.666')

@@ -2,9 +2,11 @@
 
 Each row is one (model, prompt length m): T1's log2 Npr(m), consequence A's C and C*m, T2's
 log2 log2 Bw, the cone-refined C, and the measured slope with the ratio bound/measured where known.
-Evaluated with mpmath at 50 digits (`--dps`). Markdown and LaTeX print `--digits` significant digits,
-every bound rounded outward (an upper bound up, a lower bound down: `DIRECTION`); JSON and CSV carry every
-value at full double precision (rounded outward too), or as exact text plus log2 outside the double range.
+Evaluated with mpmath at 50 digits (`--dps`; at least --digits + 10, and 20 for JSON and CSV: `working_dps`).
+Markdown and LaTeX print `--digits` significant digits, every bound rounded outward from the exact mpf (an
+upper bound up, a lower bound down: `DIRECTION`); JSON and CSV carry every value at full double precision,
+as a text that read as a decimal is on the safe side too, or as exact text plus log2 outside the double
+range. A custom row may not take the name of another row (exit 2).
 The results, their assumptions and sources: docs/theory.md.
 
 Examples:

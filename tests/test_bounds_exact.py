@@ -4,7 +4,6 @@ bound on the safe side of it, at the extremes of the valid inputs.
 The formulas below are written here from docs/theory.md, not taken from bounds: mpmath at 120 digits,
 exact integers and fractions where the quantity is a count. Points are drawn with a seeded generator.
 """
-import contextlib
 import csv
 import io
 import itertools
@@ -200,11 +199,6 @@ def _points():
 
 
 POINTS = _points()
-# the modules this suite covers; a new module's results get their own independent formulas in its test
-COVERED = {key for key, result in bounds.all_results().items()
-           if type(result).__module__ == "bounds.symbols" and key in POINTS or key in POINTS}
-
-
 def test_every_registered_result_of_these_modules_has_independent_points():
     from bounds import consequences, refinements, t1, t2
     keys = set(t1.RESULTS) | set(consequences.RESULTS) | set(t2.RESULTS) | set(refinements.RESULTS)
@@ -519,3 +513,19 @@ def test_last_token_adds_log2_vocab():
     causal = bounds.log2_meanfield_vocab(50304, 63.62, "fp16", 1, last_token=True)
     assert rel_close(causal - plain, mpmath.log(50304, 2), mpmath.mpf("1e-40"))
     assert float(fast.log2_meanfield_vocab(50304, 63.62, 2.0 ** -10, 1, last_token=True)) == pytest.approx(float(causal), rel=1e-13)
+
+
+def test_machine_values_read_as_decimals_are_on_the_safe_side_both_ways():
+    rng = random.Random(SEED + 5)
+    with mpmath.workdps(60):
+        for _ in range(3000):
+            x = mpmath.mpf(rng.choice([-1, 1])) * mpmath.mpf(10) ** rng.uniform(-300, 300) * (1 + mpmath.rand())
+            exact = precision._exact_fraction(x)
+            up, down = rounding.machine_value(x, "upper"), rounding.machine_value(x, "lower")
+            assert Fraction(repr(up)) >= exact >= Fraction(repr(down)), x
+            assert abs(up - down) <= 4 * math.ulp(float(x))
+        for exponent in (-2000, -1000, 700, 5000):                 # outside the double range: exact text
+            x = mpmath.mpf(3) ** exponent
+            up, down = rounding.machine_value(x, "upper"), rounding.machine_value(x, "lower")
+            exact = precision._exact_fraction(x)
+            assert _cell_fraction(up["value"]) >= exact >= _cell_fraction(down["value"])
