@@ -7,9 +7,10 @@ evaluate (mpmath), fast (numpy), validate (one rule per argument, for all of the
 bound outward), presets (architectures with sourced facts), table and bench (CLIs), theory_doc (writes
 docs/theory.md from `all_results()`).
 
-Every evaluator returns an mpmath mpf computed at 50 significant digits, or at the digits of a `dps=`
+Every evaluator returns an mpmath mpf right to 50 significant digits, or to the digits of a `dps=`
 keyword, of an enclosing `with with_precision(dps):` block (which also sets mpmath's working precision),
-or of an enclosing `mpmath.workdps(n)` with n > 50.
+or of an enclosing `mpmath.workdps(n)` with n > 50: it works with 10 guard digits more, and raises its
+precision further where its terms cancel.
 Importing bounds raises mpmath's global precision (mpmath.mp.dps) to at least 50 digits, so arithmetic
 on the returned values keeps their digits.
 
