@@ -85,18 +85,22 @@ def _lost_digits(total, *terms) -> int:
 
 def _cancelling_sum(terms_at, limit: int = 20000):
     """sum(terms_at()) to the working precision where the terms cancel: evaluated again with the lost
-    digits added (Ziv's strategy) until fewer than GUARD_DIGITS/2 are lost, or exactly 0 at `limit` digits."""
+    digits added (Ziv's strategy) until fewer than GUARD_DIGITS/2 are lost. A sum that is exactly 0 at
+    the working precision and again at twice as many digits is taken as an exact cancellation (log2 8 = 3)."""
     base = mp.dps
     extra = 0
     while True:
         with mp.workdps(base + extra):
             terms = terms_at()
             total = mpmath.fsum(terms)
+            if total == 0:
+                if extra >= base:
+                    return mpmath.mpf(0)
+                extra = base + GUARD_DIGITS
+                continue
             lost = _lost_digits(total, *terms)
-        if lost <= extra + GUARD_DIGITS // 2:
+        if lost <= extra + GUARD_DIGITS // 2 or base + extra >= limit:
             return +total
-        if base + extra >= limit:
-            return mpmath.mpf(0) if total == 0 else +total
         extra = min(lost + GUARD_DIGITS, limit - base)
 
 

@@ -529,3 +529,16 @@ def test_machine_values_read_as_decimals_are_on_the_safe_side_both_ways():
             up, down = rounding.machine_value(x, "upper"), rounding.machine_value(x, "lower")
             exact = precision._exact_fraction(x)
             assert _cell_fraction(up["value"]) >= exact >= _cell_fraction(down["value"])
+
+
+def test_an_exact_cancellation_is_zero_and_fast():
+    import time
+    start = time.perf_counter()
+    assert bounds.cross_entropy_floor_bits(30, 10, 8) == 0 and bounds.log2_accessible_fraction(30, 10, 8) == 0
+    assert bounds.cross_entropy_floor_bits(3 * 10 ** 6, 10 ** 6, 8) == 0
+    assert time.perf_counter() - start < 2.0
+    # a float next to n*log2|V| is not an exact cancellation: its few remaining digits are kept
+    ell = 10 ** 6 * math.log2(10)
+    with mpmath.workdps(HIGH):
+        want = 10 ** 6 * mpmath.log(10, 2) - hp(ell)
+    assert want != 0 and rel_close(bounds.cross_entropy_floor_bits(ell, 10 ** 6, 10), want)
