@@ -242,3 +242,11 @@ def tokens_meanfield_vocab(vocab, radius, eps, q) -> np.ndarray:
     56151
     """
     return log2_meanfield_vocab(vocab, radius, eps, q) / np.log2(_size("vocab", vocab))
+
+
+# Prefix tuning: its fast path lives beside its evaluators, in bounds/prefix.py.
+from .prefix import fast_log2_prefixes_ball as log2_prefixes_ball  # noqa: E402
+from .prefix import fast_log2_prefixes_grid as log2_prefixes_grid  # noqa: E402
+from .prefix import fast_min_virtual_tokens_prefix as min_virtual_tokens_prefix  # noqa: E402
+from .prefix import fast_min_virtual_tokens_prompt as min_virtual_tokens_prompt  # noqa: E402
+from .prefix import fast_tokens_per_virtual_token_prefix as tokens_per_virtual_token_prefix  # noqa: E402
