@@ -388,12 +388,12 @@ def plan(facts: dict, adapter: dict | None = None, *, radius: float | None = Non
     elif facts["dtype"].value and bounds.precision.is_dtype_name(facts["dtype"].value):
         eps_label, eps_src = facts["dtype"].value, facts["dtype"].source
     else:
-        eps_label, eps_src = "fp32", "default fp32 (the model computes in float32)"
+        eps_label, eps_src = "fp32", "default: fp32 (the model computes in float32)"
     try:
         eps_value = bounds.parse_eps(eps_label)
     except ValueError as exc:
         raise PlanError(f"--eps: {exc}") from None
-    add("precision", "eps", eps_value, f"{eps_label} ({eps_src})")
+    add("precision", "eps", eps_value, eps_src if eps_src.startswith("default") else f"{eps_label} ({eps_src})")
     add("precision", "m (virtual tokens)", m, m_source)
 
     log2_v = mpmath.log(vocab, 2)
