@@ -113,3 +113,17 @@ def test_sympy_stays_lazy_and_results_carry_their_source():
     assert r"d_{kv}" in bounds.latex("prefix_ball") and r"\lceil" in bounds.latex("m_min_prefix")
     assert prefix.M_MIN_PROMPT == sp.ceiling(sp.Symbol("N", integer=True, positive=True) * sp.Symbol("k", integer=True, positive=True)
                                              * log2(sp.Symbol("A", integer=True, positive=True)) / (d * log2(1 + 2 * r / eps)))
+
+
+def test_table_prefix_columns_use_kv_heads_times_head_dim():
+    from bounds import table
+    from bounds.presets import PRESETS
+
+    row = table.build_rows([PRESETS["llama-3.1-8b"]], [20], eps_text="fp32", radius_kv=3.0)[0]
+    assert row["prefix_values_per_token"] == 2 * 32 * 8 * 128
+    by_hand = 20 * 2 * 32 * 8 * 128 * math.log2(1 + 2 * 3.0 / 2.0 ** -23)
+    assert float(row["log2_prefixes"]) == pytest.approx(by_hand, rel=1e-12)
+    assert float(row["prefix_tokens_per_vector"]) == pytest.approx(by_hand / 20 / math.log2(128256), rel=1e-12)
+    plain = table.build_rows([PRESETS["llama-3.1-8b"]], [1])[0]
+    assert plain["log2_prefixes"] is None and plain["prefix_values_per_token"] == 65536   # no r_kv: no count
+    assert table.direction("log2_prefixes") == "upper"
