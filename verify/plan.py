@@ -417,7 +417,7 @@ def plan(facts: dict, adapter: dict | None = None, *, radius: float | None = Non
             flt = (bounds.log2_prefixes_float(layers, m, d_kv, r_kv, eps_label) if name == "prefix"
                    else bounds.log2_prompts_float(d, m_prompt, r, eps_label))
             add(sec, f"{name} tuning: float form, log2 Npr (bits)", flt,
-                f"bounds: {'prefix_float' if name == 'prefix' else 't1_float'}, {eps_label} values in [-r, r]", "upper")
+                (f"bounds: prefix_float, {eps_label} values in [-r_kv, r_kv]" if name == "prefix" else f"bounds: t1_float, {eps_label} values in [-r, r]"), "upper")
     add("beside it, at equal m", "prefix/prompt slope ratio", prefix_bits / prompt_bits,
         f"2*L*d_kv*log2(1+2r_kv/eps) / (d*log2(1+2r/eps)); 2*L*d_kv/d = {mpmath.nstr(mpmath.mpf(2 * layers * d_kv) / d, 6)}", "upper")
     if measured:
