@@ -111,8 +111,9 @@ def test_every_format_prints(setup, fmt):
 
 def test_measured_radius_and_r_kv_from_the_model(setup):
     rows = plan.plan(plan.read_model_dir(setup / "base"), None,
-                     measured=plan.measure(model_dir=setup / "base", samples=2, max_length=16))
+                     measured=plan.measure(model_dir=setup / "base", samples=2, max_length=16, cells=500))
     got = _values(rows)
+    assert got[("refinements (measured)", "prompt tuning: C non-uniform cells (tokens per vector)")] >= 0
     assert 0 < got[("radius", "r (prompt values, l_inf)")] < 100 and 0 < got[("radius", "r_kv (prefix keys/values, l_inf)")] < 100
     assert ("refinements (measured)", "prompt tuning: C box (tokens per vector)") in got
 

@@ -264,7 +264,8 @@ def _adapter_tensor(folder: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- measuring
-def measure(model_dir=None, gguf=None, *, samples: int = 8, max_length: int = 256, seed: int = 0, log=None) -> dict:
+def measure(model_dir=None, gguf=None, *, samples: int = 8, max_length: int = 256, seed: int = 0, cells: int = 0,
+            log=None) -> dict:
     """Load the model (verify.real) and measure r (last-layer states, ``verify.real.measure_geometry``),
     theta, the box, and r_kv: the largest |key| or |value| the model itself puts in its cache on
     ``samples`` random-token sequences of ``max_length`` (the values a prefix stands in for)."""
@@ -293,7 +294,14 @@ def measure(model_dir=None, gguf=None, *, samples: int = 8, max_length: int = 25
             for keys, values in _cache_layers(cache):
                 r_kv = max(r_kv, float(keys.abs().max()), float(values.abs().max()))
     sides = [h - l for l, h in zip(geometry["lo"], geometry["hi"])]
-    return {"r": geometry["r"], "theta": geometry["theta"], "sides": sides, "r_kv": r_kv,
+    volumes = None
+    if cells:
+        if log:
+            log(f"plan: {cells} Monte Carlo points for the next-token cells (verify.real.cell_counts)")
+        counts, _ = real.cell_counts(lm, geometry["r"], cells, seed=seed + 2)
+        volumes = real.cell_volumes(counts, cells).tolist()
+    return {"r": geometry["r"], "theta": geometry["theta"], "sides": sides, "r_kv": r_kv, "volumes": volumes,
+            "cells": cells,
             "settled": geometry["settled"], "samples": samples, "max_length": geometry["max_length"],
             "seconds": round(time.time() - t0, 1)}
 
@@ -428,6 +436,11 @@ def plan(facts: dict, adapter: dict | None = None, *, radius: float | None = Non
         sides = [max(float(s), 1e-30) for s in measured["sides"]]
         add("refinements (measured)", "prompt tuning: C box (tokens per vector)",
             bounds.log2_prompts_box(sides, 1, eps_value) / log2_v, "bounds: box, per-coordinate ranges of the measured states", "upper")
+        if measured.get("volumes"):
+            # n* - 1 with n* the non-uniform threshold at log2 Pk = one vector's ball count (verify.real.table1_row)
+            n_star = bounds.nonuniform_threshold(measured["volumes"], float(prompt_bits / m_prompt))
+            add("refinements (measured)", "prompt tuning: C non-uniform cells (tokens per vector)", n_star - 1,
+                f"bounds: nonuniform, {measured['cells']} Monte Carlo points (verify.real.cell_counts)")
     # T2 with a finite vocabulary, q = 1, never above the support-net form (as bounds.table)
     t2_bits = min(bounds.log2_meanfield_vocab(vocab, r, eps_value, 1), bounds.log2_meanfield(d, r, eps_value, 1))
     add("T2 (finite vocabulary, q = 1)", "log2 Bw_V (bits)", t2_bits, "bounds: log2_meanfield_vocab (min with log2_meanfield, the support-net form)", "upper")
@@ -531,6 +544,8 @@ def main(argv=None) -> int:
     p.add_argument("--virtual-tokens", type=int, help=f"m without an adapter (default {DEFAULT_VIRTUAL_TOKENS})")
     p.add_argument("--samples", type=int, default=8, help="random prompts for measuring r and r_kv (default 8)")
     p.add_argument("--max-length", type=int, default=256, help="their length (default 256)")
+    p.add_argument("--cells", type=int, default=10_000, help="Monte Carlo points for the non-uniform-cell "
+                   "refinement when the model is measured (default 10000; 0 leaves it out)")
     p.add_argument("--format", choices=sorted(FORMATTERS), default="markdown")
     try:
         args = p.parse_args(argv)
@@ -552,8 +567,10 @@ def main(argv=None) -> int:
             adapter and "tensor_radius" in adapter and adapter["method"].value == "prefix")
         measured = None
         if need_r or need_kv:
+            if args.cells < 0:
+                raise UsageError(f"--cells must be >= 0, got {args.cells}")
             measured = measure(args.model_dir, args.gguf, samples=args.samples, max_length=args.max_length,
-                               log=lambda text: print(text, file=sys.stderr, flush=True))
+                               cells=args.cells, log=lambda text: print(text, file=sys.stderr, flush=True))
         rows = plan(facts, adapter, radius=args.radius, radius_kv=args.radius_kv, eps=args.eps, dataset=dataset,
                     measured=measured, virtual_tokens=args.virtual_tokens)
         print(FORMATTERS[args.format](rows))
