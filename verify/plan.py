@@ -456,7 +456,7 @@ def plan(facts: dict, adapter: dict | None = None, *, radius: float | None = Non
         need = n_examples * k * mpmath.log(alphabet, 2)
         sec = "necessary condition only (--dataset)"
         add(sec, "bits to store (N*k*log2|A|)", need, f"N = {n_examples}, k = {k}, |A| = {alphabet} ({a_src})", "lower")
-        add(sec, "prompt tuning: m_min", bounds.min_virtual_tokens_prompt(n_examples, k, alphabet, d, r, eps_value) * 1,
+        add(sec, "prompt tuning: m_min", bounds.min_virtual_tokens_prompt(n_examples, k, alphabet, d, r, eps_value),
             "bounds: m_min_prompt; fewer vectors cannot store it, more may still fail")
         add(sec, "prefix tuning: m_min", bounds.min_virtual_tokens_prefix(n_examples, k, alphabet, layers, d_kv, r_kv, eps_value),
             "bounds: m_min_prefix; fewer virtual tokens cannot store it, more may still fail")
