@@ -40,6 +40,8 @@ from .evaluate import (
     tokens_per_vector_cone,
     with_precision,
 )
+from .prefix import (log2_prefixes_ball, log2_prefixes_float, log2_prefixes_grid, min_virtual_tokens,
+                     min_virtual_tokens_prefix, min_virtual_tokens_prompt, tokens_per_virtual_token_prefix)
 from .precision import bits_per_value, count_representable, eps_of_dtype, parse_eps
 from .presets import PRESETS, Preset, get_preset
 
@@ -63,9 +65,9 @@ def all_results() -> dict:
     >>> sorted(all_results())[:3]
     ['box', 'cone', 'cross_entropy_floor']
     """
-    from . import consequences, refinements, t1, t2
+    from . import consequences, prefix, refinements, t1, t2
     merged = {}
-    for module in (t1, consequences, t2, refinements):
+    for module in (t1, consequences, t2, refinements, prefix):
         merged.update(module.RESULTS)
     return merged
 
@@ -96,4 +98,6 @@ __all__ = [
     "log2_prompts_ball", "log2_prompts_bits", "log2_prompts_box", "log2_prompts_cone", "log2_prompts_float",
     "log2_prompts_grid", "median_log2_volume_product", "n_max_dataset", "nonuniform_threshold",
     "parse_eps", "tokens_per_vector", "tokens_per_vector_cone", "with_precision",
+    "log2_prefixes_ball", "log2_prefixes_float", "log2_prefixes_grid", "min_virtual_tokens",
+    "min_virtual_tokens_prefix", "min_virtual_tokens_prompt", "tokens_per_virtual_token_prefix",
 ]

@@ -267,3 +267,13 @@ for _name, _func in list(globals().items()):
     if not _name.startswith("_") and callable(_func) and getattr(_func, "__module__", None) == __name__:
         globals()[_name] = _quiet(_func)
 del _name, _func
+
+
+# Prefix tuning: its fast path lives beside its evaluators, in bounds/prefix.py.
+from . import prefix as _prefix  # noqa: E402
+
+log2_prefixes_ball = _quiet(_prefix.fast_log2_prefixes_ball)
+log2_prefixes_grid = _quiet(_prefix.fast_log2_prefixes_grid)
+min_virtual_tokens_prefix = _quiet(_prefix.fast_min_virtual_tokens_prefix)
+min_virtual_tokens_prompt = _quiet(_prefix.fast_min_virtual_tokens_prompt)
+tokens_per_virtual_token_prefix = _quiet(_prefix.fast_tokens_per_virtual_token_prefix)

@@ -36,6 +36,8 @@ class Preset:
     slope: float | None = None
     sources: dict = field(default_factory=dict)
     context_window: int | None = None   # tokens (max_position_embeddings of the public config); None if unsure
+    kv_heads: int | None = None         # key/value heads (num_key_value_heads; = heads without GQA)
+    head_dim: int | None = None         # width of one head (head_dim, else hidden_size / num_attention_heads)
 
 
 def _hf(repo: str) -> str:
@@ -81,6 +83,15 @@ _CONTEXT_WINDOWS = {
 _ALL = [replace(p, context_window=_CONTEXT_WINDOWS[p.name][0],
                 sources={**p.sources, "context_window": _CONTEXT_WINDOWS[p.name][1]})
         if p.name in _CONTEXT_WINDOWS else p for p in _ALL]
+# Key/value heads and head_dim (prefix tuning's d_kv = kv_heads*head_dim, bounds/prefix.py): num_key_value_heads
+# and head_dim of each public HF config.json (GPT-NeoX has no GQA: kv_heads = heads, head_dim = d/heads).
+_KV = {"pythia-160m": (12, 64), "pythia-410m": (16, 64), "pythia-1b": (8, 256), "pythia-1.4b": (16, 128),
+       "pythia-2.8b": (32, 80), "qwen2.5-0.5b": (2, 64), "qwen2.5-1.5b": (2, 128), "llama-3.2-1b": (8, 64),
+       "llama-3.2-3b": (8, 128), "llama-3.1-8b": (8, 128), "gemma-3-270m": (1, 256), "smollm2-135m": (3, 64)}
+_ALL = [replace(p, kv_heads=_KV[p.name][0], head_dim=_KV[p.name][1],
+                sources={**p.sources, "kv_heads": "HF config (num_key_value_heads; num_attention_heads for GPT-NeoX)",
+                         "head_dim": "HF config (head_dim, else hidden_size / num_attention_heads)"})
+        if p.name in _KV else p for p in _ALL]
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in _ALL}
 
 

@@ -57,6 +57,9 @@ COLUMNS = [
     ("tokens_per_vector_16bit", "C 16-bit"),
     ("empirical_tokens_per_vector", "measured"),
     ("ratio", "C/measured"),
+    ("prefix_values_per_token", "prefix 2*L*d_kv"),          # prefix tuning (bounds/prefix.py)
+    ("log2_prefixes", "log2 Npr_prefix (bits)"),
+    ("prefix_tokens_per_vector", "C prefix (tok/vtok)"),
 ]
 LATEX_HEADERS = {
     "vocab": r"$|V|$", "radius": r"$r$", "eps": r"$\varepsilon$", "prompt_length": r"$m$", "d": r"$d$",
@@ -67,6 +70,8 @@ LATEX_HEADERS = {
     "context_window": "context",
     "tokens_per_vector_16bit": r"$16d/\log_2|V|$",
     "empirical_tokens_per_vector": "measured", "ratio": r"$C$/measured", "model": "model",
+    "prefix_values_per_token": r"$2Ld_{kv}$", "log2_prefixes": r"$\log_2 N_{pr}^{prefix}$",
+    "prefix_tokens_per_vector": r"$C_{prefix}$",
 }
 
 
@@ -201,7 +206,7 @@ def _checked(model: Preset) -> Preset:
 
 
 def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = None, bits: float | None = None,
-               q: float = DEFAULT_Q, dps: int = evaluate.DEFAULT_DPS) -> list[dict]:
+               q: float = DEFAULT_Q, dps: int = evaluate.DEFAULT_DPS, radius_kv: float | None = None) -> list[dict]:
     """Rows of mpmath values (mpf) and facts, one per (model, prompt length); None where a fact is missing.
 
     >>> rows = build_rows([PRESETS["smollm2-135m"]], [2], bits=16)
@@ -264,8 +269,26 @@ def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = 
                     "tokens_per_vector_16bit": 16 * model.d / log2_vocab,
                     "empirical_tokens_per_vector": model.slope,
                     "ratio": c / model.slope if c is not None and model.slope is not None else None,
+                    **_prefix_columns(model, m, eps, bits, radius_kv, log2_vocab),
                 })
     return rows
+
+
+def _prefix_columns(model: Preset, m: int, eps, bits, radius_kv, log2_vocab) -> dict:
+    """Prefix tuning (bounds/prefix.py) where L, kv_heads and head_dim are known: values per virtual token
+    2*L*d_kv, and with --radius-kv (ball form) or --bits-per-value (p-bit form) its count and C."""
+    from . import prefix
+    known = None not in (model.layers, model.kv_heads, model.head_dim)
+    values = 2 * model.layers * model.kv_heads * model.head_dim if known else None
+    if not known or (bits is None and radius_kv is None):
+        per_token = None
+    elif bits is not None:
+        per_token = mpmath.mpf(bits) * values
+    else:
+        per_token = prefix.log2_prefixes_ball(model.layers, 1, model.kv_heads * model.head_dim, radius_kv, eps)
+    return {"kv_heads": model.kv_heads, "head_dim": model.head_dim, "radius_kv": radius_kv,
+            "prefix_values_per_token": values, "log2_prefixes": per_token * m if per_token is not None else None,
+            "prefix_tokens_per_vector": per_token / log2_vocab if per_token is not None else None}
 
 
 # ----------------------------------------------------------------------------------------- formatting
@@ -281,6 +304,8 @@ DIRECTION = {
     "d": None, "vocab": None, "layers": None, "heads": None, "radius": None, "theta": None, "eps": None,
     "q": None, "bits_per_value": None, "prompt_length": None, "empirical_tokens_per_vector": None,
     "context_window": None,
+    "kv_heads": None, "head_dim": None, "radius_kv": None, "prefix_values_per_token": None,
+    "log2_prefixes": "upper", "prefix_tokens_per_vector": "upper",
 }
 
 
@@ -405,7 +430,9 @@ def _note(rows: list[dict]) -> str:
             f"(docs/t2_finite_vocabulary.md) at q = 1 and 2, in bits and in tokens' worth (bits/log2|V|); "
             f"context = max_position_embeddings of the model's config; r = l_inf radius of last-layer states "
             f"(HMDO Table 2), '-' where unknown; C 16-bit = 16*d/log2|V| (Kuratov et al.'s capacity); "
-            f"measured = cramming slope n50 per prompt vector; C/measured = bound over measured.")
+            f"measured = cramming slope n50 per prompt vector; C/measured = bound over measured; prefix columns: "
+            f"prefix tuning's 2*L*d_kv values per virtual token (d_kv = kv_heads*head_dim), its count at --radius-kv "
+            f"or --bits-per-value and C prefix in tokens per virtual token (bounds/prefix.py).")
 
 
 def format_latex(rows: list[dict], digits: int) -> str:
@@ -461,6 +488,8 @@ def make_parser() -> OneLineArgumentParser:
                         help="precision: fp64/fp32/bf16/fp16, 2^-10, 2**-10 or 1e-3 (default fp16 = 2^-10)")
     parser.add_argument("--bits-per-value", type=bits_value, metavar="P",
                         help="use T1's p-bit form: log2 Npr = P*d*m, C = P*d/log2|V| (P a number or dtype)")
+    parser.add_argument("--radius-kv", type=positive_number,
+                        help="radius r_kv of prefix keys/values: adds prefix tuning's ball-form count (bounds/prefix.py)")
     parser.add_argument("--q", type=wasserstein_order, default=DEFAULT_Q, help="Wasserstein order for T2 (>= 1)")
     parser.add_argument("--prompt-length", type=prompt_lengths, default=[1], metavar="LIST",
                         help="prompt lengths m: '1,2,4', '1:8' (inclusive) or '1:16:3' (default 1)")
@@ -541,7 +570,7 @@ def main(argv=None) -> int:
         parser.error(f"{len(models)} models x {len(args.prompt_length)} prompt lengths: at most {MAX_ROWS} rows")
     work_dps = working_dps(args.dps, args.digits, args.format)
     try:
-        rows = build_rows(models, args.prompt_length, args.eps, args.bits_per_value, args.q, work_dps)
+        rows = build_rows(models, args.prompt_length, args.eps, args.bits_per_value, args.q, work_dps, args.radius_kv)
     except ValueError as error:
         parser.error(str(error))
     with evaluate.with_precision(args.dps):     # out-of-range values are written with --dps digits

@@ -19,7 +19,7 @@ from . import validate
 from .table import OneLineArgumentParser
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "docs" / "theory.md"
-SECTIONS = ("t1", "consequences", "t2", "refinements")   # modules of the registry, in reading order
+SECTIONS = ("t1", "consequences", "t2", "refinements", "prefix")   # modules of the registry, in reading order
 
 PREAMBLE = f"""\
 # Theory reference: what a soft prompt, and a transformer's context, can hold

@@ -140,9 +140,11 @@ SAMPLERS = {   # valid values of each symbol, by name (floats are exact binary n
     "q": lambda rng: float(rng.uniform(1, 8)),
     "theta": lambda rng: float(np.exp(rng.uniform(np.log(1e-8), np.log(math.pi)))),
     "ell": lambda rng: float(rng.uniform(0, 1e6)),
+    "L": lambda rng: int(rng.integers(1, 129)), "d_kv": lambda rng: int(rng.integers(1, 16385)),   # bounds/prefix.py
+    "r_kv": lambda rng: float(np.exp(rng.uniform(np.log(1e-3), np.log(1e3)))), "N": lambda rng: int(rng.integers(1, 10 ** 6)),
 }
 # Results whose evaluator takes something other than the expression's symbols: tied by their own tests below.
-SPECIAL = {"t1_float", "threshold_tokens", "box", "nonuniform"}
+SPECIAL = {"t1_float", "threshold_tokens", "box", "nonuniform", "prefix_float"}   # prefix_float: tests/test_prefix_bounds.py
 # sympy's lambdify maps betainc_regularized to mpmath.betainc WITHOUT regularized=True (sympy 1.14): the cone
 # would be off by log2 B((d-1)/2, 1/2) bits. The mapping below is the regularized function.
 LAMBDIFY_MODULES = [{"betainc_regularized": lambda a, b, x1, x2: mpmath.betainc(a, b, x1, x2, regularized=True)},

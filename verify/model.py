@@ -98,13 +98,23 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=cfg.bias)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, kv_prefix=None) -> torch.Tensor:
+        """``kv_prefix``: optional (K, V), each (batch, m, d): prefix-tuning keys and values placed before
+        this layer's own (every position attends to all m of them; they are not rotated)."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         if self.rotary:
             q, k = apply_rotary(q), apply_rotary(k)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        if kv_prefix is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        else:
+            pk, pv = (t.view(B, -1, self.n_head, C // self.n_head).transpose(1, 2).to(q.dtype) for t in kv_prefix)
+            m = pk.shape[2]
+            mask = torch.ones(T, m + T, dtype=torch.bool, device=x.device)
+            if self.causal:
+                mask[:, m:] = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+            y = F.scaled_dot_product_attention(q, torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2), attn_mask=mask)
         return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
 
@@ -120,8 +130,8 @@ class Block(nn.Module):
             nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model, bias=cfg.bias),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))
+    def forward(self, x: torch.Tensor, kv_prefix=None) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), kv_prefix)
         return x + self.mlp(self.ln2(x))
 
 
@@ -177,20 +187,25 @@ class Transformer(nn.Module):
             x = x + self.pos_table[:T].to(x.dtype)
         return x
 
-    def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """Run the blocks and the final LayerNorm on an already embedded sequence."""
-        for block in self.blocks:
-            x = block(x)
+    def trunk(self, x: torch.Tensor, kv_prefix=None) -> torch.Tensor:
+        """Run the blocks and the final LayerNorm on an already embedded sequence.
+
+        ``kv_prefix``: optional prefix tuning, one (K, V) pair per layer, each (batch, m, d).
+        """
+        if kv_prefix is not None and len(kv_prefix) != len(self.blocks):
+            raise ValueError(f"kv_prefix has {len(kv_prefix)} layers, the model {len(self.blocks)}")
+        for index, block in enumerate(self.blocks):
+            x = block(x, None if kv_prefix is None else kv_prefix[index])
         return self.ln_f(x)
 
-    def hidden(self, tokens: torch.Tensor | None = None, prefix: torch.Tensor | None = None) -> torch.Tensor:
-        return self.trunk(self.embed(tokens, prefix))
+    def hidden(self, tokens: torch.Tensor | None = None, prefix: torch.Tensor | None = None, kv_prefix=None) -> torch.Tensor:
+        return self.trunk(self.embed(tokens, prefix), kv_prefix)
 
-    def forward(self, tokens: torch.Tensor | None = None, prefix: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.hidden(tokens, prefix))
+    def forward(self, tokens: torch.Tensor | None = None, prefix: torch.Tensor | None = None, kv_prefix=None) -> torch.Tensor:
+        return self.head(self.hidden(tokens, prefix, kv_prefix))
 
     @torch.no_grad()
-    def generate_greedy(self, prefix: torch.Tensor, n: int, tokens: torch.Tensor | None = None) -> torch.Tensor:
+    def generate_greedy(self, prefix: torch.Tensor, n: int, tokens: torch.Tensor | None = None, kv_prefix=None) -> torch.Tensor:
         """Greedy continuation of length ``n`` from ``[prefix; tokens]``; returns (batch, n) token ids.
 
         The first generated token is predicted from the prompt alone (the last prefix position), so a
@@ -199,7 +214,7 @@ class Transformer(nn.Module):
         out = []
         cur = tokens
         for _ in range(n):
-            logits = self(cur, prefix)[:, -1, :]
+            logits = self(cur, prefix, kv_prefix)[:, -1, :]
             nxt = logits.argmax(dim=-1, keepdim=True)
             out.append(nxt)
             cur = nxt if cur is None else torch.cat([cur, nxt], dim=1)

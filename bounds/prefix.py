@@ -1,0 +1,298 @@
+"""Prefix tuning and P-tuning (derived here from T1's packing argument): still linear in m, with 2*L*d_kv values per virtual token.
+
+Prefix tuning (Li and Liang 2021; PEFT's PREFIX_TUNING) trains, for every layer l = 1..L, key and value
+prefixes K^l, V^l of m rows and d_kv = n_kv*head_dim columns (n_kv the key/value heads: with grouped-query
+attention PEFT sizes the prefix by num_key_value_heads, not by the query heads). At inference the frozen
+model reads only these 2*L*m*d_kv values, whatever reparameterization (PEFT's prefix_projection MLP)
+produced them, and T1's packing argument in that space gives a bound still linear in m, with a slope
+2*L*d_kv/d times prompt tuning's at equal radius (16x for llama-3.1-8b: L = 32, d_kv = 8*128, d = 4096).
+The radius r_kv is that of the key/value prefixes, not of the token embeddings: measure it from the
+model's own keys and values, or read it from a trained adapter. P-tuning (an encoder produces the m prompt
+vectors) and PEFT's PROMPT_TUNING (the m x token_dim embedding prompt_embeddings, twice for
+encoder-decoder models) are T1 itself. Consequence B, inverted, answers "how many virtual tokens at
+least?": m_min = ceil(N*k*log2|A| / slope) with the method's slope, a necessary condition only.
+
+The mpmath evaluators (50 digits, log space, the rules of bounds/validate.py) are exported by `bounds`; the
+numpy fast path by `bounds.fast` under the same names; the sympy `Result`s (keys 'prefix_ball',
+'prefix_float', 'prefix_grid', 'prefix_tokens_per_vector', 'm_min_prompt', 'm_min_prefix') load on first
+use of `RESULTS`, so importing `bounds` does not import sympy.
+
+>>> import bounds
+>>> float(bounds.log2_prefixes_ball(2, 3, 4, 0.5, 1))           # 2*L*m*d_kv*log2(1 + 2r/eps) = 48
+48.0
+>>> bounds.min_virtual_tokens_prefix(100, 1, 2, 2, 4, 0.5, 1)    # 100 bits at 16 bits per virtual token
+7
+"""
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+from mpmath import mp
+
+from . import precision, validate
+from .evaluate import _at_precision, _log2_one_plus_ratio, current_dps
+
+SOURCE = "derived here from T1's packing argument ([MLPT] claim 1; [HMDO] Thm 4.5) in the space of key/value prefixes"
+
+
+# ----------------------------------------------------------------------------------------- mpmath
+def _prefix_values(layers, m, d_kv) -> mpmath.mpf:
+    """2*L*m*d_kv: how many values a prefix of m virtual tokens stores (keys and values, every layer)."""
+    return (2 * validate.positive_integer("layers", layers) * validate.positive_integer("m", m)
+            * validate.positive_integer("d_kv", d_kv))
+
+
+@_at_precision
+def log2_prefixes_ball(layers, m, d_kv, radius_kv, eps) -> mpmath.mpf:
+    """Prefix tuning, ball form: log2 Npr_prefix(m) <= 2*L*m*d_kv*log2(1 + 2*r_kv/eps) bits.
+
+    >>> float(log2_prefixes_ball(1, 1, 1, 0.5, 1))
+    2.0
+    """
+    return _prefix_values(layers, m, d_kv) * _log2_one_plus_ratio(radius_kv, eps)
+
+
+@_at_precision
+def log2_prefixes_float(layers, m, d_kv, radius_kv, dtype) -> mpmath.mpf:
+    """Prefix tuning, float form: 2*L*m*d_kv*log2(count of `dtype` values in [-r_kv, r_kv]) (no eps-cubes).
+
+    >>> round(float(log2_prefixes_float(1, 1, 1, 1, "fp16")), 4)   # 2*log2(30721)
+    29.8139
+    """
+    count = precision.count_representable(dtype, validate.positive("radius_kv", radius_kv))
+    return _prefix_values(layers, m, d_kv) * mpmath.log(count, 2)
+
+
+@_at_precision
+def log2_prefixes_grid(layers, m, d_kv, levels) -> mpmath.mpf:
+    """Prefix tuning, exact grid form: a prefix quantized to Q levels per value takes Q^(2*L*m*d_kv) values.
+
+    >>> float(log2_prefixes_grid(2, 1, 3, 4))
+    24.0
+    """
+    return _prefix_values(layers, m, d_kv) * mpmath.log(validate.size("levels", levels), 2)
+
+
+@_at_precision
+def tokens_per_virtual_token_prefix(layers, d_kv, vocab, radius_kv, eps) -> mpmath.mpf:
+    """Tokens of V one virtual token of a prefix can pin down: 2*L*d_kv*ln(1 + 2*r_kv/eps)/ln|V|.
+
+    >>> float(tokens_per_virtual_token_prefix(1, 2, 16, 0.5, 1))   # 4 bits / 4 bits per token
+    1.0
+    """
+    log2_vocab = mpmath.log(validate.size("vocab", vocab), 2)
+    return log2_prefixes_ball(layers, 1, d_kv, radius_kv, eps) / log2_vocab
+
+
+def min_virtual_tokens(bits_needed, bits_per_virtual_token) -> int:
+    """Consequence B inverted: the smallest m with m*slope >= bits_needed, i.e. ceil(bits/slope) (at least 1).
+
+    A necessary condition for storing `bits_needed` bits (N*k*log2|A| for N labels of k tokens over A, or
+    a text's cross-entropy in bits), never a sufficient one.
+
+    >>> min_virtual_tokens(100, 16), min_virtual_tokens(96, 16), min_virtual_tokens(1, 16)
+    (7, 6, 1)
+    """
+    with mp.workdps(current_dps()):
+        bits = validate.positive("bits_needed", bits_needed)
+        ratio = bits / validate.positive("bits_per_virtual_token", bits_per_virtual_token)
+        # an exact multiple lands on an integer; guard against a last-digit rounding above it
+        nearest = mpmath.nint(ratio)
+        if abs(ratio - nearest) < mpmath.mpf(10) ** (-(mp.dps * 4 // 5)) * max(1, abs(nearest)):
+            ratio = nearest
+        return max(1, int(mpmath.ceil(ratio)))
+
+
+def _dataset_bits(examples, k, alphabet) -> mpmath.mpf:
+    return (validate.positive_integer("examples", examples) * validate.positive_integer("k", k)
+            * mpmath.log(validate.size("alphabet", alphabet), 2))
+
+
+def min_virtual_tokens_prompt(examples, k, alphabet, d, radius, eps) -> int:
+    """Prompt tuning: m_min = ceil(N*k*log2|A| / (d*log2(1 + 2r/eps))), a necessary condition.
+
+    >>> min_virtual_tokens_prompt(10, 2, 4, 4, 0.5, 1)    # 40 bits at 4 bits per vector
+    10
+    """
+    with mp.workdps(current_dps()):
+        per_vector = validate.positive_integer("d", d) * _log2_one_plus_ratio(radius, eps)
+        return min_virtual_tokens(_dataset_bits(examples, k, alphabet), per_vector)
+
+
+def min_virtual_tokens_prefix(examples, k, alphabet, layers, d_kv, radius_kv, eps) -> int:
+    """Prefix tuning: m_min = ceil(N*k*log2|A| / (2*L*d_kv*log2(1 + 2*r_kv/eps))), a necessary condition.
+
+    >>> min_virtual_tokens_prefix(10, 2, 4, 1, 2, 0.5, 1)  # 40 bits at 4 bits per virtual token
+    10
+    """
+    with mp.workdps(current_dps()):
+        per_vector = log2_prefixes_ball(layers, 1, d_kv, radius_kv, eps)
+        return min_virtual_tokens(_dataset_bits(examples, k, alphabet), per_vector)
+
+
+# ----------------------------------------------------------------------------------------- numpy fast path
+def _fast_values(layers, m, d_kv) -> np.ndarray:
+    return (2.0 * validate.array_integer_at_least("layers", layers, 1) * validate.array_integer_at_least("m", m, 1)
+            * validate.array_integer_at_least("d_kv", d_kv, 1))
+
+
+def _fast_ln_ratio(radius, eps) -> np.ndarray:
+    return np.log1p(2.0 * validate.array_positive("radius_kv", radius) / validate.array_eps(eps))
+
+
+def fast_log2_prefixes_ball(layers, m, d_kv, radius_kv, eps) -> np.ndarray:
+    """`log2_prefixes_ball`, vectorized (float64; `bounds.fast.log2_prefixes_ball`).
+
+    >>> fast_log2_prefixes_ball(np.array([1, 2]), 1, 1, 0.5, 1.0).tolist()
+    [2.0, 4.0]
+    """
+    value = _fast_values(layers, m, d_kv) * _fast_ln_ratio(radius_kv, eps) / np.log(2.0)
+    return validate.finite_result("log2_prefixes_ball", value)
+
+
+def fast_log2_prefixes_grid(layers, m, d_kv, levels) -> np.ndarray:
+    """`log2_prefixes_grid`, vectorized.
+
+    >>> float(fast_log2_prefixes_grid(2, 1, 3, 4))
+    24.0
+    """
+    value = _fast_values(layers, m, d_kv) * np.log2(validate.array_integer_at_least("levels", levels, 2))
+    return validate.finite_result("log2_prefixes_grid", value)
+
+
+def fast_tokens_per_virtual_token_prefix(layers, d_kv, vocab, radius_kv, eps) -> np.ndarray:
+    """`tokens_per_virtual_token_prefix`, vectorized.
+
+    >>> float(fast_tokens_per_virtual_token_prefix(1, 2, 16, 0.5, 1.0))
+    1.0
+    """
+    value = (_fast_values(layers, 1, d_kv) * _fast_ln_ratio(radius_kv, eps)
+             / np.log(validate.array_integer_at_least("vocab", vocab, 2)))
+    return validate.finite_result("tokens_per_virtual_token_prefix", value)
+
+
+def _fast_dataset_bits(examples, k, alphabet) -> np.ndarray:
+    return (validate.array_integer_at_least("examples", examples, 1) * validate.array_integer_at_least("k", k, 1)
+            * np.log2(validate.array_integer_at_least("alphabet", alphabet, 2)))
+
+
+def fast_min_virtual_tokens_prompt(examples, k, alphabet, d, radius, eps) -> np.ndarray:
+    """`min_virtual_tokens_prompt`, vectorized (float64 ceil: may differ by one where the ratio is an integer).
+
+    >>> float(fast_min_virtual_tokens_prompt(10, 2, 4, 4, 0.5, 1.0))
+    10.0
+    """
+    per_vector = validate.array_integer_at_least("d", d, 1) * _fast_ln_ratio(radius, eps) / np.log(2.0)
+    value = np.maximum(1.0, np.ceil(_fast_dataset_bits(examples, k, alphabet) / per_vector))
+    return validate.finite_result("min_virtual_tokens_prompt", value)
+
+
+def fast_min_virtual_tokens_prefix(examples, k, alphabet, layers, d_kv, radius_kv, eps) -> np.ndarray:
+    """`min_virtual_tokens_prefix`, vectorized.
+
+    >>> float(fast_min_virtual_tokens_prefix(10, 2, 4, 1, 2, 0.5, 1.0))
+    10.0
+    """
+    per_vector = fast_log2_prefixes_ball(layers, 1, d_kv, radius_kv, eps)
+    value = np.maximum(1.0, np.ceil(_fast_dataset_bits(examples, k, alphabet) / per_vector))
+    return validate.finite_result("min_virtual_tokens_prefix", value)
+
+
+FAST = {"log2_prefixes_ball": fast_log2_prefixes_ball, "log2_prefixes_grid": fast_log2_prefixes_grid,
+        "tokens_per_virtual_token_prefix": fast_tokens_per_virtual_token_prefix,
+        "min_virtual_tokens_prompt": fast_min_virtual_tokens_prompt,
+        "min_virtual_tokens_prefix": fast_min_virtual_tokens_prefix}
+
+
+# ----------------------------------------------------------------------------------------- sympy (lazy)
+def _build_results() -> dict:
+    import sympy as sp
+
+    from .symbols import Result, alphabet, d, eps, float_count, k, levels, log2, m, r, vocab
+
+    layers = sp.Symbol("L", integer=True, positive=True)       # transformer layers holding a prefix
+    d_kv = sp.Symbol("d_kv", integer=True, positive=True)      # n_kv * head_dim: width of one key (or value) row
+    r_kv = sp.Symbol("r_kv", positive=True)                    # l_inf radius of the key/value prefixes
+    examples = sp.Symbol("N", integer=True, positive=True)     # examples of a dataset to memorize
+
+    ball = 2 * layers * m * d_kv * log2(1 + 2 * r_kv / eps)
+    float_form = 2 * layers * m * d_kv * log2(float_count)
+    grid = 2 * layers * m * d_kv * log2(levels)
+    tokens = 2 * layers * d_kv * sp.log(1 + 2 * r_kv / eps) / sp.log(vocab)
+    dataset_bits = examples * k * log2(alphabet)
+    m_min_prompt = sp.ceiling(dataset_bits / (d * log2(1 + 2 * r / eps)))
+    m_min_prefix = sp.ceiling(dataset_bits / (2 * layers * d_kv * log2(1 + 2 * r_kv / eps)))
+
+    what_is_read = ("the frozen model reads only the 2*L*m*d_kv prefix values (keys and values of every layer), "
+                    "whatever reparameterization (PEFT's prefix_projection MLP) produced them")
+    gqa = "d_kv = n_kv*head_dim with n_kv the key/value heads (PEFT's token_dim under grouped-query attention)"
+    results = {
+        "prefix_ball": Result(
+            name="Prefix tuning (ball form)", expr=ball, source=SOURCE,
+            assumptions=(what_is_read, gqa, "every prefix value lies in [-r_kv, r_kv] (l_inf ball); r_kv is the "
+                         "radius of the key/value prefixes, not of the token embeddings (measured from the model's "
+                         "own keys and values, or read from a trained adapter)",
+                         "output constant on every eps-cube ([HMDO] precision assumption)",
+                         "greedy decoding, frozen transformer",
+                         "Pk(B_D(0, r_kv), eps) <= (1 + 2 r_kv/eps)^D with D = 2*L*m*d_kv"),
+            meaning="log2 Npr_prefix(m) <= 2*L*m*d_kv*log2(1 + 2*r_kv/eps): linear in m, slope 2*L*d_kv/d "
+                    "times prompt tuning's at equal radius",
+            evaluator="log2_prefixes_ball", arguments=("L", "m", "d_kv", "r_kv", "epsilon")),
+        "prefix_float": Result(
+            name="Prefix tuning (float form)", expr=float_form,
+            source="derived here: T1's float form in the space of key/value prefixes (count of representable "
+                   "values of the float format in [-r_kv, r_kv], bounds.precision)",
+            assumptions=(what_is_read, gqa, "prefix stored in a float format (fp64/fp32/bf16/fp16), kept in "
+                         "[-r_kv, r_kv]", "no eps-cube modelling assumption needed"),
+            meaning="log2 Npr_prefix(m) <= 2*L*m*d_kv*log2 N_fmt(r_kv), N_fmt(r_kv) <= 2^p",
+            evaluator="log2_prefixes_float", arguments=("L", "m", "d_kv", "r_kv", "dtype")),
+        "prefix_grid": Result(
+            name="Prefix tuning (exact grid form)", expr=grid,
+            source="derived here: a prefix quantized to Q levels per value takes exactly Q^(2*L*m*d_kv) values",
+            assumptions=(what_is_read, "prefix quantized to Q >= 2 levels per value"),
+            meaning="Npr_prefix(m) = Q^(2*L*m*d_kv) exactly; log2 Npr_prefix(m) = 2*L*m*d_kv*log2 Q",
+            evaluator="log2_prefixes_grid", arguments=("L", "m", "d_kv", "Q")),
+        "prefix_tokens_per_vector": Result(
+            name="Prefix tuning: tokens per virtual token", expr=tokens, source=SOURCE + "; consequence A",
+            assumptions=("prefix tuning, ball form", "|V| >= 2"),
+            meaning="C_prefix = 2*L*d_kv*ln(1 + 2*r_kv/eps)/ln|V|; every sequence of length n accessible only "
+                    "if n <= C_prefix*m",
+            evaluator="tokens_per_virtual_token_prefix", arguments=("L", "d_kv", "V", "r_kv", "epsilon")),
+        "m_min_prompt": Result(
+            name="Consequence B inverted: fewest prompt vectors", expr=m_min_prompt,
+            source="derived here: consequence B ([MLPT]/[HMDO] via T1) solved for m",
+            assumptions=("T1 ball form; P-tuning (an encoder produces the m vectors) and PEFT's PROMPT_TUNING "
+                         "(m x token_dim prompt_embeddings, twice for encoder-decoder models) are T1 itself: the "
+                         "frozen model sees m vectors of width d", "every labelling of N inputs with k tokens from A is to be stored "
+                         "(N*k*log2|A| bits)", "|A| >= 2", "necessary, never sufficient"),
+            meaning="m_min = ceil(N*k*log2|A| / (d*log2(1 + 2r/eps))): fewer prompt vectors cannot store the "
+                    "dataset",
+            evaluator="min_virtual_tokens_prompt", arguments=("N", "k", "A", "d", "r", "epsilon")),
+        "m_min_prefix": Result(
+            name="Consequence B inverted: fewest prefix virtual tokens", expr=m_min_prefix,
+            source="derived here: consequence B solved for m with prefix tuning's slope",
+            assumptions=("prefix tuning, ball form", "every labelling of N inputs with k tokens from A is to be "
+                         "stored (N*k*log2|A| bits)", "|A| >= 2", "necessary, never sufficient"),
+            meaning="m_min = ceil(N*k*log2|A| / (2*L*d_kv*log2(1 + 2*r_kv/eps))): fewer virtual tokens cannot "
+                    "store the dataset",
+            evaluator="min_virtual_tokens_prefix", arguments=("N", "k", "A", "L", "d_kv", "r_kv", "epsilon")),
+    }
+    symbols = {"layers": layers, "d_kv": d_kv, "r_kv": r_kv, "examples": examples, "LOG2_PREFIXES_BALL": ball,
+               "LOG2_PREFIXES_FLOAT": float_form, "LOG2_PREFIXES_GRID": grid, "TOKENS_PER_VIRTUAL_TOKEN": tokens,
+               "M_MIN_PROMPT": m_min_prompt, "M_MIN_PREFIX": m_min_prefix}
+    return results, symbols
+
+
+_LAZY = {}
+
+
+def __getattr__(name):
+    """RESULTS (the registry entries) and the sympy expressions, built on first use."""
+    if name == "RESULTS" or name in ("layers", "d_kv", "r_kv", "examples", "LOG2_PREFIXES_BALL",
+                                     "LOG2_PREFIXES_FLOAT", "LOG2_PREFIXES_GRID", "TOKENS_PER_VIRTUAL_TOKEN",
+                                     "M_MIN_PROMPT", "M_MIN_PREFIX"):
+        if not _LAZY:
+            results, symbols = _build_results()
+            _LAZY.update(symbols, RESULTS=results)
+        return _LAZY[name]
+    raise AttributeError(f"module 'bounds.prefix' has no attribute {name!r}")
