@@ -71,6 +71,19 @@ class Context:
     def quick(self) -> bool:
         return self.profile == "quick"
 
+    @classmethod
+    def of(cls, experiment: Experiment, profile: str = "quick", **fields) -> "Context":
+        """The context ``verify.all`` would give ``experiment`` under ``profile`` (its settings filled in), with
+        ``fields`` overriding; for calling an experiment's ``run`` by hand, as tests do.
+
+        Example:
+            >>> from verify.registry import Experiment
+            >>> Context.of(Experiment(name="x", order=1, settings={"quick": 8}), seed=3).settings
+            8
+        """
+        fields.setdefault("settings", experiment.settings.get(profile))
+        return cls(profile=profile, **fields)
+
 
 # ------------------------------------------------------------------------------------------ experiments
 def catalogue() -> list[Entry]:
