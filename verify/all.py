@@ -24,7 +24,6 @@ Ctrl-C stops every worker. Exit code: 0 iff every check passes, 1 if any fails, 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import json
 import multiprocessing
@@ -39,6 +38,7 @@ from typing import Any
 
 from verify import registry
 from verify.cli import ArgumentParser as _Parser, UsageError, torch_threads
+from verify.keys import file_digest
 from verify.registry import PROFILES, Entry, Experiment
 from verify.report import Check, environment, failed, markdown_table, write_report
 from verify.stats import FAMILY_WISE_ERROR, METHOD, per_check_confidence
@@ -226,11 +226,7 @@ def real_model(gguf: str | None, model_dir: str | None) -> dict:
 
 # ------------------------------------------------------------------------------------------ cache key
 def _digest(paths) -> str:
-    h = hashlib.sha256()
-    for path in sorted(paths):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+    return file_digest(*sorted(paths), length=16, named=True)
 
 
 def code_hash(experiment: Experiment) -> str:
