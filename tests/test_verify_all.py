@@ -1,5 +1,6 @@
 """verify.all: usage errors, bad model files, selection by name and result, the family-wise budget, the cache
-key, resume after interruption, crash isolation, exit codes, the grouped report."""
+key, resume after interruption, crash isolation, side-by-side runs, the registry read without imports, exit codes,
+the grouped report."""
 import json
 import subprocess
 import sys
