@@ -136,6 +136,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="accessible_fraction",
+    order=90,
     title="Accessible fraction against n on a log axis, under T1's |V|^-n envelope",
     caption=("Fraction of uniformly random targets that prompt tuning reproduces, log scale, against target length. "
              "Left: the tightness witness at each prompt precision Q (m = 1), each with T1's envelope "

@@ -24,27 +24,11 @@ import traceback
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.registry import declarations
 
 from figures.source import MissingData, Report
 from figures.spec import FigureSpec
 
-# One module per figure, in the order of the papers: the sequel's Fig. 1-4 and Table 1, then the companion's.
-MODULES: tuple[str, ...] = (
-    "figures.fig1_plane",
-    "figures.fig2_accessibility",
-    "figures.fig3_cells",
-    "figures.fig4_copying",
-    "figures.table1_refinements",
-    "figures.info_vs_m",
-    "figures.capacity_precision",
-    "figures.context_plateau",
-    "figures.accessible_fraction",
-    "figures.distinguishable_contexts",
-    "figures.t2_vocab",
-    "figures.meanfield_invariance",
-    "figures.dataset_capacity",
-    "figures.real_lm",
-)
 PROFILES = ("quick", "full")
 DEFAULT_OUT = "out/figures"
 INDEX_IN_TREE = Path(__file__).with_name("INDEX.md")
@@ -118,14 +102,27 @@ def portable(path: str | Path) -> str:
         return resolved.name
 
 
+def modules() -> tuple[str, ...]:
+    """Every figure module (one that declares ``FIGURE = FigureSpec(...)``), in drawing order (its ``order``,
+    then its name), found the way experiments are (:func:`verify.registry.declarations`: read, not imported).
+
+    Example:
+        >>> modules()[:2]
+        ('figures.fig1_plane', 'figures.fig2_accessibility')
+    """
+    found = declarations(Path(__file__).parent, __package__ or "figures", "FIGURE")
+    default = FigureSpec.__dataclass_fields__["order"].default
+    return tuple(d["module"] for d in sorted(found, key=lambda d: (d.get("order", default), d["name"])))
+
+
 def specs() -> list[FigureSpec]:
-    """Every figure's spec, in drawing order.
+    """Every figure's spec, in drawing order (imports each figure module).
 
     Example:
         >>> [s.name for s in specs()][:2]
         ['fig1_plane', 'fig2_accessibility']
     """
-    return [importlib.import_module(m).FIGURE for m in MODULES]
+    return [importlib.import_module(m).FIGURE for m in modules()]
 
 
 def draw_one(spec: FigureSpec, report: Report, out: Path) -> tuple[list[Path], dict]:

@@ -76,6 +76,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="dataset_capacity",
+    order=130,
     title="Dataset memorization through one shared prompt, against Consequence B",
     caption=("Left: fraction of random labellings of N fixed inputs (k-token labels) that one shared prompt reproduces "
              "entirely, against N, per model and prompt length; dashed verticals: Consequence B's N_max where it falls "

@@ -89,6 +89,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="distinguishable_contexts",
+    order=100,
     title="Distinguishable contexts against length, for a model without positional encoding",
     caption=("Left: exact number of distinct outputs over all A^n contexts of length n of a tiny non-causal "
              "transformer without positions (circles), never above the number of multisets (dashed), far below A^n "

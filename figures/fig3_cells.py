@@ -146,6 +146,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="fig3_cells",
+    order=30,
     title="Fig. 3 - cell-volume distribution D and its convolutions D^1..D^4 (non-uniform cells refinement)",
     caption=("Left: distribution of log2 next-token cell volume for sequences of n = 1..4 uniformly random tokens "
              "(n-fold convolution of D), volumes by Monte Carlo with the argmax of the logits over uniform points "

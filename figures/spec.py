@@ -22,8 +22,9 @@ class FigureSpec:
 
     name: str  # file stem: NAME.png, NAME.pdf
     title: str
-    caption: str
-    shows: str  # the theorem or result it illustrates
+    caption: str = ""
+    shows: str = ""  # the theorem or result it illustrates
+    order: int = 1000  # drawing order (the papers' figures first); a literal, read without importing the module
     checks: tuple[str, ...] = ()  # check names (or prefixes, written with a trailing _) that produced its data
     data: tuple[str, ...] = ()  # data/NAME.json files it reads
     draw: Callable = field(default=None, repr=False)

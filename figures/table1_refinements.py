@@ -292,6 +292,7 @@ def write_tables(series: dict, out: Path) -> list[Path]:
 
 FIGURE = FigureSpec(
     name="table1_refinements",
+    order=50,
     title="Table 1 - bound / measured slope for each refinement (ball, cone, box, non-uniform cells)",
     caption=("For each model, the tokens-per-prompt-vector bound C of T1's ball form and of each refinement, "
              "divided by the measured tokens per vector (slope of n50 on m; for the witness its fp32 capacity in tokens); "

@@ -234,7 +234,7 @@ def test_missing_data_skips_only_that_figure(tmp_path, monkeypatch, capsys):
     (src / "data").mkdir(parents=True)
     (src / "report.json").write_text((FIXTURE / "report.json").read_text())
     (src / "data" / "copying.json").write_text((FIXTURE / "data" / "copying.json").read_text())
-    monkeypatch.setattr(figures_all, "MODULES", ("figures.fig4_copying", "figures.capacity_precision"))
+    monkeypatch.setattr(figures_all, "modules", lambda: ("figures.fig4_copying", "figures.capacity_precision"))
     code = figures_all.main(["--from", str(src), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 1
@@ -259,7 +259,7 @@ def test_without_from_it_runs_verify_first_with_the_profile(tmp_path, monkeypatc
         return 0
 
     monkeypatch.setattr(verify_all, "main", fake_verify)
-    monkeypatch.setattr(figures_all, "MODULES", ("figures.context_plateau",))
+    monkeypatch.setattr(figures_all, "modules", lambda: ("figures.context_plateau",))
     assert figures_all.main(["--out", str(tmp_path), "--profile", "full"]) == 0
     assert calls == [["--profile", "full", "--out", str(tmp_path / "verify")]]
     assert (tmp_path / "context_plateau.pdf").is_file()
@@ -296,7 +296,7 @@ def test_default_run_leaves_the_committed_index_alone_and_update_index_writes_no
     committed = tmp_path / "INDEX.md"
     committed.write_text("committed\n")
     monkeypatch.setattr(figures_all, "INDEX_IN_TREE", committed)
-    monkeypatch.setattr(figures_all, "MODULES", ("figures.context_plateau",))
+    monkeypatch.setattr(figures_all, "modules", lambda: ("figures.context_plateau",))
     monkeypatch.chdir(tmp_path)  # so the default --out (out/figures) is under tmp_path
     assert figures_all.main(["--from", str(FIXTURE)]) == 0
     assert committed.read_text() == "committed\n"
@@ -327,7 +327,7 @@ def _artists(ax) -> int:
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
-@pytest.mark.parametrize("name", [m.rsplit(".", 1)[1] for m in figures_all.MODULES])
+@pytest.mark.parametrize("name", [m.rsplit(".", 1)[1] for m in figures_all.modules()])
 def test_each_figure_draws_every_panel_from_its_data(source, name):
     """A figure whose data is present draws every panel with a series; none reports missing data."""
     import matplotlib.pyplot as plt

@@ -1,5 +1,6 @@
 """verify.all: usage errors, bad model files, selection by name and result, the family-wise budget, the cache
-key, resume after interruption, crash isolation, exit codes, the grouped report."""
+key, resume after interruption, crash isolation, side-by-side runs, the registry read without imports, exit codes,
+the grouped report."""
 import json
 import subprocess
 import sys
@@ -96,13 +97,13 @@ def test_a_good_gguf_option_reaches_the_experiment(tmp_path, monkeypatch):
     def run(ctx):
         import os
 
-        seen["gguf"] = os.environ.get("PML_REAL_GGUF")
+        seen["gguf"], seen["model"] = os.environ.get("PML_REAL_GGUF"), ctx.model
         return [compare("lm", "1 <= 2", bound=2, empirical=1, kind="phenomenon")]
 
     _use(monkeypatch, _fake(monkeypatch, "lm", run, profiles=("real",)))
     monkeypatch.delenv("PML_REAL_GGUF", raising=False)
     assert verify_all.main(["--profile", "real", "--gguf", str(gguf), "--out", str(tmp_path / "o")]) == 0
-    assert seen["gguf"] == str(gguf)
+    assert seen["gguf"] == str(gguf) and seen["model"] == {"gguf": str(gguf)}
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
@@ -141,9 +142,10 @@ def test_only_selects_by_name_or_by_result_key():
 def test_every_declared_result_is_a_key_of_bounds():
     from bounds import all_results
 
-    for e in verify_all.catalogue():
+    for e in map(verify_all.load, verify_all.catalogue()):
         assert set(e.results) <= set(all_results()), e.name
-        assert set(e.settings) == set(e.profiles) == set(e.statistical_checks) or not e.settings, e.name
+        assert set(e.settings) == set(e.profiles) or not e.settings, e.name
+        assert all(isinstance(e.statistical_count(p), int) for p in e.profiles), e.name
 
 
 def test_family_wise_budget_is_bonferroni_over_declared_statistical_checks(tmp_path, monkeypatch):
@@ -156,7 +158,7 @@ def test_family_wise_budget_is_bonferroni_over_declared_statistical_checks(tmp_p
 
     a, b = _fake(monkeypatch, "alpha", run, statistical=3), _fake(monkeypatch, "beta", run, statistical=3)
     _use(monkeypatch, a, b)
-    assert verify_all.main(["--out", str(tmp_path)]) == 0
+    assert verify_all.main(["--out", str(tmp_path), "--jobs", "1"]) == 0  # in this process: `seen` fills
     assert seen == [(S(5), 1 - 1e-3 / 6), (S(4), 1 - 1e-3 / 6)]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["statistics"] == {"family_wise_error": 1e-3, "method": "bonferroni", "checks": 6,
@@ -188,15 +190,16 @@ def test_resume_reuses_finished_experiments_and_retries_crashes(tmp_path, monkey
 
     _use(monkeypatch, _fake(monkeypatch, "good", good), _fake(monkeypatch, "bad", bad))
     out = str(tmp_path / "out")
-    assert verify_all.main(["--out", out]) == 1  # the crash is a failed check; the other still ran
+    serial = ["--jobs", "1"]  # in this process, so that `calls` counts
+    assert verify_all.main(["--out", out] + serial) == 1  # the crash is a failed check; the other still ran
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [c["passed"] for c in report["checks"]] == [True, False]
     assert "boom" in report["checks"][1]["params"]["error"]
-    assert verify_all.main(["--out", out]) == 1
+    assert verify_all.main(["--out", out] + serial) == 1
     assert calls == {"good": 1, "bad": 2}  # finished work kept, the crash retried
-    assert verify_all.main(["--out", out, "--seed", "1"]) == 1
+    assert verify_all.main(["--out", out, "--seed", "1"] + serial) == 1
     assert calls == {"good": 2, "bad": 3}  # another seed is another run
-    assert verify_all.main(["--out", out, "--fresh"]) == 1
+    assert verify_all.main(["--out", out, "--fresh"] + serial) == 1
     assert calls["good"] == 3
 
 
@@ -218,9 +221,97 @@ def test_cache_is_not_reused_when_code_settings_or_versions_change(tmp_path, mon
     assert verify_all.main(out) == 0 and len(calls) == 4
 
 
-def test_code_hash_covers_the_module_and_the_core():
-    e = next(e for e in verify_all.catalogue() if e.name == "meanfield")
-    assert verify_all.code_hash(e) == verify_all.code_hash(e) and len(verify_all.code_hash(e)) == 16
+def test_code_hash_covers_the_module_and_the_core(tmp_path, monkeypatch):
+    by_name = {e.name: e for e in verify_all.catalogue()}
+    before = verify_all.code_hash(by_name["meanfield"])
+    assert len(before) == 16 and before != verify_all.code_hash(by_name["contexts"])  # its own module counts
+    for pattern in ("verify/*.py", "verify/training/*.py", "verify/sweeps/*.py", "bounds/**/*.py"):
+        for f in verify_all.ROOT.glob(pattern):
+            copy = tmp_path / f.relative_to(verify_all.ROOT)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(f.read_bytes())
+    monkeypatch.setattr(verify_all, "ROOT", tmp_path)
+    before = verify_all.code_hash(by_name["meanfield"])
+    assert verify_all.code_hash(by_name["meanfield"]) == before  # the content counts, nothing else
+    with (tmp_path / "verify" / "engine.py").open("a") as f:
+        f.write("\n# changed\n")
+    assert verify_all.code_hash(by_name["meanfield"]) != before  # the core counts
+
+
+def test_side_by_side_gives_the_checks_of_a_serial_run_in_run_order(tmp_path, monkeypatch):
+    import os
+    import time
+
+    def make(name, pause):
+        def run(ctx):
+            time.sleep(pause)  # the first finishes last
+            return [compare(f"{name}_{i}", "c", bound=2, empirical=1 + (ctx.seed + i + len(name)) % 7 / 10,
+                            kind="phenomenon", params={"pid": os.getpid()}) for i in range(3)]
+        return _fake(monkeypatch, name, run)
+
+    def crash(ctx):
+        os._exit(3)  # a worker that dies without an answer
+
+    _use(monkeypatch, make("slow", 0.5), make("fast", 0.0), _fake(monkeypatch, "dies", crash))
+    assert verify_all.main(["--out", str(tmp_path / "p"), "--jobs", "3", "--seed", "4"]) == 1
+    _use(monkeypatch, make("slow", 0.0), make("fast", 0.0))
+    assert verify_all.main(["--out", str(tmp_path / "s"), "--jobs", "1", "--seed", "4"]) == 0
+    side, serial = (json.loads((tmp_path / d / "report.json").read_text())["checks"] for d in ("p", "s"))
+    strip = lambda checks: [{k: v for k, v in c.items() if k != "params"} for c in checks]
+    assert strip(side[:6]) == strip(serial)  # same checks, same values, in run order though "slow" ended last
+    assert os.getpid() not in {c["params"]["pid"] for c in side[:6]}  # they ran in other processes
+    assert side[6]["name"] == "dies" and not side[6]["passed"] and "exited with code 3" in json.dumps(side[6])
+    assert not (tmp_path / "p" / "checks" / "dies.json").exists()  # retried next time
+
+
+def test_jobs_below_one_is_exit_2(capsys):
+    assert verify_all.main(["--jobs", "0"]) == 2
+    _one_line_error(capsys, "--jobs")
+
+
+def test_help_imports_no_torch():
+    for module in ("verify.all", "figures.all"):
+        code = f"import sys, runpy; sys.argv = ['{module}', '--help']\ntry:\n    runpy.run_module('{module}', " \
+               f"run_name='__main__')\nexcept SystemExit:\n    pass\nprint(sorted(m for m in sys.modules " \
+               f"if m.split('.')[0] in ('torch', 'matplotlib') or m.startswith('verify.experiments.')))"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert "--profile" in proc.stdout, module
+        assert proc.stdout.strip().splitlines()[-1] == "[]", (module, proc.stdout.splitlines()[-1])
+
+
+def test_registry_reads_each_declaration_as_its_module_declares_it():
+    from verify import registry
+
+    for entry in verify_all.catalogue():
+        experiment = verify_all.load(entry)  # raises DeclarationError if the source reading differs
+        registry.check_entry(entry, experiment)
+        assert experiment.module == entry.module
+    assert [e.name for e in verify_all.catalogue()] == sorted(
+        (e.name for e in verify_all.catalogue()), key=lambda n: next(e.order for e in verify_all.catalogue()
+                                                                     if e.name == n))
+
+
+def test_a_declaration_read_from_source_that_differs_from_the_import_is_refused():
+    from dataclasses import replace
+
+    from verify import registry
+
+    entry = verify_all.catalogue()[0]
+    with pytest.raises(registry.DeclarationError, match="order"):
+        registry.check_entry(replace(entry, order=entry.order + 1), verify_all.load(entry))
+
+
+def test_statistical_checks_may_be_computed_from_the_settings(tmp_path, monkeypatch):
+    def run(ctx):
+        return [compare(f"s{i}", "c", bound=1, empirical=0.5, kind="instrument", confidence=ctx.confidence)
+                for i in range(ctx.settings.size)]
+
+    exp = _fake(monkeypatch, "four", run)
+    _use(monkeypatch, Experiment(**{**exp.__dict__, "statistical_checks": lambda s: s.size}))
+    assert verify_all.main(["--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "report.json").read_text())["statistics"]["checks"] == 4
+    _use(monkeypatch, Experiment(**{**exp.__dict__, "statistical_checks": lambda s: s.size + 1}))
+    assert verify_all.main(["--out", str(tmp_path / "b")]) == 1  # a count that disagrees with the run fails
 
 
 def test_exit_0_when_all_pass_and_report_grouped_by_theorem_and_kind(tmp_path, monkeypatch, capsys):
@@ -241,25 +332,6 @@ def test_exit_0_when_all_pass_and_report_grouped_by_theorem_and_kind(tmp_path, m
     report = json.loads((tmp_path / "report.json").read_text())
     assert {c["name"]: (c["kind"], c["theorem"]) for c in report["checks"]}["prem"] == ("premise", "log2_meanfield")
     assert {"checks", "environment", "profile", "seed", "seconds", "statistics"} <= set(report)
-
-
-# ------------------------------------------------------------------------------------------ verify.seeds
-def test_seeds_parser_and_usage(capsys, tmp_path):
-    from verify import seeds
-
-    assert seeds.parse_seeds("0-2,5") == [0, 1, 2, 5]
-    assert seeds.main(["--seeds", "3-1", "--out", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip().startswith("verify.seeds: error:")
-
-
-def test_seeds_runs_each_seed_and_reports_failures(tmp_path):
-    from verify import seeds
-
-    assert seeds.main(["--seeds", "0-1", "--only", "meanfield", "--out", str(tmp_path)]) == 0
-    summary = json.loads((tmp_path / "seeds.json").read_text())
-    assert [r["seed"] for r in summary["runs"]] == [0, 1] and summary["failed_checks"] == {}
-    assert all(r["returncode"] == 0 and r["checks"] == 10 for r in summary["runs"])
-    assert seeds.main(["--seeds", "0", "--only", "real_cramming", "--out", str(tmp_path / "x")]) == 2
 
 
 def test_every_experiment_module_declares_itself():

@@ -3,10 +3,10 @@
 Usage::
 
     python -m verify.all [--profile quick|full|real] [--out DIR] [--seed N] [--device cpu|cuda]
-                         [--only NAME|KEY ...] [--fresh] [--gguf PATH | --model-dir DIR]
+                         [--only NAME|KEY ...] [--fresh] [--jobs N] [--gguf PATH | --model-dir DIR]
 
 The experiments are the modules of :mod:`verify.experiments`; each declares itself once
-(``EXPERIMENT``, :mod:`verify.registry`): run order, the results it checks, the committed models it loads
+(``EXPERIMENT``, :mod:`verify.registry`, read from the source without importing it): run order, the results it checks, the committed models it loads
 (checked before any work), the profiles it runs under, its typed settings and how many statistical checks
 it makes. ``--only NAME`` runs one experiment; ``--only KEY`` (a key of ``bounds.all_results()``) runs
 every experiment that checks that result. All statistical checks of a profile share one family-wise error
@@ -16,15 +16,19 @@ Each experiment's checks are saved to ``DIR/checks/NAME.json`` as soon as it fin
 run loses nothing it had finished: rerunning with the same ``--out`` reuses a saved experiment only if its
 profile, seed, settings, confidence level, device, library versions and code (a hash of its module, the
 verify core and ``bounds``) are unchanged (``--fresh`` recomputes everything).
-Exit code: 0 iff every check passes, 1 if any fails, 2 on bad usage.
+Independent experiments run side by side in ``--jobs`` processes (default: the number of cores, at most
+:data:`MAX_JOBS`), each with its own thread limit; every experiment derives its randomness from the seed
+alone, so the checks are those of a serial run (``--jobs 1``), and the report keeps the run order.
+Ctrl-C stops every worker. Exit code: 0 iff every check passes, 1 if any fails, 2 on bad usage.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import json
+import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
@@ -34,21 +38,25 @@ from typing import Any
 
 from verify import registry
 from verify.cli import ArgumentParser as _Parser, UsageError, torch_threads
-from verify.registry import PROFILES, Experiment
+from verify.keys import file_digest
+from verify.registry import PROFILES, Entry, Experiment
 from verify.report import Check, environment, failed, markdown_table, write_report
 from verify.stats import FAMILY_WISE_ERROR, METHOD, per_check_confidence
 
 SEED_LIMIT = 2 ** 63  # seeds are derived by integer arithmetic into torch/numpy seeds: keep them in int64
 REAL_ENV = {"gguf": "PML_REAL_GGUF", "model_dir": "PML_REAL_MODEL_DIR"}  # fallbacks for --gguf / --model-dir
 ROOT = Path(__file__).resolve().parents[1]
+MAX_JOBS = 8  # more processes than this only share memory bandwidth on the machines this runs on
 
 
 @dataclass
 class Context:
     """What every experiment receives: profile, seed, device, output folder, a progress reporter, its typed
-    settings for the profile (``None``: the experiment takes ``EXPERIMENT.settings_for(ctx.profile)``) and
-    ``confidence``, the per-check confidence level every statistical check uses (Bonferroni over the
-    statistical checks of the run, set by ``verify.all``; the default is the level for one check alone)."""
+    settings for the profile (``verify.all`` always fills them from ``EXPERIMENT``; ``None`` only when an
+    experiment is called by hand), ``confidence``, the per-check confidence level every statistical check
+    uses (Bonferroni over the statistical checks of the run, set by ``verify.all``; the default is the level
+    for one check alone) and ``model``, the real model of ``--profile real`` (``{"gguf": PATH}``,
+    ``{"model_dir": DIR}`` or ``{}``: none given, report the committed results)."""
 
     profile: str = "quick"
     seed: int = 0
@@ -57,22 +65,59 @@ class Context:
     log: callable = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
     settings: Any = None
     confidence: float = 1 - FAMILY_WISE_ERROR
+    model: dict = field(default_factory=dict)
 
     @property
     def quick(self) -> bool:
         return self.profile == "quick"
 
+    @classmethod
+    def of(cls, experiment: Experiment, profile: str = "quick", **fields) -> "Context":
+        """The context ``verify.all`` would give ``experiment`` under ``profile`` (its settings filled in), with
+        ``fields`` overriding; for calling an experiment's ``run`` by hand, as tests do.
+
+        Example:
+            >>> from verify.registry import Experiment
+            >>> Context.of(Experiment(name="x", order=1, settings={"quick": 8}), seed=3).settings
+            8
+        """
+        fields.setdefault("settings", experiment.settings.get(profile))
+        return cls(profile=profile, **fields)
+
 
 # ------------------------------------------------------------------------------------------ experiments
-def catalogue() -> list[Experiment]:
-    """Every experiment of :mod:`verify.experiments` (each module declares ``EXPERIMENT``), in run order.
+def catalogue() -> list[Entry]:
+    """Every experiment of :mod:`verify.experiments` (each module declares ``EXPERIMENT``), in run order, read
+    from the sources without importing them (:func:`load` imports one).
 
     Example:
         >>> names = [e.name for e in catalogue()]
         >>> "meanfield" in names and len(names) == len(set(names))
         True
     """
-    return registry.experiments()
+    return registry.experiment_entries()
+
+
+_LOADED: dict[str, Experiment] = {}
+
+
+def load(entry: Entry | Experiment) -> Experiment:
+    """The full declaration of an entry (imports its module once); an :class:`Experiment` is returned as is.
+
+    Example:
+        >>> load(catalogue()[0]).settings_for("quick") is not None
+        True
+    """
+    if isinstance(entry, Experiment):
+        return entry
+    if entry.module not in _LOADED:
+        declared = getattr(importlib.import_module(entry.module), "EXPERIMENT", None)
+        if not isinstance(declared, Experiment):
+            raise registry.DeclarationError(f"{entry.module}: EXPERIMENT is not a verify.registry.Experiment")
+        declared = dataclasses.replace(declared, module=entry.module)
+        registry.check_entry(entry, declared)
+        _LOADED[entry.module] = declared
+    return _LOADED[entry.module]
 
 
 def select(experiments: list[Experiment], profile: str, only: list[str] | None) -> list[Experiment]:
@@ -119,9 +164,10 @@ def statistics(experiments: list[Experiment], profile: str) -> dict:
         >>> statistics([], "quick")["per_check_confidence"]
         0.999
     """
-    under = [e for e in experiments if e.runs_under(profile)]
-    k = sum(e.statistical_checks.get(profile, 0) for e in under)
-    undeclared = [e.name for e in under if profile not in e.statistical_checks]
+    under = [load(e) for e in experiments if e.runs_under(profile)]
+    counts = {e.name: e.statistical_count(profile) for e in under}
+    k = sum(n or 0 for n in counts.values())
+    undeclared = [name for name, n in counts.items() if n is None]
     out = {"family_wise_error": FAMILY_WISE_ERROR, "method": METHOD, "checks": k,
            "per_check_confidence": per_check_confidence(checks=k)}
     if undeclared:  # their own levels: the budget above does not cover them
@@ -180,11 +226,7 @@ def real_model(gguf: str | None, model_dir: str | None) -> dict:
 
 # ------------------------------------------------------------------------------------------ cache key
 def _digest(paths) -> str:
-    h = hashlib.sha256()
-    for path in sorted(paths):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
+    return file_digest(*sorted(paths), length=16, named=True)
 
 
 def code_hash(experiment: Experiment) -> str:
@@ -197,6 +239,7 @@ def code_hash(experiment: Experiment) -> str:
     """
     from verify import zoo
 
+    experiment = load(experiment)
     module = importlib.import_module(experiment.module_path)
     files = list((ROOT / "verify").glob("*.py")) + list((ROOT / "bounds").rglob("*.py"))
     files += list((ROOT / "verify" / "training").glob("*.py")) + list((ROOT / "verify" / "sweeps").glob("*.py"))
@@ -235,6 +278,9 @@ def parse_args(argv):
                         "bounds.all_results() (repeatable); experiments: "
                         + ", ".join(e.name for e in catalogue()))
     p.add_argument("--fresh", action="store_true", help="ignore checks saved by an earlier, interrupted run")
+    p.add_argument("--jobs", type=int, default=default_jobs(), metavar="N",
+                   help=f"experiments run side by side in N processes (default: the cores, at most {MAX_JOBS}, "
+                        f"here {default_jobs()}; 1: one after another in this process)")
     p.add_argument("--gguf", default=None, metavar="PATH",
                    help=f"--profile real: a GGUF model file (default ${REAL_ENV['gguf']}; with no model the real "
                         "experiments report their committed SmolLM2 results)")
@@ -243,6 +289,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1 (got {args.jobs})")
     if not 0 <= args.seed < SEED_LIMIT:
         raise UsageError(f"--seed must satisfy 0 <= seed < 2^63 (got {args.seed})")
     if args.gguf and args.model_dir:
@@ -286,7 +334,7 @@ def run_experiment(experiment: Experiment, ctx: Context) -> list[Check]:
         (ctx.out / "errors" / f"{experiment.name}.txt").write_text(tb)
         return [failed(experiment.name, "experiment ran to completion", f"{type(exc).__name__}: {exc}",
                        {"crashed": True})]
-    declared = experiment.statistical_checks.get(ctx.profile)
+    declared = experiment.statistical_count(ctx.profile)
     made = sum(c.confidence is not None for c in checks)
     if declared is not None and made != declared:
         checks.append(failed(f"{experiment.name}_statistical_checks", "makes as many statistical checks as it "
@@ -307,19 +355,103 @@ def _fail(message: str) -> int:
     return 2
 
 
-def main(argv=None) -> int:
-    from verify.model import ModelFileError
+def default_jobs() -> int:
+    """Processes ``verify.all`` runs experiments in by default: the cores it may use, at most :data:`MAX_JOBS`.
 
+    Example:
+        >>> 1 <= default_jobs() <= MAX_JOBS
+        True
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_JOBS))
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGTERM when ``verify.all`` dies, so no worker outlives it (best effort)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker(experiment: Experiment, ctx: Context, conn) -> None:
+    """One experiment in a worker process: its checks and wall time go back through ``conn``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
+    _die_with_parent()
+    t0 = time.time()
+    try:
+        result = run_experiment(experiment, ctx)
+    except BaseException as exc:  # noqa: BLE001 - whatever stops it, the parent gets a failed check
+        result = [failed(experiment.name, "experiment ran to completion", f"{type(exc).__name__}: {exc}",
+                         {"crashed": True})]
+    conn.send((result, round(time.time() - t0, 1)))
+    conn.close()
+
+
+def _run_side_by_side(todo: list, jobs: int, done) -> None:
+    """Run ``todo`` (pairs experiment, context) in up to ``jobs`` forked processes, calling
+    ``done(index, checks, seconds)`` as each finishes; the first ``jobs`` start at once, the next whenever
+    one ends. Ctrl-C (KeyboardInterrupt) terminates every worker before it propagates."""
+    from multiprocessing.connection import wait
+
+    mp = multiprocessing.get_context("fork")
+    running: dict = {}  # connection -> (index, process)
+    queue = list(enumerate(todo))
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                index, (experiment, ctx) = queue.pop(0)
+                receive, send = mp.Pipe(duplex=False)
+                proc = mp.Process(target=_worker, args=(experiment, ctx, send), name=f"verify-{experiment.name}",
+                                  daemon=True)
+                proc.start()
+                send.close()
+                running[receive] = (index, proc)
+            for conn in wait(list(running)):
+                index, proc = running.pop(conn)
+                try:
+                    checks, seconds = conn.recv()
+                except EOFError:  # the worker died without an answer (killed, out of memory)
+                    proc.join()
+                    name = todo[index][0].name
+                    checks, seconds = [failed(name, "experiment ran to completion",
+                                              f"worker exited with code {proc.exitcode}", {"crashed": True})], None
+                conn.close()
+                proc.join()
+                done(index, checks, seconds)
+    except BaseException:
+        for _, proc in running.values():
+            proc.terminate()
+        for _, proc in running.values():
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        raise
+
+
+def main(argv=None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        return _fail(str(exc))
+    from verify.model import ModelFileError  # after the arguments: --help and usage errors import no torch
+
+    try:
         experiments = catalogue()
         selected = select(experiments, args.profile, args.only)
         if not selected:
             raise UsageError(f"no experiment runs under --profile {args.profile}")
-        if args.profile == "real":
-            for key, value in real_model(args.gguf, args.model_dir).items():
-                os.environ[REAL_ENV[key]] = value  # how the real experiments are told (their documented input)
-                os.environ.pop(REAL_ENV["model_dir" if key == "gguf" else "gguf"], None)
+        model = real_model(args.gguf, args.model_dir) if args.profile == "real" else {}
+        for key, value in model.items():
+            os.environ[REAL_ENV[key]] = value  # the real experiments may still read it from there
+            os.environ.pop(REAL_ENV["model_dir" if key == "gguf" else "gguf"], None)
+        selected = [load(e) for e in selected]
         preflight(selected)
         out = Path(args.out)
         (out / "checks").mkdir(parents=True, exist_ok=True)
@@ -328,39 +460,63 @@ def main(argv=None) -> int:
     except OSError as exc:
         return _fail(f"--out {args.out}: {exc.strerror or exc}")
     stats = statistics(experiments, args.profile)
-    checks: list[Check] = []
+    results: dict[int, list[Check]] = {}
     started = time.time()
     timings: dict = {}
     meta = {"profile": args.profile, "seed": args.seed, "statistics": stats,
             "experiments": [e.name for e in selected]}
+
+    def report_so_far(**extra):
+        checks = [c for i in sorted(results) for c in results[i]]  # run order, whichever finished first
+        write_report(out, checks, {**meta, "seconds": {e.name: timings[e.name] for e in selected
+                                                       if e.name in timings}, **extra})
+        return checks
+
+    todo, keys = [], {}
     for i, experiment in enumerate(selected):
         name = experiment.name
-        print(_progress(i, len(selected), name, started), file=sys.stderr, flush=True)
         ctx = Context(profile=args.profile, seed=args.seed, device=args.device, out=out,
-                      settings=experiment.settings.get(args.profile), confidence=stats["per_check_confidence"])
+                      settings=experiment.settings.get(args.profile), confidence=stats["per_check_confidence"],
+                      model=dict(model))
         cache = out / "checks" / f"{name}.json"
-        key = cache_key(experiment, ctx)
+        key = keys[i] = cache_key(experiment, ctx)
         if cache.exists() and not args.fresh:
             try:
                 blob = json.loads(cache.read_text())
             except (OSError, ValueError):
                 blob = {}
             if blob.get("key") == key:
-                checks += [Check(**c) for c in blob["checks"]]
+                results[i] = [Check(**c) for c in blob["checks"]]
                 timings[name] = blob.get("seconds")
                 continue
-        t0 = time.time()
-        result = run_experiment(experiment, ctx)
-        timings[name] = round(time.time() - t0, 1)
+        todo.append((i, experiment, ctx))
+
+    def done(i: int, result: list[Check], seconds) -> None:
+        experiment = selected[i]
+        timings[experiment.name] = seconds
         if not any(c.params.get("crashed") for c in result):  # a crash is retried next time, a finished run kept
+            cache = out / "checks" / f"{experiment.name}.json"
             tmp = cache.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"key": key, "seconds": timings[name],
+            tmp.write_text(json.dumps({"key": keys[i], "seconds": seconds,
                                        "checks": [c.to_json() for c in result]}, default=str))
             tmp.replace(cache)
-        checks += result
-        write_report(out, checks, {**meta, "seconds": timings})
+        results[i] = result
+        report_so_far()
+        print(_progress(len(results), len(selected), experiment.name, started), file=sys.stderr, flush=True)
+
+    jobs = min(args.jobs, len(todo))
+    if jobs <= 1:
+        for i, experiment, ctx in todo:
+            print(_progress(len(results), len(selected), experiment.name, started), file=sys.stderr, flush=True)
+            t0 = time.time()
+            result = run_experiment(experiment, ctx)
+            done(i, result, round(time.time() - t0, 1))
+    else:
+        print(f"verify.all: {len(todo)} experiments in {jobs} processes", file=sys.stderr, flush=True)
+        _run_side_by_side([(e, c) for _, e, c in todo], jobs,
+                          lambda k, result, seconds: done(todo[k][0], result, seconds))
     print(_progress(len(selected), len(selected), "done", started), file=sys.stderr, flush=True)
-    write_report(out, checks, {**meta, "seconds": timings, "total_seconds": round(time.time() - started, 1)})
+    checks = report_so_far(total_seconds=round(time.time() - started, 1))
     print(markdown_table(checks))
     n_fail = sum(not c.passed for c in checks)
     print(f"\n{sum(c.vacuous for c in checks)} weak; {stats['checks']} statistical checks at confidence "
