@@ -132,7 +132,7 @@ def test_cram_reports_the_greedy_prefix_within_the_clamp(lm):
     out = cram(lm, targets, 1, radius=0.5, steps=60, patience=30, window=3, lr=5e-2, seed=1, start_id=0)
     assert len(out) == 2 and all(r["prompt_absmax"] <= 0.5 + 1e-6 for r in out)  # clamped to [-r, r]
     for r in out:
-        assert 0 <= r["prefix"] <= 6 and r["steps"] <= 60 and r["reason"] in ("reproduced", "patience", "max_steps")
+        assert 0 <= r["prefix"] <= 6 and r["steps"] <= 60 and r["stopped_by"] in ("complete", "patience", "steps")
         assert abs(r["prefix"] - r["prefix_tf"]) <= 1  # greedy decoding agrees with teacher forcing (float noise aside)
 
 

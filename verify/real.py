@@ -182,6 +182,46 @@ class RealLM(nn.Module):
         return self.hf.base_model(inputs_embeds=x, use_cache=False).last_hidden_state.float()
 
     @torch.no_grad()
+    def start_cache(self, ids: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """Per layer, the (key, value) states of the fixed tokens ``ids`` read before a prompt.
+
+        They do not depend on the prompt (causal attention), so a trainer computes them once and passes
+        them to :meth:`frontier_logits` every step instead of forwarding those tokens again. Empty ``ids``:
+        None.
+        """
+        if not ids:
+            return None
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        self.hf(input_ids=torch.tensor([list(ids)], device=self.tok_emb.weight.device), past_key_values=cache,
+                use_cache=True)
+        return [(layer.keys.detach(), layer.values.detach()) for layer in cache.layers]
+
+    def frontier_logits(self, prompt: torch.Tensor, tokens: torch.Tensor | None, k: int,
+                        cache: list | None = None) -> torch.Tensor:
+        """Float32 logits of the first ``k`` target tokens after ``prompt``: (batch, k, vocab).
+
+        The model reads ``[cached tokens; prompt; tokens[:, :k-1]]``; only those positions are forwarded
+        and the LM head is applied to the ``k`` positions that predict target tokens, nothing else.
+        ``cache``: :meth:`start_cache` of the fixed tokens before the prompt (or None). Equal, up to float
+        rounding, to ``forward(tokens[:, :k-1], [start; prompt])[:, len(start)+m-1:]``.
+        """
+        m = prompt.shape[1]
+        x = self._embed(tokens[:, :k - 1] if k > 1 else None, prompt)
+        kwargs = {}
+        if cache is not None:
+            from transformers import DynamicCache
+
+            b = x.shape[0]
+            past = DynamicCache()
+            for i, (key, val) in enumerate(cache):
+                past.update(key.expand(b, *key.shape[1:]), val.expand(b, *val.shape[1:]), i)
+            kwargs = {"past_key_values": past, "use_cache": True}
+        h = self.hf.base_model(inputs_embeds=x, **kwargs).last_hidden_state
+        return self.hf.get_output_embeddings()(h[:, m - 1:m - 1 + k]).float()
+
+    @torch.no_grad()
     def generate_greedy(self, prefix: torch.Tensor | None, n: int, tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Greedy continuation of length n from ``[prefix; tokens]`` with a KV cache; (batch, n) ids.
 
