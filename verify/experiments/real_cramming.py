@@ -628,7 +628,12 @@ def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict, table1: dic
             boot = rng.integers(0, len(arr), (s.bootstrap, len(arr)))
             stopped = {why: sum(r["reason"] == why for r in sel) for why in STOPPED_BY}
             mean = float(arr.mean())
-            points.append({"kind": kind, "m": m, "targets": len(pre), "prefixes": pre,
+            # the fewest steps each target needs to stop by saturation, if it grew no more: its own steps
+            # when it stopped so, else its last growth + patience (a lower bound for a censored target)
+            need = sorted(r["steps"] if r["reason"] != "steps" else
+                          (r["losses"]["curve"][-1][0] if r["losses"].get("curve") else 0) + s.patience for r in sel)
+            points.append({"steps_needed_lower": need,
+                           "cap_for_saturated_fraction": need[max(math.ceil(SATURATED_FRACTION * len(need)) - 1, 0)],"kind": kind, "m": m, "targets": len(pre), "prefixes": pre,
                            "prefixes_tf": [int(r["losses"]["prefix_tf"]) for r in sel],
                            "mean": mean, "mean_ci": _interval(arr[boot].mean(axis=1)),
                            "median": float(np.median(arr)), "median_ci": _interval(np.median(arr[boot], axis=1)),
@@ -770,7 +775,11 @@ def bound_table(result: dict) -> str:
     if short:
         lines += ["", f"**Not saturated**: at m = {', '.join(str(p['m']) for p in short)} fewer than "
                   f"{100 * SATURATED_FRACTION:.0f}% of the random targets stopped by patience or complete; the rest hit "
-                  f"the {st['steps']}-step cap, so those prefixes are lower bounds on what the prompt holds."]
+                  f"the {st['steps']}-step cap, so those prefixes are lower bounds on what the prompt holds. A cap "
+                  "of at least " + ", ".join(f"{p['cap_for_saturated_fraction']} (m={p['m']})" for p in short
+                                              if "cap_for_saturated_fraction" in p)
+                  + f" steps would be needed for {100 * SATURATED_FRACTION:.0f}% to saturate even if no target grew "
+                  "again (last growth + patience)."]
     if result.get("in_progress"):
         lines += ["", "Unfinished chunks (saved state; rerun the command to continue): " + "; ".join(
             f"m={c['m']} step {c['step']} prefixes {c['prefixes']}" for c in result["in_progress"])]
