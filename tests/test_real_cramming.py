@@ -190,3 +190,15 @@ def test_checks_read_from_a_committed_file_carry_their_source(tiny_dir, tmp_path
     assert "[read from" in md
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert all(c["source"]["confidence"] == 0.99 for c in report["checks"])
+
+
+def test_a_partial_run_reports_the_m_it_lacks_as_failed_checks(tiny_dir, tmp_path):
+    s = rc.Settings(ms=(1, 2), kinds=("random",), targets=2, chunk=2, n_max=6, steps=10, patience=10, window=2,
+                    bootstrap=20)
+    result = rc.experiment(s, model_dir=tiny_dir, out=tmp_path, log=lambda m: None)
+    full = rc.checks_from(result, confidence=0.99)
+    result["summary"]["points"] = [p for p in result["summary"]["points"] if p["m"] == 1]
+    partial = rc.checks_from(result, confidence=0.99)
+    missing = [c for c in partial if c.name == "real_random_accessible_m2"]
+    assert len(missing) == 1 and not missing[0].passed and "partial" in missing[0].params["error"]
+    assert sum(c.confidence is not None for c in partial) == sum(c.confidence is not None for c in full) == 2

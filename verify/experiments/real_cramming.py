@@ -697,14 +697,14 @@ def checks_from(result: dict, confidence: float = 1 - 1e-3) -> list:
     accessible (estimated by the targets whose prefix reaches n), at least f_lo*|A|^n sequences are
     accessible, so ``n*log2|A| + log2 f_lo <= log2 Npr(m) = m*d*log2(count of float32 in [-r, r])``.
     """
-    from verify.report import clopper_pearson_lower, compare
+    from verify.report import clopper_pearson_lower, compare, failed
 
     f, b = result["model"], result["bounds"]
     log2_a = math.log2(f["alphabet"])
     checks = []
     for pt in result["summary"]["points"]:
-        if pt["kind"] != "random":
-            continue
+        if pt["kind"] != "random" or pt["targets"] != result["settings"]["targets"]:
+            continue  # a point still being measured is checked when complete
         pre = sorted(pt["prefixes"])
         n_med = pre[(len(pre) - 1) // 2]  # lower median: at least half the targets reach it
         hits = sum(p >= n_med for p in pre)
@@ -726,6 +726,17 @@ def checks_from(result: dict, confidence: float = 1 - 1e-3) -> list:
                 kind="instrument", params={"m": pt["m"], "stopped": pt["stopped"], "targets": pt["targets"],
                                            "steps_cap": result["settings"]["steps"],
                                            "patience": result["settings"]["patience"]}))
+    measured = {pt["m"] for pt in result["summary"]["points"]
+                if pt["kind"] == "random" and pt["targets"] == result["settings"]["targets"]}
+    if "random" in result["settings"]["kinds"]:
+        for m in result["settings"]["ms"]:  # a partial run says which m it lacks instead of checking fewer
+            if m not in measured:
+                c = failed(f"real_random_accessible_m{m}",
+                           f"{f['name']}: accessible random sequences at m={m} <= Npr(m) (T1, float32 prompts in "
+                           "[-r, r])", "not measured: the run is partial (rerun its command to continue)",
+                           {"m": m}, kind="bound", theorem="t1_float")
+                c.confidence = confidence
+                checks.append(c)
     for kind, sl in result["summary"]["slopes"].items():
         if not math.isfinite(sl["slope"]):
             continue
@@ -1162,7 +1173,8 @@ def main(argv=None) -> int:
             geo = out_geometry(Path(args.out))
             got = bench(lm, targets=args.targets, m=args.m[0], n=args.n_max, steps=args.steps, window=args.window,
                         lr=args.lr, radius=geo, seed=args.seed, log=lambda msg: print(msg, file=sys.stderr))
-            got["command"] = "python -m verify.experiments.real_cramming " + " ".join(argv)
+            got.update(command="python -m verify.experiments.real_cramming " + " ".join(argv), machine=machine(),
+                       commit=git_commit(), measured_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             print(json.dumps(got, indent=1))
             return 0
         install_signal_handlers()
