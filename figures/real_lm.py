@@ -75,8 +75,15 @@ def draw(report: Report):
         label = f"{kind} targets (mean)"
         if slope:
             label += f": slope {slope['slope']:.2f} [{slope['lo']:.2f}, {slope['hi']:.2f}]"
+        sat = [p.get("saturated_fraction") for p in pts]
+        if all(v is not None for v in sat):
+            label += f"; saturated {', '.join(f'{100 * v:.0f}%' for v in sat)}"
         a_cram.plot(ms, means, color=st["color"], marker=st["marker"], linestyle=st["linestyle"], label=label)
-        series["cramming"]["kinds"][kind] = {"m": ms, "mean": means, "slope": slope}
+        if all("mean_ci" in p for p in pts):  # bootstrap interval of the mean over targets
+            lo = [max(p["mean"] - p["mean_ci"][0], 0) for p in pts]
+            hi = [max(p["mean_ci"][1] - p["mean"], 0) for p in pts]
+            a_cram.errorbar(ms, means, yerr=[lo, hi], color=st["color"], linestyle="none", capsize=2)
+        series["cramming"]["kinds"][kind] = {"m": ms, "mean": means, "slope": slope, "saturated": sat}
     series["cramming"]["m"] = ms_all
     grid = np.array(ms_all or [1], dtype=float)
     a_cram.plot(grid, C * grid, **style.BOUND_STYLE, label=f"T1 float form: C m, C = {C:.0f}")

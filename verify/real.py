@@ -182,6 +182,46 @@ class RealLM(nn.Module):
         return self.hf.base_model(inputs_embeds=x, use_cache=False).last_hidden_state.float()
 
     @torch.no_grad()
+    def start_cache(self, ids: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """Per layer, the (key, value) states of the fixed tokens ``ids`` read before a prompt.
+
+        They do not depend on the prompt (causal attention), so a trainer computes them once and passes
+        them to :meth:`frontier_logits` every step instead of forwarding those tokens again. Empty ``ids``:
+        None.
+        """
+        if not ids:
+            return None
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        self.hf(input_ids=torch.tensor([list(ids)], device=self.tok_emb.weight.device), past_key_values=cache,
+                use_cache=True)
+        return [(layer.keys.detach(), layer.values.detach()) for layer in cache.layers]
+
+    def frontier_logits(self, prompt: torch.Tensor, tokens: torch.Tensor | None, k: int,
+                        cache: list | None = None) -> torch.Tensor:
+        """Float32 logits of the first ``k`` target tokens after ``prompt``: (batch, k, vocab).
+
+        The model reads ``[cached tokens; prompt; tokens[:, :k-1]]``; only those positions are forwarded
+        and the LM head is applied to the ``k`` positions that predict target tokens, nothing else.
+        ``cache``: :meth:`start_cache` of the fixed tokens before the prompt (or None). Equal, up to float
+        rounding, to ``forward(tokens[:, :k-1], [start; prompt])[:, len(start)+m-1:]``.
+        """
+        m = prompt.shape[1]
+        x = self._embed(tokens[:, :k - 1] if k > 1 else None, prompt)
+        kwargs = {}
+        if cache is not None:
+            from transformers import DynamicCache
+
+            b = x.shape[0]
+            past = DynamicCache()
+            for i, (key, val) in enumerate(cache):
+                past.update(key.expand(b, *key.shape[1:]), val.expand(b, *val.shape[1:]), i)
+            kwargs = {"past_key_values": past, "use_cache": True}
+        h = self.hf.base_model(inputs_embeds=x, **kwargs).last_hidden_state
+        return self.hf.get_output_embeddings()(h[:, m - 1:m - 1 + k]).float()
+
+    @torch.no_grad()
     def generate_greedy(self, prefix: torch.Tensor | None, n: int, tokens: torch.Tensor | None = None) -> torch.Tensor:
         """Greedy continuation of length n from ``[prefix; tokens]`` with a KV cache; (batch, n) ids.
 
@@ -293,6 +333,38 @@ def committed_result(path: str | Path) -> dict | None:
     if path.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and is_committed_model(path):
         return json.loads(path.read_text())
     return None
+
+
+def source_of(path: str | Path, result: dict) -> dict:
+    """The ``source`` record (:func:`verify.report.committed_source`) of checks read back from a committed
+    real-model result file: the commit its last invocation recorded (else git's), when it was measured
+    (its ``measured_utc``, else its last invocation's start), its machine, its confidence level."""
+    from verify.report import committed_source
+
+    inv = (result.get("invocations") or [{}])[-1]
+    mach = inv.get("machine") or {}
+    machine = ", ".join(f"{k} {mach[k]}" for k in ("platform", "cpus", "torch_threads", "gpu", "device")
+                        if mach.get(k) is not None) or None
+    commit = next((i["commit"] for i in reversed(result.get("invocations") or []) if i.get("commit")), None)
+    return committed_source(path, measured_utc=result.get("measured_utc") or inv.get("ended_utc")
+                            or inv.get("started_utc"), machine=machine, confidence=result.get("confidence"),
+                            commit=commit)
+
+
+def git_commit() -> str | None:
+    """The checkout's HEAD commit, with ``+dirty`` when tracked files differ from it; None outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=30)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def apply_model_args(args) -> None:

@@ -67,9 +67,54 @@ class Check:
     kind: str | None = None          # one of KINDS
     theorem: str | None = None       # key of bounds.all_results(); required for kind bound and premise
     confidence: float | None = None  # confidence level of a statistical check (None if exact)
+    source: dict | None = None       # None: measured in this run; else where it was read (committed_source)
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+SOURCE_KEYS = ("file", "commit", "measured_utc", "machine", "confidence")
+
+
+def committed_source(path: str | Path, *, measured_utc: str | None, machine: str | None,
+                     confidence: float | None, commit: str | None = None) -> dict:
+    """The ``source`` record of checks read back from a committed result file instead of measured now.
+
+    ``file`` is ``path`` relative to the repository (``results/...``); ``commit`` the commit the
+    measurement ran at when the file records it, else the last commit that touched the file (``git log``),
+    else None (not in a git checkout); ``measured_utc``, ``machine`` and ``confidence`` (the level its
+    statistical checks were measured at, or None) come from the file.
+
+    Example:
+        >>> src = committed_source("results/x.json", measured_utc="2026-01-01T00:00:00Z", machine="2 CPUs",
+        ...                        confidence=0.999, commit="abc")
+        >>> sorted(src) == sorted(SOURCE_KEYS), src["file"], src["commit"]
+        (True, 'results/x.json', 'abc')
+    """
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    path = Path(path)
+    try:
+        rel = str(path.resolve().relative_to(root))
+    except ValueError:
+        rel = str(path)
+    if commit is None:
+        try:
+            got = subprocess.run(["git", "log", "-1", "--format=%H", "--", rel], cwd=root, capture_output=True,
+                                 text=True, timeout=30)
+            commit = got.stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            commit = None
+    return {"file": rel, "commit": commit, "measured_utc": measured_utc, "machine": machine,
+            "confidence": confidence}
+
+
+def with_source(checks: list["Check"], source: dict | None) -> list["Check"]:
+    """Mark every check of ``checks`` as read from ``source`` (see :func:`committed_source`); returns them."""
+    for c in checks:
+        c.source = None if source is None else dict(source)
+    return checks
 
 
 def mpf(x) -> mpmath.mpf:
@@ -242,6 +287,8 @@ def _exact(c: Check, side: str) -> str:
 
 def _row(c: Check) -> str:
     claim = c.claim + (f" ({c.params['error']})" if "error" in c.params else "")
+    if c.source:
+        claim += f" [read from {c.source['file']}]"
     room = c.ratio
     if room is not None and math.isinf(room) and c.bound is not None and c.empirical:
         with mpmath.workdps(DEFAULT_DPS):  # room of a bound beyond the float range, from the exact digits
@@ -292,6 +339,36 @@ def grouped_markdown(checks: list[Check]) -> str:
     return "\n".join(out)
 
 
+def provenance_markdown(checks: list[Check]) -> str:
+    """Which checks were measured in this run and which were read from committed files (with their source).
+
+    Empty when every check was measured in this run.
+
+    Example:
+        >>> c = compare("x", "c", bound=2, empirical=1, kind="phenomenon")
+        >>> provenance_markdown([c])
+        ''
+        >>> c.source = {"file": "results/r.json", "commit": "abc", "measured_utc": "t", "machine": "m",
+        ...             "confidence": None}
+        >>> print(provenance_markdown([c]).splitlines()[0])
+        0 checks measured in this run; 1 read back from committed files (not measured now):
+    """
+    read = [c for c in checks if c.source]
+    if not read:
+        return ""
+    lines = [f"{len(checks) - len(read)} checks measured in this run; {len(read)} read back from committed files "
+             "(not measured now):", "", "| file | commit | measured (UTC) | machine | confidence | checks |",
+             "|---|---|---|---|---|---|"]
+    groups: dict = {}
+    for c in read:
+        key = tuple(str(c.source.get(k)) for k in SOURCE_KEYS)
+        groups.setdefault(key, []).append(c.name)
+    for (file, commit, utc, mach, conf), names in groups.items():
+        lines.append(f"| {file} | {commit[:12] if commit != 'None' else '-'} | {utc} | {mach} | {conf} | "
+                     f"{', '.join(names)} |")
+    return "\n".join(lines) + "\n\n"
+
+
 def legend() -> str:
     """What the kinds and the columns mean (printed at the top of report.md)."""
     kinds = "\n".join(f"- **{k}**: {v}" for k, v in LEGEND.items())
@@ -323,7 +400,7 @@ def write_report(out_dir: str | Path, checks: list[Check], extra: dict | None = 
         f"({stats['method']}; a correct implementation fails this run by chance with probability at most "
         f"{stats['family_wise_error']:g}).")
     md = (f"# Verification report\n\n{len(checks)} checks, {n_fail} failed, {n_weak} weak.{fwe}\n\n"
-          f"{legend()}\n\n{grouped_markdown(checks)}\n")
+          f"{provenance_markdown(checks)}{legend()}\n\n{grouped_markdown(checks)}\n")
     tmp = out / "report.md.tmp"
     tmp.write_text(md)
     tmp.replace(out / "report.md")

@@ -50,7 +50,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
-from verify.real import apply_model_args, committed_result
+from verify.real import apply_model_args, committed_result, source_of
+from verify.report import with_source
 from verify.registry import Experiment
 
 COMMITTED = Path(__file__).resolve().parents[2] / "results" / "real_context"
@@ -313,13 +314,14 @@ def run(ctx) -> list:
     from verify.report import write_data
 
     result = committed_result(COMMITTED / "real_context.json")
+    source = None if result is None else source_of(COMMITTED / "real_context.json", result)
     if result is None:
         s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")
         result = experiment(s, gguf=os.environ.get("PML_REAL_GGUF"), model_dir=os.environ.get("PML_REAL_MODEL_DIR"),
                             device=ctx.device, out=Path(ctx.out) / "real_context",
                             command="python -m verify.all --profile real", log=ctx.log)
     write_data(ctx.out, "real_context", result)
-    return checks_from(result)
+    return with_source(checks_from(result), source)
 
 
 def main(argv=None) -> int:

