@@ -82,10 +82,6 @@ MUTANTS: tuple[Mutant, ...] = (
            (("verify/engine.py",
              "            p_new = p_new - config.lr * (m1 / c1) / ((m2 / c2).sqrt() + config.eps)\n",
              "            p_new = p_act.clone()\n"),)),
-    Mutant("prompt_not_clamped", "the quantizer does not clamp the prompt to [-r, r] before rounding",
-           ("enumeration",),
-           (("verify/engine.py", "    clamped = x.clamp(-radius, radius)\n    q = torch.round((clamped.detach() + radius) / step).clamp(0, levels - 1)",
-             "    clamped = x\n    q = torch.round((clamped.detach() + radius) / step)"),)),
 )
 BY_NAME = {m.name: m for m in MUTANTS}
 
@@ -149,6 +145,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def _commit() -> str:
+    """The checkout's commit, with "+changes" when the work tree differs from it ("unknown" outside git)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *COPIED], cwd=ROOT, capture_output=True,
+                               text=True).stdout.strip()
+        return sha + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m verify.mutants", description=__doc__.split("\n")[0])
     p.add_argument("--profile", default="quick", choices=("quick", "full"))
@@ -176,7 +183,7 @@ def main(argv=None) -> int:
               file=sys.stderr, flush=True)
     import torch
     meta = dict(command="python -m verify.mutants " + " ".join(argv if argv is not None else sys.argv[1:]),
-                profile=args.profile, python=platform.python_version(), torch=torch.__version__,
+                profile=args.profile, commit=_commit(), python=platform.python_version(), torch=torch.__version__,
                 machine=f"{platform.machine()} {platform.node()} {os.cpu_count()} cpus",
                 measured_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 wall_seconds=round(time.time() - started, 1))
