@@ -169,7 +169,9 @@ def test_quick_run_passes_with_a_non_vacuous_bound(tmp_path):
     assert all(c.passed for c in checks), [c.name for c in checks if not c.passed]
     assert all(c.theorem == "log2_meanfield_vocab" for c in checks if c.kind in ("bound", "premise"))
     bound_checks = [c for c in checks if c.kind == "bound"]
-    assert len(bound_checks) == 4 and min(c.ratio for c in bound_checks) < 10
+    s = tv.EXPERIMENT.settings_for("quick")
+    assert len(bound_checks) == len(tv.QS) * len(s.eps_out) * len(s.vocabs) * s.seeds
+    assert min(c.ratio for c in bound_checks) < 10
     assert sum(c.confidence is not None for c in checks) == tv.EXPERIMENT.statistical_checks["quick"]
     data = json.loads((tmp_path / "data" / "t2_vocab.json").read_text())
     assert data["runs"][0]["lipschitz"]["q1"]["lower"] <= data["runs"][0]["lipschitz"]["q1"]["upper"]

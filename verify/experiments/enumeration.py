@@ -308,7 +308,8 @@ def run(ctx) -> list[Check]:
         log_acc = [_log2(c) for c in res["accessible"]]
         log_maps = [_log2(c) for c in res["maps"]]
         (slope_a, r2_a), (slope_m, r2_m) = ((f.slope, f.r2) for f in (fit_linear(ms, log_acc), fit_linear(ms, log_maps)))
-        t1_slope = d * math.log2(Q)
+        from bounds import log2_prompts_grid
+        t1_slope = float(log2_prompts_grid(d, 1, Q))  # T1 grid form per prompt vector
         below = [c < V ** n for c in res["accessible"]]
         checks.append(compare(f"enumeration_{tag}_slope", "slope of log2(accessible) vs m <= T1 slope d*log2(Q)",
                               t1_slope, max(slope_a, 0.0), unit="bits per prompt vector", kind="phenomenon",
@@ -341,7 +342,7 @@ def run(ctx) -> list[Check]:
         figure.append(dict(d=d, vocab=V, levels=Q, radius=r, n=n, gain=GAIN, seed=spec["seed"], m=ms,
                            prompts=[str(p) for p in res["prompts"]], accessible=res["accessible"], maps=res["maps"],
                            log2_accessible=log_acc, log2_maps=log_maps,
-                           log2_prompts=[d * m * math.log2(Q) for m in ms], log2_vocab_n=n * math.log2(V),
+                           log2_prompts=[float(log2_prompts_grid(d, m, Q)) for m in ms], log2_vocab_n=n * math.log2(V),
                            log2_vocab_vocab=V * math.log2(V), slope_accessible=slope_a, slope_maps=slope_m,
                            t1_slope=t1_slope, optimizer=opt))
         ctx.log(f"enumeration {tag}: done in {time.time() - t0:.1f}s")

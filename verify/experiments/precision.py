@@ -81,7 +81,8 @@ def soft_n(d: int, m: int, q: int, vocab: int) -> int:
         >>> soft_n(16, 1, 2, 16)
         6
     """
-    return int(d * m * math.log2(q) // math.log2(vocab)) + 2
+    from bounds import log2_prompts_grid
+    return int(float(log2_prompts_grid(d, m, q)) // math.log2(vocab)) + 2
 
 
 def scan_range(*, d: int, m: int, vocab: int, q, trained_levels: int, max_n_extra: int, block_size: int):
@@ -192,7 +193,8 @@ def signs_rows(ctx, s: Settings, store: PointStore) -> tuple[list[Check], dict]:
     for m in s.signs_ms:
         model = witness_family.build(m, SIGNS_D).to(ctx.device)
         vocab = model.cfg.vocab_size
-        npr = SIGNS_D * m  # log2 Q^(d*m), Q = 2
+        from bounds import log2_prompts_grid
+        npr = float(log2_prompts_grid(SIGNS_D, m, 2))  # T1 grid form, Q = 2
         points = []
         n_range = range(max(1, m - 1), m + 2)
         for n in n_range:

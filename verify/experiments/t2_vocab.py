@@ -75,7 +75,7 @@ class Settings:
 EXPERIMENT = Experiment(
     name="t2_vocab", order=22, results=(THEOREM,), profiles=("quick", "full"),
     settings={
-        "quick": Settings(vocabs=(3,), seeds=1, d=4, n_max={3: 64}, eps_out=(0.2, 0.1), lipschitz_points=200,
+        "quick": Settings(vocabs=(3,), seeds=1, d=4, n_max={3: 64}, eps_out=(0.2, 0.1, 0.05), lipschitz_points=200,
                           ot_pairs=150, invariance_batch=8),
         "full": Settings(vocabs=(3, 4), seeds=3, d=4, n_max={3: 192, 4: 48}, eps_out=(0.2, 0.1, 0.05),
                          lipschitz_points=2000, ot_pairs=1500, invariance_batch=32),
