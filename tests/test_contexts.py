@@ -57,7 +57,7 @@ def test_saturation_length():
 
 
 def test_run_passes_and_reports_integers(tmp_path):
-    checks = cx.run(Context(profile="quick", out=tmp_path, log=lambda msg: None))
+    checks = cx.run(Context.of(cx.EXPERIMENT, profile="quick", out=tmp_path, log=lambda msg: None))
     assert all(c.passed for c in checks), [c.name for c in checks if not c.passed]
     assert {c.name: c.kind for c in checks} == {
         "contexts_multiset_bound": "bound", "contexts_representatives_agree": "premise",
@@ -74,6 +74,6 @@ def test_run_passes_and_reports_integers(tmp_path):
 def test_saturation_check_fails_at_a_precision_fine_enough_to_tell_measures_apart(tmp_path, monkeypatch):
     monkeypatch.setattr(cx, "EPS", 1e-9)  # every distinct measure gets its own output: no levelling off
     settings = cx.Settings(n_exhaustive=3, n_max=16)
-    checks = cx.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, settings=settings))
+    checks = cx.run(Context.of(cx.EXPERIMENT, profile="quick", out=tmp_path, log=lambda msg: None, settings=settings))
     sat = next(c for c in checks if c.name == "contexts_saturation")
     assert not sat.passed and sat.empirical > 0.9  # every measure told apart: exponent 1

@@ -92,7 +92,7 @@ def test_training_script_rejects_bad_arguments(capsys):
 
 
 def test_run_passes(tmp_path):
-    checks = copying.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, confidence=0.9999))
+    checks = copying.run(Context.of(copying.EXPERIMENT, profile="quick", out=tmp_path, log=lambda msg: None, confidence=0.9999))
     assert all(c.passed for c in checks), [c.name for c in checks if not c.passed]
     assert all(c.kind in ("bound", "phenomenon", "instrument") for c in checks)
     stat = [c for c in checks if c.confidence is not None]

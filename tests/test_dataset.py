@@ -44,4 +44,4 @@ def test_run_declares_its_statistical_checks_and_kinds(tiny_zoo, tmp_path):
 
 def test_declared_statistical_checks_match_the_profiles():
     for profile in ("quick", "full"):
-        assert dataset.EXPERIMENT.statistical_checks[profile] == len(dataset.EXPERIMENT.settings_for(profile).runs)
+        assert dataset.EXPERIMENT.statistical_count(profile) == len(dataset.EXPERIMENT.settings_for(profile).runs)

@@ -86,8 +86,3 @@ def test_the_optimizer_check_fails_when_the_optimizer_cannot_move(tmp_path, monk
     checks = en.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, settings=settings, confidence=0.99))
     opt = next(c for c in checks if c.name.endswith("_optimizer"))
     assert not opt.passed and opt.params["found"] < 8
-
-
-def test_declared_statistical_checks_match_the_profiles():
-    for profile in ("quick", "full"):
-        assert en.EXPERIMENT.statistical_checks[profile] == len(en.EXPERIMENT.settings_for(profile).models)

@@ -54,7 +54,7 @@ def test_a_causal_stack_leaks_order_through_the_mask():
 
 
 def test_run_passes_and_writes_the_errors(tmp_path):
-    checks = mf.run(Context(profile="quick", out=tmp_path, log=lambda msg: None))
+    checks = mf.run(Context.of(mf.EXPERIMENT, profile="quick", out=tmp_path, log=lambda msg: None))
     assert len(checks) == 10 and all(c.passed for c in checks)
     rows = json.loads((tmp_path / "data" / "meanfield.json").read_text())["rows"]
     nope = [r["max_abs_error"] for r in rows if r["positional"] == "none" and not (r["causal"] and r["n_layer"] > 1)]

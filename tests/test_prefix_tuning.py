@@ -50,7 +50,7 @@ def test_quick_profile_passes_with_room_and_is_fast(tmp_path):
     import time
 
     t0 = time.time()
-    ctx = Context(profile="quick", seed=0, device="cpu", out=tmp_path, log=None, settings=None, confidence=0.999)
+    ctx = Context.of(e.EXPERIMENT, profile="quick", seed=0, device="cpu", out=tmp_path, log=None, confidence=0.999)
     checks = {c.name: c for c in e.run(ctx)}
     assert time.time() - t0 < 20
     count = checks["prefix_count"]
@@ -64,6 +64,6 @@ def test_the_count_check_fails_when_the_bound_forgets_the_values(tmp_path, monke
     # a bound that counted the keys only (L*m*d_kv*log2 Q, half the prefix) is caught by the quick profile
     import bounds
     monkeypatch.setattr(bounds, "log2_prefixes_grid", lambda L, m, d, Q: bounds.prefix.log2_prefixes_grid(L, m, d, Q) / 2)
-    ctx = Context(profile="quick", seed=0, device="cpu", out=tmp_path, log=None, settings=None, confidence=0.999)
+    ctx = Context.of(e.EXPERIMENT, profile="quick", seed=0, device="cpu", out=tmp_path, log=None, confidence=0.999)
     checks = {c.name: c for c in e.run(ctx)}
     assert not checks["prefix_count"].passed, (checks["prefix_count"].bound, checks["prefix_count"].empirical)

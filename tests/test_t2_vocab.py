@@ -164,7 +164,7 @@ def test_counts_are_packings_and_below_the_multisets():
 
 @pytestmark_thread
 def test_quick_run_passes_with_a_non_vacuous_bound(tmp_path):
-    ctx = Context(profile="quick", out=tmp_path, log=lambda msg: None)
+    ctx = Context.of(tv.EXPERIMENT, profile="quick", out=tmp_path, log=lambda msg: None)
     checks = tv.run(ctx)
     assert all(c.passed for c in checks), [c.name for c in checks if not c.passed]
     assert all(c.theorem == "log2_meanfield_vocab" for c in checks if c.kind in ("bound", "premise"))

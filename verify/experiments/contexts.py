@@ -181,7 +181,7 @@ def saturation_length(cumulative: list[int]) -> int:
 def run(ctx) -> list[Check]:
     """Exhaustive counts, the saturation length and the T2 comparison (see module doc)."""
     A = ALPHABET
-    s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
+    s = ctx.settings
     n_exh, n_max = s.n_exhaustive, s.n_max
     model = context_model(A, seed=ctx.seed)
     causal = context_model(A, seed=ctx.seed, causal=True)

@@ -161,7 +161,7 @@ def run(ctx) -> list[Check]:
         nope = _load(WEIGHTS_NOPE)
     except ModelFileError as exc:
         return [failed("copying", "copying models load", str(exc), kind="instrument")]
-    s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
+    s = ctx.settings
     max_train = int(model.cfg.facts.get("max_train_len", 20))
     samples = s.samples
     max_len = 3 * max_train

@@ -236,7 +236,7 @@ def run(ctx) -> list[Check]:
     from bounds import log2_prompts_float
     from verify import engine, zoo
 
-    s: Settings = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
+    s: Settings = ctx.settings
     confidence = ctx.confidence
     z, z95 = normal_quantile(confidence), normal_quantile(0.975)
     t0 = time.time()

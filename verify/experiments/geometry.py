@@ -214,7 +214,7 @@ def run(ctx) -> list[Check]:
     """Measure every zoo model that loads and write ``data/geometry.json``; no checks (see the module docstring)."""
     from verify import zoo
 
-    s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
+    s = ctx.settings
     t0 = time.time()
     data = {"settings": asdict(s), "models": {}, "missing": []}
     for name in ZOO_ORDER:

@@ -145,7 +145,7 @@ def last_duplication_error(model: Transformer, X: torch.Tensor) -> float:
 
 def run(ctx) -> list[Check]:
     """Every invariance statement of the module docstring, as checks with the measured errors."""
-    s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
+    s = ctx.settings
     g = torch.Generator().manual_seed(ctx.seed)
     batch, length = s.batch, s.length
     X = torch.randn(batch, length, D, generator=g, dtype=torch.float64)

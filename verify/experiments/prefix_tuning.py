@@ -96,7 +96,7 @@ def run(ctx) -> list[Check]:
 
     from bounds import log2_prefixes_grid
 
-    s = ctx.settings or EXPERIMENT.settings_for(ctx.profile)
+    s = ctx.settings
     t0 = time.time()
     model = frozen_model(s)
     values = 2 * s.n_layer * s.m * s.d_model

@@ -50,7 +50,6 @@ import numpy as np
 import torch
 
 from bounds import DEFAULT_DPS, log2_log2_meanfield, log2_meanfield_vocab, log2_vocab_net_size
-from verify.cli import torch_threads
 from verify.registry import Experiment
 from verify.report import Check, compare, write_data
 from verify.rng import generator
@@ -451,8 +450,9 @@ def _one_model(ctx, s: Settings, vocab: int, seed: int, checks: list) -> dict:
                 invariance=inv, curves={str(e): c for e, c in curves.items()}, bounds=bounds_data)
 
 
-def _run(ctx) -> list[Check]:
-    s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for(ctx.profile)
+def run(ctx) -> list[Check]:
+    """The checks of the module doc (one thread: ``EXPERIMENT.threads``; the models are tiny)."""
+    s = ctx.settings
     checks, runs = [], []
     for vocab in s.vocabs:
         for k in range(s.seeds):
@@ -460,8 +460,3 @@ def _run(ctx) -> list[Check]:
     write_data(ctx.out, "t2_vocab", dict(runs=runs, eps_out=list(s.eps_out), qs=list(QS)))
     return checks
 
-
-def run(ctx) -> list[Check]:
-    """The checks of the module doc, on one thread (the models are tiny)."""
-    with torch_threads(1):
-        return _run(ctx)
