@@ -136,6 +136,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="accessible_fraction",
+    theorems=("log2_accessible_fraction", "t1_grid"),
     order=90,
     title="Accessible fraction against n on a log axis, under T1's |V|^-n envelope",
     caption=("Fraction of uniformly random targets that prompt tuning reproduces, log scale, against target length. "

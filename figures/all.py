@@ -7,9 +7,10 @@ Usage::
 With ``--from`` it draws from an existing ``python -m verify.all`` output folder; without it, from the
 committed reference results ``results/full`` (the full profile), or, given ``--profile`` or when those are
 absent, it first runs ``verify.all`` with that profile into ``DIR/verify``. Each figure is written as ``DIR/NAME.png`` and
-the vector ``DIR/NAME.pdf``, the data it plotted as ``DIR/data/NAME.json``, and ``DIR/INDEX.md`` lists
-every figure with its caption, what it shows and which checks produced its data. The repository's own
-``figures/INDEX.md`` is rewritten only with ``--update-index`` (paths in it relative to the repository,
+the vector ``DIR/NAME.pdf``, the data it plotted as ``DIR/data/NAME.json``, ``DIR/INDEX.md`` lists
+every figure with its caption, what it shows and which checks produced its data, and ``DIR/report.html``
+is one self-contained page: each theorem, its checks and its figures (:mod:`figures.report_html`). The
+repository's own ``figures/INDEX.md`` is rewritten only with ``--update-index`` (paths in it relative to the repository,
 never a machine's). A figure whose data is missing is skipped with a one-line warning and listed as
 missing; the others are still drawn. Exit 0 when every figure was drawn, 1 when some were skipped, 2 on
 bad usage (including a ``report.json`` that is not a verify report).
@@ -26,6 +27,7 @@ from pathlib import Path
 from verify.cli import ArgumentParser as _Parser, UsageError
 from verify.registry import declarations
 
+from figures.report_html import render
 from figures.source import MissingData, Report
 from figures.spec import FigureSpec
 
@@ -237,11 +239,12 @@ def main(argv=None) -> int:
         return 1
     report = Report(source)
     report.profile = args.profile or report.profile  # an explicit --profile wins over the report's
-    results = []
+    results, drawn = [], []
     for spec in specs():
         t0 = time.time()
         try:
             paths, series = draw_one(spec, report, out)
+            drawn.append((spec, paths, series))
             partial = series.get("missing") if isinstance(series, dict) else None
             results.append((spec, "ok" if not partial else "partial: " + "; ".join(partial), paths))
             note = f" partial: {'; '.join(partial)}" if partial else ""
@@ -260,9 +263,11 @@ def main(argv=None) -> int:
     if args.update_index:
         INDEX_IN_TREE.write_text(index_markdown(results, portable(source), portable(out), report.checks))
         print(f"figures: updated {portable(INDEX_IN_TREE)}", file=sys.stderr)
+    page = out / "report.html"
+    page.write_text(render(source, drawn))
     missing = [s.name for s, status, _ in results if not _drawn(status)]
     print(f"figures: {len(results) - len(missing)} drawn, {len(missing)} missing"
-          + (f" ({', '.join(missing)})" if missing else "") + f"; index: {out / 'INDEX.md'}")
+          + (f" ({', '.join(missing)})" if missing else "") + f"; index: {out / 'INDEX.md'}; page: {page}")
     return 1 if missing else 0
 
 

@@ -74,6 +74,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="capacity_precision",
+    theorems=("t1_grid", "cross_entropy_floor"),
     order=70,
     title="Capacity against precision bits, on the tightness witness",
     caption=("Left: measured capacity of prompt tuning on the witness (lower confidence estimate, at the report's "

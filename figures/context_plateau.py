@@ -77,6 +77,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="context_plateau",
+    theorems=("log2_meanfield",),
     order=80,
     title="Information retained against context length: the plateau, beside T2",
     caption=("Left: bits of a random 26-letter context that the copying model reproduces (correct prefix times "

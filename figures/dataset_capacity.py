@@ -76,6 +76,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="dataset_capacity",
+    theorems=("n_max_dataset",),
     order=130,
     title="Dataset memorization through one shared prompt, against Consequence B",
     caption=("Left: fraction of random labellings of N fixed inputs (k-token labels) that one shared prompt reproduces "

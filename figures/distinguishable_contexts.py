@@ -89,6 +89,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="distinguishable_contexts",
+    theorems=("log2_meanfield",),
     order=100,
     title="Distinguishable contexts against length, for a model without positional encoding",
     caption=("Left: exact number of distinct outputs over all A^n contexts of length n of a tiny non-causal "

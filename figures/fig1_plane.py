@@ -94,6 +94,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="fig1_plane",
+    theorems=("t1_ball",),
     order=10,
     title="Fig. 1 - next-token cells on a plane cut of the final-representation space",
     caption=("Plane through the last-layer states (after the final LayerNorm, before the unembedding) of three "

@@ -166,6 +166,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="fig2_accessibility",
+    theorems=("threshold_tokens", "log2_accessible_fraction"),
     order=20,
     title="Fig. 2 - accessibility against n for each m, sigmoid fits, n50 against m beside T1",
     caption=("Left, middle: fraction of targets (held-out natural text; uniformly random letters) that prompt tuning "

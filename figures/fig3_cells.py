@@ -146,6 +146,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="fig3_cells",
+    theorems=("nonuniform",),
     order=30,
     title="Fig. 3 - cell-volume distribution D and its convolutions D^1..D^4 (non-uniform cells refinement)",
     caption=("Left: distribution of log2 next-token cell volume for sequences of n = 1..4 uniformly random tokens "

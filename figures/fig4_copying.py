@@ -78,6 +78,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="fig4_copying",
+    theorems=("log2_meanfield",),
     order=40,
     title="Fig. 4 - copying accuracy against string length, with sigmoid fit",
     caption=("A 2-layer transformer trained to copy random 26-letter strings (lengths up to the shaded training range) "

@@ -185,6 +185,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="info_vs_m",
+    theorems=("t1_grid",),
     order=60,
     title="Information against prompt length m: T1 bound, exact enumeration, trained prompts",
     caption=("Left: log2 of the exact number of accessible sequences and input->output maps of tiny grid-prompt "

@@ -63,6 +63,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="meanfield_invariance",
+    theorems=("log2_meanfield",),
     order=120,
     title="The mean-field lemma (T2's premise): invariance errors with and without positions",
     caption=("Largest |difference| of logits (float64, log scale) between a model's output and its permuted or "

@@ -157,6 +157,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="real_lm",
+    theorems=("t1_float",),
     title="A real pretrained LM (SmolLM2-135M): cramming against m with T1's bound; copying against n",
     caption=("Top left: longest target prefix reproduced greedily (first token included) per target and its "
              "mean, against the number m of prompt vectors (clamped to [-r, r]), with T1's float-form bound C m. "

@@ -25,6 +25,7 @@ class FigureSpec:
     caption: str = ""
     shows: str = ""  # the theorem or result it illustrates
     order: int = 1000  # drawing order (the papers' figures first); a literal, read without importing the module
+    theorems: tuple[str, ...] = ()  # keys of bounds.all_results() it illustrates (its section of report.html)
     checks: tuple[str, ...] = ()  # check names (or prefixes, written with a trailing _) that produced its data
     data: tuple[str, ...] = ()  # data/NAME.json files it reads
     draw: Callable = field(default=None, repr=False)

@@ -112,6 +112,7 @@ def draw(report: Report):
 
 FIGURE = FigureSpec(
     name="t2_vocab",
+    theorems=("log2_meanfield_vocab",),
     order=110,
     title="T2 with a finite vocabulary: distinguishable contexts of all lengths beside the bound",
     caption=("Left: contexts distinguishable at output precision eps_out of a one-layer non-causal transformer "

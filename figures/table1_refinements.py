@@ -292,6 +292,7 @@ def write_tables(series: dict, out: Path) -> list[Path]:
 
 FIGURE = FigureSpec(
     name="table1_refinements",
+    theorems=("tokens_per_vector", "cone", "box", "nonuniform"),
     order=50,
     title="Table 1 - bound / measured slope for each refinement (ball, cone, box, non-uniform cells)",
     caption=("For each model, the tokens-per-prompt-vector bound C of T1's ball form and of each refinement, "
