@@ -105,7 +105,7 @@ def room_scale(checks) -> tuple[float, float]:
 
     Example:
         >>> room_scale([{"ratio": 0.5}, {"ratio": 1e3}, {"ratio": float("inf")}, {"ratio": None}])
-        (-0.5, 3.5)
+        (-1.0, 3.5)
     """
     logs = [math.log10(r) for r in (c.get("ratio") for c in checks)
             if isinstance(r, (int, float)) and not isinstance(r, bool) and 0 < r < math.inf]
