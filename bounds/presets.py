@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 HMDO_TABLE = "HMDO Table 2"
-HMDO_SLOPE = "HMDO (measured cramming slope, n50 per prompt vector on PG19), as quoted in issue 2"
+HMDO_SLOPE = "HMDO (measured cramming slope, n50 per prompt vector on PG19)"
 
 
 @dataclass(frozen=True)

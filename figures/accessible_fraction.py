@@ -146,7 +146,7 @@ FIGURE = FigureSpec(
              "confidence level (the family-wise budget the checks use). Open triangles: "
              "no target reproduced, drawn at 1/trials."),
     shows="T1 / Consequence A: the accessible fraction is at most Npr(m)/|V|^n, decaying like |V|^-n past n*",
-    checks=("precision_capacity_",),  # the natural model's random-target points are data (no check since issue 9)
+    checks=("precision_capacity_",),  # the natural model's random-target points are data (no check)
     data=("precision", "cramming"),
     draw=draw,
 )

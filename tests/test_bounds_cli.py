@@ -93,7 +93,7 @@ BAD_INPUTS = [
     ["--prompt-length", "a:b"], ["--prompt-length", "0"], ["--prompt-length", "1:2:3:4"], ["--q", "0.5"],
     ["--theta", "4", "--d", "5", "--vocab", "9"], ["--format", "yaml"], ["--digits", "0"], ["--bogus"],
     ["--bits-per-value", "-16"],
-    # issue 11: refused before any work, one line, exit 2
+    # refused before any work, one line, exit 2
     ["--prompt-length", "1:2000000000"], ["--prompt-length", "1:20000,1:20000"], ["--dps", "1000000"],
     ["--dps", "5"], ["--dps", "0"], ["--dps", "2.5"], ["--digits", "60"], ["--digits", "20", "--dps", "15"],
     ["--d", "768", "--vocab", "50304", "--radius", "nan"], ["--d", "768", "--vocab", "50304", "--radius", "inf"],

@@ -15,7 +15,7 @@ from bounds import PRESETS, precision, rounding, table
 from bounds.presets import Preset
 
 CUSTOM = ["--d", "768", "--vocab", "50304", "--radius", "63.62", "--theta", "1.96", "--slope", "90.4"]
-INVOCATIONS = [   # the invocations and a few more: presets, bit form, extreme eps, narrow cone
+INVOCATIONS = [   # the documented invocations and a few more: presets, bit form, extreme eps, narrow cone
     [], ["--preset", "all", "--bits-per-value", "16", "--prompt-length", "1,3"],
     CUSTOM + ["--theta", "1e-5"], ["--d", "2", "--vocab", "2", "--radius", "1e-3", "--eps", "2^-10"],
     ["--d", "768", "--vocab", "1000", "--radius", "63.62", "--eps", "2^-52", "--prompt-length", "1000"],

@@ -274,7 +274,7 @@ def test_fast_path_rejects_what_the_mpmath_side_rejects(call):
 @pytest.mark.parametrize("vocab, log2_pk", [(3, 1000), (7, 500), (5, 2000), (2, 7.5), (16, 10.0), (4, 8.0),
                                             (50304, 13049.41), (10, 33.3)])
 def test_nonuniform_threshold_is_exact_on_equal_cells_at_the_default_lattice(vocab, log2_pk):
-    expected = math.floor(log2_pk / math.log2(vocab)) + 1     # (the issue: 634, 178, 860 before for the first 3)
+    expected = math.floor(log2_pk / math.log2(vocab)) + 1
     assert bounds.nonuniform_threshold([1 / vocab] * vocab, log2_pk) == expected
 
 
@@ -312,7 +312,7 @@ def test_nonuniform_lattice_error_only_makes_the_median_and_threshold_larger():
 
 
 # ----------------------------------------------------------------------------------------- presets
-HMDO_TABLE_2 = {  # issue 2's quotation of HMDO Table 2: d, |V|, r, theta, slope
+HMDO_TABLE_2 = {  # HMDO Table 2 as quoted in the presets: d, |V|, r, theta, slope
     "pythia-160m": (768, 50304, 63.62, 1.96, 90.4), "pythia-410m": (1024, 50304, 54.90, 1.87, 112.4),
     "pythia-1b": (2048, 50304, 65.68, 2.22, 287.4), "qwen2.5-0.5b": (896, 151936, 309.00, 2.23, 71.0),
     "qwen2.5-1.5b": (1536, 151936, 153.62, 2.34, 79.6), "llama-3.2-1b": (2048, 128256, 41.06, 1.73, 137.8),

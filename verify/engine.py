@@ -4,7 +4,7 @@ This is the measuring instrument of every empirical check. A frozen :class:`veri
 a soft prompt ``P`` (m vectors of width d) before an optional fixed input; ``P`` is trained so that greedy
 decoding reproduces a target sequence. Many independent problems are solved together: the prompts form
 one ``(G, m, d)`` tensor, and every sequence ``b`` of the batch uses prompt ``groups[b]``. With one
-sequence per group this is per-target cramming (THEORY.md, Consequence A); with N sequences sharing one
+sequence per group this is per-target cramming (docs/theory.md, Consequence A); with N sequences sharing one
 group it is dataset memorization through one shared prompt (Consequence B).
 
 What makes the experiment match T1's assumptions exactly:
@@ -53,7 +53,7 @@ LOG2E = 1.0 / math.log(2.0)
 class TuneConfig:
     """Optimizer and constraint settings of one prompt-tuning run.
 
-    Defaults: AdamW with betas (0.9, 0.9) and weight decay 0.01 as in Kuratov et al. (ANCHORS.md), but
+    Defaults: AdamW with betas (0.9, 0.9) and weight decay 0.01 as in Kuratov et al., but
     lr 1e-1 instead of their 1e-2 (the measurements behind that choice: docs/design.md, "Learning rate").
 
     Example:
@@ -69,7 +69,7 @@ class TuneConfig:
     patience: int | None = None  # steps without loss improvement before a group gives up (None: never)
     radius: float | None = None  # l_inf box [-radius, radius] for every prompt coordinate
     levels: int | None = None  # Q: quantize each coordinate to Q levels in [-radius, radius]
-    init_std: float | None = None  # None: the std of the model's token embeddings (ANCHORS.md)
+    init_std: float | None = None  # None: the std of the model's token embeddings (Kuratov et al.)
     seed: int = 0
     restarts: int = 0  # retry groups that failed with a fresh random init (seed+1, seed+2, ...), keep the best
     chunk: int = 4096  # sequences per forward in the final (no-grad) evaluation

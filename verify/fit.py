@@ -4,7 +4,7 @@
   n; the anchors' ``1/(1 + exp(-k(n - x0)))`` with the sign made explicit). n50 = x0, the crossing of 1/2.
   Maximum likelihood on the counts, not least squares on the fractions, so a point measured on 20 targets
   weighs what 20 Bernoulli trials weigh.
-- :func:`fit_linear`: least-squares line with slope, intercept and R^2 (n50 on m, THEORY.md).
+- :func:`fit_linear`: least-squares line with slope, intercept and R^2 (n50 on m, docs/theory.md).
 - :func:`r_squared`: the coefficient of determination of any fitted curve (a sigmoid's against the fractions).
 - :func:`find_n50`: brackets the crossing by geometric steps from a guess, then bisects on integers, so it
   trains O(log n) batches instead of the O(n) of a linear sweep (the anchors sweep n in steps of 10-100).

@@ -2,7 +2,7 @@
 
 The frozen models of the verification zoo are all instances of :class:`Transformer`. A soft prompt is a
 tensor ``prefix`` of shape ``(batch, m, d)`` placed before the token embeddings, exactly the setting of
-THEORY.md ("Soft prompt P in R^{d x m}"). Positional encoding is a choice (``none``, ``learned``,
+docs/theory.md ("Soft prompt P in R^{d x m}"). Positional encoding is a choice (``none``, ``learned``,
 ``sinusoidal``, ``rotary``) because T2's mean-field premise holds only without it.
 
 Example:

@@ -19,7 +19,7 @@ The model's constants for the bounds are measured from the model itself (:func:`
 - ``theta``: the opening angle, ``arccos`` of the smallest cosine similarity between two sampled states
   (the largest angle between any two of them), the definition of [HMDO]'s code
   (``th_bounds_estimation.ipynb``: ``theta = arccos(min_cos)``) behind its Table 2. The cone refinement
-  (THEORY.md) then uses the spherical sector of half-angle theta/2. This is an estimate from samples: a
+  (docs/theory.md) then uses the spherical sector of half-angle theta/2. This is an estimate from samples: a
   set whose pairwise angles are at most theta lies in a cone of half-angle theta/2 only approximately.
 
 Example (a tiny random Llama, built offline; skipped without transformers):
@@ -584,7 +584,7 @@ def _powers(lo: int, hi: int) -> list[int]:
 def bound_slopes(d: int, vocab: int, r: float, theta: float | None = None, alphabet: int | None = None) -> dict:
     """T1's slope C (tokens per prompt vector) for a model with width d and measured radius r.
 
-    Forms: ``fp32``/``fp16``: ball form with eps the machine epsilon (2^-23, 2^-10, THEORY.md conventions);
+    Forms: ``fp32``/``fp16``: ball form with eps the machine epsilon (2^-23, 2^-10, docs/theory.md conventions);
     ``hmdo_rel``: eps = 2^(log2 r - 11) as in [HMDO]'s code; ``float_fp32``/``float_fp16``: float form
     (count of representable values in [-r, r]); ``bits16``: Kuratov et al.'s 16-bit maximum capacity;
     ``*_cone``: with the cone refinement at opening angle theta. Slopes are in tokens of ``alphabet``
@@ -683,7 +683,7 @@ def table1_row(d: int, vocab: int, r: float, theta: float, sides, volumes, eps="
     """C (tokens per prompt vector) of a model for the ball (T1), cone, box and non-uniform cells.
 
     ``sides``: per-coordinate ranges l_i of the states (box); ``volumes``: next-token cell volumes
-    (:func:`cell_volumes`); ``eps``: a dtype name (machine epsilon, THEORY.md) or a number. Non-uniform:
+    (:func:`cell_volumes`); ``eps``: a dtype name (machine epsilon, docs/theory.md) or a number. Non-uniform:
     n* - 1 with n* = :func:`bounds.refinements.nonuniform_threshold` at log2 Pk = the ball count, the
     convention of ``figures/table1_refinements.py`` (equal cells give floor(C ball)).
 

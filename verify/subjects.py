@@ -171,7 +171,7 @@ def targets(subject: Subject, kind: str, *, count: int, n: int, seed: int) -> to
 
 
 def initial_prompts(seeds, *, m: int, d: int, std: float) -> torch.Tensor:
-    """One initial prompt ``randn(m, d) * std`` per seed, shape (len(seeds), m, d) (ANCHORS.md init).
+    """One initial prompt ``randn(m, d) * std`` per seed, shape (len(seeds), m, d) (Kuratov et al.'s initialization).
 
     Example:
         >>> a = initial_prompts([5, 6], m=2, d=3, std=1.0)

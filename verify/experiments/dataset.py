@@ -1,4 +1,4 @@
-"""Experiment "dataset": N input -> label pairs memorized through ONE shared prompt (THEORY.md, Consequence B).
+"""Experiment "dataset": N input -> label pairs memorized through ONE shared prompt (docs/theory.md, Consequence B).
 
 Fixed inputs x_1..x_N (distinct random token sequences of length L, the first N of one seeded list) and
 random labels y_i of k tokens from the alphabet A: one prompt P must make the frozen model greedily emit

@@ -6,7 +6,7 @@ prompt is restricted to a grid of ``Q`` levels per coordinate in ``[-r, r]`` and
 d = 4, m = 3 only in the full profile). Counted exactly (Python integers):
 
 - **accessible sequences**: distinct greedy continuations of length ``n`` from the prompt alone (the first
-  token is predicted at the last prompt position, THEORY.md "accessible");
+  token is predicted at the last prompt position, docs/theory.md "accessible");
 - **input -> output maps**: distinct functions ``x -> greedy next token after [P; x]`` over the fixed inputs
   ``x`` = every single token of the vocabulary (so at most ``|V|^|V|`` maps).
 

@@ -6,7 +6,7 @@ Usage::
         [--ns 8 16 ... 1024] [--out DIR] [--threads 1]
 
 Premise, stated first: SmolLM2 is a causal stack with rotary positions, outside T2's exact premise
-(THEORY.md: T2 is a theorem about position-free, non-causal attention, or one causal layer). What this
+(docs/theory.md: T2 is a theorem about position-free, non-causal attention, or one causal layer). What this
 measures is the degradation with context length that T2 explains, as a phenomenon, not T2 itself.
 
 (a) Copy and recall. A string s of n tokens i.i.d. uniform over the vocabulary less special tokens is
@@ -156,7 +156,7 @@ def copy_point(lm, n: int, k: int, s: Settings, *, device: str = "cpu") -> dict:
 def greedy_packing(dist, eps: float) -> int:
     """Size of a greedy eps-packing: contexts kept in order when farther than eps from every kept one.
 
-    A packing is a set of states pairwise more than eps apart (THEORY.md's packing number); a grid count
+    A packing is a set of states pairwise more than eps apart (the packing number of docs/theory.md); a grid count
     instead splits states that are close but straddle a cell boundary in one of d coordinates.
 
     Example:

@@ -194,7 +194,7 @@ def make_target(spec: dict):
 
 
 def initial_prompt(spec: dict, d: int, std: float):
-    """The trial's initial prompt, ``randn(m, d) * std`` from its own seeded generator (ANCHORS.md init).
+    """The trial's initial prompt, ``randn(m, d) * std`` from its own seeded generator (Kuratov et al.'s initialization).
 
     Example:
         >>> spec = {"model": "tiny", "kind": "random", "m": 2, "n": 3, "seed": 0, "target": 1}
