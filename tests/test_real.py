@@ -12,23 +12,6 @@ from verify.real import bound_slopes, check_gguf, check_model_dir, min_pairwise_
 transformers = pytest.importorskip("transformers", reason="verify.real needs the optional 'real' extra")
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from verify.real import tiny_llama
-
-    path = tmp_path_factory.mktemp("tiny_llama")
-    tiny_llama(path, seed=0)
-    return path
-
-
-@pytest.fixture(scope="module")
-def lm(tiny_dir):
-    from verify.real import load
-
-    torch.set_num_threads(1)
-    return load(model_dir=tiny_dir)
-
-
 def test_loads_offline_frozen_float32(lm):
     assert (lm.cfg.d_model, lm.cfg.vocab_size, lm.cfg.n_layer) == (32, 64, 2)
     assert all(not p.requires_grad for p in lm.parameters())

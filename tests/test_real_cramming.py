@@ -19,23 +19,6 @@ from verify.experiments import real_cramming as rc  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from verify.real import tiny_llama
-
-    path = tmp_path_factory.mktemp("tiny_llama_cram")
-    tiny_llama(path, seed=0)
-    return path
-
-
-@pytest.fixture(scope="module")
-def lm(tiny_dir):
-    from verify.real import load
-
-    torch.set_num_threads(1)
-    return load(model_dir=tiny_dir)
-
-
 def _reachable(lm, n, seed=0):
     """A target some clamped prompt after start token 0 reproduces: what that prompt makes the model emit."""
     g = torch.Generator().manual_seed(seed)
