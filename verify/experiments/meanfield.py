@@ -27,7 +27,9 @@ For a causal stack of two or more layers neither statement holds, nor does any n
 positions: layer 2 at position n reads the layer-1 states of positions 1..n-1, each of which saw a
 different prefix, so order leaks through the mask (Haviv et al. 2022: causal LMs without positional
 encodings still learn positions). That violation is measured and reported (check ``*_causal_model_order_leak``,
-a lower bound on the violation): T2's premise is a statement about non-causal stacks or a single causal layer.
+a lower bound on the violation): T2's premise is a statement about non-causal stacks or a single causal layer,
+and a single causal layer read at the last position is a function of (x_n, mu_X), not of mu_X alone (the
+permutation keeps x_n last): a count of what it tells apart carries the factor |V| for the last token.
 
 **Positional encodings** (learned, sinusoidal, rotary) break both non-causal statements; the size of the
 violation (max |difference| of logits) is reported, with a check that it is at least ``BREAK_THRESHOLD``.
