@@ -44,9 +44,9 @@ def test_metrics_on_an_oracle_and_on_an_oracle_that_errs():
     n, samples = 6, 4
     tokens, _ = tasks.copy_batch(torch.full((samples,), n), torch.Generator().manual_seed(3))
     perfect = copying.evaluate_copy(_Oracle(tokens), n, samples, torch.Generator().manual_seed(3))
-    assert perfect == dict(exact=1.0, char=1.0, prefix=float(n))
+    assert perfect == dict(exact=1.0, char=1.0, prefix=float(n), exact_count=samples)
     wrong = copying.evaluate_copy(_Oracle(tokens, wrong_from=2), n, samples, torch.Generator().manual_seed(3))
-    assert wrong["exact"] == 0.0 and wrong["prefix"] == 2.0 and abs(wrong["char"] - 5 / 6) < 1e-12
+    assert wrong["exact"] == 0.0 == wrong["exact_count"] and wrong["prefix"] == 2.0 and abs(wrong["char"] - 5 / 6) < 1e-12
 
 
 def test_sigmoid_threshold_of_a_known_curve():
@@ -95,10 +95,20 @@ def test_run_passes(tmp_path):
     checks = copying.run(Context.of(copying.EXPERIMENT, profile="quick", out=tmp_path, log=lambda msg: None, confidence=0.9999))
     assert all(c.passed for c in checks), [c.name for c in checks if not c.passed]
     assert all(c.kind in ("bound", "phenomenon", "instrument") for c in checks)
-    stat = [c for c in checks if c.confidence is not None]
-    assert len(stat) == copying.EXPERIMENT.statistical_checks["quick"] and {c.confidence for c in stat} == {0.9999}
-    bits = next(c for c in checks if c.name == "copying_bits_bounded")  # against one length, not the maximum
-    assert bits.bound == pytest.approx(json.loads((tmp_path / "data" / "copying.json").read_text())["bits_reproduced"][19])
+    # every check is on random strings: each is statistical, in the family-wise budget
+    assert len(checks) == copying.EXPERIMENT.statistical_checks["quick"] and {c.confidence for c in checks} == {0.9999}
     data = json.loads((tmp_path / "data" / "copying.json").read_text())
+    bits = next(c for c in checks if c.name == "copying_bits_bounded")  # against one length, not the maximum
+    assert bits.params["bits_at_train_len"] == pytest.approx(data["bits_reproduced"][19])
+    assert bits.bound < data["bits_reproduced"][19]  # the Hoeffding lower bound of it
     assert 15 < data["sigmoid"]["n0"] < 30 and data["peak_bits"] > 50
     assert data["nope"]["sigmoid"]["n0"] < data["sigmoid"]["n0"]  # NoPE, same budget: copies less
+
+
+def test_bits_bounded_fails_when_the_tail_reproduces_as_much_and_degrades_when_copying_does_not():
+    lengths = list(range(1, 61))
+    flat = [min(n, 20) * copying.LOG2_26 for n in lengths]  # 20 characters reproduced at every length >= 20
+    assert not copying.bits_bounded(flat, lengths, 20, 4096, 0.999, {}).passed
+    assert copying.bits_bounded([b if n <= 20 else 0.0 for n, b in zip(lengths, flat)], lengths, 20, 4096, 0.999, {}).passed
+    assert not copying.degrades(model_name="rotary", exact_at_max=200, samples=256, max_len=60, confidence=0.999,
+                                params={}).passed

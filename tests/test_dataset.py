@@ -29,16 +29,19 @@ def test_run_declares_its_statistical_checks_and_kinds(tiny_zoo, tmp_path):
                                 patience=10, n_start=2)
     checks = dataset.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, settings=settings,
                                  confidence=0.999))
-    assert [c.name for c in checks] == ["dataset_count_witness_m1", "dataset_nmax_witness_m1",
-                                        "dataset_count_natural_m1", "dataset_nmax_natural_m1"]
+    assert [c.name for c in checks] == ["dataset_count_witness_m1", "dataset_grid_witness_m1",
+                                        "dataset_count_natural_m1", "dataset_box_natural_m1"]
     count = [c for c in checks if c.confidence is not None]
     assert len(count) == len(settings.runs) and all(c.name.startswith("dataset_count") for c in count)
     assert all(c.kind == "bound" and c.theorem == "n_max_dataset" and c.confidence == 0.999 for c in count)
     for c in count:  # the check's level is split over the points it compares
         k = c.params["compared_points"]
         assert c.params["per_point_confidence"] == pytest.approx(1 - 0.001 / k)
-    assert {c.kind for c in checks if c.name.startswith("dataset_nmax")} == {"phenomenon"}
+    premises = [c for c in checks if c.kind == "premise"]
+    assert [(c.theorem, c.passed, c.params["levels"]) for c in premises] == [("t1_grid", True, 2), ("t1_float", True, None)]
+    assert all(c.params["coordinates"] > 0 for c in premises)
     data = json.loads((tmp_path / "data" / "dataset.json").read_text())
+    assert all(len(row["grid"]) == len(row["points"]) > 0 for row in data["rows"])  # N_max and the grid: data
     assert data["runs"] == [["witness", 1], ["natural", 1]] and data["settings"]["trials"] == 2
 
 

@@ -66,7 +66,9 @@ def test_run_end_to_end_on_a_tiny_spec(tmp_path):
     settings = en.Settings(models=(dict(d=3, vocab=8, levels=3, radius=3.0, n=6, seed=0, ms=(1, 2)),), targets=16)
     checks = en.run(Context(profile="quick", out=tmp_path, log=lambda msg: None, settings=settings, confidence=0.9))
     assert checks and all(c.passed for c in checks), [c for c in checks if not c.passed]
-    assert all(c.kind in ("phenomenon", "instrument") for c in checks)
+    assert {c.kind for c in checks} == {"phenomenon", "instrument", "premise"}
+    premise = next(c for c in checks if c.kind == "premise")  # the optimizer's prompts lie on the counted grid
+    assert premise.name == "enumeration_d3_v8_q3_optimizer_grid" and premise.params["coordinates"] == 16 * 2 * 3
     stat = [c for c in checks if c.confidence is not None]
     assert [c.name for c in stat] == ["enumeration_d3_v8_q3_optimizer"] and stat[0].confidence == 0.9
     data = json.loads((tmp_path / "data" / "enumeration.json").read_text())

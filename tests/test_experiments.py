@@ -96,9 +96,10 @@ def test_experiments_run_end_to_end_on_a_stand_in_zoo(monkeypatch, tmp_path):
         again = module.run(ctx)  # every point comes from the point store: same checks, same numbers
         assert [(c.name, c.passed, c.empirical) for c in again] == [(c.name, c.passed, c.empirical) for c in checks]
     assert names["verify.experiments.cramming"] == {"cramming_natural_n50_m1", "cramming_natural_not_superlinear"}
-    assert {"precision_capacity_q2_m1", "precision_tightness_q2_m1", "precision_signs_capacity_m1",
-            "precision_signs_attains_t1_m1"} <= names["verify.experiments.precision"]
-    assert "precision_capacity_fp32_m1" not in names["verify.experiments.precision"]  # data: it cannot fail
+    assert {"precision_capacity_q2_m1", "precision_tightness_q2_m1", "precision_signs_attains_t1_m1",
+            "precision_grid_q2_m1", "precision_box_fp32_m1", "precision_signs_grid_m1"} <= names["verify.experiments.precision"]
+    # data: they cannot fail (fp32 stores less than the context holds; the sign reader is capped by construction)
+    assert not {"precision_capacity_fp32_m1", "precision_signs_capacity_m1"} & names["verify.experiments.precision"]
     crm = json.loads((Path(tmp_path) / "data" / "cramming.json").read_text())
     assert set(crm["kinds"]) == {"random", "natural"} and crm["control"]["points"]
     pre = json.loads((Path(tmp_path) / "data" / "precision.json").read_text())

@@ -325,13 +325,15 @@ def test_exit_0_when_all_pass_and_report_grouped_by_theorem_and_kind(tmp_path, m
     assert capsys.readouterr().out.strip().splitlines()[-1] == "verify: 4 passed, 0 failed"
     md = (tmp_path / "report.md").read_text()
     heads = [line for line in md.splitlines() if line.startswith("#")]
-    assert heads == ["# Verification report", "## t1_grid: T1 (exact grid form)", "### bound",
+    assert heads == ["# Verification report", "## Tightness per theorem", "## t1_grid: T1 (exact grid form)", "### bound",
                      "## log2_meanfield: T2 (mean-field bound, log2)", "### premise", "## no theorem", "### instrument"]
     assert "room >= 1 iff the claim holds" in md and "| loose | 1 <= 100 | 100 | 1 | 100 | pass (weak) |" in md
     assert "| prem |" in md and "pass (weak)" not in md.split("| prem |")[1].splitlines()[0]  # premises never weak
     report = json.loads((tmp_path / "report.json").read_text())
     assert {c["name"]: (c["kind"], c["theorem"]) for c in report["checks"]}["prem"] == ("premise", "log2_meanfield")
-    assert {"checks", "environment", "profile", "seed", "seconds", "statistics"} <= set(report)
+    assert {"checks", "environment", "profile", "seed", "seconds", "statistics", "tightness"} <= set(report)
+    assert [(r["theorem"], r["check"], r["point_room"]) for r in report["tightness"]] == [("t1_grid", "ok", 2.0)]
+    assert "| t1_grid | 2 | ok | 2 | 2 | not stated |" in md  # room 2 > 1.5 and nothing said what limits it
 
 
 def test_every_experiment_module_declares_itself():

@@ -1,4 +1,7 @@
-"""T1's count form as a check over measured points: ``n*log2|A| + log2 f_lower <= log2 Npr``.
+"""Checks shared by the T1 experiments: the count form over measured points, and the grid premise.
+
+T1's count form, ``n*log2|A| + log2 f_lower <= log2 Npr``, checked by :func:`count_check`; the prompts the
+engine handed to the model lie on T1's grid (:func:`grid_deviation`, :func:`grid_premise`).
 
 An experiment that measures accessible fractions f at several lengths (``dataset``: N labellings through
 one prompt) checks that no measured point stores more than T1 allows; the points themselves are recorded
@@ -47,3 +50,56 @@ def count_check(name: str, claim: str, points: list[dict], log2_npr, log2_alphab
     prm["points"] = [{k: p[k] for k in ("n", "successes", "trials")} for p in points]
     return compare(name, claim, bound=mpf(log2_npr), empirical=best, unit="bits", params=prm, confidence=confidence,
                    **compare_args)
+
+
+def grid_deviation(prompts, levels: int | None, radius: float) -> dict:
+    """How far ``prompts`` are from T1's grid: the ``levels`` values ``linspace(-radius, radius, levels)``.
+
+    The grid is built here from ``linspace`` alone (not from the quantizer it checks). A coordinate is off
+    the grid if no level lies within ``1e-5 * radius`` (float32 rounding); ``outside`` counts coordinates
+    with ``|x| > radius`` (same tolerance). ``levels=None``: the box only (fp32 prompts clamped to
+    ``[-radius, radius]``), ``off_grid`` is 0. ``distinct``: how many different values occur.
+
+    Example:
+        >>> import torch
+        >>> grid_deviation(torch.tensor([[-1.0, 1 / 3], [1.0, -1 / 3]]), 4, 1.0)
+        {'levels': 4, 'radius': 1.0, 'coordinates': 4, 'distinct': 4, 'off_grid': 0, 'outside': 0}
+        >>> grid_deviation(torch.tensor([-1.0, 0.0, 1.0, 1.5]), 4, 1.0)["off_grid"]  # 0 is no level of Q = 4
+        2
+    """
+    import torch
+
+    x = prompts.detach().double().flatten().cpu()
+    tol = 1e-5 * radius
+    off = 0
+    if levels is not None:
+        grid = torch.linspace(-radius, radius, levels, dtype=torch.float64)
+        i = torch.searchsorted(grid, x).clamp(1, levels - 1)
+        nearest = torch.minimum((x - grid[i - 1]).abs(), (x - grid[i]).abs())
+        off = int((nearest > tol).sum())
+    return {"levels": levels, "radius": float(radius), "coordinates": int(x.numel()),
+            "distinct": int(torch.unique(x).numel()), "off_grid": off, "outside": int((x.abs() > radius + tol).sum())}
+
+
+def grid_premise(name: str, deviations: list[dict], *, theorem: str, what: str = "prompt") -> Check:
+    """Premise check: every coordinate handed to the model is one of the Q grid levels inside [-r, r] (or,
+    without levels, inside the box), over all ``deviations`` (from :func:`grid_deviation`, one grid).
+
+    Example:
+        >>> import torch
+        >>> ok = grid_deviation(torch.tensor([-1.0, 1.0]), 2, 1.0)
+        >>> grid_premise("g", [ok], theorem="t1_grid").passed
+        True
+        >>> grid_premise("g", [ok, grid_deviation(torch.tensor([0.0]), 2, 1.0)], theorem="t1_grid").passed
+        False
+    """
+    levels, radius = deviations[0]["levels"], deviations[0]["radius"]
+    if any((d["levels"], d["radius"]) != (levels, radius) for d in deviations):
+        raise ValueError(f"{name}: the deviations are from different grids")
+    total = {k: sum(d[k] for d in deviations) for k in ("coordinates", "off_grid", "outside")}
+    where = (f"one of the Q = {levels} levels linspace(-r, r, Q)" if levels is not None else "inside the box")
+    return compare(name, f"every {what} coordinate handed to the model is {where}, r = {radius:g}",
+                   bound=0, empirical=total["off_grid"] + total["outside"], unit="coordinates off the grid",
+                   params={"levels": levels, "radius": radius, **total,
+                           "distinct_max": max(d["distinct"] for d in deviations)},
+                   kind="premise", theorem=theorem)

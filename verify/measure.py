@@ -27,11 +27,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import verify.checks
+from verify.checks import grid_deviation
 from verify.stats import clopper_pearson_lower, clopper_pearson_upper
 
+# the code that writes a point's record: part of a stored point's key, so a changed record is re-measured
+RECORD_CODE = (Path(__file__), Path(verify.checks.__file__))
 
-def point_record(n: int, result) -> dict:
+
+def point_record(n: int, result, *, levels: int | None = None, radius: float | None = None) -> dict:
     """The record of one measured (m, n): counts, fraction, cross-entropy summary (bits), teacher-forced accuracy.
+
+    With ``radius``, also ``grid``: how far the prompts the model saw are from the Q-level grid (``levels``)
+    or the box (``levels=None``), :func:`verify.checks.grid_deviation`.
 
     Example:
         >>> from types import SimpleNamespace
@@ -47,7 +55,8 @@ def point_record(n: int, result) -> dict:
             "mean_ce_bits": float(finite.mean()) if finite.size else float("nan"),
             "sd_ce_bits": float(finite.std(ddof=1)) if finite.size > 1 else 0.0, "ce_count": int(finite.size),
             "accuracy": float(result.accuracy.mean()),
-            "nan_failures": sum(1 for r in result.reason if r.startswith("loss became"))}
+            "nan_failures": sum(1 for r in result.reason if r.startswith("loss became")),
+            **({} if radius is None else {"grid": grid_deviation(result.prompts, levels, radius)})}
 
 
 def ce_upper(point: dict, confidence: float) -> float:
@@ -112,7 +121,7 @@ def tune_chunked(model, targets: torch.Tensor, m: int, *, config, device, chunk:
     parts = [tune(model, targets[i:i + chunk], m, config=config, device=device) for i in range(0, len(targets), chunk)]
     return SimpleNamespace(success=torch.cat([r.success for r in parts]), ce_bits=torch.cat([r.ce_bits for r in parts]),
                            accuracy=torch.cat([r.accuracy for r in parts]),
-                           reason=[x for r in parts for x in r.reason])
+                           reason=[x for r in parts for x in r.reason], prompts=torch.cat([r.prompts for r in parts]))
 
 
 def file_hash(*paths) -> str:

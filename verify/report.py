@@ -369,6 +369,67 @@ def provenance_markdown(checks: list[Check]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+TIGHT_ROOM = 1.5  # a bound check with room <= 1.5 at its point estimate catches an error of the bound above 1.5x
+
+
+def point_room(c: Check) -> float | None:
+    """The room of a bound check at its point estimate (statistical checks) or at its measurement (exact).
+
+    Example:
+        >>> point_room(compare("x", "c", bound=16, empirical=12, estimate=15, kind="bound", theorem="t1_grid",
+        ...                    confidence=0.99))
+        1.0666666666666667
+    """
+    est = (c.params or {}).get("estimate")
+    if est is None or c.bound is None:
+        return c.ratio
+    if (c.params or {}).get("direction") == "lower":
+        return math.inf if c.bound == 0 else est / c.bound
+    return math.inf if est == 0 else c.bound / est
+
+
+def tightness(checks: list[Check]) -> list[dict]:
+    """Per theorem key with bound checks: the tightest one (smallest room at its point estimate), its room,
+    and, when that room is above :data:`TIGHT_ROOM`, what limits it (the check's ``limited_by`` param, or
+    "not stated"). A bound check can only catch an error of the bound larger than its room.
+
+    Example:
+        >>> cs = [compare("a", "c", bound=10, empirical=2, kind="bound", theorem="t1_grid",
+        ...               params={"limited_by": "the optimizer"}),
+        ...       compare("b", "c", bound=10, empirical=8, kind="bound", theorem="t1_grid")]
+        >>> [(r["theorem"], r["check"], r["point_room"], r["limited_by"]) for r in tightness(cs)]
+        [('t1_grid', 'b', 1.25, None)]
+    """
+    best: dict = {}
+    for c in checks:
+        if c.kind != "bound" or c.theorem is None or point_room(c) is None:
+            continue
+        if c.theorem not in best or point_room(c) < point_room(best[c.theorem]):
+            best[c.theorem] = c
+    rows = []
+    for key, c in best.items():
+        room = point_room(c)
+        rows.append({"theorem": key, "check": c.name, "point_room": room, "room": c.ratio,
+                     "bound_checks": sum(x.kind == "bound" and x.theorem == key for x in checks),
+                     "limited_by": None if room <= TIGHT_ROOM else (c.params or {}).get("limited_by", "not stated")})
+    return rows
+
+
+def tightness_markdown(checks: list[Check]) -> str:
+    """The :func:`tightness` table for report.md (empty without bound checks)."""
+    rows = tightness(checks)
+    if not rows:
+        return ""
+    lines = [f"## Tightness per theorem\n\nThe tightest bound check of each theorem key; room at the point "
+             f"estimate. A room above {TIGHT_ROOM} says what limits it.\n",
+             "| theorem | bound checks | tightest | room (point) | room (confidence bound) | limited by |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['theorem']} | {r['bound_checks']} | {r['check']} | {_fmt(r['point_room'])} | "
+                     f"{_fmt(r['room'])} | {r['limited_by'] or '-'} |")
+    return "\n".join(lines) + "\n\n"
+
+
 def legend() -> str:
     """What the kinds and the columns mean (printed at the top of report.md)."""
     kinds = "\n".join(f"- **{k}**: {v}" for k, v in LEGEND.items())
@@ -387,7 +448,7 @@ def write_report(out_dir: str | Path, checks: list[Check], extra: dict | None = 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"checks": [c.to_json() for c in checks], "environment": environment()}
+    payload = {"checks": [c.to_json() for c in checks], "environment": environment(), "tightness": tightness(checks)}
     payload.update(extra or {})
     tmp = out / "report.json.tmp"
     tmp.write_text(json.dumps(payload, indent=2, default=str))
@@ -400,7 +461,7 @@ def write_report(out_dir: str | Path, checks: list[Check], extra: dict | None = 
         f"({stats['method']}; a correct implementation fails this run by chance with probability at most "
         f"{stats['family_wise_error']:g}).")
     md = (f"# Verification report\n\n{len(checks)} checks, {n_fail} failed, {n_weak} weak.{fwe}\n\n"
-          f"{provenance_markdown(checks)}{legend()}\n\n{grouped_markdown(checks)}\n")
+          f"{provenance_markdown(checks)}{legend()}\n\n{tightness_markdown(checks)}{grouped_markdown(checks)}\n")
     tmp = out / "report.md.tmp"
     tmp.write_text(md)
     tmp.replace(out / "report.md")

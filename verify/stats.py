@@ -94,6 +94,24 @@ def mean_upper_bound(values, confidence: float = 0.95) -> float:
     return float(v.mean() + student_t.ppf(confidence, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
 
 
+def hoeffding_bound(mean: float, count: int, *, width: float, confidence: float = 0.95, side: str = "upper") -> float:
+    """One-sided Hoeffding confidence bound on the mean of ``count`` independent values in an interval of
+    length ``width``: ``mean +- width * sqrt(ln(1/(1-confidence)) / (2*count))`` (any distribution).
+
+    Example:
+        >>> round(hoeffding_bound(0.5, 200, width=1.0, confidence=0.95), 4)
+        0.5865
+        >>> round(hoeffding_bound(0.5, 200, width=1.0, confidence=0.95, side="lower"), 4)
+        0.4135
+    """
+    if side not in ("upper", "lower"):
+        raise ValueError(f"side must be 'upper' or 'lower', got {side!r}")
+    if count < 1 or not 0 < confidence < 1:
+        raise ValueError(f"need count >= 1 and 0 < confidence < 1, got {count}, {confidence}")
+    deviation = width * math.sqrt(math.log(1 / (1 - confidence)) / (2 * count))
+    return mean + deviation if side == "upper" else mean - deviation
+
+
 def bootstrap_bound(values, statistic=np.mean, *, confidence: float = 0.95, side: str = "lower",
                     resamples: int = 4000, seed: int = 0) -> float:
     """One-sided percentile-bootstrap confidence bound on ``statistic(values)`` (seeded, so reproducible).

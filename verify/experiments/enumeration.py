@@ -37,7 +37,9 @@ about 45% and 36%, so the check fails for an optimizer that does not move. (Targ
 prompts are no test: the greedy outputs concentrate on a few sequences with large preimages, and random
 starts alone hit 39 of 64 of them on the d = 3 model.) Every prompt it finds must be a grid point whose
 greedy output is the target and is in the enumerated set (else the check fails with the reason). One
-statistical check per model.
+statistical check per model. Beside it a **premise**, ``enumeration_{tag}_optimizer_grid``: every
+coordinate of every prompt the engine kept (found or not) is one of the Q levels ``linspace(-r, r, Q)``
+(:func:`verify.checks.grid_deviation`), the grid the enumeration counts.
 
 Figure data (``data/enumeration.json``): ``models`` = list of dicts with keys ``d, vocab, levels, radius,
 n, gain, seed, m`` (list), ``prompts`` (Q^(dm), as strings), ``accessible`` and ``maps`` (exact counts),
@@ -64,6 +66,7 @@ from fractions import Fraction
 import mpmath
 import torch
 
+from verify.checks import grid_deviation, grid_premise
 from verify.engine import TuneConfig, tune
 from verify.fit import fit_linear
 from verify.model import ModelConfig, Transformer, scaled_init
@@ -279,7 +282,8 @@ def optimizer_search(res: dict, spec: dict, *, count: int, seed: int, confidence
                fraction_lower=clopper_pearson_lower(found, k, confidence), confidence=confidence,
                min_rate=OPT_MIN_RATE, steps=OPT_STEPS, lr=OPT_LR, restarts=OPT_RESTARTS, random_sampled=k,
                random_truly_accessible=sum(t in accessible for t in random_targets),
-               exact_fraction_of_vocab_n=res["accessible"][OPT_M - 1] / V ** n)
+               exact_fraction_of_vocab_n=res["accessible"][OPT_M - 1] / V ** n,
+               grid=grid_deviation(tuned.prompts, Q, r))
     return opt, bad
 
 
@@ -338,6 +342,7 @@ def run(ctx) -> list[Check]:
             checks.append(compare(f"enumeration_{tag}_optimizer", claim, OPT_MIN_RATE, opt["fraction_lower"],
                                   direction="lower", unit="fraction of targets", kind="instrument",
                                   confidence=ctx.confidence, estimate=opt["fraction_found"], params=opt))
+        checks.append(grid_premise(f"enumeration_{tag}_optimizer_grid", [opt["grid"]], theorem=THEOREM))
         ctx.log(f"enumeration {tag}: optimizer found {opt['found']}/{opt['sampled']} accessible targets")
         figure.append(dict(d=d, vocab=V, levels=Q, radius=r, n=n, gain=GAIN, seed=spec["seed"], m=ms,
                            prompts=[str(p) for p in res["prompts"]], accessible=res["accessible"], maps=res["maps"],

@@ -24,11 +24,18 @@ Checks (all statistical, at ``ctx.confidence``):
   of the mean residual cross-entropy >= the floor;
 - ``precision_tightness_q2_m1`` (instrument): on the trained witness with Q = 2 the capacity's lower bound is
   at least half of d*m*log2(Q) (prompt tuning finds most of what the grid holds);
-- ``precision_signs_capacity_m{m}`` (bound, ``t1_grid``) and ``precision_signs_attains_t1_m{m}``
-  (instrument, ``t1_grid``): on the sign reader, capacity lower bound <= d*m and >= 95% of d*m.
+- ``precision_signs_attains_t1_m{m}`` (instrument, ``t1_grid``): on the sign reader, the capacity's lower
+  bound is at least 95% of d*m*log2(2) (prompt tuning finds the prompts the construction has);
+- ``precision_grid_q{Q}_m{m}``, ``precision_signs_grid_m{m}`` (premise, ``t1_grid``) and
+  ``precision_box_fp32_m{m}`` (premise, ``t1_float``): every coordinate of every prompt the engine handed
+  to the model (all targets, all n of the row) is one of the Q levels ``linspace(-r, r, Q)``, or lies in
+  ``[-r, r]`` for the fp32 row (:func:`verify.checks.grid_deviation`, which builds the grid without the
+  quantizer). T1's grid count holds only for prompts on that grid.
 
 Data, not checks (they hold whatever is measured): the fp32 rows (log2 Npr = 16*m*31 bits is more than any
-target that fits in the trained witness's 64-token context carries) and soft T1 where its floor is <= 0.
+target that fits in the trained witness's 64-token context carries), soft T1 where its floor is <= 0, and
+the sign reader's capacity against d*m (true by construction: its targets past token m are fixed by the
+first m, so no measurement can exceed d*m bits).
 
 Figure data ``DIR/data/precision.json``: ``model``, ``settings``, ``confidence``, ``rows``: [{"q": Q or
 "fp32", "m", "log2_npr", "capacity" (n, bits, bits_lower, bits_upper, ...), "capacity_bits" (= its
@@ -47,14 +54,17 @@ import time
 from dataclasses import asdict, dataclass
 
 
+from verify.checks import grid_premise
 from verify.engine import TuneConfig
-from verify.measure import PointStore, capacity, ce_upper, file_hash, point_record, tune_chunked
+from verify.measure import RECORD_CODE, PointStore, capacity, ce_upper, file_hash, point_record, tune_chunked
 from verify.registry import Experiment
 from verify.report import Check, compare, failed, write_data
 from verify.rng import derive_seed
 
 WITNESS = dict(d=16, vocab=16, levels=2, block_size=64)  # the trained witness (checked against the loaded model)
 SIGNS_D = 16
+SOFT_LIMIT = ("the optimizer: the floor is what no grid prompt can avoid, the mean cross-entropy also pays "
+              "for the probability a tuned prompt leaves on wrong tokens of targets it does reproduce")
 ATTAIN_FRACTION = 0.95  # the sign reader must store at least this fraction of d*m*log2(Q)
 
 
@@ -104,12 +114,12 @@ def statistical_count(s: Settings) -> int:
 
     Example:
         >>> statistical_count(EXPERIMENT.settings["quick"]), statistical_count(EXPERIMENT.settings["full"])
-        (15, 22)
+        (12, 19)
     """
     w = WITNESS
     soft = sum(soft_n(w["d"], m, q, w["vocab"]) + m <= w["block_size"] for m in s.ms for q in s.qs)
     tight = int(2 in s.qs and 1 in s.ms)
-    return len(s.qs) * len(s.ms) + soft + tight + 2 * len(s.signs_ms)
+    return len(s.qs) * len(s.ms) + soft + tight + len(s.signs_ms)
 
 
 _QUICK = Settings(qs=(2, 4, 16, 256), fp32=True, ms=(1,), count=64, steps=250, patience=50, max_n_extra=3, restarts=2,
@@ -143,7 +153,8 @@ def _point(zm, *, q, m: int, n: int, count: int, steps: int, patience: int, rest
     targets = subjects.targets(subjects.from_zoo(zm), "random", count=count, n=n, seed=tseed)
     config = TuneConfig(steps=steps, patience=patience, radius=zm.prompt_radius, levels=q,
                         init_std=zm.embedding_std(), seed=tseed, restarts=restarts)
-    return point_record(n, tune_chunked(zm.model, targets, m, config=config, device=device, chunk=4096))
+    result = tune_chunked(zm.model, targets, m, config=config, device=device, chunk=4096)
+    return point_record(n, result, levels=q, radius=zm.prompt_radius)
 
 
 def scan(zm, *, q, m: int, settings: Settings, seed: int, device: str, log, store: PointStore, tag: str) -> list[dict]:
@@ -189,7 +200,7 @@ def signs_rows(ctx, s: Settings, store: PointStore) -> tuple[list[Check], dict]:
     from verify import engine, witness_family
 
     checks, rows = [], {}
-    tag = "signs:" + file_hash(engine.__file__, witness_family.__file__)
+    tag = "signs:" + file_hash(engine.__file__, witness_family.__file__, *RECORD_CODE)
     for m in s.signs_ms:
         model = witness_family.build(m, SIGNS_D).to(ctx.device)
         vocab = model.cfg.vocab_size
@@ -204,7 +215,8 @@ def signs_rows(ctx, s: Settings, store: PointStore) -> tuple[list[Check], dict]:
                 # the right prompt is found in a few steps (every bit has its own gradient): 60 steps, patience 10
                 config = TuneConfig(steps=60, patience=10, radius=witness_family.PROMPT_RADIUS, levels=2,
                                     init_std=0.1, seed=tseed)
-                return point_record(n, tune_chunked(model, targets, m, config=config, device=ctx.device, chunk=64))
+                result = tune_chunked(model, targets, m, config=config, device=ctx.device, chunk=64)
+                return point_record(n, result, levels=2, radius=witness_family.PROMPT_RADIUS)
 
             key = {"model": tag, "m": m, "n": n, "count": s.signs_count, "seed": ctx.seed, "device": ctx.device}
             t0 = time.time()
@@ -219,17 +231,13 @@ def signs_rows(ctx, s: Settings, store: PointStore) -> tuple[list[Check], dict]:
                "capacity": cap, "ratio": ratio, "ratio_interval": ratio_int,
                "points": [{k: p[k] for k in ("n", "successes", "trials")} for p in points]}
         checks.append(compare(
-            f"precision_signs_capacity_m{m}",
-            f"sign reader, grid Q=2, m={m}: capacity lower bound <= d*m*log2(Q) = {npr} bits (T1)",
-            bound=npr, empirical=cap["bits_lower"], unit="bits", kind="bound", theorem="t1_grid",
-            confidence=ctx.confidence, estimate=cap["bits"], params=prm))
-        checks.append(compare(
             f"precision_signs_attains_t1_m{m}",
             f"sign reader, grid Q=2, m={m}: prompt tuning stores {cap['bits']:.3f} bits "
             f"[{cap['bits_lower']:.3f}, {cap['bits_upper']:.3f}] = {ratio:.4f} [{ratio_int[0]:.4f}, {ratio_int[1]:.4f}] "
             f"of d*m*log2(Q) = {npr}: lower bound >= {ATTAIN_FRACTION:g} of it (T1 attained)",
             bound=ATTAIN_FRACTION * npr, empirical=cap["bits_lower"], direction="lower", unit="bits",
             kind="instrument", theorem="t1_grid", confidence=ctx.confidence, estimate=cap["bits"], params=prm))
+        checks.append(grid_premise(f"precision_signs_grid_m{m}", [p["grid"] for p in points], theorem="t1_grid"))
     return checks, rows
 
 
@@ -245,7 +253,7 @@ def run(ctx) -> list[Check]:
     if got != WITNESS:
         raise ValueError(f"the witness changed ({got}); update WITNESS, which sizes the declared checks")
     store = PointStore(ctx.out, "precision")
-    tag = "witness:" + file_hash(engine.__file__, zoo.WEIGHTS_DIR / "witness.pt")
+    tag = "witness:" + file_hash(engine.__file__, zoo.WEIGHTS_DIR / "witness.pt", *RECORD_CODE)
     log2_v = math.log2(zm.vocab)
     checks: list[Check] = []
     rows = []
@@ -267,8 +275,11 @@ def run(ctx) -> list[Check]:
             prm = {"model": "witness", "d": zm.d, "vocab": zm.vocab, "m": m, "q": q_label(q), "npr_form": form,
                    "capacity": cap, "tightness": tight, "tightness_interval": tight_int,
                    "points": [{k: p[k] for k in ("n", "successes", "trials")} for p in points]}
+            premise = f"precision_box_fp32_m{m}" if q is None else f"precision_grid_{q_label(q)}_m{m}"
+            grid_row = grid_premise(premise, [p["grid"] for p in points], theorem="t1_float" if q is None else "t1_grid")
             if q is None:
-                continue  # fp32: data (see the module docstring)
+                checks.append(grid_row)
+                continue  # fp32 capacity: data (see the module docstring)
             checks.append(compare(
                 f"precision_capacity_{q_label(q)}_m{m}",
                 f"witness, {form}, m={m}: capacity {cap['bits']:.2f} bits, lower bound <= log2 Npr(m) = {npr:g} (T1)",
@@ -282,6 +293,7 @@ def run(ctx) -> list[Check]:
                                                     patience=s.patience, restarts=0, seed=ctx.seed, device=ctx.device))
                 ctx.log(f"  precision {q_label(q)} m={m} n={n_soft} (soft T1): mean cross-entropy {rec['mean_ce_bits']:.2f} bits")
                 row["soft_points"] = [rec]
+                grid_row = grid_premise(premise, [p["grid"] for p in points + [rec]], theorem="t1_grid")
                 floor = n_soft * log2_v - npr
                 ucb = ce_upper(rec, ctx.confidence)
                 if math.isfinite(ucb):
@@ -291,12 +303,13 @@ def run(ctx) -> list[Check]:
                         f"upper confidence bound >= n*log2|V| - log2 Npr(m) = {floor:g} bits (soft T1)",
                         bound=floor, empirical=max(ucb, 0.0), direction="lower", unit="bits", kind="bound",
                         theorem="cross_entropy_floor", confidence=ctx.confidence, estimate=rec["mean_ce_bits"],
-                        params={**prm, "n": n_soft, "mean_ce_bits": rec["mean_ce_bits"]}))
+                        params={**prm, "n": n_soft, "mean_ce_bits": rec["mean_ce_bits"], "limited_by": SOFT_LIMIT}))
                 else:
                     c = failed(f"precision_soft_t1_{q_label(q)}_m{m}", "soft T1", "no finite cross-entropy measured",
                                kind="bound", theorem="cross_entropy_floor")
                     c.confidence = ctx.confidence
                     checks.append(c)
+            checks.append(grid_row)
             if q == 2 and m == 1:
                 checks.append(compare(
                     "precision_tightness_q2_m1",
