@@ -28,3 +28,26 @@ def lm(tiny_dir):
 
     with torch_threads(1):
         return load(model_dir=tiny_dir)
+
+
+@pytest.fixture
+def stand_in_zoo(monkeypatch):
+    """Replace the zoo by tiny models with the same API, so the zoo experiments run in a second."""
+    import torch
+
+    from verify import zoo
+    from verify.model import ModelConfig, Transformer
+
+    def make(name, device="cpu", weights_dir=None):
+        torch.manual_seed({"natural": 0, "witness": 1, "random": 2}[name])
+        vocab, d = (8, 8) if name == "witness" else (12, 16)
+        model = Transformer(ModelConfig(vocab_size=vocab, d_model=d, n_layer=1, n_head=2, block_size=48)).freeze()
+        return zoo.ZooModel(name=name, model=model, d=d, vocab=vocab, layers=1, heads=2, dtype="fp32", radius=1.0,
+                            prompt_radius=0.5, levels=2 if name == "witness" else None,
+                            alphabet=tuple(range(vocab)) if name == "witness" else tuple(range(4)), facts={})
+
+    def natural_targets(count, n, seed, weights_dir=None):
+        return torch.randint(0, 12, (count, n), generator=torch.Generator().manual_seed(seed))
+
+    monkeypatch.setattr(zoo, "load", make)
+    monkeypatch.setattr(zoo, "natural_targets", natural_targets)
