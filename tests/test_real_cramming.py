@@ -157,9 +157,8 @@ def test_checks_read_from_a_committed_file_carry_their_source(tiny_dir, tmp_path
     assert again["summary"]["points"] == before["summary"]["points"] and again["trials"] == before["trials"]
     assert len(again["invocations"]) == len(before["invocations"]) == 1
     monkeypatch.setattr(rc, "COMMITTED", measured)
-    for var in ("PML_REAL_GGUF", "PML_REAL_MODEL_DIR", "PML_REAL_MEASURE"):
-        monkeypatch.delenv(var, raising=False)
-    ctx = SimpleNamespace(profile="real", confidence=0.5, log=lambda m: None, out=tmp_path / "report", device="cpu")
+    ctx = SimpleNamespace(profile="real", confidence=0.5, log=lambda m: None, out=tmp_path / "report", device="cpu",
+                          model={})
     checks = rc.run(ctx)
     saved = json.loads((measured / "real_cramming.json").read_text())
     assert checks and all(sorted(c.source) == sorted(SOURCE_KEYS) for c in checks)

@@ -82,11 +82,9 @@ def test_bad_real_model_is_exit_2_before_any_work(option, value, needle, capsys,
     assert not ran and not (tmp_path / "o").exists()
 
 
-def test_real_model_from_the_environment_is_checked_too(capsys, tmp_path, monkeypatch):
-    _use(monkeypatch, _fake(monkeypatch, "lm", lambda ctx: [], profiles=("real",)))
-    monkeypatch.setenv("PML_REAL_GGUF", str(tmp_path / "nothing.gguf"))
-    assert verify_all.main(["--profile", "real", "--out", str(tmp_path / "o")]) == 2
-    _one_line_error(capsys, "nothing.gguf")
+def test_measure_is_for_the_real_profile_only(capsys, tmp_path):
+    assert verify_all.main(["--profile", "quick", "--measure", "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, "are for --profile real")
 
 
 def test_a_good_gguf_option_reaches_the_experiment(tmp_path, monkeypatch):
@@ -95,15 +93,14 @@ def test_a_good_gguf_option_reaches_the_experiment(tmp_path, monkeypatch):
     seen = {}
 
     def run(ctx):
-        import os
-
-        seen["gguf"], seen["model"] = os.environ.get("PML_REAL_GGUF"), ctx.model
+        seen["model"] = ctx.model
         return [compare("lm", "1 <= 2", bound=2, empirical=1, kind="phenomenon")]
 
     _use(monkeypatch, _fake(monkeypatch, "lm", run, profiles=("real",)))
-    monkeypatch.delenv("PML_REAL_GGUF", raising=False)
     assert verify_all.main(["--profile", "real", "--gguf", str(gguf), "--out", str(tmp_path / "o")]) == 0
-    assert seen["gguf"] == str(gguf) and seen["model"] == {"gguf": str(gguf)}
+    assert seen["model"] == {"gguf": str(gguf)}  # through the run's context, no environment variable
+    assert verify_all.main(["--profile", "real", "--gguf", str(gguf), "--measure", "--out", str(tmp_path / "p")]) == 0
+    assert seen["model"] == {"gguf": str(gguf), "measure": True}
 
 
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
@@ -349,9 +346,6 @@ def test_measuring_without_any_model_is_exit_2(capsys, tmp_path, monkeypatch):
     from verify import real
 
     _use(monkeypatch, _fake(monkeypatch, "lm", lambda ctx: [], profiles=("real",)))
-    for var in ("PML_REAL_GGUF", "PML_REAL_MODEL_DIR"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("PML_REAL_MEASURE", "1")
     monkeypatch.setattr(real, "smollm2_gguf", lambda: None)
-    assert verify_all.main(["--profile", "real", "--out", str(tmp_path / "o")]) == 2
+    assert verify_all.main(["--profile", "real", "--measure", "--out", str(tmp_path / "o")]) == 2
     _one_line_error(capsys, "--gguf PATH or --model-dir DIR")

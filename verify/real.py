@@ -297,40 +297,37 @@ def model_or_default(gguf=None, model_dir=None):
     return gguf, None
 
 
-def is_committed_model(committed: str | Path) -> bool:
-    """Whether the model verify.all was given ($PML_REAL_GGUF / $PML_REAL_MODEL_DIR, default SmolLM2) is the
-    one a committed result file (``results/real_*/*.json``) was measured on (same file name): another model
-    is measured afresh, never answered with SmolLM2's numbers.
+def is_committed_model(committed: str | Path, model: dict) -> bool:
+    """Whether ``model`` (the run's ``ctx.model``: ``{"gguf": PATH}``, ``{"model_dir": DIR}`` or ``{}`` for
+    SmolLM2) is the one a committed result file (``results/real_*/*.json``) was measured on (same file
+    name): another model is measured afresh, never answered with SmolLM2's numbers.
 
     Example:
         >>> import tempfile
         >>> f = Path(tempfile.mkdtemp()) / "r.json"
         >>> _ = f.write_text('{"model": {"name": "x.gguf"}}')
-        >>> os.environ.pop("PML_REAL_MODEL_DIR", None); os.environ["PML_REAL_GGUF"] = "/a/x.gguf"
-        >>> is_committed_model(f)
-        True
-        >>> os.environ["PML_REAL_GGUF"] = "/a/y.gguf"; is_committed_model(f)
-        False
-        >>> del os.environ["PML_REAL_GGUF"]
+        >>> is_committed_model(f, {"gguf": "/a/x.gguf"}), is_committed_model(f, {"gguf": "/a/y.gguf"})
+        (True, False)
+        >>> is_committed_model(f, {}), is_committed_model(f, {"model_dir": "/a/llama"})
+        (True, False)
     """
-    if os.environ.get("PML_REAL_MODEL_DIR"):
+    if model.get("model_dir"):
         return False
-    gguf = os.environ.get("PML_REAL_GGUF")
     name = json.loads(Path(committed).read_text()).get("model", {}).get("name")
-    return gguf is None or Path(gguf).name == name
+    return not model.get("gguf") or Path(model["gguf"]).name == name
 
 
-def committed_result(path: str | Path) -> dict | None:
+def committed_result(path: str | Path, model: dict | None = None) -> dict | None:
     """A committed result file's content, when ``verify.all --profile real`` should report it instead of
-    measuring: the file exists, ``$PML_REAL_MEASURE`` is not ``1`` and the model given is the one it was
-    measured on (:func:`is_committed_model`). Else None: measure afresh.
+    measuring: the file exists, ``model`` (``ctx.model``) does not ask to ``measure`` and names the model the
+    file was measured on (:func:`is_committed_model`). Else None: measure afresh.
 
     Example:
         >>> committed_result("no/such/file.json") is None
         True
     """
-    path = Path(path)
-    if path.is_file() and os.environ.get("PML_REAL_MEASURE") != "1" and is_committed_model(path):
+    path, model = Path(path), dict(model or {})
+    if path.is_file() and not model.get("measure") and is_committed_model(path, model):
         return json.loads(path.read_text())
     return None
 

@@ -32,7 +32,7 @@ measures is the degradation with context length that T2 explains, as a phenomeno
 Outputs ``OUT/real_context.json`` (command, versions, machine, wall time, settings, per-n results; kept
 after each n, so an interrupted run resumes where it stopped) and ``OUT/real_context.md``.
 ``results/real_context/`` holds the committed CPU run, read by ``figures/real_lm.py`` and, under
-``python -m verify.all --profile real``, by :func:`run` (``$PML_REAL_MEASURE=1`` measures afresh).
+``python -m verify.all --profile real``, by :func:`run` (``--measure`` measures afresh).
 
 Example:
     >>> fano_bits(n=10, error=0.0, alphabet=1024)
@@ -313,11 +313,12 @@ def run(ctx) -> list:
         return []
     from verify.report import write_data
 
-    result = committed_result(COMMITTED / "real_context.json")
+    model = dict(getattr(ctx, "model", None) or {})
+    result = committed_result(COMMITTED / "real_context.json", model)
     source = None if result is None else source_of(COMMITTED / "real_context.json", result)
     if result is None:
         s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")
-        result = experiment(s, gguf=os.environ.get("PML_REAL_GGUF"), model_dir=os.environ.get("PML_REAL_MODEL_DIR"),
+        result = experiment(s, gguf=model.get("gguf"), model_dir=model.get("model_dir"),
                             device=ctx.device, out=Path(ctx.out) / "real_context",
                             command="python -m verify.all --profile real", log=ctx.log)
     write_data(ctx.out, "real_context", result)

@@ -50,8 +50,8 @@ summary, unfinished chunks) and ``OUT/real_cramming.md`` are rewritten after eac
 is the store's export. Exit codes: 0 done, 2 bad input, 3 stopped early (state saved).
 
 Under ``python -m verify.all --profile real`` :func:`run` reads the committed results (their checks carry
-a ``source`` record: file, commit, date, machine, confidence) or, with ``$PML_REAL_MEASURE=1`` or none
-committed, measures with the profile's settings, and returns its checks.
+a ``source`` record: file, commit, date, machine, confidence) or, with ``--measure``, a model named
+(``--gguf``/``--model-dir``) or none committed, measures with the profile's settings, and returns its checks.
 """
 from __future__ import annotations
 
@@ -1050,22 +1050,24 @@ def _atomic(path: Path, text: str) -> None:
 
 
 def run(ctx) -> list:
-    """verify.all hook (profile ``real``): the committed results' checks, or a fresh measurement when none
-    are committed or ``$PML_REAL_MEASURE=1`` (model ``$PML_REAL_GGUF`` / ``$PML_REAL_MODEL_DIR`` or SmolLM2)."""
+    """verify.all hook (profile ``real``): the committed results' checks, or a fresh measurement when none are
+    committed, a model is given or ``--measure`` is set (``ctx.model``: gguf / model_dir / measure; SmolLM2
+    when no model is named)."""
     if getattr(ctx, "profile", None) != "real":
         return []
     from verify.report import write_data
 
+    model = dict(getattr(ctx, "model", None) or {})
     committed = COMMITTED / "real_cramming.json"
-    result = committed_result(committed)
+    result = committed_result(committed, model)
     source = None
     if result is not None:
-        ctx.log(f"real_cramming: committed results {committed} (set PML_REAL_MEASURE=1 to measure)")
+        ctx.log(f"real_cramming: committed results {committed} (--measure to measure)")
         result["table1"] = result.get("table1") or table1_for(result["model"]["name"])
         source = source_of(committed, result)
     else:
         s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")
-        result = experiment(s, gguf=os.environ.get("PML_REAL_GGUF"), model_dir=os.environ.get("PML_REAL_MODEL_DIR"),
+        result = experiment(s, gguf=model.get("gguf"), model_dir=model.get("model_dir"),
                             device=ctx.device, out=Path(ctx.out) / "real_cramming",
                             command="python -m verify.all --profile real", log=ctx.log, confidence=ctx.confidence)
     write_data(ctx.out, "real_cramming", result)
