@@ -6,6 +6,7 @@ import torch
 
 from verify import zoo
 from verify.all import Context
+from verify.measure import cell_counts
 from verify.experiments import geometry
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -37,7 +38,7 @@ def test_cell_counts_follow_the_argmax_not_the_nearest_row():
     model = Transformer(ModelConfig(vocab_size=2, d_model=1, n_layer=1, n_head=1)).eval()
     with torch.no_grad():
         model.head.weight.copy_(torch.tensor([[2.0], [-0.5]]))
-    counts = geometry.cell_counts(model, radius=1.0, samples=10_000, seed=0)
+    counts, _ = cell_counts(model.head, 1, 2, radius=1.0, samples=10_000, seed=0)
     # logits 2x and -0.5x: the argmax gives token 0 every x > 0 (half the box); the nearest row (2.0 or -0.5)
     # would give it only x > 0.75 (an eighth)
     assert abs(counts[0] - 5000) < 300 and counts.sum() == 10_000

@@ -35,6 +35,46 @@ from verify.stats import clopper_pearson_lower, clopper_pearson_upper
 RECORD_CODE = (Path(__file__), Path(verify.checks.__file__))
 
 
+def leading_matches(pred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per row (last dimension), the number of leading positions where ``pred`` equals ``targets``: the
+    greedy prefix a prompt reproduces, the correct prefix of a copy.
+
+    Example:
+        >>> leading_matches(torch.tensor([[1, 2, 3], [1, 0, 3]]), torch.tensor([[1, 2, 4], [1, 2, 3]])).tolist()
+        [2, 1]
+    """
+    return (pred == targets).long().cumprod(dim=-1).sum(dim=-1)
+
+
+@torch.no_grad()
+def cell_counts(head, d: int, vocab: int, radius: float, samples: int, *, seed: int = 0, batch: int = 8192,
+                snapshots: tuple = (), device="cpu") -> tuple[torch.Tensor, dict]:
+    """Monte Carlo next-token cells: how many of ``samples`` points uniform in ``[-radius, radius]^d`` (T1's
+    l_inf ball) the head (a callable from states (k, d) to logits (k, |V|)) sends to each token (argmax).
+
+    Returns (counts (|V|,), {k: counts after the first k points for k in ``snapshots``}). The points are
+    drawn on the CPU from one seeded generator, ``batch`` at a time (the batch is part of the stream).
+
+    Example:
+        >>> head = torch.nn.Linear(4, 3, bias=False)
+        >>> c, snap = cell_counts(head, 4, 3, 1.0, 100, seed=1, batch=30, snapshots=(50,))
+        >>> int(c.sum()), int(snap[50].sum())
+        (100, 50)
+    """
+    g = torch.Generator().manual_seed(seed)
+    counts = torch.zeros(vocab, dtype=torch.long)
+    snaps, done = {}, 0
+    marks = sorted(set(int(k) for k in snapshots if 0 < k < samples))
+    while done < samples:
+        k = min(batch, samples - done, *(mk - done for mk in marks if mk > done))
+        x = ((torch.rand(k, d, generator=g) * 2 - 1) * radius).to(device)
+        counts += torch.bincount(head(x).argmax(-1).cpu(), minlength=vocab)
+        done += k
+        if done in marks:
+            snaps[done] = counts.clone()
+    return counts, snaps
+
+
 def point_record(n: int, result, *, levels: int | None = None, radius: float | None = None) -> dict:
     """The record of one measured (m, n): counts, fraction, cross-entropy summary (bits), teacher-forced accuracy.
 

@@ -297,8 +297,8 @@ def measure(model_dir=None, gguf=None, *, samples: int = 8, max_length: int = 25
     volumes = None
     if cells:
         if log:
-            log(f"plan: {cells} Monte Carlo points for the next-token cells (verify.real.cell_counts)")
-        counts, _ = real.cell_counts(lm, geometry["r"], cells, seed=seed + 2)
+            log(f"plan: {cells} Monte Carlo points for the next-token cells (verify.measure.cell_counts)")
+        counts, _ = real.lm_cell_counts(lm, geometry["r"], cells, seed=seed + 2)
         volumes = real.cell_volumes(counts, cells).tolist()
     return {"r": geometry["r"], "theta": geometry["theta"], "sides": sides, "r_kv": r_kv, "volumes": volumes,
             "cells": cells,
@@ -440,7 +440,7 @@ def plan(facts: dict, adapter: dict | None = None, *, radius: float | None = Non
             # n* - 1 with n* the non-uniform threshold at log2 Pk = one vector's ball count (verify.real.table1_row)
             n_star = bounds.nonuniform_threshold(measured["volumes"], float(prompt_bits / m_prompt))
             add("refinements (measured)", "prompt tuning: C non-uniform cells (tokens per vector)", n_star - 1,
-                f"bounds: nonuniform, {measured['cells']} Monte Carlo points (verify.real.cell_counts)")
+                f"bounds: nonuniform, {measured['cells']} Monte Carlo points (verify.measure.cell_counts)")
     # T2 with a finite vocabulary, q = 1, never above the support-net form (as bounds.table)
     t2_bits = min(bounds.log2_meanfield_vocab(vocab, r, eps_value, 1), bounds.log2_meanfield(d, r, eps_value, 1))
     add("T2 (finite vocabulary, q = 1)", "log2 Bw_V (bits)", t2_bits, "bounds: log2_meanfield_vocab (min with log2_meanfield, the support-net form)", "upper")

@@ -614,39 +614,33 @@ def bound_slopes(d: int, vocab: int, r: float, theta: float | None = None, alpha
 
 
 # ----------------------------------------------------------------------------------------- Table 1 row
-@torch.no_grad()
-def cell_counts(lm, radius: float, samples: int, *, seed: int = 0, batch: int = 2048,
-                snapshots: tuple = ()) -> tuple[torch.Tensor, dict]:
-    """Monte Carlo next-token cells: how many of ``samples`` points uniform in [-radius, radius]^d (T1's
-    l_inf ball, as the zoo's geometry) the LM head sends to each token (argmax of its logits).
-
-    Returns (counts (|V|,), {k: counts after the first k points for k in ``snapshots``}).
+def lm_head(lm):
+    """The LM head of a loaded real model as a callable from final states (k, d) to logits (float32), on
+    the head's device: what :func:`verify.measure.cell_counts` counts the next-token cells of.
 
     Example:
         >>> head = nn.Linear(4, 3, bias=False)
-        >>> lm = type("L", (), {"cfg": RealConfig(3, 4, 1, 1, 8, "none"),
-        ...                     "hf": type("H", (), {"get_output_embeddings": lambda self: head})()})()
-        >>> c, snap = cell_counts(lm, 1.0, 100, seed=1, batch=30, snapshots=(50,))
-        >>> int(c.sum()), int(snap[50].sum())
-        (100, 50)
+        >>> lm = type("L", (), {"hf": type("H", (), {"get_output_embeddings": lambda self: head})()})()
+        >>> lm_head(lm)(torch.zeros(2, 4)).shape
+        torch.Size([2, 3])
     """
     head = lm.hf.get_output_embeddings()
     w = head.weight.detach().float()
     bias = getattr(head, "bias", None)
-    d, vocab = lm.cfg.d_model, lm.cfg.vocab_size
-    g = torch.Generator().manual_seed(seed)
-    counts = torch.zeros(vocab, dtype=torch.long)
-    snaps, done = {}, 0
-    marks = sorted(set(int(k) for k in snapshots if 0 < k < samples))
-    while done < samples:
-        k = min(batch, samples - done, *(mk - done for mk in marks if mk > done))
-        x = ((torch.rand(k, d, generator=g) * 2 - 1) * radius).to(w.device)
-        logits = x @ w.T + (bias.detach().float() if bias is not None else 0)
-        counts += torch.bincount(logits.argmax(-1).cpu(), minlength=vocab)
-        done += k
-        if done in marks:
-            snaps[done] = counts.clone()
-    return counts, snaps
+    b = bias.detach().float() if bias is not None else 0
+
+    def logits(x):
+        return x.to(w.device) @ w.T + b
+    return logits
+
+
+def lm_cell_counts(lm, radius: float, samples: int, *, seed: int = 0, snapshots: tuple = ()):
+    """:func:`verify.measure.cell_counts` of a real model's head, 2048 points at a time (the stream the
+    committed Table 1 rows were measured with)."""
+    from verify.measure import cell_counts
+
+    return cell_counts(lm_head(lm), lm.cfg.d_model, lm.cfg.vocab_size, radius, samples, seed=seed, batch=2048,
+                       snapshots=snapshots)
 
 
 def cell_volumes(counts, samples: int | None = None) -> "np.ndarray":
@@ -716,7 +710,7 @@ def measure_table1(lm, *, samples: int = 16, max_length: int = 256, cells: int =
     geo = measure_geometry(lm, samples=samples, max_length=max_length, seed=seed, batch=batch, log=log)
     t0 = time.time()
     marks = (cells // 4, cells // 2)
-    counts, snaps = cell_counts(lm, geo["r"], cells, seed=seed + 1, snapshots=marks)
+    counts, snaps = lm_cell_counts(lm, geo["r"], cells, seed=seed + 1, snapshots=marks)
     cell_s = time.time() - t0
     d, vocab = lm.cfg.d_model, lm.cfg.vocab_size
     sides = [h - l for l, h in zip(geo["lo"], geo["hi"])]

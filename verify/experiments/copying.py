@@ -78,6 +78,7 @@ import torch
 
 from bounds import DEFAULT_DPS, log2_log2_meanfield
 from verify.fit import fit_linear, fit_sigmoid
+from verify.measure import leading_matches
 from verify.model import ModelFileError, Transformer
 from verify.registry import Experiment
 from verify.report import Check, compare, failed, write_data
@@ -120,7 +121,7 @@ def evaluate_copy(model: Transformer, length: int, samples: int, generator: torc
     tokens, mask = copy_batch(torch.full((samples,), length), generator)
     pred = model(tokens[:, :-1]).argmax(-1)
     right = (pred == tokens[:, 1:])[:, length + 1: 2 * length + 1]  # the n predictions of the second copy
-    prefix = torch.cumprod(right.int(), dim=1).sum(1).double()
+    prefix = leading_matches(right, torch.ones_like(right)).double()
     return dict(exact=right.all(1).double().mean().item(), char=right.double().mean().item(),
                 prefix=prefix.mean().item(), exact_count=int(right.all(1).sum()))
 

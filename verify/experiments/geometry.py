@@ -25,7 +25,7 @@ Example:
     >>> import torch
     >>> from verify.model import ModelConfig, Transformer
     >>> model = Transformer(ModelConfig(vocab_size=4, d_model=8, n_layer=1, n_head=2)).eval()
-    >>> counts = cell_counts(model, radius=1.0, samples=1000, seed=0)
+    >>> counts, _ = cell_counts(model.head, 8, 4, radius=1.0, samples=1000, seed=0)
     >>> int(counts.sum()), len(counts)
     (1000, 4)
 """
@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from verify import subjects
+from verify.measure import cell_counts
 from verify.real import min_pairwise_cosine
 from verify.registry import Experiment
 from verify.report import Check, write_data
@@ -65,27 +66,6 @@ EXPERIMENT = Experiment(
 
 
 @torch.no_grad()
-def cell_counts(model, radius: float, samples: int, seed: int = 0, batch: int = 8192) -> np.ndarray:
-    """How many of ``samples`` points uniform in [-radius, radius]^d land in each token's argmax cell.
-
-    Example:
-        >>> from verify.model import ModelConfig, Transformer
-        >>> m = Transformer(ModelConfig(vocab_size=3, d_model=4, n_layer=1, n_head=1)).eval()
-        >>> int(cell_counts(m, 1.0, 10, seed=1).sum())
-        10
-    """
-    g = torch.Generator().manual_seed(seed)
-    d, vocab = model.d, model.cfg.vocab_size
-    counts = torch.zeros(vocab, dtype=torch.long)
-    done = 0
-    while done < samples:
-        k = min(batch, samples - done)
-        x = (torch.rand(k, d, generator=g) * 2 - 1) * radius
-        counts += torch.bincount(model.head(x).argmax(-1), minlength=vocab)
-        done += k
-    return counts.numpy()
-
-
 def support_stats(states: torch.Tensor, theta_states: int = 4096, seed: int = 0) -> dict:
     """l_inf radius, opening angle theta and per-coordinate ranges (box sides) of a sample of states (N, d).
 
@@ -195,7 +175,8 @@ def measure_model(zm, *, settings: Settings, seed: int) -> dict:
         h = zm.model.hidden(ctx.to(next(zm.model.parameters()).device))
     states = h.reshape(-1, h.shape[-1]).double().cpu()
     cell_seed = derive_seed(seed, "geometry", "cells", zm.name)
-    counts = cell_counts(zm.model.cpu(), zm.radius, settings.cell_samples, seed=cell_seed)
+    model = zm.model.cpu()
+    counts = cell_counts(model.head, zm.d, model.cfg.vocab_size, zm.radius, settings.cell_samples, seed=cell_seed)[0].numpy()
     return {"d": zm.d, "vocab": zm.vocab, "dtype": zm.dtype, "radius": zm.radius,
             "support": support_stats(states, settings.theta_states, seed=derive_seed(seed, "geometry", "theta", zm.name)),
             "cells": {"samples": settings.cell_samples, "counts": counts.tolist(), "seed": cell_seed}}

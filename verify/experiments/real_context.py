@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.measure import leading_matches
 from verify.real import apply_model_args, committed_result, source_of
 from verify.report import with_source
 from verify.registry import Experiment
@@ -111,10 +112,6 @@ def _start_and_sep(lm, preamble: str = "") -> tuple[list[int], list[int]]:
     return [int(i) for i in start], [int(i) for i in sep]
 
 
-def _leading(pred, target):
-    return (pred == target).long().cumprod(dim=-1).sum(dim=-1)
-
-
 def copy_point(lm, n: int, k: int, s: Settings, *, device: str = "cpu") -> dict:
     """Copy and recall of k uniform random strings of length n (one forward pass per string and task)."""
     import torch
@@ -131,7 +128,7 @@ def copy_point(lm, n: int, k: int, s: Settings, *, device: str = "cpu") -> dict:
         first = len(start) + n + len(sep)  # position of s_1 in the second copy
         pred = logits[first:first + n - 1].argmax(-1).cpu()  # predictions of s_2..s_n
         tgt = x[1:]
-        L.append(int(_leading(pred, tgt)))
+        L.append(int(leading_matches(pred, tgt)))
         errors += int((pred != tgt).sum())
         if n > s.recall_cue + s.recall_len:
             j = int(torch.randint(0, n - s.recall_cue - s.recall_len + 1, (1,), generator=g))
@@ -140,7 +137,7 @@ def copy_point(lm, n: int, k: int, s: Settings, *, device: str = "cpu") -> dict:
             with torch.no_grad():
                 logits = lm(seq[None, :-1].to(device))[0]
             pred = logits[-s.recall_len:].argmax(-1).cpu()
-            recall.append(int(_leading(pred, nxt)))
+            recall.append(int(leading_matches(pred, nxt)))
     log2_a = math.log2(len(alphabet))
     err = errors / (k * (n - 1))
     return {"n": n, "strings": k, "tokens_in_context": len(start) + 2 * n + len(sep) - 1,

@@ -70,6 +70,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.measure import leading_matches
 from verify.real import apply_model_args, committed_result, git_commit, source_of
 from verify.report import with_source
 from verify.registry import Experiment
@@ -203,17 +204,6 @@ def _autocast(device: str, dtype: str):
     import torch
 
     return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=(dtype == "bfloat16"))
-
-
-def leading_hits(pred, targets):
-    """Per row, the number of leading positions where ``pred`` equals ``targets``.
-
-    Example:
-        >>> import torch
-        >>> leading_hits(torch.tensor([[1, 2, 3], [1, 0, 3]]), torch.tensor([[1, 2, 4], [1, 2, 3]])).tolist()
-        [2, 1]
-    """
-    return (pred == targets).long().cumprod(dim=1).sum(dim=1)
 
 
 # ----------------------------------------------------------------------------------------- one training per target
@@ -350,7 +340,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         mask = torch.arange(K, device=device)[None, :] < k[:, None].to(device)
         row_loss = (nll * mask).sum(dim=1)
         row_loss.sum().backward()
-        lead = leading_hits(logits.detach().argmax(-1), tgt).cpu()  # = greedy prefix of this prompt (up to K)
+        lead = leading_matches(logits.detach().argmax(-1), tgt).cpu()  # = greedy prefix of this prompt (up to K)
         improved = lead > best[idx]
         if bool(improved.any()):
             ids = idx[improved]
@@ -382,7 +372,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         horizon = int(min(n, int(best.max()) + window))
         with _autocast(device, dtype):
             gen_ids = lm.generate_greedy(full(best_prompt), horizon)
-        greedy = leading_hits(gen_ids.cpu(), targets[:, :horizon].cpu())
+        greedy = leading_matches(gen_ids.cpu(), targets[:, :horizon].cpu())
         kk = int(min(n, int(best.max()) + 1))
         with _autocast(device, dtype):
             logits = lm(targets[:, :kk - 1] if kk > 1 else None, full(best_prompt))
@@ -824,7 +814,7 @@ def anchors_loop(lm, targets, m: int, *, steps: int, radius: float, lr: float = 
             x = p if start_id is None else torch.cat([lm.tok_emb.weight[start_id].detach().view(1, 1, d), p], 1)
             logits = lm(tgt[None, :-1], x)[:, o + m - 1:]
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt)
-            best = max(best, int(leading_hits(logits.detach().argmax(-1), tgt[None])[0]))
+            best = max(best, int(leading_matches(logits.detach().argmax(-1), tgt[None])[0]))
             opt.zero_grad()
             loss.backward()
             opt.step()
