@@ -237,21 +237,6 @@ def test_committed_real_results_are_consistent():
     assert Path(COMMITTED / "real_cramming.md").is_file()
 
 
-def test_bundle_round_trip(tmp_path):
-    pytest.importorskip("gguf", reason="the GGUF path needs the optional gguf package")
-    from verify.experiments.real_cramming import assemble_bundle, make_bundle
-
-    fake = tmp_path / "m.gguf"
-    fake.write_bytes(b"GGUF" + bytes(range(256)) * 41)
-    manifest = make_bundle(tmp_path / "bundle", fake, fetch_wheel=False)
-    assert manifest["bytes"] == fake.stat().st_size
-    got = assemble_bundle([tmp_path / "bundle" / "a", tmp_path / "bundle" / "b"], work=tmp_path / "work")
-    assert got["gguf"].read_bytes() == fake.read_bytes() and got["text"].name == "natural.txt"
-    (tmp_path / "bundle" / "b" / "model.gguf.part1").unlink()
-    with pytest.raises(FileNotFoundError, match=r"--from-bundle .*bundle: no model.gguf.part1 there"):
-        assemble_bundle([tmp_path / "bundle"], work=tmp_path / "work2")
-
-
 def test_real_profile_hooks_are_inert_elsewhere_and_declared():
     from verify.experiments import real_context, real_cramming
 
@@ -272,5 +257,3 @@ def test_real_cramming_cli_usage(capsys):
     assert capsys.readouterr().out.count("(default:") >= 18
     assert main(["--device", "tpu"]) == 2 and "invalid choice" in capsys.readouterr().err
     assert main(["--m", "0"]) == 2
-    assert main(["--from-bundle", "/nonexistent/dir"]) == 2
-    assert "--from-bundle /nonexistent/dir: no model.gguf.part0" in capsys.readouterr().err

@@ -214,7 +214,6 @@ def test_unreachable_ray_address_exit_2(tmp_path, capsys):
     (["--gguf", "/nonexistent/model.gguf"], "GGUF file not found"),
     (["--m", "0"], "every m must be >= 1"),
     (["--kinds", "poetry"], "invalid choice: 'poetry'"),
-    (["--from-bundle", "/nonexistent"], "--from-bundle /nonexistent: no model.gguf.part0"),
     (["--budget-minutes", "0"], "--budget-minutes must be > 0"),
 ])
 def test_real_cramming_bad_usage_is_one_line_and_exit_2(args, message, tmp_path, capsys):

