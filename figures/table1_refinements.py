@@ -132,7 +132,7 @@ def project_row(report: Report, name: str, g: dict) -> dict:
 
 def real_row(report: Report) -> dict:
     """A row for the real pretrained LM at fp32, from ``data/real_cramming.json`` of the report or else the
-    committed ``results/real_cramming`` run: all four columns from its ``table1`` block (``python -m verify.real``:
+    committed ``results/real_cramming`` run: all four columns from its ``table1`` block (``verify.experiments.real_table1``:
     r, theta, per-coordinate ranges, Monte Carlo cells), else ball and cone from the cramming run's r and
     theta; slope: greedy prefix on m (natural text, else random tokens)."""
     from figures.real_lm import real_data
@@ -150,7 +150,7 @@ def real_row(report: Report) -> dict:
                      source=f"verify.experiments.real_cramming ({kind or 'no'} slope)")
     fp32 = (t1.get("rows") or {}).get("fp32")
     if fp32:
-        row.update(box=fp32["box"], nonuniform=fp32["nonuniform"], source=row["source"] + " + verify.real")
+        row.update(box=fp32["box"], nonuniform=fp32["nonuniform"], source=row["source"] + " + real_table1")
         row["ratio"] = _ratios(row)
     return row
 

@@ -175,31 +175,6 @@ def test_cell_volumes_fill_empty_cells_without_drift():
             assert np.log2(c[c > 0] / n).mean() - truth > 2.0
 
 
-def test_table1_row_on_a_tiny_llama(lm):
-    from verify.real import measure_table1
-
-    res = measure_table1(lm, samples=2, max_length=16, cells=400, seed=0, batch=2)
-    for name in ("fp32", "fp16", "hmdo_rel"):
-        row = res["rows"][name]
-        assert row["cone"] <= row["ball"] and row["box"] > 0 and 0 <= row["nonuniform"]
-    assert res["rows"]["fp32"]["ball"] > res["rows"]["fp16"]["ball"]
-    assert [c["samples"] for c in res["convergence"]] == [100, 200, 400] and res["cells"]["hit"] >= 1
-    assert len(res["sides"]) == 32 and min(res["sides"]) > 0
-
-
-def test_real_cli_usage(capsys):
-    from verify.real import main
-
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    out = capsys.readouterr().out
-    for option in ("--gguf", "--model-dir", "--device", "--samples", "--max-length", "--cells", "--seed", "--out"):
-        assert option in out
-    assert out.count("(default:") >= 8
-    assert main(["--device", "tpu"]) == 2 and "invalid choice" in capsys.readouterr().err
-    assert main(["--cells", "0"]) == 2
-
-
 def test_real_context_on_a_tiny_llama(tiny_dir, tmp_path):
     from verify.experiments.real_context import Settings, checks_from, experiment
 

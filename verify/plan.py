@@ -437,7 +437,7 @@ def plan(facts: dict, adapter: dict | None = None, *, radius: float | None = Non
         add("refinements (measured)", "prompt tuning: C box (tokens per vector)",
             bounds.log2_prompts_box(sides, 1, eps_value) / log2_v, "bounds: box, per-coordinate ranges of the measured states", "upper")
         if measured.get("volumes"):
-            # n* - 1 with n* the non-uniform threshold at log2 Pk = one vector's ball count (verify.real.table1_row)
+            # n* - 1 with n* the non-uniform threshold at log2 Pk = one vector's ball count (verify.experiments.real_table1.table1_row)
             n_star = bounds.nonuniform_threshold(measured["volumes"], float(prompt_bits / m_prompt))
             add("refinements (measured)", "prompt tuning: C non-uniform cells (tokens per vector)", n_star - 1,
                 f"bounds: nonuniform, {measured['cells']} Monte Carlo points (verify.measure.cell_counts)")

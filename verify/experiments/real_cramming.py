@@ -76,7 +76,7 @@ from verify.registry import Experiment
 
 PROTOCOL = "prefix-saturation-v3"  # changes the trial keys when the protocol changes
 COMMITTED = Path(__file__).resolve().parents[2] / "results" / "real_cramming"
-TABLE1 = COMMITTED.parent / "real_table1" / "real_table1.json"  # python -m verify.real --out results/real_table1
+TABLE1 = COMMITTED.parent / "real_table1" / "real_table1.json"  # python -m verify.experiments.real_table1
 
 
 @dataclass(frozen=True)
@@ -782,7 +782,7 @@ def bench(lm, *, targets: int = 4, m: int = 1, n: int = 64, steps: int = 20, win
 
 # ----------------------------------------------------------------------------------------- experiment
 def table1_for(name: str) -> dict | None:
-    """The committed Table 1 measurement of model ``name`` (``python -m verify.real``), without its raw
+    """The committed Table 1 measurement of model ``name`` (``verify.experiments.real_table1``), without its raw
     per-coordinate ranges, or None."""
     if not TABLE1.is_file():
         return None
