@@ -35,7 +35,7 @@ def count_check(name: str, claim: str, points: list[dict], log2_npr, log2_alphab
         >>> count_check("x", "c", [{"n": 10, "successes": 10, "trials": 10}], 8, 1.0, confidence=0.95).passed
         False
     """
-    best, best_pt = mpmath.mpf(0), None
+    best, best_pt, estimate = mpmath.mpf(0), None, mpmath.mpf(0)
     with mpmath.workdps(DEFAULT_DPS):
         for p in points:
             if p["successes"] == 0:
@@ -44,12 +44,14 @@ def count_check(name: str, claim: str, points: list[dict], log2_npr, log2_alphab
             bits = p["n"] * mpf(log2_alphabet) + mpmath.log(mpf(f_lower), 2)
             if best_pt is None or bits > best:
                 best, best_pt = bits, p
+            # the point estimate (f itself) at every point: the room the bound has before sampling error
+            estimate = max(estimate, p["n"] * mpf(log2_alphabet) + mpmath.log(mpf(p["successes"]) / p["trials"], 2))
         best = max(best, mpmath.mpf(0))
     prm = dict(params or {})
     prm["tightest_point"] = None if best_pt is None else {k: best_pt[k] for k in ("n", "successes", "trials")}
     prm["points"] = [{k: p[k] for k in ("n", "successes", "trials")} for p in points]
     return compare(name, claim, bound=mpf(log2_npr), empirical=best, unit="bits", params=prm, confidence=confidence,
-                   **compare_args)
+                   estimate=estimate, **compare_args)
 
 
 def grid_deviation(prompts, levels: int | None, radius: float) -> dict:
