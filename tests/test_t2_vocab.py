@@ -172,7 +172,7 @@ def test_quick_run_passes_with_a_non_vacuous_bound(tmp_path):
     s = tv.EXPERIMENT.settings_for("quick")
     assert len(bound_checks) == len(tv.QS) * len(s.eps_out) * len(s.vocabs) * s.seeds
     assert all(c.kind == "bound" for c in bound_checks)
-    assert min(c.ratio for c in bound_checks) < 1.6                  # the analytic L is within 2% of the model's
+    assert min(c.ratio for c in bound_checks) <= 1.5                 # the analytic L is within 2% of the model's
     assert all(c.params["room_at_lower_L"] <= c.ratio for c in bound_checks)
     gaps = [c for c in checks if c.name.startswith("t2_vocab_lipschitz_gap_")]
     assert len(gaps) == len(s.vocabs) * s.seeds and all(c.kind == "instrument" and c.empirical < 1.05 for c in gaps)
