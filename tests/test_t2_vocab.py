@@ -198,10 +198,19 @@ def test_a_positional_leak_raises_the_counts_and_turns_a_bound_red(tmp_path, mon
     after = tv.count_curves(model, 10, [0.05])
     assert after[0.05]["cumulative"][-1] > before[0.05]["cumulative"][-1]
     assert after["fine"]["count"][-1] > after["fine"]["multisets"][-1] == before["fine"]["count"][-1]
-    settings = tv.Settings(vocabs=(3,), seeds=1, d=4, n_max={3: 10}, eps_out=(0.1,), lipschitz_points=20,
+    settings = tv.Settings(vocabs=(3,), seeds=1, d=4, n_max={3: 10}, n_orders={3: 10}, eps_out=(0.1,), lipschitz_points=20,
                            ot_pairs=10, invariance_batch=4)
     checks = tv.run(Context.of(tv.EXPERIMENT, profile="quick", out=tmp_path, log=lambda msg: None, settings=settings))
     assert not next(c for c in checks if c.name == "t2_vocab_multiset_bound_V3_s0").passed
+
+
+@pytestmark_thread
+def test_lengths_beyond_n_orders_use_the_measure_and_give_the_same_counts():
+    model = tv.VocabModel.seeded(3, 4, 2)
+    both = tv.count_curves(model, 12, [0.1], n_orders=6)
+    full = tv.count_curves(model, 12, [0.1])
+    assert both["fine"]["n"] == list(range(1, 7)) and full["fine"]["n"] == list(range(1, 13))
+    assert both[0.1]["cumulative"] == full[0.1]["cumulative"]
 
 
 @pytestmark_thread

@@ -10,7 +10,8 @@ directly (keys of token u weighted by w_u); checked against the model run on the
 
 Two contexts are *distinguishable at eps_out* if their outputs are more than eps_out apart (l_2). Measured, for
 every length n = 1..n_max: the model run on the contexts themselves (:meth:`VocabModel.sequence_output`),
-every multiset in three orders (:func:`orders`: sorted, reversed, a seeded random permutation), and a greedy
+up to ``n_orders`` (all lengths in the quick profile, 64 of 192 for N = 3 in the full one, where longer
+lengths use F(w), checked equal to the model on sequences by the instrument), every multiset in three orders (:func:`orders`: sorted, reversed, a seeded random permutation), and a greedy
 eps_out-packing of the outputs of all three orders together, of the contexts of length exactly n
 (``per_length``) and of all lengths <= n (``cumulative``). Both are sets of pairwise distinguishable contexts,
 so they are at most the largest such set. Without positions the three orders have one output, so the counts
@@ -105,6 +106,7 @@ class Settings:
     seeds: int                     # models per vocabulary size (seeds ctx.seed, ctx.seed + 1, ...)
     d: int                         # width
     n_max: dict                    # |V| -> longest context length enumerated
+    n_orders: dict                 # |V| -> lengths up to this run on the sequences in three orders (beyond: F(w))
     eps_out: tuple[float, ...]     # output precisions (l_2)
     lipschitz_points: int          # base frequency vectors for the empirical Lipschitz estimate
     ot_pairs: int                  # random pairs whose W_q is computed exactly (linear programming)
@@ -114,9 +116,11 @@ class Settings:
 EXPERIMENT = Experiment(
     name="t2_vocab", order=22, results=(THEOREM,), profiles=("quick", "full"),
     settings={
-        "quick": Settings(vocabs=(3,), seeds=1, d=4, n_max={3: 64}, eps_out=(0.2, 0.1, 0.05, 0.025), lipschitz_points=200,
+        "quick": Settings(vocabs=(3,), seeds=1, d=4, n_max={3: 64}, n_orders={3: 64}, eps_out=(0.2, 0.1, 0.05, 0.025),
+                          lipschitz_points=200,
                           ot_pairs=150, invariance_batch=8),
-        "full": Settings(vocabs=(3, 4), seeds=3, d=4, n_max={3: 192, 4: 48}, eps_out=(0.2, 0.1, 0.05),
+        "full": Settings(vocabs=(3, 4), seeds=3, d=4, n_max={3: 192, 4: 48}, n_orders={3: 64, 4: 48},
+                         eps_out=(0.2, 0.1, 0.05),
                          lipschitz_points=2000, ot_pairs=1500, invariance_batch=32),
     },
     statistical_checks={"quick": 0, "full": 0})
@@ -601,10 +605,13 @@ def sampled_lengths(n_max: int) -> list[int]:
     return out + [n_max]
 
 
-def count_curves(model: VocabModel, n_max: int, eps_list, seed: int = 0, eps_fine: float = EPS_FINE) -> dict:
+def count_curves(model: VocabModel, n_max: int, eps_list, seed: int = 0, eps_fine: float = EPS_FINE,
+                 n_orders: int | None = None) -> dict:
     """Per length and cumulative greedy packings at every eps_out (see the module doc), of the outputs of
-    the model run on every multiset in three orders (:func:`order_outputs`); under ``"fine"``, the packing
-    at ``eps_fine`` of each length's outputs (``count``) beside the number of multisets.
+    the model run on every multiset in three orders (:func:`order_outputs`) for the lengths up to
+    ``n_orders`` (default: all), of F(w) (:meth:`VocabModel.measure_output`, one output per multiset) for
+    longer ones (the attention over n positions costs n^2); under ``"fine"``, for the lengths run in three
+    orders, the packing at ``eps_fine`` of each length's outputs (``count``) beside the number of multisets.
 
     Greedy packings depend on the order of the points, so the cumulative count at n is the largest packing
     found among contexts of lengths <= n: the incremental one (lengths in order), every per-length one
@@ -625,10 +632,13 @@ def count_curves(model: VocabModel, n_max: int, eps_list, seed: int = 0, eps_fin
     fine = dict(n=[], count=[], multisets=[], eps=eps_fine)
     for n in range(1, n_max + 1):
         counts = multiset_counts(vocab, n)
-        y = order_outputs(model, counts, seed + n)
-        fine["n"].append(n)
-        fine["count"].append(scan_packing(y, eps_fine))
-        fine["multisets"].append(len(counts))
+        if n_orders is not None and n > n_orders:
+            y = model.measure_output(counts.double() / n)
+        else:
+            y = order_outputs(model, counts, seed + n)
+            fine["n"].append(n)
+            fine["count"].append(scan_packing(y, eps_fine))
+            fine["multisets"].append(len(counts))
         for eps in eps_list:
             centers[eps] = extend_packing(centers[eps], y, eps)
             union[eps].append(cell_representatives(y, eps))
@@ -693,12 +703,12 @@ def _one_model(ctx, s: Settings, vocab: int, seed: int, checks: list) -> dict:
                                       closed_form_q1=up["closed_form_q1"])))
     ctx.log(f"t2_vocab {tag}: L_TV in [{low['tv']:.4g}, {up['tv']:.4g}], L_1 in [{low['q1']:.4g}, {up['q1']:.4g}], "
             f"L_2 in [{low['q2']:.4g}, {up['q2']:.4g}]")
-    curves = count_curves(model, s.n_max[vocab], s.eps_out, seed=seed)
+    curves = count_curves(model, s.n_max[vocab], s.eps_out, seed=seed, n_orders=s.n_orders[vocab])
     fine = curves.pop("fine")
     worst = max(Fraction(c, m) for c, m in zip(fine["count"], fine["multisets"]))
     checks.append(compare(f"t2_vocab_multiset_bound_{tag}",
                           f"contexts of length n run in three orders (as sorted, reversed, permuted) give at most "
-                          f"C(n+N-1, N-1) outputs more than {EPS_FINE} apart, for n = 1..{s.n_max[vocab]} "
+                          f"C(n+N-1, N-1) outputs more than {EPS_FINE} apart, for n = 1..{fine['n'][-1]} "
                           f"(max ratio count/multisets)", 1, float(worst), unit="count/multisets", kind="bound",
                           theorem=THEOREM, params=dict(params, max_ratio=str(worst), eps=EPS_FINE,
                                                        counts_at_n_max=fine["count"][-1],
