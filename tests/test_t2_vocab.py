@@ -168,13 +168,90 @@ def test_quick_run_passes_with_a_non_vacuous_bound(tmp_path):
     checks = tv.run(ctx)
     assert all(c.passed for c in checks), [c.name for c in checks if not c.passed]
     assert all(c.theorem == "log2_meanfield_vocab" for c in checks if c.kind in ("bound", "premise"))
-    bound_checks = [c for c in checks if c.kind == "bound"]
+    bound_checks = [c for c in checks if c.name.startswith("t2_vocab_bound_")]
     s = tv.EXPERIMENT.settings_for("quick")
     assert len(bound_checks) == len(tv.QS) * len(s.eps_out) * len(s.vocabs) * s.seeds
-    assert min(c.ratio for c in bound_checks) < 10
+    assert all(c.kind == "bound" for c in bound_checks)
+    assert min(c.ratio for c in bound_checks) <= 1.5                 # the analytic L is within 2% of the model's
+    assert all(c.params["room_at_lower_L"] <= c.ratio for c in bound_checks)
+    gaps = [c for c in checks if c.name.startswith("t2_vocab_lipschitz_gap_")]
+    assert len(gaps) == len(s.vocabs) * s.seeds and all(c.kind == "instrument" and c.empirical < 1.05 for c in gaps)
+    multiset = [c for c in checks if c.name.startswith("t2_vocab_multiset_bound_")]
+    assert len(multiset) == len(s.vocabs) * s.seeds and all(c.kind == "bound" and c.ratio == 1 for c in multiset)
     assert sum(c.confidence is not None for c in checks) == tv.EXPERIMENT.statistical_checks["quick"]
     data = json.loads((tmp_path / "data" / "t2_vocab.json").read_text())
     assert data["runs"][0]["lipschitz"]["q1"]["lower"] <= data["runs"][0]["lipschitz"]["q1"]["upper"]
+    assert data["runs"][0]["fine"]["count"] == data["runs"][0]["fine"]["multisets"]
+
+
+@pytestmark_thread
+def test_a_positional_leak_raises_the_counts_and_turns_a_bound_red(tmp_path, monkeypatch):
+    plain = tv.VocabModel.sequence_output
+
+    def leaky(self, tokens):
+        pos = 1e-2 * torch.arange(tokens.shape[1], dtype=torch.float64)[None, :, None]
+        return plain(self, tokens) + self.phi(self.emb[tokens] + pos).mean(1) - self.phi(self.emb[tokens]).mean(1)
+
+    model = tv.VocabModel.seeded(3, 4, 0)
+    before = tv.count_curves(model, 10, [0.05])
+    monkeypatch.setattr(tv.VocabModel, "sequence_output", leaky)
+    after = tv.count_curves(model, 10, [0.05])
+    assert after[0.05]["cumulative"][-1] > before[0.05]["cumulative"][-1]
+    assert after["fine"]["count"][-1] > after["fine"]["multisets"][-1] == before["fine"]["count"][-1]
+    settings = tv.Settings(vocabs=(3,), seeds=1, d=4, n_max={3: 10}, n_orders={3: 10}, eps_out=(0.1,), lipschitz_points=20,
+                           ot_pairs=10, invariance_batch=4)
+    checks = tv.run(Context.of(tv.EXPERIMENT, profile="quick", out=tmp_path, log=lambda msg: None, settings=settings))
+    assert not next(c for c in checks if c.name == "t2_vocab_multiset_bound_V3_s0").passed
+
+
+@pytestmark_thread
+def test_lengths_beyond_n_orders_use_the_measure_and_give_the_same_counts():
+    model = tv.VocabModel.seeded(3, 4, 2)
+    both = tv.count_curves(model, 12, [0.1], n_orders=6)
+    full = tv.count_curves(model, 12, [0.1])
+    assert both["fine"]["n"] == list(range(1, 7)) and full["fine"]["n"] == list(range(1, 13))
+    assert both[0.1]["cumulative"] == full[0.1]["cumulative"]
+
+
+@pytestmark_thread
+@pytest.mark.parametrize("seed", [0, 3])
+def test_curvature_bound_dominates_second_differences(seed):
+    model = tv.VocabModel.seeded(3, 4, seed)
+    const = tv.curvature_constants(model)
+    g = torch.Generator().manual_seed(seed)
+    w = torch.distributions.Dirichlet(torch.ones(3, dtype=torch.float64)).sample((200,))
+    h = 1e-4
+    for _ in range(5):
+        d1, d2 = (torch.randn(200, 3, generator=g, dtype=torch.float64) for _ in range(2))
+        d1, d2 = d1 - d1.mean(1, keepdim=True), d2 - d2.mean(1, keepdim=True)
+        f = model.measure_output
+        second = (f(w + h * d1 + h * d2) - f(w + h * d1 - h * d2) - f(w - h * d1 + h * d2)
+                  + f(w - h * d1 - h * d2)).norm(dim=1) / (4 * h * h)
+        room = (w - h * (d1.abs() + d2.abs())).min(1).values > 0           # the stencil stays in the simplex
+        limit = tv.curvature_bound(model, w, 4 * h * 3, const) * d1.abs().sum(1) * d2.abs().sum(1)
+        assert (second[room] <= limit[room] * (1 + 1e-3)).all()
+
+
+@pytestmark_thread
+def test_cover_bound_is_between_the_largest_derivative_and_the_closed_form():
+    model = tv.VocabModel.seeded(3, 4, 1)
+    up = tv.lipschitz_upper(model)
+    closed = tv.lipschitz_closed_form(model)
+    assert up["seen_q1"] <= up["q1"] <= min(closed["q1"], up["seen_q1"] * (1 + tv.LIPSCHITZ_TOL) + 1e-9)
+    assert up["seen_tv"] <= up["tv"] <= closed["tv"]
+    low = tv.lipschitz_lower(model, points=20, ot_pairs=5, seed=0, at=[w for w, _ in up["argmax"].values()])
+    assert low["q1"] <= up["q1"] and low["q1"] >= 0.99 * up["seen_q1"]   # finite differences reach the argmax
+    coarse = tv.lipschitz_upper(model, levels=0)                          # no refinement: a looser valid bound
+    assert coarse["q1"] >= up["q1"]
+
+
+def test_orders_and_sequences():
+    counts = tv.multiset_counts(3, 4)
+    seqs = tv.sequences(counts)
+    assert (torch.nn.functional.one_hot(seqs, 3).sum(1) == counts).all()
+    three = tv.orders(seqs, seed=1)
+    assert three.shape == (3 * len(counts), 4)
+    assert (three.sort(1).values == seqs.repeat(3, 1)).all()            # the same multisets in every order
 
 
 # ----------------------------------------------------------------------------------------- figure

@@ -71,13 +71,16 @@ MUTANTS: tuple[Mutant, ...] = (
              "\n\n@_at_precision\ndef log2_prompts_grid(")),
            min_red=2),
     Mutant("lipschitz_upper_x01", "the analytic Lipschitz bound of t2_vocab times 0.1", ("t2_vocab",),
-           (("verify/experiments/t2_vocab.py", "    tv = lip_phi * (diameter + diam_z + 2 * weight * diam_z)\n",
-             "    tv = 0.1 * lip_phi * (diameter + diam_z + 2 * weight * diam_z)\n"),)),
+           (("verify/experiments/t2_vocab.py",
+             '    l_tv, l_1 = min(final["tv"], closed["tv"]), min(final["q1"], closed["q1"])\n',
+             '    l_tv, l_1 = 0.1 * min(final["tv"], closed["tv"]), 0.1 * min(final["q1"], closed["q1"])\n'),)),
     Mutant("nope_positional_leak", "a positional signal in the NoPE models (contexts, t2_vocab)",
            ("contexts", "t2_vocab"),
            (("verify/model.py", "            x = x + self.pos_table[:T].to(x.dtype)\n        return x\n",
              "            x = x + self.pos_table[:T].to(x.dtype)\n"
-             "        x = x + 1e-2 * torch.arange(T, device=x.device, dtype=x.dtype)[:, None]\n        return x\n"),
+             "        x = x + 1e-2 * (torch.arange(T, device=x.device, dtype=x.dtype)[:, None]\n"
+             "                        * torch.arange(x.shape[-1], device=x.device, dtype=x.dtype))  # not constant\n"
+             "        return x\n"),
             ("verify/experiments/t2_vocab.py", "        return self.phi(self.emb[tokens] + a).mean(1)\n",
              "        pos = 1e-2 * torch.arange(tokens.shape[1], dtype=a.dtype)[None, :, None]\n"
              "        return self.phi(self.emb[tokens] + a + pos).mean(1)\n"))),
@@ -97,7 +100,7 @@ def scratch_copy(mutant: Mutant, dest: Path) -> None:
     Example:
         >>> import tempfile; d = Path(tempfile.mkdtemp())
         >>> scratch_copy(BY_NAME["lipschitz_upper_x01"], d)
-        >>> "0.1 * lip_phi" in (d / "verify/experiments/t2_vocab.py").read_text()
+        >>> "0.1 * min(final" in (d / "verify/experiments/t2_vocab.py").read_text()
         True
     """
     for top in COPIED:
