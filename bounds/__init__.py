@@ -8,11 +8,10 @@ bound outward), presets (architectures with sourced facts), table and bench (CLI
 docs/theory.md from `all_results()`).
 
 Every evaluator returns an mpmath mpf right to 50 significant digits, or to the digits of a `dps=`
-keyword, of an enclosing `with with_precision(dps):` block (which also sets mpmath's working precision),
-or of an enclosing `mpmath.workdps(n)` with n > 50: it works with 10 guard digits more, and raises its
-precision further where its terms cancel.
-Importing bounds raises mpmath's global precision (mpmath.mp.dps) to at least 50 digits, so arithmetic
-on the returned values keeps their digits.
+keyword or of an enclosing `with with_precision(dps):` block (which also sets mpmath's working precision
+inside it): it works with 10 guard digits more, and raises its precision further where its terms cancel.
+Importing bounds leaves mpmath's global precision (mpmath.mp.dps) as it is: do arithmetic on the returned
+values inside `mpmath.workdps(bounds.DEFAULT_DPS)` to keep their digits.
 
 >>> import bounds
 >>> round(float(bounds.tokens_per_vector(768, 50304, radius=63.62, eps="fp16")), 2)   # pythia-160m C

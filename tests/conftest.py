@@ -28,3 +28,16 @@ def lm(tiny_dir):
 
     with torch_threads(1):
         return load(model_dir=tiny_dir)
+
+
+@pytest.fixture
+def default_dps_arithmetic():
+    """The test's own mpmath arithmetic (on the evaluators' mpf, or reading their printed digits) at
+    bounds.DEFAULT_DPS digits, as a caller keeps the digits of a bound: importing bounds leaves mpmath's
+    working precision at its 15 digits."""
+    import mpmath
+
+    from bounds import DEFAULT_DPS
+
+    with mpmath.workdps(DEFAULT_DPS):
+        yield

@@ -13,6 +13,8 @@ from bounds import consequences, fast, precision, refinements, t1, t2, table
 from bounds.symbols import (ASSUMPTION_SUBS_VOCAB, _LOG2, _with_log2, alphabet, d, eps, k, levels, log2,
                             log2_packing, m, n, p, q, r, theta, vocab)
 
+pytestmark = pytest.mark.usefixtures("default_dps_arithmetic")
+
 DPS = 60
 REL = mpmath.mpf(10) ** -40
 

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from bounds import PRESETS, precision, rounding, table
 from bounds.presets import Preset
 
+pytestmark = pytest.mark.usefixtures("default_dps_arithmetic")
+
 CUSTOM = ["--d", "768", "--vocab", "50304", "--radius", "63.62", "--theta", "1.96", "--slope", "90.4"]
 INVOCATIONS = [   # the documented invocations and a few more: presets, bit form, extreme eps, narrow cone
     [], ["--preset", "all", "--bits-per-value", "16", "--prompt-length", "1,3"],
