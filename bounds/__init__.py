@@ -17,28 +17,8 @@ values inside `mpmath.workdps(bounds.DEFAULT_DPS)` to keep their digits.
 >>> round(float(bounds.tokens_per_vector(768, 50304, radius=63.62, eps="fp16")), 2)   # pythia-160m C
 835.52
 """
-from .evaluate import (
-    DEFAULT_DPS,
-    cross_entropy_floor_bits,
-    current_dps,
-    log2_accessible_fraction,
-    log2_cone_fraction,
-    log2_log2_meanfield,
-    log2_meanfield,
-    log2_meanfield_vocab,
-    log2_prompts_ball,
-    log2_prompts_bits,
-    log2_prompts_box,
-    log2_prompts_cone,
-    log2_prompts_float,
-    log2_prompts_grid,
-    log2_vocab_net_size,
-    n_max_dataset,
-    tokens_meanfield_vocab,
-    tokens_per_vector,
-    tokens_per_vector_cone,
-    with_precision,
-)
+from . import evaluate as _evaluate
+from .evaluate import *  # noqa: F401,F403  (its __all__: every mpmath evaluator)
 from .prefix import (log2_prefixes_ball, log2_prefixes_float, log2_prefixes_grid, min_virtual_tokens,
                      min_virtual_tokens_prefix, min_virtual_tokens_prompt, tokens_per_virtual_token_prefix)
 from .precision import bits_per_value, count_representable, eps_of_dtype, parse_eps
@@ -90,13 +70,9 @@ def latex(name: str) -> str:
 
 
 __all__ = [
-    "DEFAULT_DPS", "PRESETS", "Preset", "all_results", "bits_per_value", "count_representable",
-    "cross_entropy_floor_bits", "current_dps", "eps_of_dtype", "get_preset", "latex",
-    "log2_accessible_fraction", "log2_cone_fraction", "log2_log2_meanfield", "log2_meanfield",
-    "log2_meanfield_vocab", "log2_vocab_net_size", "tokens_meanfield_vocab",
-    "log2_prompts_ball", "log2_prompts_bits", "log2_prompts_box", "log2_prompts_cone", "log2_prompts_float",
-    "log2_prompts_grid", "median_log2_volume_product", "n_max_dataset", "nonuniform_threshold",
-    "parse_eps", "tokens_per_vector", "tokens_per_vector_cone", "with_precision",
+    *_evaluate.__all__,
+    "PRESETS", "Preset", "all_results", "bits_per_value", "count_representable", "eps_of_dtype", "get_preset",
+    "latex", "median_log2_volume_product", "nonuniform_threshold", "parse_eps",
     "log2_prefixes_ball", "log2_prefixes_float", "log2_prefixes_grid", "min_virtual_tokens",
     "min_virtual_tokens_prefix", "min_virtual_tokens_prompt", "tokens_per_virtual_token_prefix",
 ]

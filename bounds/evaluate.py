@@ -21,6 +21,15 @@ from mpmath import mp
 
 from . import precision, validate
 
+# What `bounds` exports from here (`from .evaluate import *`): a new evaluator is named here, next to its code.
+__all__ = [
+    "DEFAULT_DPS", "current_dps", "with_precision",
+    "log2_prompts_ball", "log2_prompts_bits", "log2_prompts_grid", "log2_prompts_float",
+    "tokens_per_vector", "log2_accessible_fraction", "n_max_dataset", "cross_entropy_floor_bits",
+    "log2_meanfield", "log2_log2_meanfield", "log2_meanfield_vocab", "tokens_meanfield_vocab", "log2_vocab_net_size",
+    "log2_cone_fraction", "tokens_per_vector_cone", "log2_prompts_cone", "log2_prompts_box",
+]
+
 DEFAULT_DPS = precision.DEFAULT_DPS
 _ACTIVE_DPS: contextvars.ContextVar[int | None] = contextvars.ContextVar("bounds_dps", default=None)
 
