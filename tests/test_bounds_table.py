@@ -240,7 +240,7 @@ def test_a_result_with_a_column_is_a_table_column(monkeypatch):
 
     extra = Result(name="a lower bound", expr=sympy.Integer(1), source="a test", assumptions=(),
                    evaluator=bounds.log2_prompts_bits, arguments=("d", "m", "p"), direction="lower",
-                   columns=(Column("extra_bound", "extra", r"$x$", 105),))
+                   columns=(Column("extra_bound", "extra", r"$x$", 101),))
     registry = {**bounds.all_results(), "extra": extra}
     monkeypatch.setattr(bounds, "all_results", lambda: registry)
     table._layout.cache_clear()
