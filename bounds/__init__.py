@@ -38,16 +38,20 @@ def __getattr__(name):
     raise AttributeError(f"module 'bounds' has no attribute {name!r}")
 
 
+# The modules that declare results (each a RESULTS dict of `Result`), in the order of docs/theory.md.
+RESULT_MODULES = ("t1", "consequences", "t2", "refinements", "prefix")
+
+
 def all_results() -> dict:
     """Every symbolic result by key: {'t1_ball': Result, ..., 'cone': Result, ...}.
 
     >>> sorted(all_results())[:3]
     ['box', 'cone', 'cross_entropy_floor']
     """
-    from . import consequences, prefix, refinements, t1, t2
+    import importlib
     merged = {}
-    for module in (t1, consequences, t2, refinements, prefix):
-        merged.update(module.RESULTS)
+    for name in RESULT_MODULES:
+        merged.update(importlib.import_module(f".{name}", __name__).RESULTS)
     return merged
 
 

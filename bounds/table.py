@@ -51,14 +51,41 @@ _RATIO = ("ratio", "C/measured", r"$C$/measured", 220)     # an upper bound over
 _UNSHOWN_FACTS = ("layers", "heads", "theta", "q", "bits_per_value", "kv_heads", "head_dim", "radius_kv")
 
 
+def declared_columns(results=None) -> list[tuple]:
+    r"""(key, header, LaTeX header, place, direction) of every column a result declares.
+
+    With `results` (a dict of `Result`, such as `bounds.all_results()`), read from them; without, read from the
+    sources of the modules that declare them (`bounds.RESULT_MODULES`) with `ast`, so that printing a table does
+    not import sympy: `Column(...)` literals and the `direction=` literal (default 'upper') of each `Result(...)`.
+    tests/test_bounds_table.py checks that both readings agree.
+
+    >>> declared_columns()[0]
+    ('log2_prompts', 'log2 Npr (bits)', '$\\log_2 N_{pr}$', 100, 'upper')
+    """
+    if results is not None:
+        return [(column.key, column.header, column.latex, column.place, result.direction)
+                for result in results.values() for column in result.columns]
+    import ast
+    import pathlib
+
+    import bounds
+    found = []
+    for name in bounds.RESULT_MODULES:
+        tree = ast.parse((pathlib.Path(__file__).parent / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Result"):
+                continue
+            keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+            way = ast.literal_eval(keywords["direction"]) if "direction" in keywords else "upper"
+            for column in getattr(keywords.get("columns"), "elts", ()):
+                found.append((*(ast.literal_eval(arg) for arg in column.args), way))
+    return found
+
+
 @functools.cache
 def _layout() -> tuple[list, dict, dict]:
     """(COLUMNS, LATEX_HEADERS, DIRECTION) from the results' columns and the table's facts."""
-    import bounds
-    shown = [(*fact, None) for fact in _FACTS] + [(*_RATIO, "upper")]
-    for key, result in bounds.all_results().items():
-        shown += [(column.key, column.header, column.latex, column.place, result.direction)
-                  for column in result.columns]
+    shown = [(*fact, None) for fact in _FACTS] + [(*_RATIO, "upper")] + declared_columns()
     keys = [entry[0] for entry in shown]
     places = [entry[3] for entry in shown]
     if len(set(keys)) != len(keys) or len(set(places)) != len(places):
@@ -73,7 +100,7 @@ def _layout() -> tuple[list, dict, dict]:
 
 def __getattr__(name):
     """COLUMNS ((key, header) in table order), LATEX_HEADERS and DIRECTION (key -> 'upper', 'lower' or None),
-    built on first use: they come from the sympy registry, which the command line loads only to print.
+    built on first use from the results' declarations (`declared_columns`) and the table's facts.
 
     >>> from bounds import table
     >>> table.COLUMNS[6], table.LATEX_HEADERS["tokens_per_vector"], table.DIRECTION["log2_prompts"]

@@ -235,6 +235,10 @@ def test_bound_columns_come_from_the_results_that_they_show():
     assert places == sorted(places)
 
 
+def test_the_columns_read_from_the_sources_are_those_of_the_results():
+    assert table.declared_columns() == table.declared_columns(bounds.all_results())
+
+
 def test_a_result_with_a_column_is_a_table_column(monkeypatch):
     from bounds.symbols import Column, Result
 
@@ -242,15 +246,15 @@ def test_a_result_with_a_column_is_a_table_column(monkeypatch):
                    evaluator=bounds.log2_prompts_bits, arguments=("d", "m", "p"), direction="lower",
                    columns=(Column("extra_bound", "extra", r"$x$", 101),))
     registry = {**bounds.all_results(), "extra": extra}
-    monkeypatch.setattr(bounds, "all_results", lambda: registry)
+    read = table.declared_columns
+    monkeypatch.setattr(table, "declared_columns", lambda: read(registry))
     table._layout.cache_clear()
     try:
         keys = [key for key, _ in table.COLUMNS]
         assert keys.index("extra_bound") == keys.index("log2_prompts") + 1
         assert table.direction("extra_bound") == "lower" and table.LATEX_HEADERS["extra_bound"] == "$x$"
-        clash = Result(name="a clash", expr=sympy.Integer(1), source="a test", assumptions=(),
-                       columns=(Column("log2_prompts", "again", "again", 999),))
-        registry["clash"] = clash
+        registry["clash"] = Result(name="a clash", expr=sympy.Integer(1), source="a test", assumptions=(),
+                                   columns=(Column("log2_prompts", "again", "again", 999),))
         table._layout.cache_clear()
         with pytest.raises(ValueError, match="share a key or a place"):
             table.direction("log2_prompts")
