@@ -8,38 +8,17 @@ bound outward), presets (architectures with sourced facts), table and bench (CLI
 docs/theory.md from `all_results()`).
 
 Every evaluator returns an mpmath mpf right to 50 significant digits, or to the digits of a `dps=`
-keyword, of an enclosing `with with_precision(dps):` block (which also sets mpmath's working precision),
-or of an enclosing `mpmath.workdps(n)` with n > 50: it works with 10 guard digits more, and raises its
-precision further where its terms cancel.
-Importing bounds raises mpmath's global precision (mpmath.mp.dps) to at least 50 digits, so arithmetic
-on the returned values keeps their digits.
+keyword or of an enclosing `with with_precision(dps):` block (which also sets mpmath's working precision
+inside it): it works with 10 guard digits more, and raises its precision further where its terms cancel.
+Importing bounds leaves mpmath's global precision (mpmath.mp.dps) as it is: do arithmetic on the returned
+values inside `mpmath.workdps(bounds.DEFAULT_DPS)` to keep their digits.
 
 >>> import bounds
 >>> round(float(bounds.tokens_per_vector(768, 50304, radius=63.62, eps="fp16")), 2)   # pythia-160m C
 835.52
 """
-from .evaluate import (
-    DEFAULT_DPS,
-    cross_entropy_floor_bits,
-    current_dps,
-    log2_accessible_fraction,
-    log2_cone_fraction,
-    log2_log2_meanfield,
-    log2_meanfield,
-    log2_meanfield_vocab,
-    log2_prompts_ball,
-    log2_prompts_bits,
-    log2_prompts_box,
-    log2_prompts_cone,
-    log2_prompts_float,
-    log2_prompts_grid,
-    log2_vocab_net_size,
-    n_max_dataset,
-    tokens_meanfield_vocab,
-    tokens_per_vector,
-    tokens_per_vector_cone,
-    with_precision,
-)
+from . import evaluate as _evaluate
+from .evaluate import *  # noqa: F401,F403  (its __all__: every mpmath evaluator)
 from .prefix import (log2_prefixes_ball, log2_prefixes_float, log2_prefixes_grid, min_virtual_tokens,
                      min_virtual_tokens_prefix, min_virtual_tokens_prompt, tokens_per_virtual_token_prefix)
 from .precision import bits_per_value, count_representable, eps_of_dtype, parse_eps
@@ -59,16 +38,20 @@ def __getattr__(name):
     raise AttributeError(f"module 'bounds' has no attribute {name!r}")
 
 
+# The modules that declare results (each a RESULTS dict of `Result`), in the order of docs/theory.md.
+RESULT_MODULES = ("t1", "consequences", "t2", "refinements", "prefix")
+
+
 def all_results() -> dict:
     """Every symbolic result by key: {'t1_ball': Result, ..., 'cone': Result, ...}.
 
     >>> sorted(all_results())[:3]
     ['box', 'cone', 'cross_entropy_floor']
     """
-    from . import consequences, prefix, refinements, t1, t2
+    import importlib
     merged = {}
-    for module in (t1, consequences, t2, refinements, prefix):
-        merged.update(module.RESULTS)
+    for name in RESULT_MODULES:
+        merged.update(importlib.import_module(f".{name}", __name__).RESULTS)
     return merged
 
 
@@ -91,13 +74,9 @@ def latex(name: str) -> str:
 
 
 __all__ = [
-    "DEFAULT_DPS", "PRESETS", "Preset", "all_results", "bits_per_value", "count_representable",
-    "cross_entropy_floor_bits", "current_dps", "eps_of_dtype", "get_preset", "latex",
-    "log2_accessible_fraction", "log2_cone_fraction", "log2_log2_meanfield", "log2_meanfield",
-    "log2_meanfield_vocab", "log2_vocab_net_size", "tokens_meanfield_vocab",
-    "log2_prompts_ball", "log2_prompts_bits", "log2_prompts_box", "log2_prompts_cone", "log2_prompts_float",
-    "log2_prompts_grid", "median_log2_volume_product", "n_max_dataset", "nonuniform_threshold",
-    "parse_eps", "tokens_per_vector", "tokens_per_vector_cone", "with_precision",
+    *_evaluate.__all__,
+    "PRESETS", "Preset", "all_results", "bits_per_value", "count_representable", "eps_of_dtype", "get_preset",
+    "latex", "median_log2_volume_product", "nonuniform_threshold", "parse_eps",
     "log2_prefixes_ball", "log2_prefixes_float", "log2_prefixes_grid", "min_virtual_tokens",
     "min_virtual_tokens_prefix", "min_virtual_tokens_prompt", "tokens_per_virtual_token_prefix",
 ]

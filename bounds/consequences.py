@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .symbols import Result, alphabet, d, eps, k, log2, log2_packing, m, n, p, r, vocab
+from . import evaluate
+from .symbols import Column, Result, alphabet, d, eps, k, log2, log2_packing, m, n, p, r, vocab
 from .t1 import LOG2_PROMPTS_BALL
 
 TOKENS_PER_VECTOR = d * sp.log(1 + 2 * r / eps) / sp.log(vocab)
@@ -29,7 +30,8 @@ CONSEQUENCE_A_C = Result(
     source="[HMDO] Cor 4.6-4.7 via T1: Npr(m) >= |V|^n is needed for all of V^n to be accessible",
     assumptions=("T1 ball form", "|V| >= 2"),
     meaning="C = d*ln(1 + 2r/eps)/ln|V|; all sequences of length n accessible only if n <= C*m",
-    evaluator="tokens_per_vector", arguments=("d", "V", "radius=r", "eps=epsilon"),
+    evaluator=evaluate.tokens_per_vector, arguments=("d", "V", "radius=r", "eps=epsilon"),
+    columns=(Column("tokens_per_vector", "C (tok/vec)", r"$C$", 110),),
 )
 CONSEQUENCE_A_C_BITS = Result(
     name="Consequence A (p-bit form): tokens per prompt vector",
@@ -37,7 +39,8 @@ CONSEQUENCE_A_C_BITS = Result(
     source="T1 p-bit form; p = 16 is Kuratov et al. 2025's 'maximum capacity' d*16/log2|V|",
     assumptions=("T1 p-bit form", "|V| >= 2"),
     meaning="C = p*d/log2|V|",
-    evaluator="tokens_per_vector", arguments=("d", "V", "bits=p"),
+    evaluator=evaluate.tokens_per_vector, arguments=("d", "V", "bits=p"),
+    columns=(Column("tokens_per_vector_16bit", "C 16-bit", r"$16d/\log_2|V|$", 200),),   # at p = 16
 )
 CONSEQUENCE_A_THRESHOLD = Result(
     name="Consequence A: threshold length",
@@ -45,6 +48,7 @@ CONSEQUENCE_A_THRESHOLD = Result(
     source="[HMDO] via T1",
     assumptions=("T1 ball form", "|V| >= 2"),
     meaning="n* = C*m: past it the accessible fraction decays like |V|^-n",
+    columns=(Column("threshold_tokens", "C*m", r"$Cm$", 120),),
 )
 CONSEQUENCE_A_FRACTION = Result(
     name="Consequence A: accessible fraction",
@@ -52,7 +56,7 @@ CONSEQUENCE_A_FRACTION = Result(
     source="[HMDO] via T1: at most Npr(m) of the |V|^n sequences are accessible",
     assumptions=("any T1 form gives ell = log2 Npr(m)", "|V| >= 2"),
     meaning="log2 (accessible fraction of V^n) <= min(0, log2 Npr(m) - n*log2|V|)",
-    evaluator="log2_accessible_fraction", arguments=("ell", "n", "V"),
+    evaluator=evaluate.log2_accessible_fraction, arguments=("ell", "n", "V"),
 )
 CONSEQUENCE_B = Result(
     name="Consequence B: dataset memorization",
@@ -60,7 +64,7 @@ CONSEQUENCE_B = Result(
     source="[MLPT]/[HMDO] via T1: every labelling of N inputs with k tokens from A needs N*k*log2|A| <= log2 Npr",
     assumptions=("any T1 form gives ell = log2 Npr(m)", "|A| >= 2"),
     meaning="N_max(m) = floor(log2 Npr(m)/(k*log2|A|))",
-    evaluator="n_max_dataset", arguments=("ell", "k", "A"),
+    evaluator=evaluate.n_max_dataset, arguments=("ell", "k", "A"),
 )
 SOFT_T1 = Result(
     name="T1 soft form: cross-entropy floor",
@@ -69,7 +73,7 @@ SOFT_T1 = Result(
     assumptions=("prompts range over a finite set of size Npr(m) (quantized grid or float format)",
                  "targets uniform on A^n, each with its own best prompt", "teacher-forced probabilities"),
     meaning="mean residual cross-entropy (bits, summed over n tokens) >= n*log2|A| - log2 Npr(m)",
-    evaluator="cross_entropy_floor_bits", arguments=("ell", "n", "A"),
+    evaluator=evaluate.cross_entropy_floor_bits, arguments=("ell", "n", "A"), direction="lower",
 )
 
 RESULTS = {

@@ -1,11 +1,11 @@
 """High-precision evaluation (mpmath, 50 significant digits by default) of every bound, in log space.
 
-Every function returns an mpmath mpf computed at the active precision: the function's `dps=` keyword,
-else the `dps` of an enclosing `with_precision(dps)` block, else mpmath's working precision if above 50
-(so `with mpmath.workdps(80):` is honoured), else 50 digits. Arguments may be Python
-numbers, mpf, or (for eps) strings such as '2^-10', '1e-3' or a dtype name ('fp16').
-Arithmetic you do on the results runs at mpmath's global precision, so importing this module raises
-mpmath.mp.dps to at least 50 (never lowers it): `bound - measured` keeps the bound's digits.
+Every function returns an mpmath mpf computed at the digits of its `dps=` keyword, else of an enclosing
+`with_precision(dps)` block, else DEFAULT_DPS (50); mpmath's own working precision is not consulted and
+importing this module leaves it as it is. Arguments may be Python numbers, mpf, or (for eps) strings such
+as '2^-10', '1e-3' or a dtype name ('fp16'). The mpf returned carries every digit it was computed with;
+arithmetic on it runs at mpmath's working precision, so do it inside `mpmath.workdps(DEFAULT_DPS)` (or
+`with_precision`) to keep those digits: `bound - measured`.
 
 >>> round(float(log2_prompts_ball(768, 1, 63.62, "fp16")), 2)   # pythia-160m, one prompt vector, fp16
 13049.41
@@ -21,8 +21,16 @@ from mpmath import mp
 
 from . import precision, validate
 
-DEFAULT_DPS = 50
-mp.dps = max(mp.dps, DEFAULT_DPS)  # see the module docstring: arithmetic on results keeps 50 digits
+# What `bounds` exports from here (`from .evaluate import *`): a new evaluator is named here, next to its code.
+__all__ = [
+    "DEFAULT_DPS", "current_dps", "with_precision",
+    "log2_prompts_ball", "log2_prompts_bits", "log2_prompts_grid", "log2_prompts_float",
+    "tokens_per_vector", "log2_accessible_fraction", "n_max_dataset", "cross_entropy_floor_bits",
+    "log2_meanfield", "log2_log2_meanfield", "log2_meanfield_vocab", "tokens_meanfield_vocab", "log2_vocab_net_size",
+    "log2_cone_fraction", "tokens_per_vector_cone", "log2_prompts_cone", "log2_prompts_box",
+]
+
+DEFAULT_DPS = precision.DEFAULT_DPS
 _ACTIVE_DPS: contextvars.ContextVar[int | None] = contextvars.ContextVar("bounds_dps", default=None)
 
 
@@ -49,17 +57,19 @@ def _precision_block(dps: int):
 
 
 def current_dps() -> int:
-    """Digits the evaluators use right now: with_precision's, else max(50, mpmath.mp.dps).
+    """Digits the evaluators use when called without `dps=`: with_precision's, else DEFAULT_DPS.
 
-    >>> with mpmath.workdps(30):
-    ...     current_dps()
+    >>> current_dps()
     50
-    >>> with mpmath.workdps(70):
+    >>> with with_precision(70):
     ...     current_dps()
     70
+    >>> with mpmath.workdps(70):   # mpmath's working precision is not a source
+    ...     current_dps()
+    50
     """
     active = _ACTIVE_DPS.get()
-    return active if active is not None else max(DEFAULT_DPS, mp.dps)
+    return active if active is not None else DEFAULT_DPS
 
 
 GUARD_DIGITS = 10   # evaluated with this many digits beyond the requested ones

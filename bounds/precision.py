@@ -119,6 +119,20 @@ def plain_number(value):
     return value
 
 
+DEFAULT_DPS = 50   # the evaluators' digits by default (bounds.evaluate); decimal text is read with at least these
+
+
+def reading_precision():
+    """mpmath's working precision, raised to DEFAULT_DPS digits if below: decimal text ('1e-400', '0.1') is
+    read with it, so that a value typed once keeps its digits whatever precision the caller works at.
+
+    >>> with reading_precision():
+    ...     mpmath.mpf("0.1") == mpmath.mpf(1) / 10
+    True
+    """
+    return mpmath.workdps(max(mpmath.mp.dps, DEFAULT_DPS))
+
+
 def _parse_positive(text_or_number, what: str) -> mpmath.mpf:
     text_or_number = plain_number(text_or_number)
     if isinstance(text_or_number, bool):
@@ -129,12 +143,14 @@ def _parse_positive(text_or_number, what: str) -> mpmath.mpf:
             return eps_of_dtype(text)
         power = _POWER.match(text)
         if power:
-            base, exponent = mpmath.mpf(power.group(1)), int(power.group(2))
-            if base <= 0:
-                raise ValueError(f"{what} must be a positive number, got {text_or_number!r}")
-            value = base ** exponent
+            with reading_precision():
+                base, exponent = mpmath.mpf(power.group(1)), int(power.group(2))
+                if base <= 0:
+                    raise ValueError(f"{what} must be a positive number, got {text_or_number!r}")
+                value = base ** exponent
         elif _NUMBER.match(text):
-            value = mpmath.mpf(text)
+            with reading_precision():
+                value = mpmath.mpf(text)
         else:
             raise ValueError(f"{what} must be a positive number, a power such as 2^-10, or a dtype "
                              f"({', '.join(FORMATS)}); got {text_or_number!r}")

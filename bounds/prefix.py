@@ -208,7 +208,7 @@ FAST = {"log2_prefixes_ball": fast_log2_prefixes_ball, "log2_prefixes_grid": fas
 def _build_results() -> dict:
     import sympy as sp
 
-    from .symbols import Result, alphabet, d, eps, float_count, k, levels, log2, m, r, vocab
+    from .symbols import Column, Result, alphabet, d, eps, float_count, k, levels, log2, m, r, vocab
 
     layers = sp.Symbol("L", integer=True, positive=True)       # transformer layers holding a prefix
     d_kv = sp.Symbol("d_kv", integer=True, positive=True)      # n_kv * head_dim: width of one key (or value) row
@@ -237,7 +237,8 @@ def _build_results() -> dict:
                          "Pk(B_D(0, r_kv), eps) <= (1 + 2 r_kv/eps)^D with D = 2*L*m*d_kv"),
             meaning="log2 Npr_prefix(m) <= 2*L*m*d_kv*log2(1 + 2*r_kv/eps): linear in m, slope 2*L*d_kv/d "
                     "times prompt tuning's at equal radius",
-            evaluator="log2_prefixes_ball", arguments=("L", "m", "d_kv", "r_kv", "epsilon")),
+            evaluator=log2_prefixes_ball, arguments=("L", "m", "d_kv", "r_kv", "epsilon"),
+            columns=(Column("log2_prefixes", "log2 Npr_prefix (bits)", r"$\log_2 N_{pr}^{prefix}$", 240),)),
         "prefix_float": Result(
             name="Prefix tuning (float form)", expr=float_form,
             source="derived here: T1's float form in the space of key/value prefixes (count of representable "
@@ -245,19 +246,20 @@ def _build_results() -> dict:
             assumptions=(what_is_read, gqa, "prefix stored in a float format (fp64/fp32/bf16/fp16), kept in "
                          "[-r_kv, r_kv]", "no eps-cube modelling assumption needed"),
             meaning="log2 Npr_prefix(m) <= 2*L*m*d_kv*log2 N_fmt(r_kv), N_fmt(r_kv) <= 2^p",
-            evaluator="log2_prefixes_float", arguments=("L", "m", "d_kv", "r_kv", "dtype")),
+            evaluator=log2_prefixes_float, arguments=("L", "m", "d_kv", "r_kv", "dtype")),
         "prefix_grid": Result(
             name="Prefix tuning (exact grid form)", expr=grid,
             source="derived here: a prefix quantized to Q levels per value takes exactly Q^(2*L*m*d_kv) values",
             assumptions=(what_is_read, "prefix quantized to Q >= 2 levels per value"),
             meaning="Npr_prefix(m) = Q^(2*L*m*d_kv) exactly; log2 Npr_prefix(m) = 2*L*m*d_kv*log2 Q",
-            evaluator="log2_prefixes_grid", arguments=("L", "m", "d_kv", "Q")),
+            evaluator=log2_prefixes_grid, arguments=("L", "m", "d_kv", "Q")),
         "prefix_tokens_per_vector": Result(
             name="Prefix tuning: tokens per virtual token", expr=tokens, source=SOURCE + "; consequence A",
             assumptions=("prefix tuning, ball form", "|V| >= 2"),
             meaning="C_prefix = 2*L*d_kv*ln(1 + 2*r_kv/eps)/ln|V|; every sequence of length n accessible only "
                     "if n <= C_prefix*m",
-            evaluator="tokens_per_virtual_token_prefix", arguments=("L", "d_kv", "V", "r_kv", "epsilon")),
+            evaluator=tokens_per_virtual_token_prefix, arguments=("L", "d_kv", "V", "r_kv", "epsilon"),
+            columns=(Column("prefix_tokens_per_vector", "C prefix (tok/vtok)", r"$C_{prefix}$", 250),)),
         "m_min_prompt": Result(
             name="Consequence B inverted: fewest prompt vectors", expr=m_min_prompt,
             source="derived here: consequence B ([MLPT]/[HMDO] via T1) solved for m",
@@ -267,7 +269,7 @@ def _build_results() -> dict:
                          "(N*k*log2|A| bits)", "|A| >= 2", "necessary, never sufficient"),
             meaning="m_min = ceil(N*k*log2|A| / (d*log2(1 + 2r/eps))): fewer prompt vectors cannot store the "
                     "dataset",
-            evaluator="min_virtual_tokens_prompt", arguments=("N", "k", "A", "d", "r", "epsilon")),
+            evaluator=min_virtual_tokens_prompt, arguments=("N", "k", "A", "d", "r", "epsilon"), direction="lower"),
         "m_min_prefix": Result(
             name="Consequence B inverted: fewest prefix virtual tokens", expr=m_min_prefix,
             source="derived here: consequence B solved for m with prefix tuning's slope",
@@ -275,7 +277,8 @@ def _build_results() -> dict:
                          "stored (N*k*log2|A| bits)", "|A| >= 2", "necessary, never sufficient"),
             meaning="m_min = ceil(N*k*log2|A| / (2*L*d_kv*log2(1 + 2*r_kv/eps))): fewer virtual tokens cannot "
                     "store the dataset",
-            evaluator="min_virtual_tokens_prefix", arguments=("N", "k", "A", "L", "d_kv", "r_kv", "epsilon")),
+            evaluator=min_virtual_tokens_prefix, arguments=("N", "k", "A", "L", "d_kv", "r_kv", "epsilon"),
+            direction="lower"),
     }
     symbols = {"layers": layers, "d_kv": d_kv, "r_kv": r_kv, "examples": examples, "LOG2_PREFIXES_BALL": ball,
                "LOG2_PREFIXES_FLOAT": float_form, "LOG2_PREFIXES_GRID": grid, "TOKENS_PER_VIRTUAL_TOKEN": tokens,

@@ -24,7 +24,8 @@ import math
 import numpy as np
 import sympy as sp
 
-from .symbols import Result, d, eps, i, log2, m, n, r, side, theta
+from . import evaluate
+from .symbols import Column, Result, d, eps, i, log2, m, n, r, side, theta
 
 CONE_FRACTION = sp.Rational(1, 2) * sp.betainc_regularized((d - 1) / sp.Integer(2), sp.Rational(1, 2), 0,
                                                             sp.sin(theta / 2) ** 2)
@@ -44,7 +45,8 @@ CONE = Result(
                  "floor derived here: the cone's axis (length r) holds ceil(r/eps) <= 1 + r/eps separated points"),
     meaning="log2 Npr(m) <= m*max(d*log2(1 + 2r/eps) + log2((1/2) I_{sin^2(theta/2)}((d-1)/2, 1/2)), "
             "log2(1 + r/eps))",
-    evaluator="log2_prompts_cone", arguments=("d", "m", "r", "epsilon", "theta"),
+    evaluator=evaluate.log2_prompts_cone, arguments=("d", "m", "r", "epsilon", "theta"),
+    columns=(Column("tokens_per_vector_cone", "C cone", r"$C_{cone}$", 190),),   # per vector, in tokens
 )
 BOX = Result(
     name="Box refinement",
@@ -53,32 +55,8 @@ BOX = Result(
     assumptions=("coordinate i of each prompt vector ranges over an interval of length l_i",
                  "T1 eps-cube assumption"),
     meaning="log2 Npr(m) <= m*sum_i log2(1 + l_i/eps)",
-    evaluator="log2_prompts_box", arguments=("sides", "m", "epsilon"),      # sides = [l_1, ..., l_d]
+    evaluator=evaluate.log2_prompts_box, arguments=("sides", "m", "epsilon"),      # sides = [l_1, ..., l_d]
 )
-NONUNIFORM = Result(
-    name="Non-uniform cells refinement",
-    expr=NONUNIFORM_CONDITION,
-    source="[HMDO] section 5 (non-uniform next-token cells)",
-    assumptions=("next-token cell volumes (fractions of the prompt set) iid from a distribution D",
-                 "a sequence is accessible only if its cell holds an eps-cube: volume >= 1/Pk"),
-    meaning="n* = min{n : median log2 prod_{j<=n} v_j < -log2 Pk}; evaluated on a lattice of log2 volumes "
-            "rounded up (anchored at the largest volume), so the computed n* is never below the exact one and "
-            "is exact for equal cells",
-    evaluator="nonuniform_threshold", arguments=("cell_volumes", "ell_Pk"),
-)
-
-RESULTS = {"cone": CONE, "box": BOX, "nonuniform": NONUNIFORM}
-
-
-def latex(name: str = "cone") -> str:
-    """LaTeX of one refinement: 'cone', 'box' or 'nonuniform'.
-
-    >>> "theta" in latex("cone")
-    True
-    """
-    return RESULTS[name].latex()
-
-
 MAX_LATTICE = 1 << 22  # points of the lattice of a sum of n log2 volumes (32 MiB of float64 at most)
 
 
@@ -218,3 +196,28 @@ def nonuniform_threshold(cell_volumes, log2_pk: float, *, bin_bits: float = 1 / 
         else:
             lo = mid
     return hi
+
+
+# ----------------------------------------------------------------------------------------- registry
+NONUNIFORM = Result(
+    name="Non-uniform cells refinement",
+    expr=NONUNIFORM_CONDITION,
+    source="[HMDO] section 5 (non-uniform next-token cells)",
+    assumptions=("next-token cell volumes (fractions of the prompt set) iid from a distribution D",
+                 "a sequence is accessible only if its cell holds an eps-cube: volume >= 1/Pk"),
+    meaning="n* = min{n : median log2 prod_{j<=n} v_j < -log2 Pk}; evaluated on a lattice of log2 volumes "
+            "rounded up (anchored at the largest volume), so the computed n* is never below the exact one and "
+            "is exact for equal cells",
+    evaluator=nonuniform_threshold, arguments=("cell_volumes", "ell_Pk"),
+)
+
+RESULTS = {"cone": CONE, "box": BOX, "nonuniform": NONUNIFORM}
+
+
+def latex(name: str = "cone") -> str:
+    """LaTeX of one refinement: 'cone', 'box' or 'nonuniform'.
+
+    >>> "theta" in latex("cone")
+    True
+    """
+    return RESULTS[name].latex()

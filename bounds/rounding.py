@@ -131,7 +131,8 @@ def decimal_text(value, digits: int, direction=None) -> str:
 def double(value, direction=None) -> float:
     """The double nearest to `value` on the safe side: >= it for 'upper', <= for 'lower', nearest for None.
 
-    >>> x = mpmath.mpf(1) / 3
+    >>> with mpmath.workdps(50):
+    ...     x = mpmath.mpf(1) / 3
     >>> double(x, "upper") > x > double(x, "lower")
     True
     """
@@ -196,7 +197,9 @@ def machine_value(value, direction=None, *, digits: int | None = None):
     """JSON/CSV value: a double (directed, see `double`) in range; otherwise {'value': text, 'log2': float},
     the text exact for a power of two, else `digits` digits (default: mpmath's working precision).
 
-    >>> machine_value(mpmath.mpf("3.2157258"), None), machine_value(mpmath.mpf("3.2157258"), "upper")
+    >>> with mpmath.workdps(50):
+    ...     x = mpmath.mpf("3.2157258")
+    >>> machine_value(x, None), machine_value(x, "upper")
     (3.2157258, 3.2157258000000004)
     """
     x = _exact_mpf(value)

@@ -11,6 +11,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import sympy as sp
 
@@ -72,12 +73,31 @@ def _with_log2(expr):
 
 
 @dataclass(frozen=True)
+class Column:
+    """A column of the bound table (`python -m bounds.table`) that shows a result: its key in the table's rows
+    (and JSON), its markdown header, its LaTeX header, and its place (columns are shown in increasing place).
+
+    >>> Column("log2_prompts", "log2 Npr (bits)", r"$\\log_2 N_{pr}$", 100).place
+    100
+    """
+
+    key: str
+    header: str
+    latex: str
+    place: int
+
+
+DIRECTIONS = ("upper", "lower")
+
+
+@dataclass(frozen=True)
 class Result:
-    """One result of the theory (docs/theory.md): its sympy expression, where it comes from and what it assumes.
+    """One result of the theory (docs/theory.md): its sympy expression, where it comes from, what it assumes,
+    the function that evaluates it, whether it bounds from above or below, and the table columns showing it.
 
     >>> from bounds.t1 import T1_BALL
-    >>> "epsilon" in T1_BALL.latex()
-    True
+    >>> "epsilon" in T1_BALL.latex(), T1_BALL.evaluator.__name__, T1_BALL.direction
+    (True, 'log2_prompts_ball', 'upper')
     """
 
     name: str
@@ -85,10 +105,20 @@ class Result:
     source: str
     assumptions: tuple[str, ...]
     meaning: str = ""
-    # The function of `bounds` that evaluates expr (mpmath), and its arguments as names of expr's symbols in
-    # call order ('radius=r' for a keyword). tests/test_bounds_symbolic.py evaluates both at random points.
-    evaluator: str = ""
+    # The function that evaluates expr (mpmath; exported by `bounds` under its own name), and its arguments as
+    # names of expr's symbols in call order ('radius=r' for a keyword). tests/test_bounds_symbolic.py evaluates
+    # both at random points.
+    evaluator: Callable | None = None
     arguments: tuple[str, ...] = ()
+    # 'upper' or 'lower': printing rounds the value outward in this direction (bounds.rounding).
+    direction: str = "upper"
+    columns: tuple[Column, ...] = ()
+
+    def __post_init__(self):
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"{self.name}: direction must be 'upper' or 'lower', got {self.direction!r}")
+        if self.evaluator is not None and not callable(self.evaluator):
+            raise ValueError(f"{self.name}: evaluator must be a function, got {self.evaluator!r}")
 
     def latex(self) -> str:
         """LaTeX rendering of the expression, with log(x)/log(2) written as log_2(x)."""
@@ -101,8 +131,7 @@ class Result:
         >>> T1_BALL.evaluate(d=2, m=3, r=0.5, epsilon=1) == 6
         True
         """
-        import bounds
-        if not self.evaluator:
+        if self.evaluator is None:
             raise ValueError(f"{self.name} has no evaluator")
         positional, keywords = [], {}
         for argument in self.arguments:
@@ -111,7 +140,7 @@ class Result:
                 keywords[keyword] = values[symbol]
             else:
                 positional.append(values[symbol])
-        return getattr(bounds, self.evaluator)(*positional, **keywords)
+        return self.evaluator(*positional, **keywords)
 
     def call(self) -> str:
         """The evaluator call as text, for the docs: 'bounds.log2_prompts_ball(d, m, r, epsilon)'.
@@ -120,7 +149,9 @@ class Result:
         >>> T1_BITS.call()
         'bounds.log2_prompts_bits(d, m, p)'
         """
-        return f"bounds.{self.evaluator}({', '.join(self.arguments)})" if self.evaluator else ""
+        if self.evaluator is None:
+            return ""
+        return f"bounds.{self.evaluator.__name__}({', '.join(self.arguments)})"
 
     def describe(self) -> str:
         """Plain-text summary: name, meaning, source, assumptions and the formula."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .symbols import Result, d, eps, float_count, levels, log2, m, p, r
+from . import evaluate
+from .symbols import Column, Result, d, eps, float_count, levels, log2, m, p, r
 
 LOG2_PROMPTS_BALL = d * m * log2(1 + 2 * r / eps)
 LOG2_PROMPTS_BITS = p * d * m
@@ -29,7 +30,8 @@ T1_BALL = Result(
         "Pk(B_D(0, r), eps) <= (1 + 2r/eps)^D with D = d*m",
     ),
     meaning="log2 Npr(m) <= d*m*log2(1 + 2r/eps): memorized bits, linear in m",
-    evaluator="log2_prompts_ball", arguments=("d", "m", "r", "epsilon"),
+    evaluator=evaluate.log2_prompts_ball, arguments=("d", "m", "r", "epsilon"),
+    columns=(Column("log2_prompts", "log2 Npr (bits)", r"$\log_2 N_{pr}$", 100),),
 )
 
 T1_BITS = Result(
@@ -38,7 +40,7 @@ T1_BITS = Result(
     source="[MLPT]/[HMDO] counting argument with p bits per stored value; Kuratov et al. 2025 for p = 16, m = 1",
     assumptions=("each of the d*m prompt values is stored in p bits", "greedy decoding, frozen transformer"),
     meaning="log2 Npr(m) <= p*d*m",
-    evaluator="log2_prompts_bits", arguments=("d", "m", "p"),
+    evaluator=evaluate.log2_prompts_bits, arguments=("d", "m", "p"),
 )
 
 T1_GRID = Result(
@@ -47,7 +49,7 @@ T1_GRID = Result(
     source="derived here: a prompt quantized to Q levels per coordinate takes exactly Q^(d*m) values",
     assumptions=("prompt quantized to Q >= 2 levels per coordinate",),
     meaning="Npr(m) = Q^(d*m) exactly; log2 Npr(m) = d*m*log2 Q",
-    evaluator="log2_prompts_grid", arguments=("d", "m", "Q"),
+    evaluator=evaluate.log2_prompts_grid, arguments=("d", "m", "Q"),
 )
 
 T1_FLOAT = Result(
@@ -57,7 +59,7 @@ T1_FLOAT = Result(
     assumptions=("prompt stored in a float format (fp64/fp32/bf16/fp16) and kept in [-r, r]",
                  "no eps-cube modelling assumption needed"),
     meaning="log2 Npr(m) <= d*m*log2 N_fmt(r), N_fmt(r) <= 2^p",
-    evaluator="log2_prompts_float", arguments=("d", "m", "r", "dtype"),   # N_fmt = count_representable(dtype, r)
+    evaluator=evaluate.log2_prompts_float, arguments=("d", "m", "r", "dtype"),   # N_fmt = count_representable(dtype, r)
 )
 
 RESULTS = {"t1_ball": T1_BALL, "t1_bits": T1_BITS, "t1_grid": T1_GRID, "t1_float": T1_FLOAT}

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .symbols import Result, d, eps, log2, q, r, vocab
+from . import evaluate
+from .symbols import Column, Result, d, eps, log2, q, r, vocab
 
 N_EPS = (1 + 2 * r / eps) ** d
 LOG2_MEANFIELD = N_EPS * log2(sp.E + sp.E * (2 * r / eps) ** q)
@@ -34,7 +35,7 @@ T2_LOG2 = Result(
         "support in B(0, r); stars-and-bars count C(Neps+K, Neps) <= (e*(Neps+K)/Neps)^Neps",
     ),
     meaning="log2 Bw = Neps*log2(e + e*(2r/eps)^q) bits about the context, for any context length n",
-    evaluator="log2_meanfield", arguments=("d", "r", "epsilon", "q"),
+    evaluator=evaluate.log2_meanfield, arguments=("d", "r", "epsilon", "q"),
 )
 T2_LOG2_LOG2 = Result(
     name="T2 (mean-field bound, log2 log2)",
@@ -42,7 +43,8 @@ T2_LOG2_LOG2 = Result(
     source=T2_LOG2.source,
     assumptions=T2_LOG2.assumptions,
     meaning="log2 log2 Bw = d*log2(1 + 2r/eps) + log2 log2(e + e*(2r/eps)^q)",
-    evaluator="log2_log2_meanfield", arguments=("d", "r", "epsilon", "q"),
+    evaluator=evaluate.log2_log2_meanfield, arguments=("d", "r", "epsilon", "q"),
+    columns=(Column("log2_log2_meanfield", "log2 log2 Bw", r"$\log_2\log_2 B_w$", 130),),
 )
 
 RESULTS = {"log2_meanfield": T2_LOG2, "log2_log2_meanfield": T2_LOG2_LOG2}
@@ -86,7 +88,10 @@ T2_VOCAB = Result(
         "reaches (1 + 2^(-1/q)) times its eps)",
     ),
     meaning="log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/4)(2r/eps)^q) bits about the context, for any length n",
-    evaluator="log2_meanfield_vocab", arguments=("V", "r", "epsilon", "q"),
+    evaluator=evaluate.log2_meanfield_vocab, arguments=("V", "r", "epsilon", "q"),
+    # in the table at q = 1 and 2, each the minimum with log2_meanfield at eps/2 (see the assumptions)
+    columns=(Column("log2_meanfield_vocab_q1", "log2 Bw_V q=1", r"$\log_2 B_{w,V}^{q=1}$", 140),
+             Column("log2_meanfield_vocab_q2", "log2 Bw_V q=2", r"$\log_2 B_{w,V}^{q=2}$", 160)),
 )
 T2_VOCAB_TOKENS = Result(
     name="T2 with a finite vocabulary (tokens' worth)",
@@ -94,7 +99,9 @@ T2_VOCAB_TOKENS = Result(
     source=T2_VOCAB.source,
     assumptions=T2_VOCAB.assumptions,
     meaning="log2 Bw_V / log2|V|: the bound in tokens of V, comparable with a context window",
-    evaluator="tokens_meanfield_vocab", arguments=("V", "r", "epsilon", "q"),
+    evaluator=evaluate.tokens_meanfield_vocab, arguments=("V", "r", "epsilon", "q"),
+    columns=(Column("tokens_meanfield_vocab_q1", "Bw_V q=1 (tok)", r"$B_{w,V}^{q=1}$ (tok)", 150),
+             Column("tokens_meanfield_vocab_q2", "Bw_V q=2 (tok)", r"$B_{w,V}^{q=2}$ (tok)", 170)),
 )
 
 RESULTS.update({"log2_meanfield_vocab": T2_VOCAB, "tokens_meanfield_vocab": T2_VOCAB_TOKENS})

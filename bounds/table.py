@@ -4,7 +4,7 @@ Each row is one (model, prompt length m): T1's log2 Npr(m), consequence A's C an
 log2 log2 Bw, the cone-refined C, and the measured slope with the ratio bound/measured where known.
 Evaluated with mpmath at 50 digits (`--dps`; at least --digits + 10, and 20 for JSON and CSV: `working_dps`).
 Markdown and LaTeX print `--digits` significant digits, every bound rounded outward from the exact mpf (an
-upper bound up, a lower bound down: `DIRECTION`); JSON and CSV carry every value at full double precision,
+upper bound up, a lower bound down: `direction`, declared with each result); JSON and CSV carry every value at full double precision,
 as a text that read as a decimal is on the safe side too, or as exact text plus log2 outside the double
 range. A custom row may not take the name of another row (exit 2).
 The results, their assumptions and sources: docs/theory.md.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import math
@@ -36,43 +37,79 @@ from .presets import PRESETS, Preset, get_preset
 DEFAULT_PRECISION = precision.DEFAULT_DTYPE
 DEFAULT_Q = 1
 
-# (JSON key, markdown/LaTeX header); the JSON row holds every key, human formats show these.
-COLUMNS = [
-    ("model", "model"),
-    ("d", "d"),
-    ("vocab", "vocab"),
-    ("radius", "r"),
-    ("eps", "eps"),
-    ("prompt_length", "m"),
-    ("log2_prompts", "log2 Npr (bits)"),
-    ("tokens_per_vector", "C (tok/vec)"),
-    ("threshold_tokens", "C*m"),
-    ("log2_log2_meanfield", "log2 log2 Bw"),
-    ("log2_meanfield_vocab_q1", "log2 Bw_V q=1"),
-    ("tokens_meanfield_vocab_q1", "Bw_V q=1 (tok)"),
-    ("log2_meanfield_vocab_q2", "log2 Bw_V q=2"),
-    ("tokens_meanfield_vocab_q2", "Bw_V q=2 (tok)"),
-    ("context_window", "context"),
-    ("tokens_per_vector_cone", "C cone"),
-    ("tokens_per_vector_16bit", "C 16-bit"),
-    ("empirical_tokens_per_vector", "measured"),
-    ("ratio", "C/measured"),
-    ("prefix_values_per_token", "prefix 2*L*d_kv"),          # prefix tuning (bounds/prefix.py)
-    ("log2_prefixes", "log2 Npr_prefix (bits)"),
-    ("prefix_tokens_per_vector", "C prefix (tok/vtok)"),
-]
-LATEX_HEADERS = {
-    "vocab": r"$|V|$", "radius": r"$r$", "eps": r"$\varepsilon$", "prompt_length": r"$m$", "d": r"$d$",
-    "log2_prompts": r"$\log_2 N_{pr}$", "tokens_per_vector": r"$C$", "threshold_tokens": r"$Cm$",
-    "log2_log2_meanfield": r"$\log_2\log_2 B_w$", "tokens_per_vector_cone": r"$C_{cone}$",
-    "log2_meanfield_vocab_q1": r"$\log_2 B_{w,V}^{q=1}$", "tokens_meanfield_vocab_q1": r"$B_{w,V}^{q=1}$ (tok)",
-    "log2_meanfield_vocab_q2": r"$\log_2 B_{w,V}^{q=2}$", "tokens_meanfield_vocab_q2": r"$B_{w,V}^{q=2}$ (tok)",
-    "context_window": "context",
-    "tokens_per_vector_16bit": r"$16d/\log_2|V|$",
-    "empirical_tokens_per_vector": "measured", "ratio": r"$C$/measured", "model": "model",
-    "prefix_values_per_token": r"$2Ld_{kv}$", "log2_prefixes": r"$\log_2 N_{pr}^{prefix}$",
-    "prefix_tokens_per_vector": r"$C_{prefix}$",
-}
+# Columns of the markdown and LaTeX tables (the JSON row holds every key). A column that shows a result is
+# declared with it (`Result.columns`, bounds/symbols.py: key, header, LaTeX header, place; its direction is the
+# result's); the table adds the columns that show an input or a fact of the model, rounded to nearest, and the
+# ratio of a bound over a measured figure. `COLUMNS`, `LATEX_HEADERS` and `DIRECTION` are built from these.
+_FACTS = (   # (key, header, LaTeX header, place)
+    ("model", "model", "model", 10), ("d", "d", r"$d$", 20), ("vocab", "vocab", r"$|V|$", 30),
+    ("radius", "r", r"$r$", 40), ("eps", "eps", r"$\varepsilon$", 50), ("prompt_length", "m", r"$m$", 60),
+    ("context_window", "context", "context", 180), ("empirical_tokens_per_vector", "measured", "measured", 210),
+    ("prefix_values_per_token", "prefix 2*L*d_kv", r"$2Ld_{kv}$", 230),                # bounds/prefix.py
+)
+_RATIO = ("ratio", "C/measured", r"$C$/measured", 220)     # an upper bound over an exact measured figure
+_UNSHOWN_FACTS = ("layers", "heads", "theta", "q", "bits_per_value", "kv_heads", "head_dim", "radius_kv")
+
+
+def declared_columns(results=None) -> list[tuple]:
+    r"""(key, header, LaTeX header, place, direction) of every column a result declares.
+
+    With `results` (a dict of `Result`, such as `bounds.all_results()`), read from them; without, read from the
+    sources of the modules that declare them (`bounds.RESULT_MODULES`) with `ast`, so that printing a table does
+    not import sympy: `Column(...)` literals and the `direction=` literal (default 'upper') of each `Result(...)`.
+    tests/test_bounds_table.py checks that both readings agree.
+
+    >>> declared_columns()[0]
+    ('log2_prompts', 'log2 Npr (bits)', '$\\log_2 N_{pr}$', 100, 'upper')
+    """
+    if results is not None:
+        return [(column.key, column.header, column.latex, column.place, result.direction)
+                for result in results.values() for column in result.columns]
+    import ast
+    import pathlib
+
+    import bounds
+    found = []
+    for name in bounds.RESULT_MODULES:
+        tree = ast.parse((pathlib.Path(__file__).parent / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Result"):
+                continue
+            keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+            way = ast.literal_eval(keywords["direction"]) if "direction" in keywords else "upper"
+            for column in getattr(keywords.get("columns"), "elts", ()):
+                found.append((*(ast.literal_eval(arg) for arg in column.args), way))
+    return found
+
+
+@functools.cache
+def _layout() -> tuple[list, dict, dict]:
+    """(COLUMNS, LATEX_HEADERS, DIRECTION) from the results' columns and the table's facts."""
+    shown = [(*fact, None) for fact in _FACTS] + [(*_RATIO, "upper")] + declared_columns()
+    keys = [entry[0] for entry in shown]
+    places = [entry[3] for entry in shown]
+    if len(set(keys)) != len(keys) or len(set(places)) != len(places):
+        raise ValueError(f"two table columns share a key or a place: {sorted(zip(places, keys))}")
+    shown.sort(key=lambda entry: entry[3])
+    columns = [(key, header) for key, header, _, _, _ in shown]
+    latex_headers = {key: latex for key, _, latex, _, _ in shown}
+    directions = {key: way for key, _, _, _, way in shown}
+    directions.update(dict.fromkeys(_UNSHOWN_FACTS))
+    return columns, latex_headers, directions
+
+
+def __getattr__(name):
+    """COLUMNS ((key, header) in table order), LATEX_HEADERS and DIRECTION (key -> 'upper', 'lower' or None),
+    built on first use from the results' declarations (`declared_columns`) and the table's facts.
+
+    >>> from bounds import table
+    >>> table.COLUMNS[6], table.LATEX_HEADERS["tokens_per_vector"], table.DIRECTION["log2_prompts"]
+    (('log2_prompts', 'log2 Npr (bits)'), '$C$', 'upper')
+    """
+    names = ("COLUMNS", "LATEX_HEADERS", "DIRECTION")
+    if name in names:
+        return _layout()[names.index(name)]
+    raise AttributeError(f"module 'bounds.table' has no attribute {name!r}")
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -292,33 +329,20 @@ def _prefix_columns(model: Preset, m: int, eps, bits, radius_kv, log2_vocab) -> 
 
 
 # ----------------------------------------------------------------------------------------- formatting
-# What each numeric column is, so that printing keeps it what it is: an upper bound is rounded up, a lower
-# bound down, anything else (an input, a fact, a measurement) to nearest. A column that computes a float
-# must be listed here (printing it otherwise raises, and tests/test_bounds_table.py checks every key).
-DIRECTION = {
-    "log2_prompts": "upper", "tokens_per_vector": "upper", "threshold_tokens": "upper",
-    "log2_log2_meanfield": "upper", "tokens_per_vector_cone": "upper", "tokens_per_vector_16bit": "upper",
-    "log2_meanfield_vocab_q1": "upper", "tokens_meanfield_vocab_q1": "upper",
-    "log2_meanfield_vocab_q2": "upper", "tokens_meanfield_vocab_q2": "upper",
-    "ratio": "upper",                  # an upper bound over an exact measured figure
-    "d": None, "vocab": None, "layers": None, "heads": None, "radius": None, "theta": None, "eps": None,
-    "q": None, "bits_per_value": None, "prompt_length": None, "empirical_tokens_per_vector": None,
-    "context_window": None,
-    "kv_heads": None, "head_dim": None, "radius_kv": None, "prefix_values_per_token": None,
-    "log2_prefixes": "upper", "prefix_tokens_per_vector": "upper",
-}
-
-
 def direction(key: str):
-    """'upper', 'lower' or None (an input or fact) for a table column.
+    """'upper', 'lower' or None (an input or fact) for a table column: printing rounds an upper bound up, a
+    lower bound down, anything else to nearest. A column that computes a float must be declared (printing it
+    otherwise raises, and tests/test_bounds_table.py checks every key).
 
     >>> direction("tokens_per_vector"), direction("radius")
     ('upper', None)
     """
-    if key not in DIRECTION:
+    directions = _layout()[2]
+    if key not in directions:
         raise KeyError(f"table column {key!r} does not say whether it is an upper bound, a lower bound or "
-                       "an input: add it to bounds.table.DIRECTION")
-    return DIRECTION[key]
+                       "an input: declare it among its Result's columns (bounds.symbols.Column), or as a fact "
+                       "of bounds.table; see bounds.table.DIRECTION")
+    return directions[key]
 
 
 def _is_text_or_exact(value) -> bool:
@@ -364,7 +388,7 @@ def format_csv(rows: list[dict], digits: int) -> str:
     >>> format_csv(build_rows([PRESETS["pythia-1b"]], [1]), 4).splitlines()[0].startswith("model,d,vocab")
     True
     """
-    keys = list(rows[0].keys()) if rows else [key for key, _ in COLUMNS]
+    keys = list(rows[0].keys()) if rows else [key for key, _ in _layout()[0]]
     cells = [{key: _machine(key, value) for key, value in row.items()} for row in rows]
     wide = {key for row in cells for key, value in row.items() if isinstance(value, dict)}
     header = [name for key in keys for name in ((key, f"{key}_log2") if key in wide else (key,))]
@@ -403,12 +427,13 @@ def format_markdown(rows: list[dict], digits: int) -> str:
     >>> format_markdown(build_rows([PRESETS["pythia-1b"]], [1]), 4).splitlines()[0].startswith("| model |")
     True
     """
-    header = "| " + " | ".join(title for _, title in COLUMNS) + " |"
-    rule = "|" + "|".join("---" if key == "model" else "---:" for key, _ in COLUMNS) + "|"
+    columns = _layout()[0]
+    header = "| " + " | ".join(title for _, title in columns) + " |"
+    rule = "|" + "|".join("---" if key == "model" else "---:" for key, _ in columns) + "|"
     lines = [header, rule]
     for row in rows:
         lines.append("| " + " | ".join(_one_line(_text(key, row[key], digits)).replace("|", "\\|")
-                                       for key, _ in COLUMNS) + " |")
+                                       for key, _ in columns) + " |")
     lines += ["", _one_line(_note(rows))]
     return "\n".join(lines)
 
@@ -449,11 +474,12 @@ def format_latex(rows: list[dict], digits: int) -> str:
             return rounding.latex_escape(text)
         return rounding.latex_number(text)
 
-    spec = "l" + "r" * (len(COLUMNS) - 1)
+    columns, latex_headers, _ = _layout()
+    spec = "l" + "r" * (len(columns) - 1)
     lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-             " & ".join(LATEX_HEADERS[key] for key, _ in COLUMNS) + r" \\", r"\midrule"]
+             " & ".join(latex_headers[key] for key, _ in columns) + r" \\", r"\midrule"]
     for row in rows:
-        lines.append(" & ".join(cell(key, row[key]) for key, _ in COLUMNS) + r" \\")
+        lines.append(" & ".join(cell(key, row[key]) for key, _ in columns) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", "% " + _one_line(_note(rows))]
     return "\n".join(lines)
 

@@ -41,7 +41,8 @@ def _scalar(name: str, value, what: str) -> mpmath.mpf:
     if isinstance(value, str):
         text = value.strip()
         try:
-            x = mpmath.mpf(int(text)) if text.lstrip("+-").isdigit() else mpmath.mpf(text)
+            with precision.reading_precision():
+                x = mpmath.mpf(int(text)) if text.lstrip("+-").isdigit() else mpmath.mpf(text)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be {what}, got {value!r}") from None
     else:

@@ -51,3 +51,16 @@ def stand_in_zoo(monkeypatch):
 
     monkeypatch.setattr(zoo, "load", make)
     monkeypatch.setattr(zoo, "natural_targets", natural_targets)
+
+
+@pytest.fixture
+def default_dps_arithmetic():
+    """The test's own mpmath arithmetic (on the evaluators' mpf, or reading their printed digits) at
+    bounds.DEFAULT_DPS digits, as a caller keeps the digits of a bound: importing bounds leaves mpmath's
+    working precision at its 15 digits."""
+    import mpmath
+
+    from bounds import DEFAULT_DPS
+
+    with mpmath.workdps(DEFAULT_DPS):
+        yield

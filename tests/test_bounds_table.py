@@ -8,11 +8,15 @@ import math
 
 import mpmath
 import pytest
+import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import bounds
 from bounds import PRESETS, precision, rounding, table
 from bounds.presets import Preset
+
+pytestmark = pytest.mark.usefixtures("default_dps_arithmetic")
 
 CUSTOM = ["--d", "768", "--vocab", "50304", "--radius", "63.62", "--theta", "1.96", "--slope", "90.4"]
 INVOCATIONS = [   # the documented invocations and a few more: presets, bit form, extreme eps, narrow cone
@@ -215,3 +219,52 @@ def test_narrow_cone_in_the_table_is_a_packing_count(capsys):
     floor = math.log2(1 + 63.62 * 1024) / math.log2(50304)
     assert row["tokens_per_vector_cone"] >= floor > 1            # was -29.66
     assert row["tokens_per_vector_cone"] == pytest.approx(floor, rel=1e-15)
+
+
+# ----------------------------------------------------------------------------------------- columns from results
+def test_bound_columns_come_from_the_results_that_they_show():
+    declared = {column.key: result for result in bounds.all_results().values() for column in result.columns}
+    facts = {key for key, way in table.DIRECTION.items() if way is None}
+    for key, _ in table.COLUMNS:
+        assert (key in declared) != (key in facts | {"ratio"}), key
+        if key in declared:
+            assert table.direction(key) == declared[key].direction, key
+            header = next(c for c in declared[key].columns if c.key == key)
+            assert (key, header.header) in table.COLUMNS and table.LATEX_HEADERS[key] == header.latex
+    places = [next(c.place for c in declared[key].columns if c.key == key) for key, _ in table.COLUMNS if key in declared]
+    assert places == sorted(places)
+
+
+def test_the_columns_read_from_the_sources_are_those_of_the_results():
+    assert table.declared_columns() == table.declared_columns(bounds.all_results())
+
+
+def test_a_result_with_a_column_is_a_table_column(monkeypatch):
+    from bounds.symbols import Column, Result
+
+    extra = Result(name="a lower bound", expr=sympy.Integer(1), source="a test", assumptions=(),
+                   evaluator=bounds.log2_prompts_bits, arguments=("d", "m", "p"), direction="lower",
+                   columns=(Column("extra_bound", "extra", r"$x$", 101),))
+    registry = {**bounds.all_results(), "extra": extra}
+    read = table.declared_columns
+    monkeypatch.setattr(table, "declared_columns", lambda: read(registry))
+    table._layout.cache_clear()
+    try:
+        keys = [key for key, _ in table.COLUMNS]
+        assert keys.index("extra_bound") == keys.index("log2_prompts") + 1
+        assert table.direction("extra_bound") == "lower" and table.LATEX_HEADERS["extra_bound"] == "$x$"
+        registry["clash"] = Result(name="a clash", expr=sympy.Integer(1), source="a test", assumptions=(),
+                                   columns=(Column("log2_prompts", "again", "again", 999),))
+        table._layout.cache_clear()
+        with pytest.raises(ValueError, match="share a key or a place"):
+            table.direction("log2_prompts")
+    finally:
+        table._layout.cache_clear()
+
+
+@pytest.mark.parametrize("fields", [{"direction": "sideways"}, {"evaluator": "log2_prompts_bits"}])
+def test_a_result_states_its_direction_and_a_function(fields):
+    from bounds.symbols import Result
+
+    with pytest.raises(ValueError):
+        Result(name="bad", expr=sympy.Integer(1), source="a test", assumptions=(), **fields)

@@ -1,6 +1,8 @@
 """Unit tests: precision conventions, float counts, evaluators, consequences, refinements, presets."""
 import importlib
 import math
+import subprocess
+import sys
 
 import mpmath
 import numpy as np
@@ -8,6 +10,8 @@ import pytest
 
 import bounds
 from bounds import evaluate, fast, precision, presets, refinements
+
+pytestmark = pytest.mark.usefixtures("default_dps_arithmetic")
 
 
 # ----------------------------------------------------------------------------------------- precision
@@ -70,9 +74,8 @@ def test_float_form_is_below_the_p_bit_form():
 
 # ----------------------------------------------------------------------------------------- evaluators
 def test_evaluators_return_mpf_at_fifty_digits_by_default():
-    assert mpmath.mp.dps >= 50   # importing bounds raises the global precision
     value = bounds.log2_prompts_ball(768, 1, 63.62, "fp16")
-    assert isinstance(value, mpmath.mpf) and bounds.current_dps() == max(50, mpmath.mp.dps)
+    assert isinstance(value, mpmath.mpf) and bounds.current_dps() == bounds.DEFAULT_DPS == 50
     with mpmath.workdps(60):
         exact = 768 * mpmath.log(1 + 2 * mpmath.mpf(63.62) * 1024, 2)
         assert abs(value - exact) < mpmath.mpf(10) ** -45
@@ -83,7 +86,7 @@ def test_with_precision_and_dps_keyword_change_the_digits():
     with bounds.with_precision(120):
         high = bounds.log2_log2_meanfield(1000, 1.0, "2^-20", 2)
         assert bounds.current_dps() == 120 and mpmath.mp.dps == 120
-    assert mpmath.mp.dps == outer and bounds.current_dps() == max(50, outer)
+    assert mpmath.mp.dps == outer and bounds.current_dps() == 50
     low = bounds.log2_log2_meanfield(1000, 1.0, "2^-20", 2, dps=20)
     with mpmath.workdps(120):
         assert 0 < abs(high - low) < mpmath.mpf(10) ** -15 * high
@@ -241,6 +244,20 @@ def test_dps_keyword_and_with_precision_share_one_rule(dps):
     with pytest.raises(ValueError, match="dps must be an integer from 10 to 1000"):
         with bounds.with_precision(dps):
             pass
+
+
+def test_importing_bounds_leaves_mpmath_precision_alone():
+    code = ("import mpmath; before = mpmath.mp.dps; import bounds, bounds.table, bounds.fast, bounds.bench; "
+            "bounds.all_results(); assert mpmath.mp.dps == before == 15, mpmath.mp.dps")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mpmath_working_precision_is_not_a_precision_source():
+    with mpmath.workdps(200):
+        inside = bounds.log2_prompts_ball(768, 1, 63.62, "fp16")
+    assert inside == bounds.log2_prompts_ball(768, 1, 63.62, "fp16", dps=50)
+    with mpmath.workdps(5):
+        assert bounds.log2_prompts_ball(768, 1, 63.62, "fp16") == inside
 
 
 def test_dps_keyword_inside_the_range_is_honoured():

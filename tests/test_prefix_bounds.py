@@ -10,6 +10,8 @@ import bounds
 from bounds import fast, precision, prefix, t1
 from bounds.symbols import d, eps, log2, m, r
 
+pytestmark = pytest.mark.usefixtures("default_dps_arithmetic")
+
 
 def test_prefix_bound_is_linear_in_m_and_is_t1_in_2_L_d_kv_dimensions():
     ball = prefix.LOG2_PREFIXES_BALL

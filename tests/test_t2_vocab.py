@@ -16,6 +16,8 @@ from bounds.symbols import eps, q, r, vocab
 from verify.all import Context
 from verify.experiments import t2_vocab as tv
 
+pytestmark = pytest.mark.usefixtures("default_dps_arithmetic")
+
 EXPR = bounds.all_results()["log2_meanfield_vocab"].expr
 TOKENS = bounds.all_results()["tokens_meanfield_vocab"].expr
 

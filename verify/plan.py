@@ -339,8 +339,16 @@ def plan(facts: dict, adapter: dict | None = None, *, radius: float | None = Non
 
     Radius: ``radius`` (prompt r; also r_kv unless ``radius_kv``), else the adapter's saved tensor (its
     method's radius), else ``measured`` (``measure``). ``eps``: a dtype name or number; default the
-    adapter tensor's dtype, else the model's dtype if it is a float format, else fp32.
+    adapter tensor's dtype, else the model's dtype if it is a float format, else fp32. The arithmetic on
+    the bounds (ratios, tokens' worth) runs at ``bounds.DEFAULT_DPS`` digits, the bounds' own.
     """
+    with mpmath.workdps(bounds.DEFAULT_DPS):
+        return _plan_rows(facts, adapter, radius=radius, radius_kv=radius_kv, eps=eps, dataset=dataset,
+                          measured=measured, virtual_tokens=virtual_tokens)
+
+
+def _plan_rows(facts: dict, adapter: dict | None, *, radius, radius_kv, eps, dataset, measured,
+               virtual_tokens) -> list[dict]:
     rows = []
 
     def add(section, quantity, value, source, direction=None):

@@ -95,7 +95,7 @@ def run(ctx) -> list[Check]:
     """Run the prefix-tuning count for ``ctx.profile``; returns its checks (module docstring)."""
     import mpmath
 
-    from bounds import log2_prefixes_grid
+    from bounds import DEFAULT_DPS, log2_prefixes_grid
 
     s = ctx.settings
     t0 = time.time()
@@ -119,8 +119,10 @@ def run(ctx) -> list[Check]:
     params = {**asdict(s), "values_per_prefix": values, "prefixes": len(prefixes), "confidence_per_point": level,
               "limited_by": "the model: the enumerated prefixes' greedy outputs collide (fewer distinct outputs than "
                             "prefixes); exact enumeration, no optimizer in the way"}
+    with mpmath.workdps(DEFAULT_DPS):                               # the bound's digits
+        log2_vocab = mpmath.log(s.vocab, 2)
     checks = [count_check("prefix_count", "n*log2|A| + log2 f_lower <= 2*L*m*d_kv*log2 Q (prefix tuning, grid)",
-                          points, log2_npr, mpmath.log(s.vocab, 2), params, confidence=level, kind="bound",
+                          points, log2_npr, log2_vocab, params, confidence=level, kind="bound",
                           theorem=THEOREM)]
     checks.append(grid_premise("prefix_grid_levels", [grid_deviation(prefixes, s.levels, s.radius)], theorem=THEOREM,
                                what="prefix"))
