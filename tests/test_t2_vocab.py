@@ -13,6 +13,7 @@ import torch
 import bounds
 from bounds import evaluate, fast
 from bounds.symbols import eps, q, r, vocab
+from verify import packing
 from verify.all import Context
 from verify.experiments import t2_vocab as tv
 
@@ -159,7 +160,7 @@ def test_counts_are_packings_and_below_the_multisets():
     assert curves["cumulative"] == sorted(curves["cumulative"])                      # never decreases
     assert all(c >= p for c, p in zip(curves["cumulative"], curves["per_length"]))
     pts = model.measure_output(tv.multiset_counts(3, 12).double() / 12)
-    centers = tv.extend_packing(pts[:0], pts, 0.3)
+    centers = packing.extend_packing(pts[:0], pts, 0.3)
     dist = torch.cdist(centers, centers) + torch.eye(len(centers), dtype=torch.float64)
     assert dist.min() > 0.3                                                          # pairwise distinguishable
 
@@ -251,7 +252,7 @@ def test_orders_and_sequences():
     counts = tv.multiset_counts(3, 4)
     seqs = tv.sequences(counts)
     assert (torch.nn.functional.one_hot(seqs, 3).sum(1) == counts).all()
-    three = tv.orders(seqs, seed=1)
+    three = packing.orders(seqs, seed=1)
     assert three.shape == (3 * len(counts), 4)
     assert (three.sort(1).values == seqs.repeat(3, 1)).all()            # the same multisets in every order
 

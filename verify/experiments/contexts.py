@@ -72,6 +72,7 @@ import torch
 
 from bounds import DEFAULT_DPS, log2_log2_meanfield
 from verify.model import ModelConfig, Transformer, scaled_init
+from verify.packing import cell_representatives, orders, scan_packing
 from verify.registry import Experiment
 from verify.report import Check, compare, write_data
 
@@ -187,50 +188,6 @@ def distinct_measures(alphabet: int, n_max: int) -> list[int]:
     return out
 
 
-def orders(tokens: torch.Tensor, seed: int) -> torch.Tensor:
-    """Each context of ``tokens`` (batch, n) in three orders: as given, reversed, and a seeded random
-    permutation of each row; shape (3 * batch, n).
-
-    Example:
-        >>> orders(torch.tensor([[0, 0, 1]]), seed=0)[:2].tolist()
-        [[0, 0, 1], [1, 0, 0]]
-    """
-    g = torch.Generator().manual_seed(seed)
-    perm = torch.argsort(torch.rand(tokens.shape, generator=g), dim=1)
-    return torch.cat([tokens, tokens.flip(1), torch.gather(tokens, 1, perm)])
-
-
-def cell_representatives(points: torch.Tensor, eps: float) -> torch.Tensor:
-    """One point per cell of side eps/4 (the first in scanline order of the cells).
-
-    Example:
-        >>> cell_representatives(torch.tensor([[0.0], [0.01], [0.2]], dtype=torch.float64), 0.1).flatten().tolist()
-        [0.0, 0.2]
-    """
-    keys = torch.floor(points / (eps / 4)).long()
-    _, first = np.unique(keys.numpy(), axis=0, return_index=True)
-    return points[torch.as_tensor(first)]
-
-
-def packing_size(points: torch.Tensor, eps: float) -> int:
-    """Size of a greedy packing of ``points`` at eps (pairwise l_2 distances > eps), visited in scanline
-    order of the cells of side eps/4 (one point per cell first: a packing of a subset is a packing).
-
-    Example:
-        >>> packing_size(torch.tensor([[0.0], [0.05], [0.2]], dtype=torch.float64), 0.1)
-        2
-    """
-    from scipy.spatial import cKDTree
-
-    cand = cell_representatives(points, eps).numpy()
-    tree, alive, size = cKDTree(cand), np.ones(len(cand), dtype=bool), 0
-    for i in range(len(cand)):
-        if alive[i]:
-            size += 1
-            alive[tree.query_ball_point(cand[i], eps)] = False
-    return size
-
-
 def order_outputs(model: Transformer, alphabet: int, n: int, seed: int) -> torch.Tensor:
     """The model's outputs on every multiset of size n in three orders (sorted, reversed, a seeded random
     permutation of each row: :func:`orders`), shape (3 C(n+A-1, A-1), d).
@@ -317,7 +274,7 @@ def run(ctx) -> list[Check]:
     # 2. saturation at coarse precision: every multiset in three orders
     lengths = list(range(1, n_max + 1))
     ys = [order_outputs(model, A, n, ctx.seed + n) for n in lengths]
-    fine = [packing_size(y, EPS_FINE) for y in ys]
+    fine = [scan_packing(y, EPS_FINE) for y in ys]
     ms_all = [multisets(A, n) for n in lengths]
     worst_fine = max(Fraction(c, m) for c, m in zip(fine, ms_all))
     checks.append(compare("contexts_orders_bound",
@@ -362,7 +319,7 @@ def run(ctx) -> list[Check]:
     emb = model.tok_emb.weight.detach()
     radius = float(emb.abs().max())
     lip = max(single_move_lipschitz(y[:len(y) // ORDERS], A, n, emb) for n, y in zip(lengths, ys))
-    packing = packing_size(torch.cat([cell_representatives(y, EPS) for y in ys]), EPS)
+    packing = scan_packing(torch.cat([cell_representatives(y, EPS) for y in ys]), EPS)
     with mpmath.workdps(DEFAULT_DPS):
         eps_in = mpmath.mpf(EPS) / (2 * mpmath.mpf(lip))
         loglog = log2_log2_meanfield(WIDTH, mpmath.mpf(radius), eps_in, 1)
