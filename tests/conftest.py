@@ -64,3 +64,25 @@ def default_dps_arithmetic():
 
     with mpmath.workdps(DEFAULT_DPS):
         yield
+
+
+@pytest.fixture
+def run_resumed():
+    """Run an experiment module twice on the same output folder (quick profile, seed 0, confidence 0.999) and
+    check what every run must show: the declared number of statistical checks, a kind, a verdict and both
+    numbers on every check, and the second run (its points from the store) identical to the first."""
+    def run(module, settings, out, *, statistical: int):
+        from verify.all import Context
+
+        ctx = Context(profile="quick", seed=0, device="cpu", out=out, log=lambda msg: None, settings=settings,
+                      confidence=0.999)
+        checks = module.run(ctx)
+        assert sum(c.confidence is not None for c in checks) == statistical  # as many statistical checks as declared
+        for c in checks:  # every check has a kind, a verdict and, unless it failed to evaluate, both numbers
+            assert c.kind in ("bound", "premise", "phenomenon", "instrument") and isinstance(c.passed, bool)
+            assert c.kind not in ("bound", "premise") or c.theorem
+            assert "error" in c.params or (c.bound is not None and c.empirical is not None)
+        again = module.run(ctx)  # every point comes from the point store: same checks, same numbers
+        assert [(c.name, c.passed, c.empirical) for c in again] == [(c.name, c.passed, c.empirical) for c in checks]
+        return checks
+    return run

@@ -2,24 +2,14 @@
 import json
 from pathlib import Path
 
-from verify.all import Context
 from verify.experiments import precision
 
 
-def test_runs_end_to_end_on_a_stand_in_zoo(stand_in_zoo, monkeypatch, tmp_path):
+def test_runs_end_to_end_on_a_stand_in_zoo(stand_in_zoo, run_resumed, monkeypatch, tmp_path):
     monkeypatch.setattr(precision, "WITNESS", dict(d=8, vocab=8, levels=2, block_size=48))
     settings = precision.Settings(qs=(2, 4), fp32=True, ms=(1,), count=4, steps=20, patience=10, max_n_extra=1,
                                   restarts=1, soft_count=4, soft_steps=10, signs_ms=(1,), signs_count=4)
-    ctx = Context(profile="quick", seed=0, device="cpu", out=tmp_path, log=lambda msg: None, settings=settings,
-                  confidence=0.999)
-    checks = precision.run(ctx)
-    assert sum(c.confidence is not None for c in checks) == precision.statistical_count(settings)  # as many statistical checks as declared
-    for c in checks:  # every check has a kind, a verdict and, unless it failed to evaluate, both numbers
-        assert c.kind in ("bound", "premise", "phenomenon", "instrument") and isinstance(c.passed, bool)
-        assert c.kind not in ("bound", "premise") or c.theorem
-        assert "error" in c.params or (c.bound is not None and c.empirical is not None)
-    again = precision.run(ctx)  # every point comes from the point store: same checks, same numbers
-    assert [(c.name, c.passed, c.empirical) for c in again] == [(c.name, c.passed, c.empirical) for c in checks]
+    checks = run_resumed(precision, settings, tmp_path, statistical=precision.statistical_count(settings))
     names = {c.name for c in checks}
     assert {"precision_capacity_q2_m1", "precision_tightness_q2_m1", "precision_signs_attains_t1_m1",
             "precision_grid_q2_m1", "precision_box_fp32_m1", "precision_signs_grid_m1"} <= names

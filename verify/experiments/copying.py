@@ -120,8 +120,10 @@ def evaluate_copy(model: Transformer, length: int, samples: int, generator: torc
     """
     tokens, mask = copy_batch(torch.full((samples,), length), generator)
     pred = model(tokens[:, :-1]).argmax(-1)
-    right = (pred == tokens[:, 1:])[:, length + 1: 2 * length + 1]  # the n predictions of the second copy
-    prefix = leading_matches(right, torch.ones_like(right)).double()
+    copy = slice(length + 1, 2 * length + 1)  # the n predictions of the second copy
+    got, want = pred[:, copy], tokens[:, 1:][:, copy]
+    right = got == want
+    prefix = leading_matches(got, want).double()
     return dict(exact=right.all(1).double().mean().item(), char=right.double().mean().item(),
                 prefix=prefix.mean().item(), exact_count=int(right.all(1).sum()))
 

@@ -275,10 +275,9 @@ def run(ctx) -> list[Check]:
             prm = {"model": "witness", "d": zm.d, "vocab": zm.vocab, "m": m, "q": q_label(q), "npr_form": form,
                    "capacity": cap, "tightness": tight, "tightness_interval": tight_int,
                    "points": [{k: p[k] for k in ("n", "successes", "trials")} for p in points]}
-            premise = f"precision_box_fp32_m{m}" if q is None else f"precision_grid_{q_label(q)}_m{m}"
-            grid_row = grid_premise(premise, [p["grid"] for p in points], theorem="t1_float" if q is None else "t1_grid")
+            handed = list(points)  # every point whose prompts the model saw: the grid premise is checked on all
             if q is None:
-                checks.append(grid_row)
+                checks.append(grid_premise(f"precision_box_fp32_m{m}", [p["grid"] for p in handed], theorem="t1_float"))
                 continue  # fp32 capacity: data (see the module docstring)
             checks.append(compare(
                 f"precision_capacity_{q_label(q)}_m{m}",
@@ -293,7 +292,7 @@ def run(ctx) -> list[Check]:
                                                     patience=s.patience, restarts=0, seed=ctx.seed, device=ctx.device))
                 ctx.log(f"  precision {q_label(q)} m={m} n={n_soft} (soft T1): mean cross-entropy {rec['mean_ce_bits']:.2f} bits")
                 row["soft_points"] = [rec]
-                grid_row = grid_premise(premise, [p["grid"] for p in points + [rec]], theorem="t1_grid")
+                handed.append(rec)
                 floor = n_soft * log2_v - npr
                 ucb = ce_upper(rec, ctx.confidence)
                 if math.isfinite(ucb):
@@ -309,7 +308,8 @@ def run(ctx) -> list[Check]:
                                kind="bound", theorem="cross_entropy_floor")
                     c.confidence = ctx.confidence
                     checks.append(c)
-            checks.append(grid_row)
+            checks.append(grid_premise(f"precision_grid_{q_label(q)}_m{m}", [p["grid"] for p in handed],
+                                       theorem="t1_grid"))
             if q == 2 and m == 1:
                 checks.append(compare(
                     "precision_tightness_q2_m1",
