@@ -19,7 +19,7 @@ import mpmath
 import numpy as np
 
 from . import evaluate, fast, validate
-from .table import OneLineArgumentParser
+from .cli import ArgumentParser, entry_point
 
 MAX_POINTS = 1_000_000   # the mpmath side does 2000-8000 points/s on a laptop core: 10^6 points take minutes
 
@@ -95,10 +95,11 @@ def max_relative_difference(fast_values: np.ndarray, exact: list) -> list[float]
     return [float(w) for w in worst]
 
 
+@entry_point("python -m bounds.bench")
 def main(argv=None) -> int:
     """Run the benchmark and print it; exit 1 if the paths disagree beyond 1e-12 or a value is not finite.
     (Example: `python -m bounds.bench --points 1000`; timings vary, so no doctest.)"""
-    parser = OneLineArgumentParser(
+    parser = ArgumentParser(
         prog="python -m bounds.bench",
         description="fast path (numpy) vs mpmath on T1, consequence A and T2 (docs/theory.md): rates, ratio "
                     "and agreement; exit 1 if they differ beyond 1e-12 relative")

@@ -32,6 +32,7 @@ import sys
 import mpmath
 
 from . import evaluate, precision, rounding, validate
+from .cli import ArgumentParser, entry_point
 from .presets import PRESETS, Preset, get_preset
 
 DEFAULT_PRECISION = precision.DEFAULT_DTYPE
@@ -110,14 +111,6 @@ def __getattr__(name):
     if name in names:
         return _layout()[names.index(name)]
     raise AttributeError(f"module 'bounds.table' has no attribute {name!r}")
-
-
-class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse that reports bad input as one line on stderr and exits 2 (no usage block, no traceback)."""
-
-    def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
 
 
 # ----------------------------------------------------------------------------------------- argument types
@@ -488,13 +481,13 @@ FORMATTERS = {"markdown": format_markdown, "csv": format_csv, "json": format_jso
 
 
 # ----------------------------------------------------------------------------------------- CLI
-def make_parser() -> OneLineArgumentParser:
+def make_parser() -> ArgumentParser:
     """The argument parser of `python -m bounds.table`.
 
     >>> make_parser().parse_args(["--preset", "pythia-1b", "--prompt-length", "1:3"]).prompt_length
     [1, 2, 3]
     """
-    parser = OneLineArgumentParser(
+    parser = ArgumentParser(
         prog="python -m bounds.table",
         description="Bounds of docs/theory.md (T1, consequence A, T2, cone) for named or custom architectures. "
                     f"Default: every preset, prompt length 1, eps = 2^-10 (fp16 convention), q = {DEFAULT_Q}. "
@@ -579,6 +572,7 @@ def working_dps(dps: int, digits: int, form: str) -> int:
     return max(dps, digits + 10, MACHINE_MIN_DPS if form in ("json", "csv") else 0)
 
 
+@entry_point("python -m bounds.table")
 def main(argv=None) -> int:
     """Print the table; bad input exits 2 with one line on stderr.
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from . import validate
-from .table import OneLineArgumentParser
+from .cli import ArgumentParser, entry_point
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "docs" / "theory.md"
 SECTIONS = ("t1", "consequences", "t2", "refinements", "prefix")   # modules of the registry, in reading order
@@ -130,9 +130,10 @@ def render() -> str:
     return "\n\n".join(parts) + "\n"
 
 
+@entry_point("python -m bounds.theory_doc")
 def main(argv=None) -> int:
     """Write docs/theory.md, or with --check exit 1 if it is out of date (one line on stderr)."""
-    parser = OneLineArgumentParser(prog="python -m bounds.theory_doc",
+    parser = ArgumentParser(prog="python -m bounds.theory_doc",
                                    description="write docs/theory.md from the registry bounds.all_results()")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if the file differs from what the registry gives")

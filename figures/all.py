@@ -24,7 +24,7 @@ import time
 import traceback
 from pathlib import Path
 
-from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
 from verify.registry import declarations
 
 from figures.report_html import render
@@ -220,8 +220,7 @@ def main(argv=None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:
-        print(f"figures.all: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("figures.all", exc)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

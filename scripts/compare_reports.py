@@ -10,10 +10,10 @@ listed, not judged.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
+
+from bounds.cli import ArgumentParser, UsageError, entry_point
 
 
 def _load(path: str) -> dict:
@@ -22,8 +22,7 @@ def _load(path: str) -> dict:
             report = json.load(handle)
         return {c["name"]: c for c in report["checks"]}
     except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f"compare_reports: cannot read {path}: {error}", file=sys.stderr)
-        raise SystemExit(2)
+        raise UsageError(f"cannot read {path}: {error}") from None
 
 
 def _same(a, b, rtol: float) -> bool:
@@ -61,8 +60,9 @@ def compare(old: dict, new: dict, rtol: float) -> dict:
     }
 
 
+@entry_point("compare_reports")
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python scripts/compare_reports.py", description=__doc__.splitlines()[0])
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("--rtol", type=float, default=1e-9)

@@ -14,7 +14,6 @@ and starts the experiment with that folder on its path. Exit codes: the experime
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -24,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bounds.cli import ArgumentParser, UsageError, entry_point  # noqa: E402
 BUNDLE_PARTS = ("a", "b")
 BUNDLE_MODEL = "model.gguf"
 
@@ -99,12 +100,13 @@ def assemble_bundle(dirs: list[str | Path], work: str | Path = "/tmp/real_bundle
     return {"gguf": target, "text": found.get("natural.txt"), "site": site if site.is_dir() else None}
 
 
+@entry_point("gpu_bundle")
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     rest = []
     if "--" in argv:
         argv, rest = argv[:argv.index("--")], argv[argv.index("--") + 1:]
-    p = argparse.ArgumentParser(prog="python scripts/gpu_bundle.py", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python scripts/gpu_bundle.py", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     mk = sub.add_parser("make", help="pack the model into DIR/a and DIR/b")
     mk.add_argument("dir")
@@ -112,18 +114,14 @@ def main(argv=None) -> int:
     rn = sub.add_parser("run", help="rebuild the model from the parts in DIRS and run the experiment on it")
     rn.add_argument("dirs", nargs="+")
     rn.add_argument("--work", default="/tmp/real_bundle", help="where the model is rebuilt (default: /tmp/real_bundle)")
-    try:
-        args = p.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = p.parse_args(argv)
     try:
         if args.command == "make":
             print(json.dumps(make_bundle(args.dir, args.gguf), indent=1))
             return 0
         got = assemble_bundle(args.dirs, work=args.work)
     except (FileNotFoundError, OSError, ValueError) as exc:  # ModelFileError is a ValueError
-        print(f"gpu_bundle: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc).splitlines()[0]) from None
     env = dict(os.environ)
     paths = [str(ROOT)] + ([str(got["site"])] if got["site"] else [])
     env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))

@@ -12,12 +12,13 @@ chromium``) and numpy with matplotlib (to read the PNG); not run in CI. Exit 2 o
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from bounds.cli import ArgumentParser, UsageError, entry_point
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
@@ -42,8 +43,9 @@ def blank_reason(png: Path) -> str | None:
     return f"only {dark:.2%} dark pixels (no text)" if dark < 0.005 else None
 
 
+@entry_point("render_report")
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python scripts/render_report.py", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python scripts/render_report.py", description=__doc__.split("\n")[0])
     p.add_argument("page", nargs="?", default="out/figures/report.html")
     p.add_argument("--out", default="out/screenshots")
     p.add_argument("--section", default="t1_grid", help="theorem key of the section to capture (default: t1_grid)")
@@ -51,15 +53,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     page = Path(args.page).resolve()
     if not page.is_file():
-        print(f"render_report: error: {args.page}: no such file (run python -m figures.all first)", file=sys.stderr)
-        return 2
+        raise UsageError(f"{args.page}: no such file (run python -m figures.all first)")
     if f'id="{args.section}"' not in page.read_text(errors="replace"):
-        print(f"render_report: error: --section {args.section}: no such section in {args.page}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--section {args.section}: no such section in {args.page}")
     browser = args.browser or next((b for b in BROWSERS if shutil.which(b)), None)
     if browser is None or not shutil.which(browser):
-        print("render_report: error: no Chromium found (apt-get install chromium, or --browser PATH)", file=sys.stderr)
-        return 2
+        raise UsageError("no Chromium found (apt-get install chromium, or --browser PATH)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # headless --screenshot ignores #fragments: the section shot is of a copy showing only that section

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from verify import registry
-from verify.cli import ArgumentParser as _Parser, UsageError, torch_threads
+from verify.cli import ArgumentParser as _Parser, UsageError, torch_threads, usage_failure
 from verify.keys import file_digest
 from verify.registry import PROFILES, Entry, Experiment
 from verify.report import Check, environment, failed, markdown_table, write_report
@@ -350,8 +350,7 @@ class _nothing:
 
 
 def _fail(message: str) -> int:
-    print(f"verify.all: error: {message}", file=sys.stderr)
-    return 2
+    return usage_failure("verify.all", message)
 
 
 def default_jobs() -> int:

@@ -44,7 +44,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from verify.cli import ArgumentParser as _Parser
+from verify.cli import ArgumentParser as _Parser, usage_failure
 
 from verify.engine import TuneConfig, evaluate, tune
 
@@ -199,8 +199,7 @@ def main(argv=None) -> int:
             raise ValueError(f"--m {args.m} with --n {n}: m + n - 1 = {args.m + n - 1} exceeds the model's "
                              f"block size {model.cfg.block_size}")
     except ValueError as exc:  # UsageError included
-        print(f"verify.bench: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("verify.bench", exc)
     print(f"verify.bench: model {args.model}, m={args.m}, n={n}, {args.targets} targets, "
           f"{torch.get_num_threads()} threads: baseline first, then the engine", file=sys.stderr, flush=True)
     result = bench(model, targets, args.m, steps=args.steps, patience=args.patience, init_std=init_std,

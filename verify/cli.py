@@ -1,5 +1,8 @@
 """What every command line of ``verify`` and ``figures`` shares: one-line usage errors and thread limits.
 
+The parser, its error and the entry-point wrapper have one home, :mod:`bounds.cli`; they are named here
+too so that the commands above ``bounds`` import them from the layer they live in.
+
 Example:
     >>> p = ArgumentParser(prog="demo")
     >>> _ = p.add_argument("--m", type=int)
@@ -11,19 +14,11 @@ Example:
 """
 from __future__ import annotations
 
-import argparse
 from contextlib import contextmanager
 
+from bounds.cli import ArgumentParser, UsageError, entry_point, usage_failure
 
-class UsageError(ValueError):
-    """Bad command-line input: the entry point prints it in one line and exits with code 2."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` instead of printing a usage block and exiting."""
-
-    def error(self, message: str):
-        raise UsageError(message)
+__all__ = ["ArgumentParser", "UsageError", "entry_point", "usage_failure", "torch_threads"]
 
 
 @contextmanager

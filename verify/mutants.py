@@ -19,7 +19,6 @@ Example (the cheap mutants, about a minute on one core)::
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -30,6 +29,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from verify.cli import ArgumentParser, UsageError, entry_point
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("bounds", "verify")
@@ -163,24 +164,21 @@ def _commit() -> str:
         return "unknown"
 
 
+@entry_point("verify.mutants")
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m verify.mutants", description=__doc__.split("\n")[0])
+    p = ArgumentParser(prog="python -m verify.mutants", description=__doc__.split("\n")[0])
     p.add_argument("--profile", default="quick", choices=("quick", "full"))
     p.add_argument("--only", action="append", default=None, metavar="NAME", help="one mutant (repeatable)")
     p.add_argument("--out", default="out/mutants")
     p.add_argument("--list", action="store_true", help="list the mutants and exit")
-    try:
-        args = p.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = p.parse_args(argv)
     if args.list:
         for m in MUTANTS:
             print(f"{m.name}: {m.description} [{', '.join(m.experiments)}]")
         return 0
     unknown = [n for n in args.only or () if n not in BY_NAME]
     if unknown:
-        print(f"error: unknown mutant {unknown[0]!r}; known: {', '.join(BY_NAME)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"unknown mutant {unknown[0]!r}; known: {', '.join(BY_NAME)}")
     chosen = [BY_NAME[n] for n in args.only] if args.only else list(MUTANTS)
     started, rows = time.time(), []
     for m in chosen:

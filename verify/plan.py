@@ -537,7 +537,7 @@ FORMATTERS = {"markdown": format_markdown, "json": format_json, "csv": format_cs
 # ----------------------------------------------------------------------------------------- CLI
 def main(argv=None) -> int:
     """``python -m verify.plan``: print the plan; bad input exits 2 with one line on stderr."""
-    from verify.cli import ArgumentParser, UsageError
+    from verify.cli import ArgumentParser, UsageError, usage_failure
 
     p = ArgumentParser(prog="python -m verify.plan", description=__doc__.split("\n\n")[0])
     p.add_argument("--model-dir", help="Hugging Face model folder (its config.json is read)")
@@ -583,8 +583,7 @@ def main(argv=None) -> int:
                     measured=measured, virtual_tokens=args.virtual_tokens)
         print(FORMATTERS[args.format](rows))
     except (PlanError, UsageError, ValueError) as exc:
-        print(f"verify.plan: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+        return usage_failure("verify.plan", exc)
     return 0
 
 

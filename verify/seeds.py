@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -80,15 +80,13 @@ def main(argv=None) -> int:
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {args.out} exists and is not a folder")
     except UsageError as exc:
-        print(f"verify.seeds: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("verify.seeds", exc)
     out.mkdir(parents=True, exist_ok=True)
     rows, started = [], time.time()
     for seed in seeds:
         row = run_seed(seed, profile=args.profile, only=args.only, out=out / f"seed-{seed}")
         if "error" in row and row["returncode"] == 2:
-            print(f"verify.seeds: error: {row['error']}", file=sys.stderr)
-            return 2
+            return usage_failure("verify.seeds", row['error'])
         rows.append(row)
         status = "pass" if row["returncode"] == 0 else f"FAIL {', '.join(row['failed']) or row.get('error', '')}"
         print(f"seed {seed:>3}: {status} ({row['seconds']:.0f}s)", flush=True)

@@ -49,7 +49,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
 from verify.measure import leading_matches
 from verify.real import apply_model_args, committed_result, source_of
 from verify.report import with_source
@@ -355,8 +355,7 @@ def main(argv=None) -> int:
                    log=lambda msg: print(msg, flush=True))
         return 0
     except (UsageError, ModelFileError, ValueError) as exc:
-        print(f"verify.experiments.real_context: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("verify.experiments.real_context", exc)
 
 
 if __name__ == "__main__":

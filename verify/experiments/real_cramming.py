@@ -68,7 +68,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
 from verify.measure import leading_matches
 from verify.real import apply_model_args, committed_result, git_commit, source_of
 from verify.report import with_source
@@ -1103,8 +1103,7 @@ def main(argv=None) -> int:
             return 3
         return 0
     except (UsageError, ModelFileError, StoreError, FileNotFoundError, ValueError) as exc:
-        print(f"verify.experiments.real_cramming: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("verify.experiments.real_cramming", exc)
 
 
 if __name__ == "__main__":

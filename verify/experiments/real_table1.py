@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from verify.cli import ArgumentParser, UsageError
+from verify.cli import ArgumentParser, UsageError, usage_failure
 from verify.model import ModelFileError
 from verify.real import (apply_model_args, cell_volumes, committed_result, lm_cell_counts, load, measure_geometry,
                          model_or_default, source_of)
@@ -247,8 +247,7 @@ def main(argv=None) -> int:
         if args.out:
             write_row(Path(args.out), result)
     except (ModelFileError, UsageError, ValueError) as exc:
-        print(f"real_table1: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("real_table1", exc)
     return 0
 
 

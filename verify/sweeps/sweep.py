@@ -52,7 +52,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
 from verify.rng import derive_seed
 
 KINDS = ("random", "natural")
@@ -588,8 +588,7 @@ def main(argv=None) -> int:
             store.close()
         return 0
     except (UsageError, ValueError, StoreError, ExecutorError, ModelFileError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure(PROG, exc)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished trials are stored, rerun to resume", file=sys.stderr)
         return 130

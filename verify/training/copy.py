@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from verify.cli import ArgumentParser as _Parser
+from verify.cli import ArgumentParser as _Parser, usage_failure
 from verify.model import ModelConfig, Transformer
 from verify.tasks import BOS, LETTERS, PAD, SEP, VOCAB, copy_batch
 
@@ -80,11 +80,9 @@ def main(argv=None) -> int:
     try:
         args = p.parse_args(argv)
     except ValueError as exc:
-        print(f"verify.training.copy: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("verify.training.copy", exc)
     if args.positional not in ("none", "learned", "sinusoidal", "rotary") or args.max_train_len < 1:
-        print("verify.training.copy: error: bad --positional or --max-train-len", file=sys.stderr)
-        return 2
+        return usage_failure("verify.training.copy", "bad --positional or --max-train-len")
     torch.set_num_threads(args.threads)
     model, facts = train(args)
     out = Path(args.out)

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
 from verify.model import ModelConfig, Transformer
 
 HOLDOUT_EVERY, HOLDOUT_OFFSET = 40, 19
@@ -174,16 +174,13 @@ def main(argv=None) -> int:
     try:
         args = p.parse_args(argv)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("verify.training.natural", exc)
     if args.steps < 1 or args.threads < 1:
-        print("error: --steps and --threads must be >= 1", file=sys.stderr)
-        return 2
+        return usage_failure("verify.training.natural", "--steps and --threads must be >= 1")
     try:
         train(Path(args.out), args.steps, args.threads, args.seed, data_path=Path(args.data) if args.data else None)
     except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("verify.training.natural", exc)
     return 0
 
 

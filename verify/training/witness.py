@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from verify.cli import ArgumentParser as _Parser, UsageError
+from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
 from verify.engine import quantize
 from verify.model import ModelConfig, ModelFileError, Transformer
 
@@ -243,11 +243,9 @@ def main(argv=None) -> int:
     try:
         args = p.parse_args(argv)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return usage_failure("verify.training.witness", exc)
     if args.steps < 1 or args.threads < 1 or not 0 <= args.shrink <= 1:
-        print("error: --steps and --threads must be >= 1 and --shrink in [0, 1]", file=sys.stderr)
-        return 2
+        return usage_failure("verify.training.witness", "--steps and --threads must be >= 1 and --shrink in [0, 1]")
     train(Path(args.out), args.steps, args.threads, args.seed, device=args.device, encoder=args.encoder,
           shrink=args.shrink, batch=args.batch, lr=args.lr, mlp_ratio=args.mlp_ratio)
     return 0
