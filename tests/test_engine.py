@@ -134,3 +134,21 @@ def test_restarts_only_improve_and_count_steps():
     assert (again.steps >= once.steps).all()
     retried = ~once.success
     assert retried.any() and (again.steps[retried] > once.steps[retried]).all()
+
+
+def test_adamw_step_is_torch_adamw_row_by_row():
+    from verify.engine import TuneConfig, adamw_step
+    gen = torch.Generator().manual_seed(0)
+    p0 = torch.randn(3, 2, 5, generator=gen)
+    grads = [torch.randn(3, 2, 5, generator=gen) for _ in range(4)]
+    config = TuneConfig(lr=0.05)
+    ours, m1, m2 = p0.clone(), torch.zeros_like(p0), torch.zeros_like(p0)
+    ref = p0.clone().requires_grad_(True)
+    opt = torch.optim.AdamW([ref], lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay)
+    for step, grad in enumerate(grads, start=1):
+        ours = adamw_step(ours, grad, m1, m2, step, config)
+        ref.grad = grad.clone()
+        opt.step()
+    assert torch.allclose(ours, ref.detach(), rtol=1e-6, atol=1e-7)
+    clamped = adamw_step(p0, grads[0], torch.zeros_like(p0), torch.zeros_like(p0), 1, TuneConfig(lr=10.0, radius=0.5))
+    assert float(clamped.abs().max()) == 0.5

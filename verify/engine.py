@@ -143,6 +143,31 @@ def quantize(x: torch.Tensor, *, levels: int, radius: float, straight_through: b
     return clamped + (q - clamped).detach() if straight_through else q
 
 
+@torch.no_grad()
+def adamw_step(p: torch.Tensor, grad: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor, step: int,
+               config: TuneConfig) -> torch.Tensor:
+    """One AdamW step of every row of ``p`` (the prompts): ``m1``, ``m2`` updated in place, the new prompts
+    returned, clamped to ``[-config.radius, config.radius]`` when it has a radius.
+
+    Identical to ``torch.optim.AdamW`` (betas, weight decay and eps of ``config``) with one step count
+    shared by the rows; written out so that a row leaving the batch takes its moments with it. The
+    project's one AdamW: the engine and the real-LM trainer both step with it.
+
+    Example:
+        >>> p = torch.zeros(1, 2); grad = torch.tensor([[1.0, -1.0]])
+        >>> m1, m2 = torch.zeros_like(p), torch.zeros_like(p)
+        >>> adamw_step(p, grad, m1, m2, 1, TuneConfig(lr=0.1, radius=0.05))
+        tensor([[-0.0500,  0.0500]])
+    """
+    b1, b2 = config.betas
+    m1.mul_(b1).add_(grad, alpha=1 - b1)
+    m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+    c1, c2 = 1 - b1 ** step, 1 - b2 ** step
+    p_new = p * (1 - config.lr * config.weight_decay)
+    p_new = p_new - config.lr * (m1 / c1) / ((m2 / c2).sqrt() + config.eps)
+    return p_new if config.radius is None else p_new.clamp(-config.radius, config.radius)
+
+
 def effective_prompt(latent: torch.Tensor, config: TuneConfig) -> torch.Tensor:
     """The prompt the model sees: the latent itself, or its quantization with a straight-through gradient.
 
@@ -284,7 +309,6 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneR
     p_act = latent.clone()
     m1 = torch.zeros_like(p_act)
     m2 = torch.zeros_like(p_act)
-    b1, b2 = config.betas
     # Sequence membership: sequences of active groups, and where their group sits in the active list.
     slot_of_group = torch.full((G,), -1, dtype=torch.long, device=device)
 
@@ -338,15 +362,7 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneR
                     reason[g] = "patience"
         keep = ~done
 
-        # AdamW, one row per active group (identical to torch.optim.AdamW with a shared step count).
-        with torch.no_grad():
-            m1.mul_(b1).add_(grad, alpha=1 - b1)
-            m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-            c1, c2 = 1 - b1 ** step, 1 - b2 ** step
-            p_new = p_act * (1 - config.lr * config.weight_decay)
-            p_new = p_new - config.lr * (m1 / c1) / ((m2 / c2).sqrt() + config.eps)
-            if config.radius is not None:
-                p_new = p_new.clamp(-config.radius, config.radius)
+        p_new = adamw_step(p_act, grad, m1, m2, step, config)
         if not bool(keep.all()):
             active, p_new, m1, m2 = active[keep], p_new[keep], m1[keep], m2[keep]
             seq, slot = select_sequences()

@@ -62,8 +62,8 @@ MUTANTS: tuple[Mutant, ...] = (
             ("verify/engine.py", ".clamp(0, levels - 1) * step - radius", ".clamp(0, levels) * step - radius"))),
     Mutant("box_projection_dropped", "fp32 prompts are no longer projected into [-r, r] after each step",
            ("precision", "dataset"),
-           (("verify/engine.py", "                p_new = p_new.clamp(-config.radius, config.radius)\n",
-             "                p_new = p_new\n"),)),
+           (("verify/engine.py", "    return p_new if config.radius is None else p_new.clamp(-config.radius, config.radius)\n",
+             "    return p_new\n"),)),
     Mutant("meanfield_vocab_div3", "bounds.log2_meanfield_vocab divided by 3", ("t2_vocab",),
            (("bounds/evaluate.py", "@_at_precision\ndef log2_meanfield_vocab(",
              "@_at_precision\ndef _true_log2_meanfield_vocab("),
@@ -88,8 +88,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("optimizer_step_noop", "the prompt optimizer's AdamW step leaves the prompt unchanged",
            ("enumeration",),
            (("verify/engine.py",
-             "            p_new = p_new - config.lr * (m1 / c1) / ((m2 / c2).sqrt() + config.eps)\n",
-             "            p_new = p_act.clone()\n"),)),
+             "    p_new = p_new - config.lr * (m1 / c1) / ((m2 / c2).sqrt() + config.eps)\n",
+             "    p_new = p.clone()\n"),)),
 )
 BY_NAME = {m.name: m for m in MUTANTS}
 

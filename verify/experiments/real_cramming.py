@@ -195,7 +195,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
     import torch
     import torch.nn.functional as F
 
-    from verify.engine import embedding_std
+    from verify.engine import TuneConfig, adamw_step, embedding_std
 
     targets = targets.to(device)
     B, n = targets.shape
@@ -227,7 +227,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         st[key] = st[key].to(device)
     p, m1, m2, best, best_prompt = st["p"], st["m1"], st["m2"], st["best"], st["best_prompt"]
     since, best_loss, taken, active = st["since"], st["best_loss"], st["taken"], st["active"]
-    b1, b2, wd, eps = 0.9, 0.9, 0.01, 1e-8  # AdamW as Kuratov et al., one independent prompt per row
+    adam = TuneConfig(lr=lr, radius=radius)  # AdamW as Kuratov et al. (betas 0.9, 0.9, decay 0.01), per row
     t0 = time.time()
     sec0, step0 = st["seconds"], st["step"]
     last_save = last_report = t0
@@ -280,12 +280,9 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         since[idx] = torch.where(improved | lower, 0, since[idx] + 1)
         taken[idx] = step
         with torch.no_grad():
-            grad = torch.nan_to_num(x.grad)
-            mm1 = m1[didx].mul_(b1).add_(grad, alpha=1 - b1)
-            mm2 = m2[didx].mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            mm1, mm2 = m1[didx], m2[didx]          # the active rows' moments (copies), stepped and put back
+            p[didx] = adamw_step(x.detach(), torch.nan_to_num(x.grad), mm1, mm2, step, adam)
             m1[didx], m2[didx] = mm1, mm2
-            c1, c2 = 1 - b1 ** step, 1 - b2 ** step
-            p[didx] = (x.detach() * (1 - lr * wd) - lr * (mm1 / c1) / ((mm2 / c2).sqrt() + eps)).clamp(-radius, radius)
         for g in idx[best[idx] >= n].tolist():
             st["stopped_by"][g], active[g] = "complete", False
         for g in idx[(since[idx] >= patience) & (best[idx] < n)].tolist():
@@ -725,7 +722,7 @@ def anchors_loop(lm, targets, m: int, *, steps: int, radius: float, lr: float = 
     import torch
     import torch.nn.functional as F
 
-    from verify.engine import embedding_std
+    from verify.engine import TuneConfig, adamw_step, embedding_std
 
     d, n = lm.cfg.d_model, targets.shape[1]
     o = 0 if start_id is None else 1
