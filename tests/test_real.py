@@ -212,13 +212,15 @@ def test_committed_real_results_are_consistent():
     assert Path(COMMITTED / "real_cramming.md").is_file()
 
 
-def test_real_profile_hooks_are_inert_elsewhere_and_declared():
+def test_real_experiments_are_selected_only_under_the_real_profile():
+    from verify import all as verify_all
     from verify.experiments import real_context, real_cramming
 
     for module in (real_cramming, real_context):
         assert module.EXPERIMENT.profiles == ("real",) and module.EXPERIMENT.settings_for("real") is not None
-        for profile in ("quick", "full"):
-            assert module.run(type("Ctx", (), {"profile": profile})()) == []
+    for profile in ("quick", "full"):
+        names = [e.name for e in verify_all.select(verify_all.catalogue(), profile, None)]
+        assert names and "real_cramming" not in names and "real_context" not in names
     assert real_cramming.EXPERIMENT.results == ("t1_float",)
     s = real_cramming.EXPERIMENT.settings_for("real")
     assert real_cramming.EXPERIMENT.statistical_checks["real"] == len(s.ms) * ("random" in s.kinds)

@@ -144,7 +144,7 @@ def test_two_workers_split_the_chunks_of_one_store(tiny_dir, tmp_path):
 
 
 def test_checks_read_from_a_committed_file_carry_their_source(tiny_dir, tmp_path, monkeypatch):
-    from types import SimpleNamespace
+    from verify.all import Context
 
     from verify.report import SOURCE_KEYS, write_report
 
@@ -157,8 +157,7 @@ def test_checks_read_from_a_committed_file_carry_their_source(tiny_dir, tmp_path
     assert again["summary"]["points"] == before["summary"]["points"] and again["trials"] == before["trials"]
     assert len(again["invocations"]) == len(before["invocations"]) == 1
     monkeypatch.setattr(rc, "COMMITTED", measured)
-    ctx = SimpleNamespace(profile="real", confidence=0.5, log=lambda m: None, out=tmp_path / "report", device="cpu",
-                          model={})
+    ctx = Context.of(rc.EXPERIMENT, "real", confidence=0.5, log=lambda m: None, out=tmp_path / "report")
     checks = rc.run(ctx)
     saved = json.loads((measured / "real_cramming.json").read_text())
     assert checks and all(sorted(c.source) == sorted(SOURCE_KEYS) for c in checks)

@@ -306,15 +306,13 @@ def checks_from(result: dict) -> list:
 
 def run(ctx) -> list:
     """verify.all hook (profile ``real``): checks of the committed results, or of a fresh measurement."""
-    if getattr(ctx, "profile", None) != "real":
-        return []
     from verify.report import write_data
 
-    model = dict(getattr(ctx, "model", None) or {})
+    model = dict(ctx.model)
     result = committed_result(COMMITTED / "real_context.json", model)
     source = None if result is None else source_of(COMMITTED / "real_context.json", result)
     if result is None:
-        s = getattr(ctx, "settings", None) or EXPERIMENT.settings_for("real")
+        s = ctx.settings
         result = experiment(s, gguf=model.get("gguf"), model_dir=model.get("model_dir"),
                             device=ctx.device, out=Path(ctx.out) / "real_context",
                             command="python -m verify.all --profile real", log=ctx.log)
