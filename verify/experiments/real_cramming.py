@@ -540,12 +540,14 @@ def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict, table1: dic
             boot = rng.integers(0, len(arr), (s.bootstrap, len(arr)))
             stopped = {why: sum(r["reason"] == why for r in sel) for why in STOPPED_BY}
             mean = float(arr.mean())
-            # the fewest steps each target needs to stop by saturation, if it grew no more: its own steps
-            # when it stopped so, else its last growth + patience (a lower bound for a censored target)
-            need = sorted(r["steps"] if r["reason"] != "steps" else
-                          (r["losses"]["curve"][-1][0] if r["losses"].get("curve") else 0) + s.patience for r in sel)
-            points.append({"steps_needed_lower": need,
-                           "cap_for_saturated_fraction": need[max(math.ceil(SATURATED_FRACTION * len(need)) - 1, 0)],"kind": kind, "m": m, "targets": len(pre), "prefixes": pre,
+            # the step at which each target's prefix stopped growing for good, plus patience: where a rule
+            # reading the prefix alone would have stopped it (its own steps when it stopped by saturation)
+            last_growth = [r["losses"]["curve"][-1][0] if r["losses"].get("curve") else 0 for r in sel]
+            need = sorted(r["steps"] if r["reason"] != "steps" else g + s.patience for r, g in zip(sel, last_growth))
+            prefix_flat = sum(r["reason"] != "steps" or g + s.patience <= r["steps"] for r, g in zip(sel, last_growth))
+            points.append({"kind": kind, "m": m, "targets": len(pre), "prefixes": pre,
+                           "steps_needed_lower": need,
+                           "prefix_saturated_fraction": prefix_flat / len(sel),
                            "prefixes_tf": [int(r["losses"]["prefix_tf"]) for r in sel],
                            "mean": mean, "mean_ci": _interval(arr[boot].mean(axis=1)),
                            "median": float(np.median(arr)), "median_ci": _interval(np.median(arr[boot], axis=1)),
@@ -671,13 +673,15 @@ def bound_table(result: dict) -> str:
              f"T1 float form: log2 Npr(1) = {b['log2_npr_per_vector']:.0f} bits, C = {b['C_vocab']:.1f} tokens "
              f"per vector ({b['C_alphabet']:.1f} of the random alphabet).", "",
              "| targets | m | n | mean prefix [95% CI] | median [95% CI] | patience / complete / steps | saturated "
-             "| bits per vector | steps (mean) |", "|---|---|---|---|---|---|---|---|---|"]
+             "| prefix flat for patience steps | bits per vector | steps (mean) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for p in s["points"]:
         st_ = p.get("stopped", {})
         lines.append(f"| {p['kind']} | {p['m']} | {p['targets']} | {p['mean']:.2f} [{p['mean_ci'][0]:.2f}, "
                      f"{p['mean_ci'][1]:.2f}] | {p['median']:.1f} [{p['median_ci'][0]:.1f}, {p['median_ci'][1]:.1f}] | "
                      f"{st_.get('patience', 0)} / {st_.get('complete', 0)} / {st_.get('steps', 0)} | "
-                     f"{100 * p['saturated_fraction']:.0f}% | {p['bits_per_vector']:.0f} | {p['steps_mean']:.0f} |")
+                     f"{100 * p['saturated_fraction']:.0f}% | {100 * p.get('prefix_saturated_fraction', math.nan):.0f}% | "
+                     f"{p['bits_per_vector']:.0f} | {p['steps_mean']:.0f} |")
     lines += ["", "| targets | slope (tokens/vector) | 95% bootstrap interval | C (T1 float) | C/slope | "
               "upper/lower-half slope ratio [95% CI] | quadratic [95% CI] |", "|---|---|---|---|---|---|---|"]
     for kind, sl in s["slopes"].items():
@@ -698,11 +702,13 @@ def bound_table(result: dict) -> str:
     if short:
         lines += ["", f"**Not saturated**: at m = {', '.join(str(p['m']) for p in short)} fewer than "
                   f"{100 * SATURATED_FRACTION:.0f}% of the random targets stopped by patience or complete; the rest hit "
-                  f"the {st['steps']}-step cap, so those prefixes are lower bounds on what the prompt holds. A cap "
-                  "of at least " + ", ".join(f"{p['cap_for_saturated_fraction']} (m={p['m']})" for p in short
-                                              if "cap_for_saturated_fraction" in p)
-                  + f" steps would be needed for {100 * SATURATED_FRACTION:.0f}% to saturate even if no target grew "
-                  "again (last growth + patience)."]
+                  f"the {st['steps']}-step cap, so those prefixes are lower bounds on what the prompt holds. Their "
+                  f"prefixes had stopped growing: no growth in the last {st['patience']} steps before the cap for "
+                  + ", ".join(f"{100 * p['prefix_saturated_fraction']:.0f}% (m={p['m']})" for p in short
+                              if "prefix_saturated_fraction" in p)
+                  + " of the targets, while their frontier loss still fell by more than the patience rule's "
+                  "min-delta. A rule reading the prefix alone would have stopped those within the cap; the "
+                  "joint rule needs a cap beyond the loss's plateau, which this run did not reach."]
     if result.get("in_progress"):
         lines += ["", "Unfinished chunks (saved state; rerun the command to continue): " + "; ".join(
             f"m={c['m']} step {c['step']} prefixes {c['prefixes']}" for c in result["in_progress"])]
