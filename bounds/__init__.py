@@ -19,8 +19,8 @@ values inside `mpmath.workdps(bounds.DEFAULT_DPS)` to keep their digits.
 """
 from . import evaluate as _evaluate
 from .evaluate import *  # noqa: F401,F403  (its __all__: every mpmath evaluator)
-from .prefix import (log2_prefixes_ball, log2_prefixes_float, log2_prefixes_grid, min_virtual_tokens,
-                     min_virtual_tokens_prefix, min_virtual_tokens_prompt, tokens_per_virtual_token_prefix)
+from . import prefix as _prefix
+from .prefix import *  # noqa: F401,F403  (its __all__: the prefix-tuning evaluators)
 from .precision import bits_per_value, count_representable, eps_of_dtype, parse_eps
 from .presets import PRESETS, Preset, get_preset
 
@@ -76,7 +76,5 @@ def latex(name: str) -> str:
 __all__ = [
     *_evaluate.__all__,
     "PRESETS", "Preset", "all_results", "bits_per_value", "count_representable", "eps_of_dtype", "get_preset",
-    "latex", "median_log2_volume_product", "nonuniform_threshold", "parse_eps",
-    "log2_prefixes_ball", "log2_prefixes_float", "log2_prefixes_grid", "min_virtual_tokens",
-    "min_virtual_tokens_prefix", "min_virtual_tokens_prompt", "tokens_per_virtual_token_prefix",
+    "latex", "median_log2_volume_product", "nonuniform_threshold", "parse_eps", *_prefix.__all__,
 ]

@@ -272,8 +272,7 @@ del _name, _func
 # Prefix tuning: its fast path lives beside its evaluators, in bounds/prefix.py.
 from . import prefix as _prefix  # noqa: E402
 
-log2_prefixes_ball = _quiet(_prefix.fast_log2_prefixes_ball)
-log2_prefixes_grid = _quiet(_prefix.fast_log2_prefixes_grid)
-min_virtual_tokens_prefix = _quiet(_prefix.fast_min_virtual_tokens_prefix)
-min_virtual_tokens_prompt = _quiet(_prefix.fast_min_virtual_tokens_prompt)
-tokens_per_virtual_token_prefix = _quiet(_prefix.fast_tokens_per_virtual_token_prefix)
+for _name in _prefix.__all__:
+    if hasattr(_prefix, f"fast_{_name}"):   # an evaluator with a vectorized form beside it
+        globals()[_name] = _quiet(getattr(_prefix, f"fast_{_name}"))
+del _name

@@ -32,6 +32,12 @@ from mpmath import mp
 from . import precision, validate
 from .evaluate import _at_precision, _log2_one_plus_ratio, current_dps
 
+# What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
+__all__ = [
+    "log2_prefixes_ball", "log2_prefixes_float", "log2_prefixes_grid", "tokens_per_virtual_token_prefix",
+    "min_virtual_tokens", "min_virtual_tokens_prompt", "min_virtual_tokens_prefix",
+]
+
 SOURCE = "derived here from T1's packing argument ([MLPT] claim 1; [HMDO] Thm 4.5) in the space of key/value prefixes"
 
 
