@@ -183,3 +183,27 @@ def test_a_partial_run_reports_the_m_it_lacks_as_failed_checks(tiny_dir, tmp_pat
     missing = [c for c in partial if c.name == "real_random_accessible_m2"]
     assert len(missing) == 1 and not missing[0].passed and "partial" in missing[0].params["error"]
     assert sum(c.confidence is not None for c in partial) == sum(c.confidence is not None for c in full) == 2
+
+
+def test_bfloat16_probe_reads_saved_chunks_and_refuses_a_folder_without_them(tiny_dir, tmp_path):
+    import importlib.util
+
+    from verify import real
+
+    spec = importlib.util.spec_from_file_location("probe_bfloat16", ROOT / "scripts" / "probe_bfloat16.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    lm = real.load(model_dir=tiny_dir)
+    targets = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8]])
+    prompts = 0.3 * torch.randn(2, 1, lm.cfg.d_model, generator=torch.Generator().manual_seed(0))
+    state = {"m": 1, "step": 7, "targets": targets, "best": torch.tensor([1, 0]), "p": prompts, "best_prompt": prompts}
+    row = probe.probe_chunk(lm, state, start_id=0, window=2, repeats=1)
+    assert row["frontier"] == 3 and row["float32"]["step_seconds"] > 0 and row["speedup"] > 0
+    start = lm.tok_emb.weight[0].detach().view(1, 1, -1).expand(2, 1, -1)
+    with torch.no_grad():
+        greedy = lm.generate_greedy(torch.cat([start, prompts], 1), 3)
+    from verify.measure import leading_matches
+    assert row["float32"]["greedy_prefix"] == leading_matches(greedy, targets[:, :3]).tolist()
+    got = subprocess.run([sys.executable, str(ROOT / "scripts" / "probe_bfloat16.py"), str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1 and "state" in got.stderr
