@@ -42,6 +42,7 @@ from verify.keys import file_digest
 from verify.registry import PROFILES, Entry, Experiment
 from verify.report import Check, environment, failed, markdown_table, write_report
 from verify.stats import FAMILY_WISE_ERROR, METHOD, per_check_confidence
+from verify.store import checks_path, read_checks, write_checks
 
 SEED_LIMIT = 2 ** 63  # seeds are derived by integer arithmetic into torch/numpy seeds: keep them in int64
 ROOT = Path(__file__).resolve().parents[1]
@@ -473,28 +474,19 @@ def main(argv=None) -> int:
         ctx = Context(profile=args.profile, seed=args.seed, device=args.device, out=out,
                       settings=experiment.settings.get(args.profile), confidence=stats["per_check_confidence"],
                       model=dict(model))
-        cache = out / "checks" / f"{name}.json"
         key = keys[i] = cache_key(experiment, ctx)
-        if cache.exists() and not args.fresh:
-            try:
-                blob = json.loads(cache.read_text())
-            except (OSError, ValueError):
-                blob = {}
-            if blob.get("key") == key:
-                results[i] = [Check(**c) for c in blob["checks"]]
-                timings[name] = blob.get("seconds")
-                continue
+        saved = None if args.fresh else read_checks(checks_path(out, name), key)
+        if saved is not None:
+            results[i] = [Check(**c) for c in saved[0]]
+            timings[name] = saved[1]
+            continue
         todo.append((i, experiment, ctx))
 
     def done(i: int, result: list[Check], seconds) -> None:
         experiment = selected[i]
         timings[experiment.name] = seconds
         if not any(c.params.get("crashed") for c in result):  # a crash is retried next time, a finished run kept
-            cache = out / "checks" / f"{experiment.name}.json"
-            tmp = cache.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"key": keys[i], "seconds": seconds,
-                                       "checks": [c.to_json() for c in result]}, default=str))
-            tmp.replace(cache)
+            write_checks(checks_path(out, experiment.name), keys[i], seconds, [c.to_json() for c in result])
         results[i] = result
         report_so_far()
         print(_progress(len(results), len(selected), experiment.name, started), file=sys.stderr, flush=True)

@@ -1,5 +1,5 @@
-"""Measured points of prompt tuning: one (m, n) batch of targets as a record, capacities with intervals, a
-resumable store of points.
+"""Measured points of prompt tuning: one (m, n) batch of targets as a record, capacities with intervals (the
+points are kept by :class:`verify.store.PointStore`).
 
 A *point* is what :func:`verify.engine.tune` measured on ``trials`` targets of length n with prompts of
 length m: successes, the fraction f, and the residual cross-entropy (mean, standard deviation, count of
@@ -177,45 +177,3 @@ def file_hash(*paths) -> str:
     return h.hexdigest()[:12]
 
 
-class PointStore:
-    """Points already measured, one JSON line each under ``DIR/points/NAME.jsonl``, keyed by what was measured.
-
-    An interrupted experiment loses no finished point; a rerun at another confidence level (another
-    selection of experiments) recomputes only its checks. The key must name everything the measurement
-    depends on (settings of the point, seed, model, a hash of the engine and weights).
-
-    Example:
-        >>> import tempfile
-        >>> store = PointStore(tempfile.mkdtemp(), "demo")
-        >>> calls = []
-        >>> store.get({"n": 3}, lambda: calls.append(1) or {"n": 3, "successes": 1})["successes"]
-        1
-        >>> store = PointStore(store.path.parent.parent, "demo")
-        >>> store.get({"n": 3}, lambda: calls.append(1) or {})["successes"], len(calls)
-        (1, 1)
-    """
-
-    def __init__(self, out_dir, name: str):
-        self.path = Path(out_dir) / "points" / f"{name}.jsonl"
-        self.points = {}
-        self._read()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-
-    def _read(self) -> None:
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    blob = json.loads(line)
-                    self.points[blob["key"]] = blob["record"]
-                except (ValueError, KeyError):
-                    continue  # a line cut by an interruption
-
-    def get(self, key: dict, measure) -> dict:
-        k = json.dumps(key, sort_keys=True, default=str)
-        if k not in self.points:
-            self._read()  # another process (a run of one experiment) may have measured it meanwhile
-        if k not in self.points:
-            self.points[k] = measure()
-            with self.path.open("a") as f:
-                f.write(json.dumps({"key": k, "record": self.points[k]}, default=float) + "\n")
-        return self.points[k]

@@ -40,6 +40,7 @@ import mpmath
 
 from bounds.evaluate import DEFAULT_DPS
 from verify.stats import clopper_pearson_lower, clopper_pearson_upper  # noqa: F401  (re-exported for old callers)
+from verify.store import write_atomic
 
 KINDS = ("bound", "premise", "phenomenon", "instrument")
 WEAK_ROOM = 10          # a bound check passing with more than 10x room is weak evidence
@@ -450,9 +451,7 @@ def write_report(out_dir: str | Path, checks: list[Check], extra: dict | None = 
     out.mkdir(parents=True, exist_ok=True)
     payload = {"checks": [c.to_json() for c in checks], "environment": environment(), "tightness": tightness(checks)}
     payload.update(extra or {})
-    tmp = out / "report.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    tmp.replace(out / "report.json")
+    write_atomic(out / "report.json", json.dumps(payload, indent=2, default=str))
     n_fail = sum(not c.passed for c in checks)
     n_weak = sum(c.vacuous for c in checks)
     stats = (extra or {}).get("statistics")
@@ -462,17 +461,10 @@ def write_report(out_dir: str | Path, checks: list[Check], extra: dict | None = 
         f"{stats['family_wise_error']:g}).")
     md = (f"# Verification report\n\n{len(checks)} checks, {n_fail} failed, {n_weak} weak.{fwe}\n\n"
           f"{provenance_markdown(checks)}{legend()}\n\n{tightness_markdown(checks)}{grouped_markdown(checks)}\n")
-    tmp = out / "report.md.tmp"
-    tmp.write_text(md)
-    tmp.replace(out / "report.md")
+    write_atomic(out / "report.md", md)
     return out / "report.json"
 
 
 def write_data(out_dir: str | Path, name: str, data: dict) -> Path:
     """Save the data a figure needs as ``DIR/data/NAME.json`` (atomic)."""
-    path = Path(out_dir) / "data" / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=float))
-    tmp.replace(path)
-    return path
+    return write_atomic(Path(out_dir) / "data" / f"{name}.json", json.dumps(data, indent=1, default=float))

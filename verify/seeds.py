@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
+from verify.store import write_atomic
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -97,9 +98,7 @@ def main(argv=None) -> int:
     summary = {"profile": args.profile, "only": args.only, "seeds": seeds, "runs": rows,
                "failed_checks": by_check, "seeds_failed": sum(r["returncode"] != 0 for r in rows),
                "total_seconds": round(time.time() - started, 1)}
-    tmp = out / "seeds.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    tmp.replace(out / "seeds.json")
+    write_atomic(out / "seeds.json", json.dumps(summary, indent=1))
     print(f"verify.seeds: {len(seeds) - summary['seeds_failed']}/{len(seeds)} seeds passed in "
           f"{summary['total_seconds']:.0f}s" + "".join(f"\n  {n}: failed at seeds {s}" for n, s in by_check.items()))
     return 1 if summary["seeds_failed"] else 0

@@ -52,7 +52,8 @@ import numpy as np
 
 from verify.engine import TuneConfig, tune
 from verify.fit import bootstrap_n50, find_n50, fit_linear
-from verify.measure import PointStore, file_hash, point_record
+from verify.measure import file_hash, point_record
+from verify.store import PointStore
 from verify.registry import Experiment
 from verify.report import Check, compare, failed, write_data
 from verify.rng import derive_seed

@@ -56,7 +56,8 @@ from dataclasses import asdict, dataclass
 
 from verify.checks import grid_premise
 from verify.engine import TuneConfig
-from verify.measure import RECORD_CODE, PointStore, capacity, ce_upper, file_hash, point_record, tune_chunked
+from verify.measure import RECORD_CODE, capacity, ce_upper, file_hash, point_record, tune_chunked
+from verify.store import PointStore
 from verify.registry import Experiment
 from verify.report import Check, compare, failed, write_data
 from verify.rng import derive_seed

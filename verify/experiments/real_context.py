@@ -54,6 +54,7 @@ from verify.measure import leading_matches
 from verify.real import apply_model_args, committed_result, source_of
 from verify.report import with_source
 from verify.registry import Experiment
+from verify.store import write_atomic
 
 COMMITTED = Path(__file__).resolve().parents[2] / "results" / "real_context"
 PREMISE = ("SmolLM2 (like any causal LM with rotary positions) is outside T2's exact premise (position-free, "
@@ -248,8 +249,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
         result["wall_s_all_invocations"] = round(sum(i["wall_s"] for i in result["invocations"]), 1)
         for name, body in (("real_context.json", json.dumps(result, indent=1, default=float)),
                            ("real_context.md", markdown(result))):
-            (out / (name + ".tmp")).write_text(body)
-            (out / (name + ".tmp")).replace(out / name)
+            write_atomic(out / name, body)
 
     done = {p["n"] for p in result["copy"]}
     for n in s.ns:

@@ -69,6 +69,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
+from verify.store import atomic_path, write_atomic
 from verify.measure import leading_matches
 from verify.real import apply_model_args, committed_result, git_commit, source_of
 from verify.report import with_source
@@ -152,9 +153,8 @@ def install_signal_handlers() -> None:
 def _save_state(path: Path, state: dict) -> None:
     import torch
 
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, window: int, lr: float = 5e-2,
@@ -860,7 +860,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
         wall = round(time.time() - t_start, 1)
         inv = previous + [{**invocation, "wall_s": wall, "finished": finished,
                            "ended_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]
-        _atomic(inv_path, json.dumps(inv, indent=1))
+        write_atomic(inv_path, json.dumps(inv, indent=1))
         result = {"model": facts, "model_id": model_id, "geometry": geo, "bounds": bounds,
                   "settings": {**asdict(s), "device": device}, "protocol": PROTOCOL,
                   "summary": summarize(rows, s, log2_alphabet=log2_alphabet, table1=table1_for(facts["name"]),
@@ -877,8 +877,8 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                   "gpu_command": "python scripts/gpu_bundle.py run bundle/a bundle/b -- --device cuda --m 1 2 3 4 "
                                  "--kinds random natural --targets 32 --chunk 32 --out results/real_cramming_gpu "
                                  "(after python scripts/gpu_bundle.py make bundle here)"}
-        _atomic(out / "real_cramming.json", json.dumps(result, indent=1, default=float))
-        _atomic(out / "real_cramming.md", bound_table(result))
+        write_atomic(out / "real_cramming.json", json.dumps(result, indent=1, default=float))
+        write_atomic(out / "real_cramming.md", bound_table(result))
         return result
 
     deadline = None if budget_minutes is None else t_start + 60 * budget_minutes
@@ -957,15 +957,9 @@ def rewrite_summary(out: str | Path, confidence: float = 1 - 1e-3) -> dict:
     if (out / "invocations.json").is_file():
         result["invocations"] = json.loads((out / "invocations.json").read_text())
     result["confidence"] = confidence
-    _atomic(path, json.dumps(result, indent=1, default=float))
-    _atomic(out / "real_cramming.md", bound_table(result))
+    write_atomic(path, json.dumps(result, indent=1, default=float))
+    write_atomic(out / "real_cramming.md", bound_table(result))
     return result
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def run(ctx) -> list:

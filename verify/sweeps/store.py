@@ -44,7 +44,10 @@ import sqlite3
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+
+from verify.store import atomic_path
 
 FORMAT = "prompt-memory-limits/results/v1"
 DEFAULT_DB = "out/results.sqlite"
@@ -506,26 +509,14 @@ def check_export_path(path: str | Path) -> Path:
     return path
 
 
-class _atomic:
-    """Write ``PATH.tmp`` then rename it over ``PATH``; on any failure remove the temporary file."""
-
-    def __init__(self, path: Path):
-        self.path, self.tmp = path, path.with_name(path.name + ".tmp")
-
-    def __enter__(self) -> Path:
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            try:
-                self.tmp.replace(self.path)
-                return False
-            except OSError as err:
-                exc = err
-        self.tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise StoreError(f"cannot export to {self.path}: {exc.strerror or exc}") from None
-        return False
+@contextmanager
+def _atomic(path: Path):
+    """verify.store.atomic_path, with a failure to write reported as a StoreError."""
+    try:
+        with atomic_path(path) as tmp:
+            yield tmp
+    except OSError as err:
+        raise StoreError(f"cannot export to {path}: {err.strerror or err}") from None
 
 
 def _utc() -> str:
