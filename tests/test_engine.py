@@ -152,3 +152,41 @@ def test_adamw_step_is_torch_adamw_row_by_row():
     assert torch.allclose(ours, ref.detach(), rtol=1e-6, atol=1e-7)
     clamped = adamw_step(p0, grads[0], torch.zeros_like(p0), torch.zeros_like(p0), 1, TuneConfig(lr=10.0, radius=0.5))
     assert float(clamped.abs().max()) == 0.5
+
+
+def test_frontier_forwards_only_the_prefix_plus_window_and_reproduces_reachable_targets():
+    model = tiny_model(0)
+    targets = reachable_targets(model, 6, n=6, m=2)
+    lengths = []   # target tokens each forward reads
+    hook = model.register_forward_pre_hook(lambda module, args: lengths.append(
+        0 if not args or args[0] is None else args[0].shape[1]))
+    result = tune(model, targets, 2, config=TuneConfig(steps=600, window=2, patience=300))
+    hook.remove()
+    assert lengths[0] == 1                      # first step: prefix 0 + window 2 targets, of which 1 is read
+    # the prefix under the kept prompt is at most what was read, so the frontier grows by at most the window
+    assert all(later <= earlier + 2 for earlier, later in zip(lengths[:5], lengths[1:5]))
+    assert int(result.success.sum()) >= 5, result.reason     # seeded: one of the six stays stuck at patience
+    decoded = model.generate_greedy(result.prompts, 6)
+    assert all(torch.equal(decoded[i], targets[i]) == bool(result.success[i]) for i in range(6))
+    assert set(result.reason) <= {"reproduced", "patience"}
+    assert result.params["window"] == 2 and result.params["min_delta"] == 0.01
+
+
+def test_frontier_patience_stops_a_saturated_group_and_keeps_its_longest_prefix():
+    from verify.measure import leading_matches
+
+    model = tiny_model(1)
+    targets = torch.randint(0, 8, (3, 12), generator=torch.Generator().manual_seed(3))  # out of reach
+    result = tune(model, targets, 1, config=TuneConfig(steps=400, window=2, patience=40))
+    assert result.reason == ["patience"] * 3 and (result.steps < 400).all()
+    kept = leading_matches(model.generate_greedy(result.prompts, 12), targets)
+    assert (kept < 12).all() and not result.success.any()
+
+
+def test_saturation_step_restarts_the_best_loss_at_each_growth():
+    from verify.engine import saturation_step
+    best, since = saturation_step(torch.tensor([True, False]), torch.tensor([1.0, 1.0]),
+                                  torch.tensor([2.0, 2.0]), torch.tensor([5, 5]), 0.01)
+    assert best.tolist() == [math.inf, 1.0] and since.tolist() == [0, 0]
+    with pytest.raises(ValueError):
+        TuneConfig(window=0)

@@ -66,7 +66,13 @@ class TuneConfig:
     betas: tuple[float, float] = (0.9, 0.9)
     weight_decay: float = 0.01
     eps: float = 1e-8
-    patience: int | None = None  # steps without loss improvement before a group gives up (None: never)
+    patience: int | None = None  # steps without improvement before a group gives up (None: never)
+    # The frontier (None: the whole target): the loss covers each sequence's first L + window target tokens,
+    # L its greedy prefix under the group's best prompt so far, and only those tokens are forwarded. A step
+    # then improves a group when its prefix grows or its frontier loss falls `min_delta` (relative) below
+    # its best since the last growth (`saturation_step`); the prompt kept is the one of the longest prefix.
+    window: int | None = None
+    min_delta: float = 0.01
     radius: float | None = None  # l_inf box [-radius, radius] for every prompt coordinate
     levels: int | None = None  # Q: quantize each coordinate to Q levels in [-radius, radius]
     init_std: float | None = None  # None: the std of the model's token embeddings (Kuratov et al.)
@@ -84,6 +90,10 @@ class TuneConfig:
             raise ValueError(f"radius must be > 0, got {self.radius!r}")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.window is not None and (int(self.window) != self.window or self.window < 1):
+            raise ValueError(f"window must be an integer >= 1, got {self.window!r}")
+        if not 0 <= self.min_delta < 1:
+            raise ValueError(f"min_delta must lie in [0, 1), got {self.min_delta!r}")
 
     def grid(self) -> torch.Tensor:
         """The Q quantization levels per coordinate (float32), or raise if unquantized."""
@@ -141,6 +151,33 @@ def quantize(x: torch.Tensor, *, levels: int, radius: float, straight_through: b
     clamped = x.clamp(-radius, radius)
     q = torch.round((clamped.detach() + radius) / step).clamp(0, levels - 1) * step - radius
     return clamped + (q - clamped).detach() if straight_through else q
+
+
+def frontier(prefix: torch.Tensor, window: int, n: int) -> torch.Tensor:
+    """Target tokens the loss covers per row: the greedy prefix so far plus ``window``, at most ``n``.
+
+    Example:
+        >>> frontier(torch.tensor([0, 5, 9]), 2, 10).tolist()
+        [2, 7, 10]
+    """
+    return (prefix + window).clamp(max=n)
+
+
+def saturation_step(grew: torch.Tensor, loss: torch.Tensor, best_loss: torch.Tensor, since: torch.Tensor,
+                    min_delta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of the saturation rule, per row: ``(best_loss, since)`` after a step whose prefix grew
+    (``grew``) or not, at frontier loss ``loss``. ``since`` counts the steps with neither a longer prefix nor
+    a loss ``min_delta`` (relative) below the best since the last growth; a row is saturated when it reaches
+    the patience. The best loss restarts at each growth (the frontier moved).
+
+    Example:
+        >>> best, since = torch.tensor([4.0, 4.0]), torch.tensor([3, 3])
+        >>> saturation_step(torch.tensor([False, False]), torch.tensor([3.0, 3.99]), best, since, 0.01)
+        (tensor([3.0000, 3.9900]), tensor([0, 4]))
+    """
+    lower = loss < (1 - min_delta) * best_loss
+    best_loss = torch.where(grew, torch.tensor(math.inf), torch.minimum(best_loss, loss))
+    return best_loss, torch.where(grew | lower, 0, since + 1)
 
 
 @torch.no_grad()
@@ -318,6 +355,13 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneR
         seq = (slot_of_group[groups] >= 0).nonzero().squeeze(1)
         return seq, slot_of_group[groups[seq]]
 
+    on_frontier = config.window is not None
+    if on_frontier:
+        from verify.measure import leading_matches
+        best_lead = torch.zeros(B, dtype=torch.long, device=device)      # per sequence, under the kept prompt
+        group_lead = torch.zeros(G, dtype=torch.long, device=device)     # their sum per group
+        frontier_best = torch.full((G,), math.inf, device=device)        # best frontier loss since the last growth
+
     seq, slot = select_sequences()
     step = 0
     for step in range(1, config.steps + 1):
@@ -325,13 +369,26 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneR
             break
         p = p_act.detach().requires_grad_(True)
         prompt = effective_prompt(p, config)
-        logits = _target_logits(model, prompt[slot], None if inputs is None else inputs[seq], targets[seq])
-        ce_seq, _, hit_seq = _per_sequence_stats(logits, targets[seq])
         k = len(active)
+        seq_inputs = None if inputs is None else inputs[seq]
+        if on_frontier:   # only the first L + window target tokens of each sequence are forwarded and scored
+            covered = frontier(best_lead[seq], config.window, n)
+            upto = int(covered.max())
+            logits = _target_logits(model, prompt[slot], seq_inputs, targets[seq, :upto])
+            nll = -F.log_softmax(logits.float(), dim=-1).gather(-1, targets[seq, :upto].unsqueeze(-1)).squeeze(-1)
+            in_frontier = torch.arange(upto, device=device)[None, :] < covered[:, None]
+            ce_seq = torch.where(in_frontier, nll, torch.zeros_like(nll)).sum(dim=1) * LOG2E
+            lead_seq = leading_matches(logits.detach().argmax(dim=-1), targets[seq, :upto])
+            lead_now = torch.zeros(k, dtype=torch.long, device=device).index_add_(0, slot, lead_seq)
+            hit_group = lead_now == n * seq_count[active]
+        else:
+            logits = _target_logits(model, prompt[slot], seq_inputs, targets[seq])
+            ce_seq, _, hit_seq = _per_sequence_stats(logits, targets[seq])
+            hit_group = torch.zeros(k, dtype=torch.long, device=device).index_add_(0, slot, hit_seq.long()) \
+                == seq_count[active]
         ce_group = torch.zeros(k, device=device).index_add_(0, slot, ce_seq.detach())
         finite = torch.isfinite(ce_group)
-        ok_group = torch.zeros(k, dtype=torch.long, device=device).index_add_(0, slot, hit_seq.long())
-        reproduced = (ok_group == seq_count[active]) & finite
+        reproduced = hit_group & finite
         # Loss only over finite groups: a NaN in one group must not poison the others' gradients.
         loss = ce_seq[finite[slot]].sum()
         if loss.requires_grad:
@@ -339,13 +396,21 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneR
         grad = p.grad if p.grad is not None else torch.zeros_like(p_act)
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
 
-        # Keep the best prompt seen (the one just evaluated), by cross-entropy; successes keep theirs.
-        improved = (ce_group < best_ce[active] - 1e-4) | reproduced
+        if on_frontier:
+            # Keep the prompt of the longest prefix; patience counts steps without growth or a lower loss.
+            improved = (lead_now > group_lead[active]) & finite | reproduced
+            frontier_best[active], since_best[active] = saturation_step(
+                improved, ce_group, frontier_best[active], since_best[active], config.min_delta)
+            best_lead[seq] = torch.where(improved[slot], lead_seq, best_lead[seq])
+            group_lead[active] = torch.where(improved, lead_now, group_lead[active])
+        else:
+            # Keep the best prompt seen (the one just evaluated), by cross-entropy; successes keep theirs.
+            improved = (ce_group < best_ce[active] - 1e-4) | reproduced
+            since_best[active] = torch.where(improved, 0, since_best[active] + 1)
         if improved.any():
             ids = active[improved]
             best_ce[ids] = ce_group[improved]
             best_prompt[ids] = prompt.detach()[improved]
-        since_best[active] = torch.where(improved, 0, since_best[active] + 1)
         steps_taken[active.cpu()] = step - 1
 
         done = reproduced | ~finite
@@ -367,8 +432,11 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneR
             active, p_new, m1, m2 = active[keep], p_new[keep], m1[keep], m2[keep]
             seq, slot = select_sequences()
         p_act = p_new
-    # Groups still active after the last step: evaluate their final prompt too.
-    if len(active):
+    # Groups still active after the last step: evaluate their final prompt too (on the frontier, the kept
+    # prompt is the one of the longest prefix, as in training).
+    if len(active) and on_frontier:
+        steps_taken[active.cpu()] = config.steps
+    elif len(active):
         steps_taken[active.cpu()] = config.steps
         with torch.no_grad():
             prompt = effective_prompt(p_act, config)
@@ -389,7 +457,8 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneR
     return TuneResult(success=success, accuracy=accuracy, ce_bits=ce_bits, steps=steps_taken, reason=reason,
                       prompts=best_prompt.cpu(), total_steps=step,
                       params={"m": m, "n": n, "lr": config.lr, "steps": config.steps, "radius": config.radius,
-                              "levels": config.levels, "patience": config.patience, "init_std": std})
+                              "levels": config.levels, "patience": config.patience, "init_std": std,
+                              "window": config.window, "min_delta": config.min_delta if on_frontier else None})
 
 
 @torch.no_grad()

@@ -195,7 +195,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
     import torch
     import torch.nn.functional as F
 
-    from verify.engine import TuneConfig, adamw_step, embedding_std
+    from verify.engine import TuneConfig, adamw_step, embedding_std, frontier, saturation_step
 
     targets = targets.to(device)
     B, n = targets.shape
@@ -253,7 +253,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         st["step"] = step = st["step"] + 1
         idx = active.nonzero().squeeze(1)
         didx = idx.to(device)
-        k = (best[idx] + window).clamp(max=n)  # loss horizon of each active row
+        k = frontier(best[idx], window, n)  # loss horizon of each active row
         K = int(k.max())
         x = p[didx].detach().requires_grad_(True)
         with _autocast(device, dtype):
@@ -275,9 +275,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
             for g in ids.tolist():
                 st["curves"][g].append([step - 1, int(best[g])])
         loss_now = row_loss.detach().cpu()
-        lower = loss_now < (1 - min_delta) * best_loss[idx]
-        best_loss[idx] = torch.where(improved, torch.tensor(math.inf), torch.minimum(best_loss[idx], loss_now))
-        since[idx] = torch.where(improved | lower, 0, since[idx] + 1)
+        best_loss[idx], since[idx] = saturation_step(improved, loss_now, best_loss[idx], since[idx], min_delta)
         taken[idx] = step
         with torch.no_grad():
             mm1, mm2 = m1[didx], m2[didx]          # the active rows' moments (copies), stepped and put back
