@@ -7,11 +7,12 @@ evaluate (mpmath), fast (numpy), validate (one rule per argument, for all of the
 bound outward), presets (architectures with sourced facts), table and bench (CLIs), theory_doc (writes
 docs/theory.md from `all_results()`).
 
-Every evaluator returns an mpmath mpf right to 50 significant digits, or to the digits of a `dps=`
-keyword or of an enclosing `with with_precision(dps):` block (which also sets mpmath's working precision
-inside it): it works with 10 guard digits more, and raises its precision further where its terms cancel.
-Importing bounds leaves mpmath's global precision (mpmath.mp.dps) as it is: do arithmetic on the returned
-values inside `mpmath.workdps(bounds.DEFAULT_DPS)` to keep their digits.
+Every evaluator computes in one private mpmath context, `bounds.precision.MP`, and returns its mpf right to
+the digits asked for. One source sets them: that context's precision, 50 digits (DEFAULT_DPS) unless an
+enclosing `with with_precision(dps):` block, or the call's own `dps=` keyword, sets it (`current_dps()`
+reads it). An evaluator works with 10 guard digits more, and raises its precision further where its terms
+cancel. mpmath's global precision is neither read nor changed by bounds, and arithmetic on a returned value
+(`bound - measured`, `float(bound)`) runs at the bounds context's precision, so the digits are kept.
 
 >>> import bounds
 >>> round(float(bounds.tokens_per_vector(768, 50304, radius=63.62, eps="fp16")), 2)   # pythia-160m C

@@ -15,11 +15,11 @@ import math
 import sys
 import time
 
-import mpmath
 import numpy as np
 
 from . import evaluate, fast, validate
 from .cli import ArgumentParser, entry_point
+from .precision import MP
 
 MAX_POINTS = 1_000_000   # the mpmath side does 2000-8000 points/s on a laptop core: 10^6 points take minutes
 
@@ -88,10 +88,10 @@ def max_relative_difference(fast_values: np.ndarray, exact: list) -> list[float]
     >>> max(max_relative_difference(run_fast(points)[0], run_mpmath(points, 50)[0])) < 1e-12
     True
     """
-    worst = [mpmath.mpf(0)] * fast_values.shape[0]
+    worst = [MP.mpf(0)] * fast_values.shape[0]
     for index, row in enumerate(exact):
         for quantity, value in enumerate(row):
-            worst[quantity] = max(worst[quantity], abs((mpmath.mpf(fast_values[quantity, index]) - value) / value))
+            worst[quantity] = max(worst[quantity], abs((MP.mpf(fast_values[quantity, index]) - value) / value))
     return [float(w) for w in worst]
 
 

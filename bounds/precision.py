@@ -18,6 +18,39 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import mpmath
+from mpmath.ctx_mp_python import _constant
+
+DEFAULT_DPS = 50   # the evaluators' digits by default (bounds.evaluate); decimal text is read with at least these
+
+# The one mpmath context every module of `bounds` computes in. Its precision (MP.dps) is the one source of the
+# digits asked for: `bounds.with_precision(dps)` sets it for a block, an evaluator's `dps=` for one call.
+# mpmath's global context (mpmath.mp) is never read or changed by `bounds`.
+MP = mpmath.MPContext()
+MP.dps = DEFAULT_DPS
+
+
+def is_mpf(x) -> bool:
+    """True for a real mpf of any mpmath context (bounds' MP, mpmath's global one, another), constants
+    such as mpmath.pi included; False for plain numbers.
+
+    >>> is_mpf(MP.mpf(1)), is_mpf(mpmath.mpf(1)), is_mpf(mpmath.pi), is_mpf(1.0), is_mpf("1")
+    (True, True, True, False, False)
+    """
+    return hasattr(x, "_mpf_") and not isinstance(x, (int, float, complex, str, Fraction))
+
+
+def exact_mpf(x):
+    """An mpf of any context as an mpf of MP, every bit kept (never rounded to MP's or mpmath's precision);
+    a constant (mpmath.pi) is evaluated at MP's precision.
+
+    >>> tenth = mpmath.mpf("0.1", dps=40)   # 40 digits, mpmath's global context
+    >>> with MP.workdps(20):
+    ...     exact_mpf(tenth)._mpf_ == tenth._mpf_, MP.mpf(tenth)._mpf_ == tenth._mpf_
+    (True, False)
+    """
+    if isinstance(x, _constant):
+        return MP.make_mpf(x.func(MP.prec, "n"))   # to nearest, as MP rounds
+    return MP.make_mpf(x._mpf_)
 
 
 @dataclass(frozen=True)
@@ -62,13 +95,13 @@ def dtype_format(name: str) -> FloatFormat:
     return FORMATS[key]
 
 
-def eps_of_dtype(name: str) -> mpmath.mpf:
+def eps_of_dtype(name: str):
     """Machine epsilon of a dtype, exactly (a power of two).
 
-    >>> eps_of_dtype("fp32") == mpmath.mpf(2) ** -23
+    >>> eps_of_dtype("fp32") == MP.mpf(2) ** -23
     True
     """
-    return mpmath.ldexp(mpmath.mpf(1), dtype_format(name).eps_exponent)
+    return MP.ldexp(MP.mpf(1), dtype_format(name).eps_exponent)
 
 
 def bits_per_value(dtype_name: str) -> int:
@@ -92,12 +125,12 @@ def is_dtype_name(text) -> bool:
     return ALIASES.get(key, key) in FORMATS
 
 
-def parse_eps(text_or_number) -> mpmath.mpf:
+def parse_eps(text_or_number):
     """Precision eps from a dtype name, 'B^E' / 'B**E', a decimal literal or a number; must be > 0.
 
-    Powers are exact (mpmath); decimal strings are read at the current mpmath precision.
+    Powers are exact; decimal strings are read with `reading_precision`; an mpf is taken exactly.
 
-    >>> parse_eps("2^-10") == mpmath.mpf(1) / 1024
+    >>> parse_eps("2^-10") == MP.mpf(1) / 1024
     True
     >>> float(parse_eps("1e-3"))
     0.001
@@ -119,21 +152,18 @@ def plain_number(value):
     return value
 
 
-DEFAULT_DPS = 50   # the evaluators' digits by default (bounds.evaluate); decimal text is read with at least these
-
-
 def reading_precision():
-    """mpmath's working precision, raised to DEFAULT_DPS digits if below: decimal text ('1e-400', '0.1') is
-    read with it, so that a value typed once keeps its digits whatever precision the caller works at.
+    """The bounds context's precision (MP.dps), raised to DEFAULT_DPS digits if below: decimal text ('1e-400',
+    '0.1') is read with it, so that a value typed once keeps its digits whatever precision is asked for.
 
     >>> with reading_precision():
-    ...     mpmath.mpf("0.1") == mpmath.mpf(1) / 10
+    ...     MP.mpf("0.1") == MP.mpf(1) / 10
     True
     """
-    return mpmath.workdps(max(mpmath.mp.dps, DEFAULT_DPS))
+    return MP.workdps(max(MP.dps, DEFAULT_DPS))
 
 
-def _parse_positive(text_or_number, what: str) -> mpmath.mpf:
+def _parse_positive(text_or_number, what: str):
     text_or_number = plain_number(text_or_number)
     if isinstance(text_or_number, bool):
         raise ValueError(f"{what} must be a positive number, got {text_or_number!r}")
@@ -144,22 +174,24 @@ def _parse_positive(text_or_number, what: str) -> mpmath.mpf:
         power = _POWER.match(text)
         if power:
             with reading_precision():
-                base, exponent = mpmath.mpf(power.group(1)), int(power.group(2))
+                base, exponent = MP.mpf(power.group(1)), int(power.group(2))
                 if base <= 0:
                     raise ValueError(f"{what} must be a positive number, got {text_or_number!r}")
                 value = base ** exponent
         elif _NUMBER.match(text):
             with reading_precision():
-                value = mpmath.mpf(text)
+                value = MP.mpf(text)
         else:
             raise ValueError(f"{what} must be a positive number, a power such as 2^-10, or a dtype "
                              f"({', '.join(FORMATS)}); got {text_or_number!r}")
+    elif is_mpf(text_or_number):
+        value = exact_mpf(text_or_number)
     else:
         try:
-            value = mpmath.mpf(text_or_number)
+            value = MP.mpf(text_or_number)
         except (TypeError, ValueError):
             raise ValueError(f"{what} must be a positive number, got {text_or_number!r}") from None
-    if not mpmath.isfinite(value) or value <= 0:
+    if not MP.isfinite(value) or value <= 0:
         raise ValueError(f"{what} must be a positive finite number, got {text_or_number!r}")
     return value
 
@@ -171,7 +203,7 @@ def _exact_fraction(x) -> Fraction:
         return Fraction(x)
     if isinstance(x, float):
         return Fraction(x)
-    value = x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)   # an mpf as it is: never rounded first
+    value = exact_mpf(x) if is_mpf(x) else MP.mpf(x)   # an mpf as it is: never rounded first
     sign, man, exp, _ = value._mpf_
     frac = Fraction(int(man)) * (Fraction(2) ** exp)
     return -frac if sign else frac

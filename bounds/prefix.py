@@ -25,12 +25,11 @@ use of `RESULTS`, so importing `bounds` does not import sympy.
 """
 from __future__ import annotations
 
-import mpmath
 import numpy as np
-from mpmath import mp
 
 from . import precision, validate
 from .evaluate import _at_precision, _log2_one_plus_ratio, current_dps
+from .precision import MP
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
 __all__ = [
@@ -42,14 +41,14 @@ SOURCE = "derived here from T1's packing argument ([MLPT] claim 1; [HMDO] Thm 4.
 
 
 # ----------------------------------------------------------------------------------------- mpmath
-def _prefix_values(layers, m, d_kv) -> mpmath.mpf:
+def _prefix_values(layers, m, d_kv) -> MP.mpf:
     """2*L*m*d_kv: how many values a prefix of m virtual tokens stores (keys and values, every layer)."""
     return (2 * validate.positive_integer("layers", layers) * validate.positive_integer("m", m)
             * validate.positive_integer("d_kv", d_kv))
 
 
 @_at_precision
-def log2_prefixes_ball(layers, m, d_kv, radius_kv, eps) -> mpmath.mpf:
+def log2_prefixes_ball(layers, m, d_kv, radius_kv, eps) -> MP.mpf:
     """Prefix tuning, ball form: log2 Npr_prefix(m) <= 2*L*m*d_kv*log2(1 + 2*r_kv/eps) bits.
 
     >>> float(log2_prefixes_ball(1, 1, 1, 0.5, 1))
@@ -59,34 +58,34 @@ def log2_prefixes_ball(layers, m, d_kv, radius_kv, eps) -> mpmath.mpf:
 
 
 @_at_precision
-def log2_prefixes_float(layers, m, d_kv, radius_kv, dtype) -> mpmath.mpf:
+def log2_prefixes_float(layers, m, d_kv, radius_kv, dtype) -> MP.mpf:
     """Prefix tuning, float form: 2*L*m*d_kv*log2(count of `dtype` values in [-r_kv, r_kv]) (no eps-cubes).
 
     >>> round(float(log2_prefixes_float(1, 1, 1, 1, "fp16")), 4)   # 2*log2(30721)
     29.8139
     """
     count = precision.count_representable(dtype, validate.positive("radius_kv", radius_kv))
-    return _prefix_values(layers, m, d_kv) * mpmath.log(count, 2)
+    return _prefix_values(layers, m, d_kv) * MP.log(count, 2)
 
 
 @_at_precision
-def log2_prefixes_grid(layers, m, d_kv, levels) -> mpmath.mpf:
+def log2_prefixes_grid(layers, m, d_kv, levels) -> MP.mpf:
     """Prefix tuning, exact grid form: a prefix quantized to Q levels per value takes Q^(2*L*m*d_kv) values.
 
     >>> float(log2_prefixes_grid(2, 1, 3, 4))
     24.0
     """
-    return _prefix_values(layers, m, d_kv) * mpmath.log(validate.size("levels", levels), 2)
+    return _prefix_values(layers, m, d_kv) * MP.log(validate.size("levels", levels), 2)
 
 
 @_at_precision
-def tokens_per_virtual_token_prefix(layers, d_kv, vocab, radius_kv, eps) -> mpmath.mpf:
+def tokens_per_virtual_token_prefix(layers, d_kv, vocab, radius_kv, eps) -> MP.mpf:
     """Tokens of V one virtual token of a prefix can pin down: 2*L*d_kv*ln(1 + 2*r_kv/eps)/ln|V|.
 
     >>> float(tokens_per_virtual_token_prefix(1, 2, 16, 0.5, 1))   # 4 bits / 4 bits per token
     1.0
     """
-    log2_vocab = mpmath.log(validate.size("vocab", vocab), 2)
+    log2_vocab = MP.log(validate.size("vocab", vocab), 2)
     return log2_prefixes_ball(layers, 1, d_kv, radius_kv, eps) / log2_vocab
 
 
@@ -99,19 +98,19 @@ def min_virtual_tokens(bits_needed, bits_per_virtual_token) -> int:
     >>> min_virtual_tokens(100, 16), min_virtual_tokens(96, 16), min_virtual_tokens(1, 16)
     (7, 6, 1)
     """
-    with mp.workdps(current_dps()):
+    with MP.workdps(current_dps()):
         bits = validate.positive("bits_needed", bits_needed)
         ratio = bits / validate.positive("bits_per_virtual_token", bits_per_virtual_token)
         # an exact multiple lands on an integer; guard against a last-digit rounding above it
-        nearest = mpmath.nint(ratio)
-        if abs(ratio - nearest) < mpmath.mpf(10) ** (-(mp.dps * 4 // 5)) * max(1, abs(nearest)):
+        nearest = MP.nint(ratio)
+        if abs(ratio - nearest) < MP.mpf(10) ** (-(MP.dps * 4 // 5)) * max(1, abs(nearest)):
             ratio = nearest
-        return max(1, int(mpmath.ceil(ratio)))
+        return max(1, int(MP.ceil(ratio)))
 
 
-def _dataset_bits(examples, k, alphabet) -> mpmath.mpf:
+def _dataset_bits(examples, k, alphabet) -> MP.mpf:
     return (validate.positive_integer("examples", examples) * validate.positive_integer("k", k)
-            * mpmath.log(validate.size("alphabet", alphabet), 2))
+            * MP.log(validate.size("alphabet", alphabet), 2))
 
 
 def min_virtual_tokens_prompt(examples, k, alphabet, d, radius, eps) -> int:
@@ -120,7 +119,7 @@ def min_virtual_tokens_prompt(examples, k, alphabet, d, radius, eps) -> int:
     >>> min_virtual_tokens_prompt(10, 2, 4, 4, 0.5, 1)    # 40 bits at 4 bits per vector
     10
     """
-    with mp.workdps(current_dps()):
+    with MP.workdps(current_dps()):
         per_vector = validate.positive_integer("d", d) * _log2_one_plus_ratio(radius, eps)
         return min_virtual_tokens(_dataset_bits(examples, k, alphabet), per_vector)
 
@@ -131,7 +130,7 @@ def min_virtual_tokens_prefix(examples, k, alphabet, layers, d_kv, radius_kv, ep
     >>> min_virtual_tokens_prefix(10, 2, 4, 1, 2, 0.5, 1)  # 40 bits at 4 bits per virtual token
     10
     """
-    with mp.workdps(current_dps()):
+    with MP.workdps(current_dps()):
         per_vector = log2_prefixes_ball(layers, 1, d_kv, radius_kv, eps)
         return min_virtual_tokens(_dataset_bits(examples, k, alphabet), per_vector)
 

@@ -10,16 +10,16 @@ every digit.
   doubles (or for an eps such as 2^-2000), {"value": exact text, "log2": log2|x|}. Never inf or nan.
 - `latex_escape(text)`: every character special to LaTeX escaped.
 
-The value rounded is the mpf the evaluators return, taken exactly as it is (every bit, never first cut to
-mpmath's working precision or to the printed digits). The evaluators work at least 10 digits beyond the
-requested ones and add digits where their terms cancel, and `bounds.table` evaluates at least --digits + 10
-digits (20 for JSON and CSV), so the value's own error sits far below any printed digit: rounding it outward
-rounds the bound outward. JSON and CSV write `safe_double`: a double whose shortest text, read as a
-decimal, is itself on the safe side.
+The value rounded is the mpf the evaluators return (or one of any mpmath context), taken exactly as it is
+(every bit, never first cut to a working precision or to the printed digits). The evaluators work at least
+10 digits beyond the requested ones and add digits where their terms cancel, and `bounds.table` evaluates
+at least --digits + 10 digits (20 for JSON and CSV), so the value's own error sits far below any printed
+digit: rounding it outward rounds the bound outward. JSON and CSV write `safe_double`: a double whose
+shortest text, read as a decimal, is itself on the safe side.
 
->>> decimal_text(mpmath.mpf(2) / 3, 3, "upper"), decimal_text(mpmath.mpf(2) / 3, 3, "lower")
+>>> decimal_text(MP.mpf(2) / 3, 3, "upper"), decimal_text(MP.mpf(2) / 3, 3, "lower")
 ('0.667', '0.666')
->>> machine_value(mpmath.mpf(2) ** -2000, None)
+>>> machine_value(MP.mpf(2) ** -2000, None)
 {'value': '2^-2000', 'log2': -2000.0}
 """
 from __future__ import annotations
@@ -30,23 +30,22 @@ from fractions import Fraction
 import mpmath
 
 from . import precision
+from .precision import MP
 
 DIRECTIONS = ("upper", "lower", None)
-_SMALLEST_NORMAL = mpmath.mpf(2) ** -1022
-_LARGEST_DOUBLE = mpmath.mpf(float.fromhex("0x1.fffffffffffffp+1023"))
+_SMALLEST_NORMAL = MP.ldexp(MP.mpf(1), -1022)
+_LARGEST_DOUBLE = MP.mpf(float.fromhex("0x1.fffffffffffffp+1023"))
 
 
-def _exact_mpf(value) -> mpmath.mpf:
-    """`value` as an mpf without rounding it: an mpf is kept as it is (every bit, whatever mpmath's working
-    precision), a float or an integer is converted exactly."""
+def _exact_mpf(value) -> MP.mpf:
+    """`value` as an mpf of the bounds context without rounding it: an mpf (of any context) keeps every bit,
+    a float or an integer is converted exactly."""
     value = precision.plain_number(value)
-    if isinstance(value, mpmath.mpf):
-        return value
+    if precision.is_mpf(value):
+        return precision.exact_mpf(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return mpmath.mpf(mpmath.libmp.from_int(value))           # exact, whatever its size
-    if isinstance(value, str):
-        return mpmath.mpf(value)
-    return mpmath.mpf(value)                                       # a float is exact in an mpf
+        return MP.make_mpf(mpmath.libmp.from_int(value))           # exact, whatever its size
+    return MP.mpf(value)                                           # a float is exact in an mpf; text is read
 
 
 def _check_direction(direction):
@@ -73,23 +72,23 @@ def _pow10(e: int) -> Fraction:
 _EXACT_EXPONENTS = 4096
 
 
-def _round_far(magnitude: mpmath.mpf, digits: int, away_from_zero: bool) -> tuple[int, int]:
+def _round_far(magnitude: MP.mpf, digits: int, away_from_zero: bool) -> tuple[int, int]:
     """(integer, scale) with integer * 10^scale the `digits`-digit rounding of magnitude, away from zero or
     towards it; computed with 30 guard digits and nudged by 10^-20 in the rounding direction, so that it is
     never on the wrong side (at worst one unit further out)."""
-    with mpmath.workdps(digits + 30):
-        scale = int(mpmath.floor(mpmath.log10(magnitude))) - digits + 1
-        scaled = magnitude / mpmath.mpf(10) ** scale
+    with MP.workdps(digits + 30):
+        scale = int(MP.floor(MP.log10(magnitude))) - digits + 1
+        scaled = magnitude / MP.mpf(10) ** scale
         if scaled < 10 ** (digits - 1):                          # log10 landed one too high
             scale, scaled = scale - 1, scaled * 10
         elif scaled >= 10 ** digits:
             scale, scaled = scale + 1, scaled / 10
-        nudge = mpmath.mpf(10) ** -20
-        integer = int(mpmath.ceil(scaled + nudge)) if away_from_zero else int(mpmath.floor(scaled - nudge))
+        nudge = MP.mpf(10) ** -20
+        integer = int(MP.ceil(scaled + nudge)) if away_from_zero else int(MP.floor(scaled - nudge))
     return integer, scale
 
 
-def _power_of_two(x: mpmath.mpf):
+def _power_of_two(x: MP.mpf):
     """k if x == 2^k exactly, else None."""
     sign, man, exp, _ = x._mpf_
     return int(exp) if not sign and man == 1 else None
@@ -108,11 +107,11 @@ def decimal_text(value, digits: int, direction=None) -> str:
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
     digits = int(digits)
     x = _exact_mpf(value)
-    if not mpmath.isfinite(x):
+    if not MP.isfinite(x):
         raise ValueError(f"cannot print {x} as a bound")
-    with mpmath.workdps(digits + 20):
+    with MP.workdps(digits + 20):
         if x == 0 or direction is None:
-            return mpmath.nstr(x, digits)
+            return MP.nstr(x, digits)
         away_from_zero = (direction == "upper") == (x > 0)      # up for a positive upper bound, a negative lower one
         if abs(x._mpf_[2]) < _EXACT_EXPONENTS:
             magnitude = abs(precision._exact_fraction(x))
@@ -125,23 +124,22 @@ def decimal_text(value, digits: int, direction=None) -> str:
             integer, scale = integer // 10, scale + 1
         text = f"{'-' if x < 0 else ''}{integer}e{scale}"
         # the decimal is exact at digits + 20 binary-converted digits, so nstr to `digits` gives it back
-        return mpmath.nstr(mpmath.mpf(text), digits)
+        return MP.nstr(MP.mpf(text), digits)
 
 
 def double(value, direction=None) -> float:
     """The double nearest to `value` on the safe side: >= it for 'upper', <= for 'lower', nearest for None.
 
-    >>> with mpmath.workdps(50):
-    ...     x = mpmath.mpf(1) / 3
+    >>> x = MP.mpf(1) / 3
     >>> double(x, "upper") > x > double(x, "lower")
     True
     """
     _check_direction(direction)
     x = _exact_mpf(value)
     nearest = float(x)
-    if direction == "upper" and mpmath.mpf(nearest) < x:
+    if direction == "upper" and MP.mpf(nearest) < x:
         return math.nextafter(nearest, math.inf)
-    if direction == "lower" and mpmath.mpf(nearest) > x:
+    if direction == "lower" and MP.mpf(nearest) > x:
         return math.nextafter(nearest, -math.inf)
     return nearest
 
@@ -152,7 +150,7 @@ def safe_double(value, direction=None) -> float:
     can fall on the wrong side (the shortest round-trip text may lie below an upper double); then the next
     double out is taken, whose text is beyond `double(x)` itself.
 
-    >>> x = mpmath.mpf("318.67700863119420745")
+    >>> x = MP.mpf("318.67700863119420745")
     >>> repr(double(x, "upper")), repr(safe_double(x, "upper"))
     ('318.6770086311942', '318.67700863119427')
     """
@@ -172,7 +170,7 @@ def safe_double(value, direction=None) -> float:
 def in_double_range(value) -> bool:
     """True if `value` is 0 or a normal double's magnitude: a double then carries it to full precision.
 
-    >>> in_double_range(2.0 ** -1000), in_double_range(mpmath.mpf(2) ** -1030), in_double_range(mpmath.mpf(10) ** 400)
+    >>> in_double_range(2.0 ** -1000), in_double_range(MP.mpf(2) ** -1030), in_double_range(MP.mpf(10) ** 400)
     (True, False, False)
     """
     x = abs(_exact_mpf(value))
@@ -181,33 +179,32 @@ def in_double_range(value) -> bool:
 
 def exact_text(value, direction=None, digits: int | None = None) -> str:
     """Text for a value outside the double range: '2^k' for a power of two (exact), else every digit the
-    evaluators computed (mpmath's working precision), rounded in `direction`.
+    evaluators computed (the bounds context's precision, MP.dps), rounded in `direction`.
 
-    >>> exact_text(mpmath.mpf(2) ** 99999)
+    >>> exact_text(MP.mpf(2) ** 99999)
     '2^99999'
     """
     x = _exact_mpf(value)
     k = _power_of_two(x)
     if k is not None:
         return f"2^{k}"
-    return decimal_text(x, digits or mpmath.mp.dps, direction)
+    return decimal_text(x, digits or MP.dps, direction)
 
 
 def machine_value(value, direction=None, *, digits: int | None = None):
     """JSON/CSV value: a double (directed, see `double`) in range; otherwise {'value': text, 'log2': float},
-    the text exact for a power of two, else `digits` digits (default: mpmath's working precision).
+    the text exact for a power of two, else `digits` digits (default: the bounds context's precision).
 
-    >>> with mpmath.workdps(50):
-    ...     x = mpmath.mpf("3.2157258")
+    >>> x = MP.mpf("3.2157258")
     >>> machine_value(x, None), machine_value(x, "upper")
     (3.2157258, 3.2157258000000004)
     """
     x = _exact_mpf(value)
-    if not mpmath.isfinite(x):
+    if not MP.isfinite(x):
         raise ValueError(f"cannot write {x} as a bound (not finite)")
     if in_double_range(x) and math.isfinite(safe_double(x, direction)):
         return safe_double(x, direction)
-    return {"value": exact_text(x, direction, digits), "log2": float(mpmath.log(abs(x), 2))}
+    return {"value": exact_text(x, direction, digits), "log2": float(MP.log(abs(x), 2))}
 
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",

@@ -29,10 +29,9 @@ import json
 import math
 import sys
 
-import mpmath
-
 from . import evaluate, precision, rounding, validate
 from .cli import ArgumentParser, entry_point
+from .precision import MP
 from .presets import PRESETS, Preset, get_preset
 
 DEFAULT_PRECISION = precision.DEFAULT_DTYPE
@@ -256,9 +255,9 @@ def build_rows(models: list[Preset], lengths: list[int], eps_text: str | None = 
         label = _eps_label(eps_text)
         for model in models:
             has_radius = model.radius is not None
-            log2_vocab = mpmath.log(model.vocab, 2)
+            log2_vocab = MP.log(model.vocab, 2)
             if bits is not None:
-                per_vector = mpmath.mpf(bits) * model.d                       # p-bit form
+                per_vector = MP.mpf(bits) * model.d                           # p-bit form
             elif has_radius:
                 per_vector = evaluate.log2_prompts_ball(model.d, 1, model.radius, eps)
             else:
@@ -313,7 +312,7 @@ def _prefix_columns(model: Preset, m: int, eps, bits, radius_kv, log2_vocab) -> 
     if not known or (bits is None and radius_kv is None):
         per_token = None
     elif bits is not None:
-        per_token = mpmath.mpf(bits) * values
+        per_token = MP.mpf(bits) * values
     else:
         per_token = prefix.log2_prefixes_ball(model.layers, 1, model.kv_heads * model.head_dim, radius_kv, eps)
     return {"kv_heads": model.kv_heads, "head_dim": model.head_dim, "radius_kv": radius_kv,
@@ -356,9 +355,9 @@ def _text(key: str, value, digits: int) -> str:
     if isinstance(value, (str, int)):
         return str(value)
     if key == "eps":
-        exponent = mpmath.log(value, 2)
-        if exponent == mpmath.nint(exponent):
-            return f"2^{int(mpmath.nint(exponent))}"
+        exponent = MP.log(value, 2)
+        if exponent == MP.nint(exponent):
+            return f"2^{int(MP.nint(exponent))}"
     return rounding.decimal_text(value, digits, direction(key))
 
 
@@ -411,7 +410,7 @@ def _csv_log2(value, original) -> str:
         return repr(value["log2"])
     if value is None or value == 0:
         return ""
-    return repr(float(mpmath.log(abs(mpmath.mpf(original)), 2)))
+    return repr(float(MP.log(abs(MP.mpf(original)), 2)))
 
 
 def format_markdown(rows: list[dict], digits: int) -> str:
@@ -439,12 +438,12 @@ def _note(rows: list[dict]) -> str:
     if not rows:
         return ""
     row = rows[0]
-    form = (f"p-bit form, p = {mpmath.nstr(row['bits_per_value'], 6)} bits per value (eps is used only by T2 "
+    form = (f"p-bit form, p = {MP.nstr(row['bits_per_value'], 6)} bits per value (eps is used only by T2 "
             f"and the ball-form C cone)" if row["form"] == "bits" else "ball form d*m*log2(1 + 2r/eps)")
     eps_name = (f" ({row['precision']}{' convention, the default' if row['precision'] == DEFAULT_PRECISION else ''})"
                 if precision.is_dtype_name(row["precision"]) else "")     # a dtype names eps; a number is eps
     return (f"T1 {form}; eps = {_text('eps', row['eps'], 6)}{eps_name}; "
-            f"T2 with Wasserstein q = {mpmath.nstr(row['q'], 6)}; Bw_V = T2 with a finite vocabulary "
+            f"T2 with Wasserstein q = {MP.nstr(row['q'], 6)}; Bw_V = T2 with a finite vocabulary "
             f"(docs/t2_finite_vocabulary.md) at q = 1 and 2, in bits and in tokens' worth (bits/log2|V|); "
             f"context = max_position_embeddings of the model's config; r = l_inf radius of last-layer states "
             f"(HMDO Table 2), '-' where unknown; C 16-bit = 16*d/log2|V| (Kuratov et al.'s capacity); "

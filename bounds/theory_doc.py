@@ -69,8 +69,9 @@ from, and the function of `bounds` that evaluates it.
 
 ## How the numbers are computed and printed
 
-- Every evaluator works in log space with mpmath, at 50 significant digits by default (`dps=` keyword or
-  `bounds.with_precision`, {validate.MIN_DPS} to {validate.MAX_DPS} digits), with 10 guard digits, and more where
+- Every evaluator works in log space in a private mpmath context (`bounds.precision.MP`), at 50 significant
+  digits by default (that context's precision, the one source: set by `bounds.with_precision` or a `dps=`
+  keyword, {validate.MIN_DPS} to {validate.MAX_DPS} digits), with 10 guard digits, and more where
   its terms cancel (the log-gammas of the exact net count, a narrow cone, a difference of nearly equal log2
   counts), so that every result is right to the requested digits at any valid input; `bounds.fast` evaluates the same
   formulas with numpy on arrays (agreeing to 1e-12 relative over the ranges it states) and refuses inputs or

@@ -2,7 +2,8 @@
 
 One rule per quantity, in one place: d, m, n, k (positive integers), |V| and |A| and Q (integers >= 2),
 r, eps, bits (finite, > 0), theta (in (0, pi]), q (>= 1), a log2 count (finite), dps (MIN_DPS..MAX_DPS).
-Scalars come back as mpmath mpf (exact: integers stay integers), arrays as float64 arrays. Anything else,
+Scalars come back as mpf of the bounds context (bounds.precision.MP; exact: integers stay integers, an mpf
+of any context keeps every bit), arrays as float64 arrays. Anything else,
 including NaN, inf, bool and non-integral counts, raises ValueError with one line naming the argument.
 `cli_type` turns a check into an argparse type, so a command line reports the same message and exits 2.
 
@@ -24,17 +25,17 @@ import math
 import numbers
 from fractions import Fraction
 
-import mpmath
 import numpy as np
 
 from . import precision
+from .precision import MP
 
 # 10 digits is the least that keeps a 6-digit table exact after rounding; at 1000 digits the cone's
 # continued fraction takes 0.25 s per row (2000: 5 s for the preset table, 5000: 99 s), so larger is refused.
 MIN_DPS, MAX_DPS = 10, 1000
 
 
-def _scalar(name: str, value, what: str) -> mpmath.mpf:
+def _scalar(name: str, value, what: str) -> MP.mpf:
     value = precision.plain_number(value)
     if isinstance(value, bool) or value is None:
         raise ValueError(f"{name} must be {what}, got {value!r}")
@@ -42,20 +43,22 @@ def _scalar(name: str, value, what: str) -> mpmath.mpf:
         text = value.strip()
         try:
             with precision.reading_precision():
-                x = mpmath.mpf(int(text)) if text.lstrip("+-").isdigit() else mpmath.mpf(text)
+                x = MP.mpf(int(text)) if text.lstrip("+-").isdigit() else MP.mpf(text)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    elif precision.is_mpf(value):
+        x = precision.exact_mpf(value)           # every bit, whatever context or precision it came from
     else:
         try:
-            x = mpmath.mpf(value)
+            x = MP.mpf(value)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be {what}, got {value!r}") from None
-    if not mpmath.isfinite(x):
+    if not MP.isfinite(x):
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return x
 
 
-def finite(name: str, value) -> mpmath.mpf:
+def finite(name: str, value) -> MP.mpf:
     """A finite real number (a log2 count may be negative), as mpf.
 
     >>> finite("log2_prompts", -3)
@@ -64,7 +67,7 @@ def finite(name: str, value) -> mpmath.mpf:
     return _scalar(name, value, "a finite number")
 
 
-def positive(name: str, value) -> mpmath.mpf:
+def positive(name: str, value) -> MP.mpf:
     """A finite number > 0, as mpf.
 
     >>> positive("radius", "63.62") > 63
@@ -76,7 +79,7 @@ def positive(name: str, value) -> mpmath.mpf:
     return x
 
 
-def integer_at_least(name: str, value, low: int) -> mpmath.mpf:
+def integer_at_least(name: str, value, low: int) -> MP.mpf:
     """A finite integer >= low (integral floats such as 3.0 are accepted), as an exact mpf.
 
     >>> integer_at_least("vocab", 50304, 2)
@@ -84,20 +87,20 @@ def integer_at_least(name: str, value, low: int) -> mpmath.mpf:
     """
     what = "a positive integer" if low == 1 else f"an integer >= {low}"
     if isinstance(precision.plain_number(value), numbers.Integral) and not isinstance(value, bool):
-        x = mpmath.mpf(int(precision.plain_number(value)))   # exact, whatever the size
+        x = MP.mpf(int(precision.plain_number(value)))   # exact, whatever the size
     else:
         x = _scalar(name, value, what)
-    if x != mpmath.floor(x) or x < low:
+    if x != MP.floor(x) or x < low:
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return x
 
 
-def positive_integer(name: str, value) -> mpmath.mpf:
+def positive_integer(name: str, value) -> MP.mpf:
     """A finite integer >= 1, as an exact mpf (see `integer_at_least`)."""
     return integer_at_least(name, value, 1)
 
 
-def size(name: str, value) -> mpmath.mpf:
+def size(name: str, value) -> MP.mpf:
     """A set size |V|, |A| or Q: an integer >= 2 (log2 of it must be > 0).
 
     >>> size("vocab", 1)
@@ -108,15 +111,15 @@ def size(name: str, value) -> mpmath.mpf:
     return integer_at_least(name, value, 2)
 
 
-def angle(name: str, value) -> mpmath.mpf:
+def angle(name: str, value) -> MP.mpf:
     """A cone opening angle in radians, 0 < theta <= pi (pi itself is the half space)."""
     x = _scalar(name, value, "in (0, pi]")
-    if not 0 < x <= mpmath.pi:
+    if not 0 < x <= MP.pi:
         raise ValueError(f"{name} must be in (0, pi], got {value!r}")
     return x
 
 
-def order(name: str, value) -> mpmath.mpf:
+def order(name: str, value) -> MP.mpf:
     """A Wasserstein order q >= 1.
 
     >>> order("q", 2)
@@ -128,13 +131,13 @@ def order(name: str, value) -> mpmath.mpf:
     return x
 
 
-def eps(value) -> mpmath.mpf:
+def eps(value) -> MP.mpf:
     """Precision eps: a dtype name, 'B^E', a decimal or a number; finite and > 0 (precision.parse_eps)."""
     return precision.parse_eps(value)
 
 
 def dps(value, *, name: str = "dps") -> int:
-    """mpmath working digits, an integer in [MIN_DPS, MAX_DPS].
+    """Digits asked of the bounds context (with_precision, dps=, --dps), an integer in [MIN_DPS, MAX_DPS].
 
     >>> dps(50)
     50
@@ -279,7 +282,7 @@ def cli_type(check, name: str, *extra):
             value = check(text, name=name) if check is dps else check(name, text, *extra)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
-        if not isinstance(value, mpmath.mpf):
+        if not precision.is_mpf(value):
             return value
         if integer:
             return int(value)

@@ -55,9 +55,9 @@ def stand_in_zoo(monkeypatch):
 
 @pytest.fixture
 def default_dps_arithmetic():
-    """The test's own mpmath arithmetic (on the evaluators' mpf, or reading their printed digits) at
-    bounds.DEFAULT_DPS digits, as a caller keeps the digits of a bound: importing bounds leaves mpmath's
-    working precision at its 15 digits."""
+    """The test's own arithmetic in mpmath's global context (its reference values, reading printed digits)
+    at bounds.DEFAULT_DPS digits: bounds computes in its own context (bounds.precision.MP) and leaves the
+    global one at its 15 digits."""
     import mpmath
 
     from bounds import DEFAULT_DPS

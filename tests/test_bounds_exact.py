@@ -29,12 +29,13 @@ SEED = 20261202
 
 
 def hp(x):
-    """An input as an exact mpf at HIGH digits (floats and ints are exact in binary)."""
-    if isinstance(x, mpmath.mpf):
-        return x
+    """An input as an exact mpf of mpmath's global context at HIGH digits (floats and ints are exact in binary)."""
+    if precision.is_mpf(x):
+        return mpmath.mp.make_mpf(x._mpf_)
     with mpmath.workdps(HIGH):
         if isinstance(x, str):
-            return precision.parse_eps(x)
+            with evaluate.with_precision(HIGH):          # decimal text read at HIGH digits
+                return mpmath.mp.make_mpf(precision.parse_eps(x)._mpf_)
         return mpmath.mpf(Fraction(x).numerator) / mpmath.mpf(Fraction(x).denominator)
 
 
@@ -510,7 +511,9 @@ def test_the_net_grid_steps_follow_the_constant():
 def test_last_token_adds_log2_vocab():
     plain = bounds.log2_meanfield_vocab(50304, 63.62, "fp16", 1)
     causal = bounds.log2_meanfield_vocab(50304, 63.62, "fp16", 1, last_token=True)
-    assert rel_close(causal - plain, mpmath.log(50304, 2), mpmath.mpf("1e-40"))
+    with mpmath.workdps(HIGH):
+        log2_vocab = mpmath.log(50304, 2)
+    assert rel_close(causal - plain, log2_vocab, mpmath.mpf("1e-40"))
     assert float(fast.log2_meanfield_vocab(50304, 63.62, 2.0 ** -10, 1, last_token=True)) == pytest.approx(float(causal), rel=1e-13)
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bounds import evaluate, fast
+from bounds import evaluate, fast, precision
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
 REL = 1e-12
@@ -99,7 +99,7 @@ def test_tokens_per_vector_times_log2_vocab_is_t1_per_vector(d, vocab, radius, e
     eps = 2.0 ** e
     with evaluate.with_precision(50):
         c = evaluate.tokens_per_vector(d, vocab, radius=radius, eps=eps)
-        lhs = c * m * mpmath.log(vocab, 2)
+        lhs = c * m * precision.MP.log(vocab, 2)     # the bounds context, at with_precision's 50 digits
         rhs = evaluate.log2_prompts_ball(d, m, radius, eps)
         assert abs(lhs - rhs) <= mpmath.mpf(10) ** -45 * rhs
 

@@ -75,20 +75,21 @@ def test_float_form_is_below_the_p_bit_form():
 # ----------------------------------------------------------------------------------------- evaluators
 def test_evaluators_return_mpf_at_fifty_digits_by_default():
     value = bounds.log2_prompts_ball(768, 1, 63.62, "fp16")
-    assert isinstance(value, mpmath.mpf) and bounds.current_dps() == bounds.DEFAULT_DPS == 50
+    assert precision.is_mpf(value) and isinstance(value, precision.MP.mpf) and not isinstance(value, mpmath.mpf)
+    assert bounds.current_dps() == bounds.DEFAULT_DPS == precision.MP.dps == 50
     with mpmath.workdps(60):
         exact = 768 * mpmath.log(1 + 2 * mpmath.mpf(63.62) * 1024, 2)
         assert abs(value - exact) < mpmath.mpf(10) ** -45
 
 
 def test_with_precision_and_dps_keyword_change_the_digits():
-    outer = mpmath.mp.dps
+    outer = mpmath.mp.prec
     with bounds.with_precision(120):
         high = bounds.log2_log2_meanfield(1000, 1.0, "2^-20", 2)
-        assert bounds.current_dps() == 120 and mpmath.mp.dps == 120
-    assert mpmath.mp.dps == outer and bounds.current_dps() == 50
+        assert bounds.current_dps() == precision.MP.dps == 120 and mpmath.mp.prec == outer
+    assert bounds.current_dps() == precision.MP.dps == 50 and mpmath.mp.prec == outer
     low = bounds.log2_log2_meanfield(1000, 1.0, "2^-20", 2, dps=20)
-    with mpmath.workdps(120):
+    with bounds.with_precision(120):
         assert 0 < abs(high - low) < mpmath.mpf(10) ** -15 * high
         assert abs(high - bounds.log2_log2_meanfield(1000, 1.0, "2^-20", 2, dps=120)) == 0
 
@@ -252,6 +253,98 @@ def test_importing_bounds_leaves_mpmath_precision_alone():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+# One call of every exported mpmath evaluator (bounds.__all__ less the precision controls and the registry).
+_EVALUATOR_CALLS = {
+    "log2_prompts_ball": (768, 3, 63.62, "fp16"), "log2_prompts_bits": (768, 2, 16),
+    "log2_prompts_grid": (4, 2, 255), "log2_prompts_float": (3, 2, 1.5, "bf16"),
+    "tokens_per_vector": (768, 50304, 63.62, "1e-3"), "log2_accessible_fraction": (100.5, 20, 32),
+    "n_max_dataset": (12345.678, 3, 50304), "cross_entropy_floor_bits": (15.999999, 8, 4),
+    "log2_meanfield": (3, 0.5, 1e-3, 1), "log2_log2_meanfield": (768, 63.62, "fp16", 2),
+    "log2_meanfield_vocab": (50304, 63.62, "fp16", 2), "tokens_meanfield_vocab": (50304, 63.62, "fp16", 1),
+    "log2_vocab_net_size": (50, 3.0, "2^-10", 2), "log2_cone_fraction": (768, 1.96),
+    "tokens_per_vector_cone": (768, 50304, 63.62, "fp16", 1e-5), "log2_prompts_cone": (768, 4, 63.62, "fp16", 2.2),
+    "log2_prompts_box": ([1, 3, 0.25], 2, "1e-3"), "log2_prefixes_ball": (24, 3, 1024, 4.0, "fp16"),
+    "log2_prefixes_float": (24, 3, 1024, 4.0, "fp16"), "log2_prefixes_grid": (24, 3, 1024, 255),
+    "tokens_per_virtual_token_prefix": (24, 1024, 50304, 4.0, "fp16"), "min_virtual_tokens": (100, 16),
+    "min_virtual_tokens_prompt": (1000, 2, 4, 768, 63.62, "fp16"),
+    "min_virtual_tokens_prefix": (1000, 2, 4, 24, 1024, 4.0, "fp16"),
+}
+_NOT_EVALUATORS = {"DEFAULT_DPS", "current_dps", "with_precision", "PRESETS", "Preset", "all_results",
+                   "bits_per_value", "count_representable", "eps_of_dtype", "get_preset", "latex",
+                   "median_log2_volume_product", "nonuniform_threshold", "parse_eps"}
+
+
+def test_bounds_computes_in_its_own_context_and_leaves_mpmath_precision_alone():
+    from bounds import table
+    assert set(bounds.__all__) - _NOT_EVALUATORS == set(_EVALUATOR_CALLS)
+    for global_dps in (15, 33):
+        with mpmath.workdps(global_dps):
+            prec = mpmath.mp.prec
+            for name, args in _EVALUATOR_CALLS.items():
+                value = getattr(bounds, name)(*args)
+                assert mpmath.mp.prec == prec, name
+                if name in ("n_max_dataset", "min_virtual_tokens", "min_virtual_tokens_prompt",
+                            "min_virtual_tokens_prefix"):
+                    assert isinstance(value, int), name
+                else:
+                    assert precision.is_mpf(value) and isinstance(value, precision.MP.mpf), name
+                getattr(bounds, name)(*args, **({} if name.startswith("min_") or name == "n_max_dataset"
+                                                 else {"dps": 80}))
+                assert mpmath.mp.prec == prec and precision.MP.dps == bounds.DEFAULT_DPS, name
+            with bounds.with_precision(120):
+                assert mpmath.mp.prec == prec and precision.MP.dps == bounds.current_dps() == 120
+                rows = table.build_rows(list(table.PRESETS.values()), [1, 4], eps_text="1e-3", q=2, radius_kv=2.5)
+                assert mpmath.mp.prec == prec
+            assert mpmath.mp.prec == prec and precision.MP.dps == bounds.current_dps() == bounds.DEFAULT_DPS
+            for format_rows in table.FORMATTERS.values():
+                format_rows(rows, 6)
+            assert mpmath.mp.prec == prec
+
+
+def test_no_module_of_bounds_uses_mpmaths_global_context():
+    import pathlib
+    import re
+    for path in sorted(pathlib.Path(bounds.__file__).parent.glob("*.py")):
+        text = path.read_text()
+        for pattern in (r"mpmath\.mp\.", r"mp\.workdps", r"mpmath\.workdps", r"(?<![\w.])mp\.\w", r"import mp\b"):
+            assert not re.search(pattern, text), f"{path.name}: {pattern}"
+
+
+def test_values_keep_their_digits_in_arithmetic_and_inputs_are_taken_exactly():
+    with mpmath.workdps(15):
+        bound = bounds.log2_prompts_ball(768, 1, 63.62, "fp16")
+        exact = bounds.log2_prompts_ball(768, 1, 63.62, "fp16", dps=100)
+        with bounds.with_precision(100):
+            assert abs((bound - 13049) - (exact - 13049)) < mpmath.mpf(10) ** -45   # 50 digits, not 15
+        assert bound > 13049 and bound < 13050.0 and bound > mpmath.mpf(13049) and float(bound) == float(exact)
+    with mpmath.workdps(40):
+        eps = mpmath.mpf(1) / 1000                   # a global mpf of 40 digits, not rounded on the way in
+    with bounds.with_precision(20):
+        assert precision.parse_eps(eps)._mpf_ == eps._mpf_
+        assert bounds.log2_prompts_ball(1, 1, 0.5, eps) == bounds.log2_prompts_ball(1, 1, 0.5, "1e-3")
+    assert precision.is_mpf(mpmath.mpf(1)) and precision.is_mpf(bound) and not precision.is_mpf(1.5)
+
+
+def test_nested_evaluators_ask_for_the_callers_digits():
+    with bounds.with_precision(30):
+        inner = bounds.log2_meanfield_vocab(50304, 63.62, "fp16", 1)
+        outer = bounds.tokens_meanfield_vocab(50304, 63.62, "fp16", 1)
+        assert abs(outer * precision.MP.log(50304, 2) - inner) < mpmath.mpf(10) ** -25 * inner
+    assert bounds.tokens_meanfield_vocab(50304, 63.62, "fp16", 1, dps=30) == outer   # dps= is with_precision
+    seen = []                                    # the working digits of every evaluation inside
+    original = evaluate.MP.workdps
+
+    def spy(digits):
+        seen.append(digits)
+        return original(digits)
+    evaluate.MP.workdps = spy
+    try:
+        bounds.tokens_meanfield_vocab(50304, 63.62, "fp16", 1)
+    finally:
+        del evaluate.MP.workdps
+    assert max(seen) == bounds.DEFAULT_DPS + evaluate.GUARD_DIGITS, seen
+
+
 def test_mpmath_working_precision_is_not_a_precision_source():
     with mpmath.workdps(200):
         inside = bounds.log2_prompts_ball(768, 1, 63.62, "fp16")
@@ -263,7 +356,7 @@ def test_mpmath_working_precision_is_not_a_precision_source():
 def test_dps_keyword_inside_the_range_is_honoured():
     low = bounds.log2_prompts_ball(768, 1, 63.62, "fp16", dps=10)
     high = bounds.log2_prompts_ball(768, 1, 63.62, "fp16", dps=100)
-    with mpmath.workdps(100):
+    with mpmath.workdps(100), bounds.with_precision(100):
         assert 0 < abs(high - low) < mpmath.mpf(10) ** -6 * high      # 10 digits, not 0 or 5
         assert abs(high - 768 * mpmath.log(1 + 2 * mpmath.mpf(63.62) * 1024, 2)) < mpmath.mpf(10) ** -95
 

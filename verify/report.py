@@ -39,6 +39,7 @@ from pathlib import Path
 import mpmath
 
 from bounds.evaluate import DEFAULT_DPS
+from bounds.precision import is_mpf
 from verify.stats import clopper_pearson_lower, clopper_pearson_upper  # noqa: F401  (re-exported for old callers)
 from verify.store import write_atomic
 
@@ -119,14 +120,15 @@ def with_source(checks: list["Check"], source: dict | None) -> list["Check"]:
 
 
 def mpf(x) -> mpmath.mpf:
-    """``x`` as an mpmath number; a float through its shortest decimal repr (0.1 stays 0.1, not 0.1000000000000000055).
+    """``x`` as an mpmath number; a float through its shortest decimal repr (0.1 stays 0.1, not 0.1000000000000000055),
+    an mpf of any context (a bound's, `bounds.precision.MP`) as it is.
 
     Example:
         >>> with mpmath.workdps(30):
         ...     print(mpf(0.1), mpf(3), mpf("1e400") > mpf(1e300))
         0.1 3.0 True
     """
-    return x if isinstance(x, mpmath.mpf) else mpmath.mpf(str(x) if isinstance(x, float) else x)
+    return x if is_mpf(x) else mpmath.mpf(str(x) if isinstance(x, float) else x)
 
 
 def _to_float(x: mpmath.mpf) -> float:
