@@ -6,6 +6,8 @@
   weighs what 20 Bernoulli trials weigh.
 - :func:`fit_linear`: least-squares line with slope, intercept and R^2 (n50 on m, docs/theory.md).
 - :func:`r_squared`: the coefficient of determination of any fitted curve (a sigmoid's against the fractions).
+- :func:`curvature`: how a curve in m bends (slopes over the two halves of the m range, a quadratic term),
+  for n50(m) on the natural model and the greedy prefix on a real LM alike.
 - :func:`find_n50`: brackets the crossing by geometric steps from a guess, then bisects on integers, so it
   trains O(log n) batches instead of the O(n) of a linear sweep (the anchors sweep n in steps of 10-100).
 
@@ -175,6 +177,39 @@ class N50Search:
         return {"points": [list(p) for p in self.points], "fit": None if self.fit is None else self.fit.to_json(),
                 "lo": self.lo, "hi": self.hi, "n50": self.n50, "trainings": self.trainings,
                 "linear_sweep_trainings": self.linear_sweep_trainings}
+
+
+def halves(ms) -> tuple[list, list]:
+    """Lower and upper half of the m range (sharing the middle m when their number is odd).
+
+    Example:
+        >>> halves([1, 2, 3]), halves([1, 2, 3, 4, 5, 6])
+        (([1, 2], [2, 3]), ([1, 2, 3], [4, 5, 6]))
+    """
+    ms = list(ms)
+    k = (len(ms) + 1) // 2
+    return ms[:k], ms[-k:]
+
+
+def curvature(ms, y) -> dict:
+    """How a curve y(m) bends: slopes over the lower and upper halves of the m range (:func:`halves`), their
+    difference and ratio, and the quadratic coefficient of a degree-2 fit (ratio 1, difference and
+    quadratic 0 for exactly linear growth; ratio < 1: concave). A half of fewer than 2 points gives nan.
+
+    Example:
+        >>> round(curvature([1, 2, 3], [10.0, 18.0, 24.0])["slope_ratio"], 3)
+        0.75
+        >>> round(curvature([1, 2, 3, 4], [10.0, 20.0, 30.0, 40.0])["slope_ratio"], 6)
+        1.0
+    """
+    ms, y = np.asarray(ms, dtype=float), np.asarray(y, dtype=float)
+    lo, hi = halves(range(len(ms)))
+    s_lo = np.polyfit(ms[lo], y[lo], 1)[0] if len(lo) >= 2 else float("nan")
+    s_hi = np.polyfit(ms[hi], y[hi], 1)[0] if len(hi) >= 2 else float("nan")
+    quad = np.polyfit(ms, y, 2)[0] if len(ms) >= 3 else float("nan")
+    ratio = float(s_hi / s_lo) if s_lo != 0 and math.isfinite(s_lo) else float("nan")
+    return {"slope_lower_half": float(s_lo), "slope_upper_half": float(s_hi), "slope_difference": float(s_hi - s_lo),
+            "slope_ratio": ratio, "quadratic": float(quad)}
 
 
 def find_n50(measure, n_start: int, *, n_min: int = 1, n_max: int = 10_000, growth: float = 1.6,

@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from verify.engine import TuneConfig, tune
-from verify.fit import bootstrap_n50, find_n50, fit_linear
+from verify.fit import bootstrap_n50, curvature, find_n50, fit_linear, halves
 from verify.measure import file_hash, point_record
 from verify.store import PointStore
 from verify.registry import Experiment
@@ -120,35 +120,6 @@ def spread(samples) -> float:
         return float("nan")
     lo, hi = np.percentile(v, [15.865, 84.135])
     return float((hi - lo) / 2)
-
-
-def halves(ms) -> tuple[list, list]:
-    """Lower and upper half of the m range (sharing the middle m when their number is odd).
-
-    Example:
-        >>> halves([1, 2, 3]), halves([1, 2, 3, 4, 5, 6])
-        (([1, 2], [2, 3]), ([1, 2, 3], [4, 5, 6]))
-    """
-    ms = list(ms)
-    k = (len(ms) + 1) // 2
-    return ms[:k], ms[-k:]
-
-
-def curvature(ms, n50s) -> dict:
-    """Slopes of n50 on m over the lower and upper halves of the m range, their ratio, and the quadratic
-    coefficient of a degree-2 fit (0 and 1 for exactly linear growth; ratio < 1: concave).
-
-    Example:
-        >>> round(curvature([1, 2, 3], [10.0, 18.0, 24.0])["slope_ratio"], 3)
-        0.75
-    """
-    ms, y = np.asarray(ms, dtype=float), np.asarray(n50s, dtype=float)
-    lo, hi = halves(range(len(ms)))
-    s_lo = np.polyfit(ms[lo], y[lo], 1)[0]
-    s_hi = np.polyfit(ms[hi], y[hi], 1)[0]
-    quad = np.polyfit(ms, y, 2)[0] if len(ms) >= 3 else float("nan")
-    return {"slope_lower_half": float(s_lo), "slope_upper_half": float(s_hi), "slope_difference": float(s_hi - s_lo),
-            "slope_ratio": float(s_hi / s_lo) if s_lo != 0 else float("nan"), "quadratic": float(quad)}
 
 
 def measure(zm, *, kind: str, m: int, n: int, count: int, settings: Settings, seed: int, device: str) -> dict:

@@ -69,6 +69,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
+from verify.fit import curvature
 from verify.store import atomic_path, write_atomic
 from verify.measure import leading_matches
 from verify.real import apply_model_args, committed_result, git_commit, source_of
@@ -484,28 +485,6 @@ def slope_fit(table: dict[int, list[int]], *, resamples: int = 4000, seed: int =
     return {"slope": slope(np.arange(k)), "lo": float(np.quantile(boots, a)), "hi": float(np.quantile(boots, 1 - a)),
             "level": level, "intercept": float(fit[1]), "r2": r2, "ms": ms, "targets": k,
             "mean_prefix": [float(v) for v in means], "resamples": resamples}
-
-
-def curvature(ms, y) -> dict:
-    """Slopes of the mean prefix on m over the lower and upper halves of the m range, their ratio and the
-    quadratic coefficient of a degree-2 fit, defined as the natural-model cramming experiment defines them
-    (ratio 1 and quadratic 0 for exactly linear growth; ratio < 1: concave).
-
-    Example:
-        >>> round(curvature([1, 2, 3, 4], [10.0, 20.0, 30.0, 40.0])["slope_ratio"], 6)
-        1.0
-    """
-    import numpy as np
-
-    ms, y = np.asarray(ms, dtype=float), np.asarray(y, dtype=float)
-    k = len(ms)
-    lo, hi = list(range((k + 1) // 2)), list(range(k // 2, k))
-    s_lo = np.polyfit(ms[lo], y[lo], 1)[0] if len(lo) >= 2 else float("nan")
-    s_hi = np.polyfit(ms[hi], y[hi], 1)[0] if len(hi) >= 2 else float("nan")
-    quad = np.polyfit(ms, y, 2)[0] if k >= 3 else float("nan")
-    return {"slope_lower_half": float(s_lo), "slope_upper_half": float(s_hi),
-            "slope_ratio": float(s_hi / s_lo) if s_lo not in (0, 0.0) and math.isfinite(s_lo) else float("nan"),
-            "quadratic": float(quad)}
 
 
 def _interval(samples, level: float = 0.95) -> list[float]:
