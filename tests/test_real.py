@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from verify.model import ModelFileError
-from verify.real import bound_slopes, check_gguf, check_model_dir, min_pairwise_cosine
+from verify.lm_geometry import bound_slopes, min_pairwise_cosine
+from verify.real import check_gguf, check_model_dir
 
 transformers = pytest.importorskip("transformers", reason="verify.real needs the optional 'real' extra")
 
@@ -50,7 +51,7 @@ def test_sweep_runs_on_a_model_folder(tiny_dir, tmp_path):
 
 
 def test_geometry_radius_is_the_max_over_sampled_states(lm):
-    from verify.real import last_layer_states, measure_geometry
+    from verify.lm_geometry import last_layer_states, measure_geometry
 
     geo = measure_geometry(lm, samples=4, start_length=16, max_length=16, seed=5)  # one round of length 16
     assert 0 < geo["r"] < math.inf and 0 <= geo["theta"] <= math.pi and geo["max_length"] == 16
@@ -159,7 +160,7 @@ def test_slope_fit_pairs_targets():
 def test_cell_volumes_fill_empty_cells_without_drift():
     import numpy as np
 
-    from verify.real import cell_volumes
+    from verify.lm_geometry import cell_volumes
 
     v = cell_volumes([5, 3, 1, 1, 0, 0], 10)
     assert math.isclose(v.sum(), 1.0) and np.allclose(v[4:], 0.1)  # Good-Turing: 2 singletons in 10 -> 0.2 unseen

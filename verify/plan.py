@@ -266,12 +266,12 @@ def _adapter_tensor(folder: Path) -> dict:
 # ----------------------------------------------------------------------------------------- measuring
 def measure(model_dir=None, gguf=None, *, samples: int = 8, max_length: int = 256, seed: int = 0, cells: int = 0,
             log=None) -> dict:
-    """Load the model (verify.real) and measure r (last-layer states, ``verify.real.measure_geometry``),
+    """Load the model (verify.real) and measure r (last-layer states, ``verify.lm_geometry.measure_geometry``),
     theta, the box, and r_kv: the largest |key| or |value| the model itself puts in its cache on
     ``samples`` random-token sequences of ``max_length`` (the values a prefix stands in for)."""
     import torch
 
-    from verify import real
+    from verify import lm_geometry, real
     from verify.model import ModelFileError
 
     t0 = time.time()
@@ -280,8 +280,8 @@ def measure(model_dir=None, gguf=None, *, samples: int = 8, max_length: int = 25
     except ModelFileError as exc:
         raise PlanError(str(exc)) from None
     if log:
-        log(f"plan: loaded the model in {time.time() - t0:.1f} s; measuring r (verify.real.measure_geometry)")
-    geometry = real.measure_geometry(lm, samples=samples, max_length=max_length, seed=seed, log=log)
+        log(f"plan: loaded the model in {time.time() - t0:.1f} s; measuring r (verify.lm_geometry.measure_geometry)")
+    geometry = lm_geometry.measure_geometry(lm, samples=samples, max_length=max_length, seed=seed, log=log)
     if log:
         log(f"plan: r = {geometry['r']:.4g}; measuring r_kv from the model's keys and values")
     alphabet = torch.tensor(lm.alphabet(), dtype=torch.long)
@@ -298,8 +298,8 @@ def measure(model_dir=None, gguf=None, *, samples: int = 8, max_length: int = 25
     if cells:
         if log:
             log(f"plan: {cells} Monte Carlo points for the next-token cells (verify.measure.cell_counts)")
-        counts, _ = real.lm_cell_counts(lm, geometry["r"], cells, seed=seed + 2)
-        volumes = real.cell_volumes(counts, cells).tolist()
+        counts, _ = lm_geometry.lm_cell_counts(lm, geometry["r"], cells, seed=seed + 2)
+        volumes = lm_geometry.cell_volumes(counts, cells).tolist()
     return {"r": geometry["r"], "theta": geometry["theta"], "sides": sides, "r_kv": r_kv, "volumes": volumes,
             "cells": cells,
             "settled": geometry["settled"], "samples": samples, "max_length": geometry["max_length"],
@@ -384,7 +384,7 @@ def _plan_rows(facts: dict, adapter: dict | None, *, radius, radius_kv, eps, dat
             else:
                 r_kv, kv_src = adapter["tensor_radius"].value, adapter["tensor_radius"].source
         if measured:
-            how = f"measured: verify.real.measure_geometry, {measured['samples']} random-token prompts up to length {measured['max_length']}"
+            how = f"measured: verify.lm_geometry.measure_geometry, {measured['samples']} random-token prompts up to length {measured['max_length']}"
             if r is None:
                 r, r_src = measured["r"], how + " (l_inf of last-layer states)"
             if r_kv is None:

@@ -40,7 +40,7 @@ import torch
 
 from verify import subjects
 from verify.measure import cell_counts
-from verify.real import min_pairwise_cosine
+from verify.lm_geometry import min_pairwise_cosine
 from verify.registry import Experiment
 from verify.report import Check, write_data
 from verify.rng import derive_seed
@@ -70,7 +70,7 @@ def support_stats(states: torch.Tensor, theta_states: int = 4096, seed: int = 0)
     """l_inf radius, opening angle theta and per-coordinate ranges (box sides) of a sample of states (N, d).
 
     theta = arccos of the smallest pairwise cosine over (up to ``theta_states``) sampled states, the
-    definition of [HMDO]'s code and of :func:`verify.real.measure_geometry`, so Table 1 treats the zoo and
+    definition of [HMDO]'s code and of :func:`verify.lm_geometry.measure_geometry`, so Table 1 treats the zoo and
     the real models alike.
 
     Example:

@@ -14,7 +14,7 @@ The committed CPU run (``results/real_cramming``), its command and budget, and t
 
 Protocol (one training per target until the prompt is full):
 
-1. r and theta of the model (:func:`verify.real.measure_geometry`); every prompt coordinate is clamped
+1. r and theta of the model (:func:`verify.lm_geometry.measure_geometry`); every prompt coordinate is clamped
    to [-r, r] after each step, so T1's float form holds exactly: a prompt is one of ``count^(d*m)``
    float32 vectors, ``count`` the float32 values in [-r, r] (``bounds.evaluate.log2_prompts_float``).
 2. Each target (``random``: tokens i.i.d. uniform over the vocabulary less special tokens; ``natural``:
@@ -783,7 +783,7 @@ def machine() -> dict:
 
 def geometry_cached(lm, model_id: str, out: Path, *, device: str, log=print) -> dict:
     """r and theta of the model, measured once per output folder (a resumed run clamps to the same r)."""
-    from verify import real
+    from verify import lm_geometry
 
     path = out / "geometry.json"
     if path.is_file():
@@ -791,7 +791,7 @@ def geometry_cached(lm, model_id: str, out: Path, *, device: str, log=print) -> 
         if got.get("model_id") == model_id:
             return got["geometry"]
     cuda = device == "cuda"
-    geo = real.measure_geometry(lm, samples=64 if cuda else 8, start_length=64, max_length=2048 if cuda else 128,
+    geo = lm_geometry.measure_geometry(lm, samples=64 if cuda else 8, start_length=64, max_length=2048 if cuda else 128,
                                 batch=16 if cuda else 2, log=log)
     path.write_text(json.dumps({"model_id": model_id, "geometry": geo}, indent=1))
     return geo

@@ -5,9 +5,9 @@ Usage::
     python -m verify.experiments.real_table1 [--gguf PATH | --model-dir DIR] [--device cpu|cuda]
         [--samples 16] [--max-length 256] [--cells 100000] [--seed 0] [--out DIR]
 
-Measured (:func:`measure_table1`): the geometry of the model's last-layer states (:func:`verify.real.measure_geometry`:
+Measured (:func:`measure_table1`): the geometry of the model's last-layer states (:func:`verify.lm_geometry.measure_geometry`:
 l_inf radius r, opening angle theta, per-coordinate ranges), the fraction of ``[-r, r]^d`` the LM head
-sends to each token (``--cells`` uniform points, :func:`verify.real.lm_cell_counts`, Good-Turing for the
+sends to each token (``--cells`` uniform points, :func:`verify.lm_geometry.lm_cell_counts`, Good-Turing for the
 cells no point hit) and, for eps = fp32, fp16 and [HMDO]'s relative eps, C (tokens per prompt vector) of
 the ball (T1), cone, box and non-uniform-cell forms (``bounds``). The committed SmolLM2 row is
 ``results/real_table1`` (``--out results/real_table1``; command, versions, machine and wall time in its
@@ -37,8 +37,8 @@ import torch
 
 from verify.cli import ArgumentParser, UsageError, usage_failure
 from verify.model import ModelFileError
-from verify.real import (apply_model_args, cell_volumes, committed_result, lm_cell_counts, load, measure_geometry,
-                         model_or_default, source_of)
+from verify.lm_geometry import cell_volumes, lm_cell_counts, measure_geometry
+from verify.real import apply_model_args, committed_result, load, model_or_default, source_of
 from verify.registry import Experiment
 from verify.report import with_source
 
@@ -63,7 +63,7 @@ def table1_row(d: int, vocab: int, r: float, theta: float, sides, volumes, eps="
     """C (tokens per prompt vector) of a model for the ball (T1), cone, box and non-uniform cells.
 
     ``sides``: per-coordinate ranges l_i of the states (box); ``volumes``: next-token cell volumes
-    (:func:`verify.real.cell_volumes`); ``eps``: a dtype name (machine epsilon, docs/theory.md) or a number. Non-uniform:
+    (:func:`verify.lm_geometry.cell_volumes`); ``eps``: a dtype name (machine epsilon, docs/theory.md) or a number. Non-uniform:
     n* - 1 with n* = :func:`bounds.refinements.nonuniform_threshold` at log2 Pk = the ball count, the
     convention of ``figures/table1_refinements.py`` (equal cells give floor(C ball)).
 
@@ -117,7 +117,7 @@ def measure_table1(lm, *, samples: int = 16, max_length: int = 256, cells: int =
     top = c_np.argsort()[::-1][:10]
     cells_info = {"samples": cells, "seed": seed + 1, "hit": int((c_np > 0).sum()), "hit_once": int((c_np == 1).sum()),
                   "support": "uniform in [-r, r]^d", "largest": [[int(t), int(c_np[t])] for t in top],
-                  "empty_cells": "Good-Turing (verify.real.cell_volumes)", "seconds": round(cell_s, 1)}
+                  "empty_cells": "Good-Turing (verify.lm_geometry.cell_volumes)", "seconds": round(cell_s, 1)}
     geo_out = {k: v for k, v in geo.items() if k not in ("lo", "hi")}
     geo_out["box_sides"] = {"min": min(sides), "median": float(sorted(sides)[len(sides) // 2]), "max": max(sides),
                             "sum_log2": float(sum(math.log2(max(x, 1e-30)) for x in sides))}
