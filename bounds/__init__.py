@@ -1,11 +1,14 @@
 """bounds: the results of docs/theory.md (what soft prompts can store) as sympy expressions, evaluated at high
 precision with mpmath (50 digits by default, in log space) and by a vectorized numpy fast path.
 
-Modules: symbols (sympy symbols with assumptions), t1, consequences, t2, refinements (one theorem, one
-place; each a `Result` with expression, source, assumptions and `latex()`), precision (dtype conventions),
-evaluate (mpmath), fast (numpy), validate (one rule per argument, for all of them), rounding (printing a
-bound outward), presets (architectures with sourced facts), table and bench (CLIs), theory_doc (writes
-docs/theory.md from `all_results()`).
+Modules: t1, consequences, t2, refinements, prefix (the theorem modules: each holds its results whole, the
+mpmath evaluators named in its `__all__`, their numpy fast forms `fast_NAME`, and its sympy `Result`s with
+expression, source, assumptions and `latex()`, built on first use so that `import bounds` does not import
+sympy), symbols (sympy symbols with assumptions, the `Result` and `Column` records), evaluate (the precision
+machinery the evaluators share: DEFAULT_DPS, with_precision, guard digits), fast (every fast form, under its
+evaluator's name), precision (dtype conventions), validate (one rule per argument, for all of them), rounding
+(printing a bound outward), presets (architectures with sourced facts), table and bench (CLIs), theory_doc
+(writes docs/theory.md from `all_results()`).
 
 Every evaluator computes in one private mpmath context, `bounds.precision.MP`, and returns its mpf right to
 the digits asked for. One source sets them: that context's precision, 50 digits (DEFAULT_DPS) unless an
@@ -18,29 +21,26 @@ cancel. mpmath's global precision is neither read nor changed by bounds, and ari
 >>> round(float(bounds.tokens_per_vector(768, 50304, radius=63.62, eps="fp16")), 2)   # pythia-160m C
 835.52
 """
-from . import evaluate as _evaluate
-from .evaluate import *  # noqa: F401,F403  (its __all__: every mpmath evaluator)
-from . import prefix as _prefix
-from .prefix import *  # noqa: F401,F403  (its __all__: the prefix-tuning evaluators)
-from .precision import bits_per_value, count_representable, eps_of_dtype, parse_eps
-from .presets import PRESETS, Preset, get_preset
+# The modules that declare results (each a RESULTS dict of `Result`), in the order of docs/theory.md.
+RESULT_MODULES = ("t1", "consequences", "t2", "refinements", "prefix")
 
-# sympy takes ~0.5 s to import: the symbolic modules load on first use, so the CLIs start fast.
-_LAZY_MODULES = ("t1", "t2", "consequences", "refinements", "symbols")
-_LAZY_FROM_REFINEMENTS = ("median_log2_volume_product", "nonuniform_threshold")
+from . import consequences, evaluate, prefix, refinements, t1, t2  # noqa: E402
+from .consequences import *  # noqa: E402,F401,F403  (each theorem module's __all__: its evaluators)
+from .evaluate import *  # noqa: E402,F401,F403  (its __all__: the precision controls)
+from .precision import bits_per_value, count_representable, eps_of_dtype, parse_eps  # noqa: E402
+from .prefix import *  # noqa: E402,F401,F403
+from .presets import PRESETS, Preset, get_preset  # noqa: E402
+from .refinements import *  # noqa: E402,F401,F403
+from .t1 import *  # noqa: E402,F401,F403
+from .t2 import *  # noqa: E402,F401,F403
 
 
 def __getattr__(name):
-    import importlib
-    if name in _LAZY_MODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name in _LAZY_FROM_REFINEMENTS:
-        return getattr(importlib.import_module(".refinements", __name__), name)
+    """`bounds.symbols` (sympy takes ~0.5 s to import) loads on first use, so the CLIs start fast."""
+    if name == "symbols":
+        import importlib
+        return importlib.import_module(".symbols", __name__)
     raise AttributeError(f"module 'bounds' has no attribute {name!r}")
-
-
-# The modules that declare results (each a RESULTS dict of `Result`), in the order of docs/theory.md.
-RESULT_MODULES = ("t1", "consequences", "t2", "refinements", "prefix")
 
 
 def all_results() -> dict:
@@ -75,7 +75,8 @@ def latex(name: str) -> str:
 
 
 __all__ = [
-    *_evaluate.__all__,
+    *evaluate.__all__,
+    *(name for module in (t1, consequences, t2, refinements, prefix) for name in module.__all__),
     "PRESETS", "Preset", "all_results", "bits_per_value", "count_representable", "eps_of_dtype", "get_preset",
-    "latex", "median_log2_volume_product", "nonuniform_threshold", "parse_eps", *_prefix.__all__,
+    "latex", "parse_eps",
 ]

@@ -4,86 +4,224 @@ Source: docs/theory.md. Consequence A (accessible sequences) and B (dataset memo
 section 4 / [MLPT]; the cross-entropy floor is derived here by a coding (Gibbs) argument.
 `log2_packing` (ell) stands for log2 Npr(m) from any T1 form.
 
+This module holds each consequence three ways: its mpmath evaluator (named in `__all__`, exported by
+`bounds`), its numpy fast form `fast_NAME` where it has one (exported by `bounds.fast` as NAME), and its sympy
+`Result`, which loads on first use of `RESULTS`, the `Result`s (`CONSEQUENCE_A_C`, ..., `SOFT_T1`), the
+expressions (`TOKENS_PER_VECTOR`, ..., `CROSS_ENTROPY_FLOOR`) or `latex`, so that importing `bounds` does not
+import sympy.
+
 >>> from bounds.consequences import CROSS_ENTROPY_FLOOR
 >>> CROSS_ENTROPY_FLOOR
 -ell + n*log(A)/log(2)
 """
 from __future__ import annotations
 
-import sympy as sp
+import numpy as np
 
-from . import evaluate
-from .symbols import Column, Result, alphabet, d, eps, k, log2, log2_packing, m, n, p, r, vocab
-from .t1 import LOG2_PROMPTS_BALL
+from . import validate
+from .evaluate import (LN2, _at_precision, _cancelling_sum, _d, _ln_one_plus_ratio, _log2_one_plus_ratio, _positive,
+                       _positive_integer, _size, _size_at_least_2, current_dps)
+from .precision import MP
 
-TOKENS_PER_VECTOR = d * sp.log(1 + 2 * r / eps) / sp.log(vocab)
-TOKENS_PER_VECTOR_BITS = p * d / log2(vocab)
-THRESHOLD_TOKENS = TOKENS_PER_VECTOR * m
-ACCESSIBLE_FRACTION = (1 + 2 * r / eps) ** (d * m) / vocab ** n   # Npr(m)/|V|^n, before capping at 1
-LOG2_ACCESSIBLE_FRACTION = sp.Min(0, log2_packing - n * log2(vocab))   # ell from any T1 form
-N_MAX = sp.floor(log2_packing / (k * log2(alphabet)))
-CROSS_ENTROPY_FLOOR = n * log2(alphabet) - log2_packing
+# What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
+__all__ = ["tokens_per_vector", "log2_accessible_fraction", "n_max_dataset", "cross_entropy_floor_bits"]
 
-CONSEQUENCE_A_C = Result(
-    name="Consequence A: tokens per prompt vector",
-    expr=TOKENS_PER_VECTOR,
-    source="[HMDO] Cor 4.6-4.7 via T1: Npr(m) >= |V|^n is needed for all of V^n to be accessible",
-    assumptions=("T1 ball form", "|V| >= 2"),
-    meaning="C = d*ln(1 + 2r/eps)/ln|V|; all sequences of length n accessible only if n <= C*m",
-    evaluator=evaluate.tokens_per_vector, arguments=("d", "V", "radius=r", "eps=epsilon"),
-    columns=(Column("tokens_per_vector", "C (tok/vec)", r"$C$", 110),),
-)
-CONSEQUENCE_A_C_BITS = Result(
-    name="Consequence A (p-bit form): tokens per prompt vector",
-    expr=TOKENS_PER_VECTOR_BITS,
-    source="T1 p-bit form; p = 16 is Kuratov et al. 2025's 'maximum capacity' d*16/log2|V|",
-    assumptions=("T1 p-bit form", "|V| >= 2"),
-    meaning="C = p*d/log2|V|",
-    evaluator=evaluate.tokens_per_vector, arguments=("d", "V", "bits=p"),
-    columns=(Column("tokens_per_vector_16bit", "C 16-bit", r"$16d/\log_2|V|$", 200),),   # at p = 16
-)
-CONSEQUENCE_A_THRESHOLD = Result(
-    name="Consequence A: threshold length",
-    expr=THRESHOLD_TOKENS,
-    source="[HMDO] via T1",
-    assumptions=("T1 ball form", "|V| >= 2"),
-    meaning="n* = C*m: past it the accessible fraction decays like |V|^-n",
-    columns=(Column("threshold_tokens", "C*m", r"$Cm$", 120),),
-)
-CONSEQUENCE_A_FRACTION = Result(
-    name="Consequence A: accessible fraction",
-    expr=LOG2_ACCESSIBLE_FRACTION,
-    source="[HMDO] via T1: at most Npr(m) of the |V|^n sequences are accessible",
-    assumptions=("any T1 form gives ell = log2 Npr(m)", "|V| >= 2"),
-    meaning="log2 (accessible fraction of V^n) <= min(0, log2 Npr(m) - n*log2|V|)",
-    evaluator=evaluate.log2_accessible_fraction, arguments=("ell", "n", "V"),
-)
-CONSEQUENCE_B = Result(
-    name="Consequence B: dataset memorization",
-    expr=N_MAX,
-    source="[MLPT]/[HMDO] via T1: every labelling of N inputs with k tokens from A needs N*k*log2|A| <= log2 Npr",
-    assumptions=("any T1 form gives ell = log2 Npr(m)", "|A| >= 2"),
-    meaning="N_max(m) = floor(log2 Npr(m)/(k*log2|A|))",
-    evaluator=evaluate.n_max_dataset, arguments=("ell", "k", "A"),
-)
-SOFT_T1 = Result(
-    name="T1 soft form: cross-entropy floor",
-    expr=CROSS_ENTROPY_FLOOR,
-    source="derived here (coding argument, Gibbs' inequality); not seen in [HMDO]",
-    assumptions=("prompts range over a finite set of size Npr(m) (quantized grid or float format)",
-                 "targets uniform on A^n, each with its own best prompt", "teacher-forced probabilities"),
-    meaning="mean residual cross-entropy (bits, summed over n tokens) >= n*log2|A| - log2 Npr(m)",
-    evaluator=evaluate.cross_entropy_floor_bits, arguments=("ell", "n", "A"), direction="lower",
-)
 
-RESULTS = {
-    "tokens_per_vector": CONSEQUENCE_A_C,
-    "tokens_per_vector_bits": CONSEQUENCE_A_C_BITS,
-    "threshold_tokens": CONSEQUENCE_A_THRESHOLD,
-    "log2_accessible_fraction": CONSEQUENCE_A_FRACTION,
-    "n_max_dataset": CONSEQUENCE_B,
-    "cross_entropy_floor": SOFT_T1,
-}
+# ----------------------------------------------------------------------------------------- mpmath
+@_at_precision
+def tokens_per_vector(d, vocab, radius=None, eps=None, bits=None) -> MP.mpf:
+    """Consequence A: C, tokens of V one prompt vector can pin down.
+
+    Ball form (radius and eps): C = d*ln(1 + 2r/eps)/ln|V|. Bit form (bits=p): C = p*d/log2|V|.
+
+    >>> round(float(tokens_per_vector(768, 50304, bits=16)), 2)   # Kuratov et al.'s maximum capacity
+    786.77
+    """
+    d_ = _positive_integer("d", d)
+    log2_vocab = MP.log(_size_at_least_2("vocab", vocab), 2)
+    if bits is not None:
+        if radius is not None or eps is not None:
+            raise ValueError("give either bits, or radius and eps, not both")
+        return _positive("bits", bits) * d_ / log2_vocab
+    if radius is None or eps is None:
+        raise ValueError("tokens_per_vector needs radius and eps (ball form) or bits (p-bit form)")
+    return d_ * _log2_one_plus_ratio(radius, eps) / log2_vocab
+
+
+@_at_precision
+def log2_accessible_fraction(log2_prompts, n, vocab) -> MP.mpf:
+    """Consequence A: log2 of the accessible fraction of V^n is at most min(0, log2 Npr - n*log2|V|).
+
+    >>> log2_accessible_fraction(100, 20, 32) == -0.0 and log2_accessible_fraction(100, 30, 32) == -50
+    True
+    """
+    prompts, n_, vocab_ = (validate.finite("log2_prompts", log2_prompts), _positive_integer("n", n),
+                           _size_at_least_2("vocab", vocab))
+    value = _cancelling_sum(lambda: [prompts, -n_ * MP.log(vocab_, 2)])
+    return min(MP.mpf(0), value)
+
+
+def n_max_dataset(log2_prompts, k, alphabet) -> int:
+    """Consequence B: N_max = floor(log2 Npr/(k*log2|A|)) inputs whose every k-token labelling fits.
+
+    >>> n_max_dataset(100, 2, 4)
+    25
+    """
+    with MP.workdps(current_dps()):
+        ratio = validate.finite("log2_prompts", log2_prompts) / (_positive_integer("k", k) * MP.log(_size_at_least_2("alphabet", alphabet), 2))
+        # exact powers of two land on integers; guard against a last-digit rounding below them
+        nearest = MP.nint(ratio)
+        if abs(ratio - nearest) < MP.mpf(10) ** (-(MP.dps * 4 // 5)) * max(1, abs(nearest)):
+            ratio = nearest
+        return max(0, int(MP.floor(ratio)))
+
+
+@_at_precision
+def cross_entropy_floor_bits(log2_prompts, n, alphabet) -> MP.mpf:
+    """Soft T1: mean residual cross-entropy (bits over n tokens) >= n*log2|A| - log2 Npr (may be < 0).
+
+    >>> cross_entropy_floor_bits(10, 8, 4) == 6
+    True
+    """
+    n_, alphabet_, prompts = (_positive_integer("n", n), _size_at_least_2("alphabet", alphabet),
+                              validate.finite("log2_prompts", log2_prompts))
+    return _cancelling_sum(lambda: [n_ * MP.log(alphabet_, 2), -prompts])
+
+
+# ----------------------------------------------------------------------------------------- numpy fast path
+def fast_tokens_per_vector(d, vocab, radius=None, eps=None, bits=None) -> np.ndarray:
+    """Consequence A's C: d*ln(1 + 2r/eps)/ln|V| (or p*d/log2|V| with bits=p), vectorized.
+
+    >>> round(float(fast_tokens_per_vector(768, 50304, bits=16)), 2)
+    786.77
+    """
+    ln_vocab = np.log(_size("vocab", vocab))
+    if bits is not None:
+        if radius is not None or eps is not None:
+            raise ValueError("give either bits, or radius and eps, not both")
+        return validate.finite_result("tokens_per_vector",
+                                      validate.array_positive("bits", bits) * _d(d) * LN2 / ln_vocab)
+    if radius is None or eps is None:
+        raise ValueError("tokens_per_vector needs radius and eps (ball form) or bits (p-bit form)")
+    return validate.finite_result("tokens_per_vector", _d(d) * _ln_one_plus_ratio(radius, eps) / ln_vocab)
+
+
+def fast_log2_accessible_fraction(log2_prompts, n, vocab) -> np.ndarray:
+    """Consequence A: min(0, log2 Npr - n*log2|V|), vectorized.
+
+    >>> float(fast_log2_accessible_fraction(100.0, 30, 32))
+    -50.0
+    """
+    value = (validate.array_finite("log2_prompts", log2_prompts)
+             - validate.array_integer_at_least("n", n, 1) * np.log2(_size("vocab", vocab)))
+    return validate.finite_result("log2_accessible_fraction", np.minimum(0.0, value))
+
+
+def fast_cross_entropy_floor_bits(log2_prompts, n, alphabet) -> np.ndarray:
+    """Soft T1: n*log2|A| - log2 Npr, vectorized.
+
+    >>> float(fast_cross_entropy_floor_bits(10.0, 8, 4))
+    6.0
+    """
+    value = (validate.array_integer_at_least("n", n, 1) * np.log2(_size("alphabet", alphabet))
+             - validate.array_finite("log2_prompts", log2_prompts))
+    return validate.finite_result("cross_entropy_floor_bits", value)
+
+
+# ----------------------------------------------------------------------------------------- sympy (lazy)
+def _build_results() -> tuple[dict, dict]:
+    import sympy as sp
+
+    from .symbols import Column, Result, alphabet, d, eps, k, log2, log2_packing, m, n, p, r, vocab
+
+    tokens = d * sp.log(1 + 2 * r / eps) / sp.log(vocab)
+    tokens_bits = p * d / log2(vocab)
+    threshold = tokens * m
+    fraction = (1 + 2 * r / eps) ** (d * m) / vocab ** n   # Npr(m)/|V|^n, before capping at 1
+    log2_fraction = sp.Min(0, log2_packing - n * log2(vocab))   # ell from any T1 form
+    n_max = sp.floor(log2_packing / (k * log2(alphabet)))
+    floor = n * log2(alphabet) - log2_packing
+    results = {
+        "tokens_per_vector": Result(
+            name="Consequence A: tokens per prompt vector",
+            expr=tokens,
+            source="[HMDO] Cor 4.6-4.7 via T1: Npr(m) >= |V|^n is needed for all of V^n to be accessible",
+            assumptions=("T1 ball form", "|V| >= 2"),
+            meaning="C = d*ln(1 + 2r/eps)/ln|V|; all sequences of length n accessible only if n <= C*m",
+            evaluator=tokens_per_vector, arguments=("d", "V", "radius=r", "eps=epsilon"),
+            columns=(Column("tokens_per_vector", "C (tok/vec)", r"$C$", 110),),
+        ),
+        "tokens_per_vector_bits": Result(
+            name="Consequence A (p-bit form): tokens per prompt vector",
+            expr=tokens_bits,
+            source="T1 p-bit form; p = 16 is Kuratov et al. 2025's 'maximum capacity' d*16/log2|V|",
+            assumptions=("T1 p-bit form", "|V| >= 2"),
+            meaning="C = p*d/log2|V|",
+            evaluator=tokens_per_vector, arguments=("d", "V", "bits=p"),
+            columns=(Column("tokens_per_vector_16bit", "C 16-bit", r"$16d/\log_2|V|$", 200),),   # at p = 16
+        ),
+        "threshold_tokens": Result(
+            name="Consequence A: threshold length",
+            expr=threshold,
+            source="[HMDO] via T1",
+            assumptions=("T1 ball form", "|V| >= 2"),
+            meaning="n* = C*m: past it the accessible fraction decays like |V|^-n",
+            columns=(Column("threshold_tokens", "C*m", r"$Cm$", 120),),
+        ),
+        "log2_accessible_fraction": Result(
+            name="Consequence A: accessible fraction",
+            expr=log2_fraction,
+            source="[HMDO] via T1: at most Npr(m) of the |V|^n sequences are accessible",
+            assumptions=("any T1 form gives ell = log2 Npr(m)", "|V| >= 2"),
+            meaning="log2 (accessible fraction of V^n) <= min(0, log2 Npr(m) - n*log2|V|)",
+            evaluator=log2_accessible_fraction, arguments=("ell", "n", "V"),
+        ),
+        "n_max_dataset": Result(
+            name="Consequence B: dataset memorization",
+            expr=n_max,
+            source="[MLPT]/[HMDO] via T1: every labelling of N inputs with k tokens from A needs N*k*log2|A| <= log2 Npr",
+            assumptions=("any T1 form gives ell = log2 Npr(m)", "|A| >= 2"),
+            meaning="N_max(m) = floor(log2 Npr(m)/(k*log2|A|))",
+            evaluator=n_max_dataset, arguments=("ell", "k", "A"),
+        ),
+        "cross_entropy_floor": Result(
+            name="T1 soft form: cross-entropy floor",
+            expr=floor,
+            source="derived here (coding argument, Gibbs' inequality); not seen in [HMDO]",
+            assumptions=("prompts range over a finite set of size Npr(m) (quantized grid or float format)",
+                         "targets uniform on A^n, each with its own best prompt", "teacher-forced probabilities"),
+            meaning="mean residual cross-entropy (bits, summed over n tokens) >= n*log2|A| - log2 Npr(m)",
+            evaluator=cross_entropy_floor_bits, arguments=("ell", "n", "A"), direction="lower",
+        ),
+    }
+    names = {"TOKENS_PER_VECTOR": tokens, "TOKENS_PER_VECTOR_BITS": tokens_bits, "THRESHOLD_TOKENS": threshold,
+             "ACCESSIBLE_FRACTION": fraction, "LOG2_ACCESSIBLE_FRACTION": log2_fraction, "N_MAX": n_max,
+             "CROSS_ENTROPY_FLOOR": floor, "CONSEQUENCE_A_C": results["tokens_per_vector"],
+             "CONSEQUENCE_A_C_BITS": results["tokens_per_vector_bits"],
+             "CONSEQUENCE_A_THRESHOLD": results["threshold_tokens"],
+             "CONSEQUENCE_A_FRACTION": results["log2_accessible_fraction"],
+             "CONSEQUENCE_B": results["n_max_dataset"], "SOFT_T1": results["cross_entropy_floor"]}
+    return results, names
+
+
+_LAZY = {}
+_SYMPY_NAMES = ("RESULTS", "TOKENS_PER_VECTOR", "TOKENS_PER_VECTOR_BITS", "THRESHOLD_TOKENS", "ACCESSIBLE_FRACTION",
+                "LOG2_ACCESSIBLE_FRACTION", "N_MAX", "CROSS_ENTROPY_FLOOR", "CONSEQUENCE_A_C", "CONSEQUENCE_A_C_BITS",
+                "CONSEQUENCE_A_THRESHOLD", "CONSEQUENCE_A_FRACTION", "CONSEQUENCE_B", "SOFT_T1")
+
+
+def _sympy(name: str):
+    if not _LAZY:
+        results, names = _build_results()
+        _LAZY.update(names, RESULTS=results)
+    return _LAZY[name]
+
+
+def __getattr__(name):
+    """RESULTS (the registry entries), the `Result`s and the sympy expressions, built on first use."""
+    if name in _SYMPY_NAMES:
+        return _sympy(name)
+    raise AttributeError(f"module 'bounds.consequences' has no attribute {name!r}")
 
 
 def latex(name: str = "tokens_per_vector") -> str:
@@ -92,4 +230,4 @@ def latex(name: str = "tokens_per_vector") -> str:
     >>> latex("cross_entropy_floor")
     '- \\\\ell + n \\\\log_{2}{\\\\left(A \\\\right)}'
     """
-    return RESULTS[name].latex()
+    return _sympy("RESULTS")[name].latex()

@@ -3,66 +3,171 @@
 Sources: [MLPT] claim 1 (arXiv 2509.00421); [HMDO] Thm/Cor 4.5-4.7 (arXiv 2605.22223).
 All forms count distinguishable prompts Npr(m) and are stated as log2 Npr(m) (bits).
 
+This module holds each form of T1 three ways: its mpmath evaluator (50 digits, log space; named in `__all__`,
+exported by `bounds`), its numpy fast form `fast_NAME` (exported by `bounds.fast` as NAME), and its sympy
+`Result` (keys 't1_ball', 't1_bits', 't1_grid', 't1_float'), which loads on first use of `RESULTS`, `T1_BALL`,
+..., the expressions `LOG2_PROMPTS_*`, `latex` or `slope_in_m`, so that importing `bounds` does not import sympy.
+
 >>> from bounds.t1 import LOG2_PROMPTS_BITS
 >>> LOG2_PROMPTS_BITS
 d*m*p
 """
 from __future__ import annotations
 
-import sympy as sp
+import numpy as np
 
-from . import evaluate
-from .symbols import Column, Result, d, eps, float_count, levels, log2, m, p, r
+from . import precision, validate
+from .evaluate import (LN2, _at_precision, _d, _ln_one_plus_ratio, _log2_one_plus_ratio, _m, _positive,
+                       _positive_integer, _size, _size_at_least_2)
+from .precision import MP
 
-LOG2_PROMPTS_BALL = d * m * log2(1 + 2 * r / eps)
-LOG2_PROMPTS_BITS = p * d * m
-LOG2_PROMPTS_GRID = d * m * log2(levels)
-LOG2_PROMPTS_FLOAT = d * m * log2(float_count)
+# What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
+__all__ = ["log2_prompts_ball", "log2_prompts_bits", "log2_prompts_grid", "log2_prompts_float"]
 
-T1_BALL = Result(
-    name="T1 (ball form)",
-    expr=LOG2_PROMPTS_BALL,
-    source="[MLPT] claim 1; [HMDO] Thm/Cor 4.5-4.7 (packing number of B_{d x m}(0, r))",
-    assumptions=(
-        "prompt P in R^{d x m} lies in the ball B(0, r) (l_inf by default; l_2 gives the same bound)",
-        "output constant on every eps-cube ([HMDO] precision assumption)",
-        "greedy decoding, frozen transformer",
-        "Pk(B_D(0, r), eps) <= (1 + 2r/eps)^D with D = d*m",
-    ),
-    meaning="log2 Npr(m) <= d*m*log2(1 + 2r/eps): memorized bits, linear in m",
-    evaluator=evaluate.log2_prompts_ball, arguments=("d", "m", "r", "epsilon"),
-    columns=(Column("log2_prompts", "log2 Npr (bits)", r"$\log_2 N_{pr}$", 100),),
-)
 
-T1_BITS = Result(
-    name="T1 (p-bit form)",
-    expr=LOG2_PROMPTS_BITS,
-    source="[MLPT]/[HMDO] counting argument with p bits per stored value; Kuratov et al. 2025 for p = 16, m = 1",
-    assumptions=("each of the d*m prompt values is stored in p bits", "greedy decoding, frozen transformer"),
-    meaning="log2 Npr(m) <= p*d*m",
-    evaluator=evaluate.log2_prompts_bits, arguments=("d", "m", "p"),
-)
+# ----------------------------------------------------------------------------------------- mpmath
+@_at_precision
+def log2_prompts_ball(d, m, radius, eps) -> MP.mpf:
+    """T1 ball form: log2 Npr(m) <= d*m*log2(1 + 2r/eps) bits ([MLPT] claim 1; [HMDO] Thm 4.5).
 
-T1_GRID = Result(
-    name="T1 (exact grid form)",
-    expr=LOG2_PROMPTS_GRID,
-    source="derived here: a prompt quantized to Q levels per coordinate takes exactly Q^(d*m) values",
-    assumptions=("prompt quantized to Q >= 2 levels per coordinate",),
-    meaning="Npr(m) = Q^(d*m) exactly; log2 Npr(m) = d*m*log2 Q",
-    evaluator=evaluate.log2_prompts_grid, arguments=("d", "m", "Q"),
-)
+    >>> log2_prompts_ball(2, 3, 0.5, 1) == 6
+    True
+    """
+    return _positive_integer("d", d) * _positive_integer("m", m) * _log2_one_plus_ratio(radius, eps)
 
-T1_FLOAT = Result(
-    name="T1 (float form)",
-    expr=LOG2_PROMPTS_FLOAT,
-    source="derived here: count of representable values of the float format in [-r, r] (bounds.precision)",
-    assumptions=("prompt stored in a float format (fp64/fp32/bf16/fp16) and kept in [-r, r]",
-                 "no eps-cube modelling assumption needed"),
-    meaning="log2 Npr(m) <= d*m*log2 N_fmt(r), N_fmt(r) <= 2^p",
-    evaluator=evaluate.log2_prompts_float, arguments=("d", "m", "r", "dtype"),   # N_fmt = count_representable(dtype, r)
-)
 
-RESULTS = {"t1_ball": T1_BALL, "t1_bits": T1_BITS, "t1_grid": T1_GRID, "t1_float": T1_FLOAT}
+@_at_precision
+def log2_prompts_bits(d, m, bits) -> MP.mpf:
+    """T1 p-bit form: log2 Npr(m) <= p*d*m bits.
+
+    >>> log2_prompts_bits(768, 2, 16) == 24576
+    True
+    """
+    return _positive("bits", bits) * _positive_integer("d", d) * _positive_integer("m", m)
+
+
+@_at_precision
+def log2_prompts_grid(d, m, levels) -> MP.mpf:
+    """T1 exact grid form: Npr(m) = Q^(d*m), log2 Npr(m) = d*m*log2 Q (prompt quantized to Q levels).
+
+    >>> log2_prompts_grid(4, 2, 256) == 64
+    True
+    """
+    q_levels = _size_at_least_2("levels", levels)
+    return _positive_integer("d", d) * _positive_integer("m", m) * MP.log(q_levels, 2)
+
+
+@_at_precision
+def log2_prompts_float(d, m, radius, dtype) -> MP.mpf:
+    """T1 float form: d*m*log2(number of values of `dtype` in [-r, r]) (exact count, bounds.precision).
+
+    >>> round(float(log2_prompts_float(1, 1, 1, "fp16")), 4)   # log2(30721)
+    14.9069
+    """
+    count = precision.count_representable(dtype, _positive("radius", radius))
+    return _positive_integer("d", d) * _positive_integer("m", m) * MP.log(count, 2)
+
+
+# ----------------------------------------------------------------------------------------- numpy fast path
+def fast_log2_prompts_ball(d, m, radius, eps) -> np.ndarray:
+    """T1 ball form d*m*log2(1 + 2r/eps), vectorized.
+
+    >>> fast_log2_prompts_ball(np.array([1, 2]), 1, 0.5, 1.0).tolist()
+    [1.0, 2.0]
+    """
+    return validate.finite_result("log2_prompts_ball", _d(d) * _m(m) * _ln_one_plus_ratio(radius, eps) / LN2)
+
+
+def fast_log2_prompts_bits(d, m, bits) -> np.ndarray:
+    """T1 p-bit form p*d*m, vectorized.
+
+    >>> float(fast_log2_prompts_bits(768, 1, 16))
+    12288.0
+    """
+    return validate.finite_result("log2_prompts_bits", validate.array_positive("bits", bits) * _d(d) * _m(m))
+
+
+def fast_log2_prompts_grid(d, m, levels) -> np.ndarray:
+    """T1 exact grid form d*m*log2 Q, vectorized.
+
+    >>> float(fast_log2_prompts_grid(4, 2, 256))
+    64.0
+    """
+    return validate.finite_result("log2_prompts_grid", _d(d) * _m(m) * np.log2(_size("levels", levels)))
+
+
+# ----------------------------------------------------------------------------------------- sympy (lazy)
+def _build_results() -> tuple[dict, dict]:
+    from .symbols import Column, Result, d, eps, float_count, levels, log2, m, p, r
+
+    ball = d * m * log2(1 + 2 * r / eps)
+    bits = p * d * m
+    grid = d * m * log2(levels)
+    float_form = d * m * log2(float_count)
+    results = {
+        "t1_ball": Result(
+            name="T1 (ball form)",
+            expr=ball,
+            source="[MLPT] claim 1; [HMDO] Thm/Cor 4.5-4.7 (packing number of B_{d x m}(0, r))",
+            assumptions=(
+                "prompt P in R^{d x m} lies in the ball B(0, r) (l_inf by default; l_2 gives the same bound)",
+                "output constant on every eps-cube ([HMDO] precision assumption)",
+                "greedy decoding, frozen transformer",
+                "Pk(B_D(0, r), eps) <= (1 + 2r/eps)^D with D = d*m",
+            ),
+            meaning="log2 Npr(m) <= d*m*log2(1 + 2r/eps): memorized bits, linear in m",
+            evaluator=log2_prompts_ball, arguments=("d", "m", "r", "epsilon"),
+            columns=(Column("log2_prompts", "log2 Npr (bits)", r"$\log_2 N_{pr}$", 100),),
+        ),
+        "t1_bits": Result(
+            name="T1 (p-bit form)",
+            expr=bits,
+            source="[MLPT]/[HMDO] counting argument with p bits per stored value; Kuratov et al. 2025 for p = 16, m = 1",
+            assumptions=("each of the d*m prompt values is stored in p bits", "greedy decoding, frozen transformer"),
+            meaning="log2 Npr(m) <= p*d*m",
+            evaluator=log2_prompts_bits, arguments=("d", "m", "p"),
+        ),
+        "t1_grid": Result(
+            name="T1 (exact grid form)",
+            expr=grid,
+            source="derived here: a prompt quantized to Q levels per coordinate takes exactly Q^(d*m) values",
+            assumptions=("prompt quantized to Q >= 2 levels per coordinate",),
+            meaning="Npr(m) = Q^(d*m) exactly; log2 Npr(m) = d*m*log2 Q",
+            evaluator=log2_prompts_grid, arguments=("d", "m", "Q"),
+        ),
+        "t1_float": Result(
+            name="T1 (float form)",
+            expr=float_form,
+            source="derived here: count of representable values of the float format in [-r, r] (bounds.precision)",
+            assumptions=("prompt stored in a float format (fp64/fp32/bf16/fp16) and kept in [-r, r]",
+                         "no eps-cube modelling assumption needed"),
+            meaning="log2 Npr(m) <= d*m*log2 N_fmt(r), N_fmt(r) <= 2^p",
+            evaluator=log2_prompts_float, arguments=("d", "m", "r", "dtype"),   # N_fmt = count_representable(dtype, r)
+        ),
+    }
+    names = {"LOG2_PROMPTS_BALL": ball, "LOG2_PROMPTS_BITS": bits, "LOG2_PROMPTS_GRID": grid,
+             "LOG2_PROMPTS_FLOAT": float_form, "T1_BALL": results["t1_ball"], "T1_BITS": results["t1_bits"],
+             "T1_GRID": results["t1_grid"], "T1_FLOAT": results["t1_float"]}
+    return results, names
+
+
+_LAZY = {}
+_SYMPY_NAMES = ("RESULTS", "LOG2_PROMPTS_BALL", "LOG2_PROMPTS_BITS", "LOG2_PROMPTS_GRID", "LOG2_PROMPTS_FLOAT",
+                "T1_BALL", "T1_BITS", "T1_GRID", "T1_FLOAT")
+
+
+def _sympy(name: str):
+    if not _LAZY:
+        results, names = _build_results()
+        _LAZY.update(names, RESULTS=results)
+    return _LAZY[name]
+
+
+def __getattr__(name):
+    """RESULTS (the registry entries), the `Result`s and the sympy expressions, built on first use."""
+    if name in _SYMPY_NAMES:
+        return _sympy(name)
+    raise AttributeError(f"module 'bounds.t1' has no attribute {name!r}")
 
 
 def latex(name: str = "t1_ball") -> str:
@@ -71,13 +176,17 @@ def latex(name: str = "t1_ball") -> str:
     >>> latex("t1_bits")
     'd m p'
     """
-    return RESULTS[name].latex()
+    return _sympy("RESULTS")[name].latex()
 
 
-def slope_in_m(expr: sp.Expr = LOG2_PROMPTS_BALL) -> sp.Expr:
-    """d/dm of a T1 form: the bits each extra prompt vector can add.
+def slope_in_m(expr=None):
+    """d/dm of a T1 form (the ball form by default): the bits each extra prompt vector can add.
 
+    >>> from bounds.t1 import LOG2_PROMPTS_GRID
     >>> slope_in_m(LOG2_PROMPTS_GRID)
     d*log(Q)/log(2)
     """
-    return sp.diff(expr, m)
+    import sympy as sp
+
+    from .symbols import m
+    return sp.diff(_sympy("LOG2_PROMPTS_BALL") if expr is None else expr, m)

@@ -4,6 +4,12 @@ Sources: [MLPT] claim 2; [HMDO] Thm/Cor 4.9-4.11 (mean-field view, Wasserstein-q
 Bw = (e + e*(2r/eps)^q)^Neps with Neps = (1 + 2r/eps)^d: doubly exponential in d, so it is stated as
 log2 Bw and log2 log2 Bw. Neither depends on n or m.
 
+This module holds T2 and T2 with a finite vocabulary (derived here, docs/t2_finite_vocabulary.md) three ways:
+the mpmath evaluators (named in `__all__`, exported by `bounds`; `net_grid_steps`, the net behind the finite
+vocabulary's count, beside them), their numpy fast forms `fast_NAME` (exported by `bounds.fast` as NAME), and
+the sympy `Result`s, which load on first use of `RESULTS`, `T2_LOG2`, ..., the expressions (`N_EPS`,
+`LOG2_MEANFIELD`, ...) or `latex`, so that importing `bounds` does not import sympy.
+
 >>> from bounds.t2 import LOG2_LOG2_MEANFIELD
 >>> from bounds.symbols import n, m
 >>> {n, m} & LOG2_LOG2_MEANFIELD.free_symbols
@@ -11,43 +17,276 @@ set()
 """
 from __future__ import annotations
 
-import sympy as sp
+import numpy as np
 
-from . import evaluate
-from .symbols import Column, Result, d, eps, log2, q, r, vocab
+from . import validate
+from .evaluate import (GUARD_DIGITS, LN2, LOG2_E, _array_eps, _at_precision, _d, _eps, _guarded, _ln_one_plus_ratio,
+                       _positive, _positive_integer, _size, _size_at_least_2)
+from .precision import MP
 
-N_EPS = (1 + 2 * r / eps) ** d
-LOG2_MEANFIELD = N_EPS * log2(sp.E + sp.E * (2 * r / eps) ** q)
-LOG2_LOG2_MEANFIELD = d * log2(1 + 2 * r / eps) + log2(log2(sp.E + sp.E * (2 * r / eps) ** q))
+# What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
+__all__ = ["log2_meanfield", "log2_log2_meanfield", "log2_meanfield_vocab", "tokens_meanfield_vocab",
+           "log2_vocab_net_size"]
 
-T2_LOG2 = Result(
-    name="T2 (mean-field bound, log2)",
-    expr=LOG2_MEANFIELD,
-    source="[MLPT] claim 2; [HMDO] Thm/Cor 4.9-4.11",
-    assumptions=(
-        "no positional information: attention permutation-equivariant and duplication-invariant",
-        "the model sees a context only through its empirical measure mu_X: a non-causal attention stack of any "
-        "depth read out by a permutation-invariant map (mean pooling, or a fixed query outside the context); "
-        "not a causal stack of two or more layers (the mask carries order)",
-        "a single causal layer read at the last position gives F(x_n, mu_X): the count carries the factor |V| "
-        "(log2|V| bits more on log2 Bw), with the Lipschitz constant uniform over the last token",
-        "precision eps in the Wasserstein-q distance, q >= 1",
-        "support in B(0, r); stars-and-bars count C(Neps+K, Neps) <= (e*(Neps+K)/Neps)^Neps",
-    ),
-    meaning="log2 Bw = Neps*log2(e + e*(2r/eps)^q) bits about the context, for any context length n",
-    evaluator=evaluate.log2_meanfield, arguments=("d", "r", "epsilon", "q"),
+
+# ----------------------------------------------------------------------------------------- mpmath
+def _check_q(q) -> MP.mpf:
+    return validate.order("q", q)
+
+
+@_at_precision
+def log2_meanfield(d, radius, eps, q) -> MP.mpf:
+    """T2: log2 Bw = (1 + 2r/eps)^d * log2(e + e*(2r/eps)^q) bits, for any context length.
+
+    >>> round(float(log2_meanfield(1, 0.5, 1, 1)), 4)   # 2 * log2(2e)
+    4.8854
+    """
+    ratio = 2 * _positive("radius", radius) / _eps(eps)
+    n_eps = (1 + ratio) ** _positive_integer("d", d)
+    return n_eps * MP.log(MP.e * (1 + ratio ** _check_q(q)), 2)
+
+
+@_at_precision
+def log2_log2_meanfield(d, radius, eps, q) -> MP.mpf:
+    """T2: log2 log2 Bw = d*log2(1 + 2r/eps) + log2 log2(e + e*(2r/eps)^q).
+
+    >>> round(float(log2_log2_meanfield(1, 0.5, 1, 1)), 4)   # 1 + log2(log2(2e))
+    2.2885
+    """
+    ratio = 2 * _positive("radius", radius) / _eps(eps)
+    inner = MP.log(MP.e * (1 + ratio ** _check_q(q)), 2)
+    return _positive_integer("d", d) * MP.log1p(ratio) / MP.log(2) + MP.log(inner, 2)
+
+
+def _check_last_token(last_token) -> bool:
+    if not isinstance(last_token, bool):
+        raise ValueError(f"last_token must be True or False, got {last_token!r}")
+    return last_token
+
+
+@_at_precision
+def log2_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> MP.mpf:
+    """T2, finite vocabulary (derived here): log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/4)(2r/eps)^q) bits.
+
+    last_token=True: a single causal layer read at the last position, whose output is F(x_n, mu_X): the
+    count carries the factor |V| (log2|V| bits more).
+
+    >>> round(float(log2_meanfield_vocab(2, 0.5, 1, 1)), 4)   # log2 e + log2(5e/4)
+    3.2073
+    >>> round(float(log2_meanfield_vocab(2, 0.5, 1, 1, last_token=True)), 4)   # one bit more: |V| = 2
+    4.2073
+    """
+    vocab_ = _size_at_least_2("vocab", vocab)
+    ratio = 2 * _positive("radius", radius) / _eps(eps)
+    log2_e = MP.log(MP.e, 2)
+    value = log2_e + (vocab_ - 1) * (log2_e + MP.log(1 + ratio ** _check_q(q) / 4, 2))
+    return value + MP.log(vocab_, 2) if _check_last_token(last_token) else value
+
+
+@_at_precision
+def tokens_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> MP.mpf:
+    """T2, finite vocabulary, in tokens' worth: log2 Bw_V / log2|V| (last_token: see log2_meanfield_vocab).
+
+    >>> round(float(tokens_meanfield_vocab(50304, 63.62, "fp16", 1)))   # pythia-160m, fp16, q = 1
+    52930
+    """
+    return (log2_meanfield_vocab(vocab, radius, eps, q, last_token=last_token)
+            / MP.log(_size_at_least_2("vocab", vocab), 2))
+
+
+def net_grid_steps(vocab, radius, eps, q) -> MP.mpf:
+    """K = ceil(floor(|V|/2)*ceil(|V|/2)/|V| * (2r/eps)^q), exact (the working precision follows K's size):
+    the grid steps of the weight net behind log2_meanfield_vocab.
+
+    >>> net_grid_steps(3, 0.5, 1, 1)   # ceil(2/3)
+    mpf('1.0')
+    """
+    with _guarded():
+        vocab_ = _size_at_least_2("vocab", vocab)
+        radius_, eps_, q_ = _positive("radius", radius), _eps(eps), _check_q(q)
+        constant = MP.floor(vocab_ / 2) * MP.ceil(vocab_ / 2) / vocab_
+        with MP.workdps(30):
+            digits = int(MP.log10(constant) + q_ * MP.log10(2 * radius_ / eps_)) + 1
+        with MP.workdps(max(MP.dps, digits + 2 * GUARD_DIGITS)):
+            return MP.ceil(constant * (2 * radius_ / eps_) ** q_)
+
+
+@_at_precision
+def log2_vocab_net_size(vocab, radius, eps, q) -> MP.mpf:
+    """The exact count behind log2_meanfield_vocab: log2 C(K + |V| - 1, |V| - 1), K = net_grid_steps,
+    the number of multisets of length K, which form a W_q-net of radius eps of every context's measure.
+    The working precision grows with K (the log-gammas cancel to about log10 K digits).
+
+    >>> float(log2_vocab_net_size(2, 0.5, 1, 1)) == 1.0   # K = 1: the two contexts of length 1
+    True
+    """
+    vocab_ = _size_at_least_2("vocab", vocab)
+    k = net_grid_steps(vocab, radius, eps, q)
+    with MP.workdps(30):
+        lost = int(MP.log10(k + vocab_)) + 1
+    with MP.workdps(MP.dps + lost + GUARD_DIGITS):
+        log_binomial = MP.loggamma(k + vocab_) - MP.loggamma(k + 1) - MP.loggamma(vocab_)
+        return log_binomial / MP.log(2)
+
+
+# ----------------------------------------------------------------------------------------- numpy fast path
+def _softplus(y: np.ndarray) -> np.ndarray:
+    """ln(1 + e^y) without overflow."""
+    return np.maximum(y, 0.0) + np.log1p(np.exp(-np.abs(y)))
+
+
+def fast_log2_log2_meanfield(d, radius, eps, q) -> np.ndarray:
+    """T2: d*log2(1 + 2r/eps) + log2(log2(e) + log2(1 + (2r/eps)^q)), vectorized.
+
+    >>> round(float(fast_log2_log2_meanfield(1, 0.5, 1.0, 1)), 4)
+    2.2885
+    """
+    radius = validate.array_positive("radius", radius)
+    eps_ = _array_eps(eps)
+    ln_ratio = np.log(2.0 * radius) - np.log(eps_)   # ln(2r/eps), no overflow of the ratio itself
+    inner_bits = LOG2_E + _softplus(validate.array_order("q", q) * ln_ratio) / LN2  # log2(e(1 + x^q))
+    value = _d(d) * _ln_one_plus_ratio(radius, eps_) / LN2 + np.log2(inner_bits)
+    return validate.finite_result("log2_log2_meanfield", value)
+
+
+def fast_log2_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> np.ndarray:
+    """T2 with a finite vocabulary: log2 e + (|V|-1)*(log2 e + log2(1 + (2r/eps)^q/4)), vectorized
+    (last_token=True adds log2|V|: a causal layer read at the last position, see `log2_meanfield_vocab`).
+
+    >>> round(float(fast_log2_meanfield_vocab(2, 0.5, 1.0, 1)), 4)
+    3.2073
+    """
+    if not isinstance(last_token, bool):
+        raise ValueError(f"last_token must be True or False, got {last_token!r}")
+    vocab_ = _size("vocab", vocab)
+    ln_ratio = np.log(2.0 * validate.array_positive("radius", radius)) - np.log(_array_eps(eps))
+    ln_quarter_term = validate.array_order("q", q) * ln_ratio - 2 * LN2         # ln((2r/eps)^q / 4)
+    per_token = LOG2_E + _softplus(ln_quarter_term) / LN2                      # log2(e(1 + x/4))
+    value = LOG2_E + (vocab_ - 1.0) * per_token
+    if last_token:
+        value = value + np.log2(vocab_)
+    return validate.finite_result("log2_meanfield_vocab", value)
+
+
+def fast_tokens_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> np.ndarray:
+    """T2 with a finite vocabulary in tokens' worth, log2 Bw_V / log2|V|, vectorized.
+
+    >>> round(float(fast_tokens_meanfield_vocab(50304, 63.62, 2.0 ** -10, 1)))
+    52930
+    """
+    return fast_log2_meanfield_vocab(vocab, radius, eps, q, last_token=last_token) / np.log2(_size("vocab", vocab))
+
+
+# ----------------------------------------------------------------------------------------- sympy (lazy)
+_T2_SOURCE = "[MLPT] claim 2; [HMDO] Thm/Cor 4.9-4.11"
+_T2_ASSUMPTIONS = (
+    "no positional information: attention permutation-equivariant and duplication-invariant",
+    "the model sees a context only through its empirical measure mu_X: a non-causal attention stack of any "
+    "depth read out by a permutation-invariant map (mean pooling, or a fixed query outside the context); "
+    "not a causal stack of two or more layers (the mask carries order)",
+    "a single causal layer read at the last position gives F(x_n, mu_X): the count carries the factor |V| "
+    "(log2|V| bits more on log2 Bw), with the Lipschitz constant uniform over the last token",
+    "precision eps in the Wasserstein-q distance, q >= 1",
+    "support in B(0, r); stars-and-bars count C(Neps+K, Neps) <= (e*(Neps+K)/Neps)^Neps",
 )
-T2_LOG2_LOG2 = Result(
-    name="T2 (mean-field bound, log2 log2)",
-    expr=LOG2_LOG2_MEANFIELD,
-    source=T2_LOG2.source,
-    assumptions=T2_LOG2.assumptions,
-    meaning="log2 log2 Bw = d*log2(1 + 2r/eps) + log2 log2(e + e*(2r/eps)^q)",
-    evaluator=evaluate.log2_log2_meanfield, arguments=("d", "r", "epsilon", "q"),
-    columns=(Column("log2_log2_meanfield", "log2 log2 Bw", r"$\log_2\log_2 B_w$", 130),),
+_VOCAB_SOURCE = ("derived here (docs/t2_finite_vocabulary.md): [HMDO]'s weight count with the support fixed to the "
+                 "|V| token embeddings")
+_VOCAB_ASSUMPTIONS = (
+    "non-causal attention stack of any depth without positional information, read out by a "
+    "permutation-invariant map: the output is a function F(mu_X) of the context's empirical measure; "
+    "a single causal layer read at the last position gives F(x_n, mu_X): the count then carries the "
+    "factor |V| (log2|V| bits more, last_token=True), with L uniform over the last token",
+    "token embeddings in B(0, r) (any norm; only their diameter D <= 2r enters, so 2r may be replaced by D)",
+    "precision eps in the Wasserstein-q distance on the input measure, q >= 1: counted are the points of "
+    "a W_q-net of radius eps (the multisets of length K = ceil(floor(|V|/2)ceil(|V|/2)/|V| (2r/eps)^q)); outputs "
+    "compared at eps_out with F L-Lipschitz from (mu, W_q) need eps = eps_out/(2L)",
+    "|V| >= 2; when (1 + 2r/eps)^d < |V| the support-net form may be smaller: the minimum is valid with "
+    "log2_meanfield taken at the same covering radius, i.e. at eps/2 (its support net plus weight grid "
+    "reaches (1 + 2^(-1/q)) times its eps)",
 )
 
-RESULTS = {"log2_meanfield": T2_LOG2, "log2_log2_meanfield": T2_LOG2_LOG2}
+
+def _build_results() -> tuple[dict, dict]:
+    import sympy as sp
+
+    from .symbols import Column, Result, d, eps, log2, q, r, vocab
+
+    n_eps = (1 + 2 * r / eps) ** d
+    meanfield = n_eps * log2(sp.E + sp.E * (2 * r / eps) ** q)
+    log2_meanfield_expr = d * log2(1 + 2 * r / eps) + log2(log2(sp.E + sp.E * (2 * r / eps) ** q))
+    # Finite vocabulary, derived here (docs/t2_finite_vocabulary.md). A context over V has measure
+    # sum_v w_v delta_{e_v}: the support is the |V| embeddings, so only the weights need a net. Largest-remainder
+    # rounding of w to the grid (1/K) Z^|V| moves TV <= floor(|V|/2)*ceil(|V|/2)/(|V|*K) <= |V|/(4K) mass, and
+    # W_q^q <= D^q * TV (D = diam of the embeddings <= 2r), so K = ceil(floor(|V|/2)*ceil(|V|/2)/|V| * (2r/eps)^q)
+    # gives a W_q-net of radius eps: the C(K + |V| - 1, |V| - 1) multisets of length K. With
+    # C(a + b, b) <= (e(a + b)/b)^b and (|V|/(|V| - 1))^(|V| - 1) < e this is at most
+    # e * (e + (e/4)(2r/eps)^q)^(|V| - 1).
+    vocab_bits = log2(sp.E) + (vocab - 1) * log2(sp.E + sp.E / 4 * (2 * r / eps) ** q)
+    vocab_tokens = vocab_bits / log2(vocab)
+    results = {
+        "log2_meanfield": Result(
+            name="T2 (mean-field bound, log2)",
+            expr=meanfield,
+            source=_T2_SOURCE,
+            assumptions=_T2_ASSUMPTIONS,
+            meaning="log2 Bw = Neps*log2(e + e*(2r/eps)^q) bits about the context, for any context length n",
+            evaluator=log2_meanfield, arguments=("d", "r", "epsilon", "q"),
+        ),
+        "log2_log2_meanfield": Result(
+            name="T2 (mean-field bound, log2 log2)",
+            expr=log2_meanfield_expr,
+            source=_T2_SOURCE,
+            assumptions=_T2_ASSUMPTIONS,
+            meaning="log2 log2 Bw = d*log2(1 + 2r/eps) + log2 log2(e + e*(2r/eps)^q)",
+            evaluator=log2_log2_meanfield, arguments=("d", "r", "epsilon", "q"),
+            columns=(Column("log2_log2_meanfield", "log2 log2 Bw", r"$\log_2\log_2 B_w$", 130),),
+        ),
+        "log2_meanfield_vocab": Result(
+            name="T2 with a finite vocabulary (log2)",
+            expr=vocab_bits,
+            source=_VOCAB_SOURCE,
+            assumptions=_VOCAB_ASSUMPTIONS,
+            meaning="log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/4)(2r/eps)^q) bits about the context, for any length n",
+            evaluator=log2_meanfield_vocab, arguments=("V", "r", "epsilon", "q"),
+            # in the table at q = 1 and 2, each the minimum with log2_meanfield at eps/2 (see the assumptions)
+            columns=(Column("log2_meanfield_vocab_q1", "log2 Bw_V q=1", r"$\log_2 B_{w,V}^{q=1}$", 140),
+                     Column("log2_meanfield_vocab_q2", "log2 Bw_V q=2", r"$\log_2 B_{w,V}^{q=2}$", 160)),
+        ),
+        "tokens_meanfield_vocab": Result(
+            name="T2 with a finite vocabulary (tokens' worth)",
+            expr=vocab_tokens,
+            source=_VOCAB_SOURCE,
+            assumptions=_VOCAB_ASSUMPTIONS,
+            meaning="log2 Bw_V / log2|V|: the bound in tokens of V, comparable with a context window",
+            evaluator=tokens_meanfield_vocab, arguments=("V", "r", "epsilon", "q"),
+            columns=(Column("tokens_meanfield_vocab_q1", "Bw_V q=1 (tok)", r"$B_{w,V}^{q=1}$ (tok)", 150),
+                     Column("tokens_meanfield_vocab_q2", "Bw_V q=2 (tok)", r"$B_{w,V}^{q=2}$ (tok)", 170)),
+        ),
+    }
+    names = {"N_EPS": n_eps, "LOG2_MEANFIELD": meanfield, "LOG2_LOG2_MEANFIELD": log2_meanfield_expr,
+             "LOG2_MEANFIELD_VOCAB": vocab_bits, "TOKENS_MEANFIELD_VOCAB": vocab_tokens,
+             "T2_LOG2": results["log2_meanfield"], "T2_LOG2_LOG2": results["log2_log2_meanfield"],
+             "T2_VOCAB": results["log2_meanfield_vocab"], "T2_VOCAB_TOKENS": results["tokens_meanfield_vocab"]}
+    return results, names
+
+
+_LAZY = {}
+_SYMPY_NAMES = ("RESULTS", "N_EPS", "LOG2_MEANFIELD", "LOG2_LOG2_MEANFIELD", "LOG2_MEANFIELD_VOCAB",
+                "TOKENS_MEANFIELD_VOCAB", "T2_LOG2", "T2_LOG2_LOG2", "T2_VOCAB", "T2_VOCAB_TOKENS")
+
+
+def _sympy(name: str):
+    if not _LAZY:
+        results, names = _build_results()
+        _LAZY.update(names, RESULTS=results)
+    return _LAZY[name]
+
+
+def __getattr__(name):
+    """RESULTS (the registry entries), the `Result`s and the sympy expressions, built on first use."""
+    if name in _SYMPY_NAMES:
+        return _sympy(name)
+    raise AttributeError(f"module 'bounds.t2' has no attribute {name!r}")
 
 
 def latex(name: str = "log2_log2_meanfield") -> str:
@@ -56,52 +295,4 @@ def latex(name: str = "log2_log2_meanfield") -> str:
     >>> "epsilon" in latex()
     True
     """
-    return RESULTS[name].latex()
-
-
-# ----------------------------------------------------------------------------------------- finite vocabulary
-# Derived here (docs/t2_finite_vocabulary.md). A context over V has measure sum_v w_v delta_{e_v}: the support
-# is the |V| embeddings, so only the weights need a net. Largest-remainder rounding of w to the grid (1/K) Z^|V|
-# moves TV <= floor(|V|/2)*ceil(|V|/2)/(|V|*K) <= |V|/(4K) mass, and W_q^q <= D^q * TV (D = diam of the
-# embeddings <= 2r), so K = ceil(floor(|V|/2)*ceil(|V|/2)/|V| * (2r/eps)^q) gives a W_q-net of radius eps: the
-# C(K + |V| - 1, |V| - 1) multisets of length K. With C(a + b, b) <= (e(a + b)/b)^b and
-# (|V|/(|V| - 1))^(|V| - 1) < e this is at most e * (e + (e/4)(2r/eps)^q)^(|V| - 1).
-LOG2_MEANFIELD_VOCAB = log2(sp.E) + (vocab - 1) * log2(sp.E + sp.E / 4 * (2 * r / eps) ** q)
-TOKENS_MEANFIELD_VOCAB = LOG2_MEANFIELD_VOCAB / log2(vocab)
-
-T2_VOCAB = Result(
-    name="T2 with a finite vocabulary (log2)",
-    expr=LOG2_MEANFIELD_VOCAB,
-    source="derived here (docs/t2_finite_vocabulary.md): [HMDO]'s weight count with the support fixed to the "
-           "|V| token embeddings",
-    assumptions=(
-        "non-causal attention stack of any depth without positional information, read out by a "
-        "permutation-invariant map: the output is a function F(mu_X) of the context's empirical measure; "
-        "a single causal layer read at the last position gives F(x_n, mu_X): the count then carries the "
-        "factor |V| (log2|V| bits more, last_token=True), with L uniform over the last token",
-        "token embeddings in B(0, r) (any norm; only their diameter D <= 2r enters, so 2r may be replaced by D)",
-        "precision eps in the Wasserstein-q distance on the input measure, q >= 1: counted are the points of "
-        "a W_q-net of radius eps (the multisets of length K = ceil(floor(|V|/2)ceil(|V|/2)/|V| (2r/eps)^q)); outputs "
-        "compared at eps_out with F L-Lipschitz from (mu, W_q) need eps = eps_out/(2L)",
-        "|V| >= 2; when (1 + 2r/eps)^d < |V| the support-net form may be smaller: the minimum is valid with "
-        "log2_meanfield taken at the same covering radius, i.e. at eps/2 (its support net plus weight grid "
-        "reaches (1 + 2^(-1/q)) times its eps)",
-    ),
-    meaning="log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/4)(2r/eps)^q) bits about the context, for any length n",
-    evaluator=evaluate.log2_meanfield_vocab, arguments=("V", "r", "epsilon", "q"),
-    # in the table at q = 1 and 2, each the minimum with log2_meanfield at eps/2 (see the assumptions)
-    columns=(Column("log2_meanfield_vocab_q1", "log2 Bw_V q=1", r"$\log_2 B_{w,V}^{q=1}$", 140),
-             Column("log2_meanfield_vocab_q2", "log2 Bw_V q=2", r"$\log_2 B_{w,V}^{q=2}$", 160)),
-)
-T2_VOCAB_TOKENS = Result(
-    name="T2 with a finite vocabulary (tokens' worth)",
-    expr=TOKENS_MEANFIELD_VOCAB,
-    source=T2_VOCAB.source,
-    assumptions=T2_VOCAB.assumptions,
-    meaning="log2 Bw_V / log2|V|: the bound in tokens of V, comparable with a context window",
-    evaluator=evaluate.tokens_meanfield_vocab, arguments=("V", "r", "epsilon", "q"),
-    columns=(Column("tokens_meanfield_vocab_q1", "Bw_V q=1 (tok)", r"$B_{w,V}^{q=1}$ (tok)", 150),
-             Column("tokens_meanfield_vocab_q2", "Bw_V q=2 (tok)", r"$B_{w,V}^{q=2}$ (tok)", 170)),
-)
-
-RESULTS.update({"log2_meanfield_vocab": T2_VOCAB, "tokens_meanfield_vocab": T2_VOCAB_TOKENS})
+    return _sympy("RESULTS")[name].latex()

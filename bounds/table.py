@@ -56,7 +56,8 @@ def declared_columns(results=None) -> list[tuple]:
 
     With `results` (a dict of `Result`, such as `bounds.all_results()`), read from them; without, read from the
     sources of the modules that declare them (`bounds.RESULT_MODULES`) with `ast`, so that printing a table does
-    not import sympy: `Column(...)` literals and the `direction=` literal (default 'upper') of each `Result(...)`.
+    not import sympy: `Column(...)` literals and the `direction=` literal (default 'upper') of each `Result(...)`,
+    in source order (each module builds its results in `_build_results`, in the order of its RESULTS).
     tests/test_bounds_table.py checks that both readings agree.
 
     >>> declared_columns()[0]
@@ -72,9 +73,9 @@ def declared_columns(results=None) -> list[tuple]:
     found = []
     for name in bounds.RESULT_MODULES:
         tree = ast.parse((pathlib.Path(__file__).parent / f"{name}.py").read_text())
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Result"):
-                continue
+        calls = [node for node in ast.walk(tree)
+                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Result"]
+        for node in sorted(calls, key=lambda node: (node.lineno, node.col_offset)):   # in source order
             keywords = {keyword.arg: keyword.value for keyword in node.keywords}
             way = ast.literal_eval(keywords["direction"]) if "direction" in keywords else "upper"
             for column in getattr(keywords.get("columns"), "elts", ()):

@@ -253,6 +253,18 @@ def test_importing_bounds_leaves_mpmath_precision_alone():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_importing_bounds_and_printing_the_table_import_neither_sympy_nor_scipy():
+    # the theorem modules build their sympy Results on first use, and the cone's fast form imports scipy then
+    code = ("import contextlib, io, runpy, sys\nimport bounds, bounds.fast, bounds.evaluate\n"
+            "bounds.evaluate.log2_prompts_ball, bounds.fast.log2_prompts_ball, bounds.t1.__all__\n"
+            "sys.argv = ['bounds.table']\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        runpy.run_module('bounds.table', run_name='__main__')\n"
+            "    except SystemExit:\n        pass\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sympy', 'scipy'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]", out
+
+
 # One call of every exported mpmath evaluator (bounds.__all__ less the precision controls and the registry).
 _EVALUATOR_CALLS = {
     "log2_prompts_ball": (768, 3, 63.62, "fp16"), "log2_prompts_bits": (768, 2, 16),

@@ -52,7 +52,7 @@ class Mutant:
 MUTANTS: tuple[Mutant, ...] = (
     Mutant("t1_grid_halved", "bounds.log2_prompts_grid returns half its value",
            ("precision", "dataset", "enumeration"),
-           (("bounds/evaluate.py",
+           (("bounds/t1.py",
              'return _positive_integer("d", d) * _positive_integer("m", m) * MP.log(q_levels, 2)',
              'return _positive_integer("d", d) * _positive_integer("m", m) * MP.log(q_levels, 2) / 2'),),
            min_red=2),
@@ -65,11 +65,11 @@ MUTANTS: tuple[Mutant, ...] = (
            (("verify/engine.py", "    return p_new if config.radius is None else p_new.clamp(-config.radius, config.radius)\n",
              "    return p_new\n"),)),
     Mutant("meanfield_vocab_div3", "bounds.log2_meanfield_vocab divided by 3", ("t2_vocab",),
-           (("bounds/evaluate.py", "@_at_precision\ndef log2_meanfield_vocab(",
+           (("bounds/t2.py", "@_at_precision\ndef log2_meanfield_vocab(",
              "@_at_precision\ndef _true_log2_meanfield_vocab("),
-            ("bounds/evaluate.py", "\n\n@_at_precision\ndef log2_prompts_grid(",
+            ("bounds/t2.py", "\n\n@_at_precision\ndef tokens_meanfield_vocab(",
              "\n\ndef log2_meanfield_vocab(*a, **k):\n    return _true_log2_meanfield_vocab(*a, **k) / 3\n"
-             "\n\n@_at_precision\ndef log2_prompts_grid(")),
+             "\n\n@_at_precision\ndef tokens_meanfield_vocab(")),
            min_red=2),
     Mutant("lipschitz_upper_x01", "the analytic Lipschitz bound of t2_vocab times 0.1", ("t2_vocab",),
            (("verify/experiments/t2_vocab.py",
