@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
-from bounds.cli import ArgumentParser, UsageError, entry_point
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))   # the repository, so that a plain python finds bounds
+
+from bounds.cli import ArgumentParser, UsageError, entry_point  # noqa: E402
 
 
 def _load(path: str) -> dict:

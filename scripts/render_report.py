@@ -18,7 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bounds.cli import ArgumentParser, UsageError, entry_point
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))   # the repository, so that a plain python finds bounds
+
+from bounds.cli import ArgumentParser, UsageError, entry_point  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
