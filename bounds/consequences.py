@@ -51,8 +51,8 @@ def tokens_per_vector(math, d, vocab, radius=None, eps=None, bits=None):
     786.77
     """
     if bits is not None:
-        return bits * d / math.log2(vocab)
-    return d * (math.log1p(2 * radius / eps) / math.ln2) / math.log2(vocab)
+        return bits * d * math.ln2 / math.log(vocab)
+    return d * math.log1p(2 * radius / eps) / math.log(vocab)
 
 
 @bound(arguments=(("log2_prompts", "finite"), ("n", "integer>=1"), ("vocab", "integer>=2")))

@@ -5,7 +5,7 @@ mpmath's @defun serves several contexts:
 
     @bound(arguments=(("d", "integer>=1"), ("m", "integer>=1"), ("radius", "positive"), ("eps", "eps")))
     def log2_prompts_ball(math, d, m, radius, eps):
-        return d * m * (math.log1p(2 * radius / eps) / math.ln2)
+        return d * m * math.log1p(2 * radius / eps) / math.ln2
 
 From it `bound` makes
 

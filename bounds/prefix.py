@@ -56,7 +56,7 @@ def log2_prefixes_ball(math, layers, m, d_kv, radius_kv, eps):
     >>> fast_log2_prefixes_ball(np.array([1, 2]), 1, 1, 0.5, 1.0).tolist()
     [2.0, 4.0]
     """
-    return 2 * layers * m * d_kv * (math.log1p(2 * radius_kv / eps) / math.ln2)
+    return 2 * layers * m * d_kv * math.log1p(2 * radius_kv / eps) / math.ln2
 
 
 @bound(arguments=(("layers", "integer>=1"), ("m", "integer>=1"), ("d_kv", "integer>=1"), ("radius_kv", "positive"),
@@ -92,7 +92,7 @@ def tokens_per_virtual_token_prefix(math, layers, d_kv, vocab, radius_kv, eps):
     >>> float(fast_tokens_per_virtual_token_prefix(1, 2, 16, 0.5, 1.0))
     1.0
     """
-    return 2 * layers * d_kv * (math.log1p(2 * radius_kv / eps) / math.ln2) / math.log2(vocab)
+    return 2 * layers * d_kv * math.log1p(2 * radius_kv / eps) / math.log(vocab)
 
 
 # ----------------------------------------------------------------------------------------- integers (mpmath only)

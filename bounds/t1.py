@@ -37,7 +37,7 @@ def log2_prompts_ball(math, d, m, radius, eps):
     [1.0, 2.0]
     """
     # log1p: with eps >> r the ratio is below the working precision, and log(1 + ratio) would give 0
-    return d * m * (math.log1p(2 * radius / eps) / math.ln2)
+    return d * m * math.log1p(2 * radius / eps) / math.ln2
 
 
 @bound(arguments=(("d", "integer>=1"), ("m", "integer>=1"), ("bits", "positive")))
