@@ -1,14 +1,15 @@
 """bounds: the results of docs/theory.md (what soft prompts can store) as sympy expressions, evaluated at high
 precision with mpmath (50 digits by default, in log space) and by a vectorized numpy fast path.
 
-Modules: t1, consequences, t2, refinements, prefix (the theorem modules: each holds its results whole, the
-mpmath evaluators named in its `__all__`, their numpy fast forms `fast_NAME`, and its sympy `Result`s with
-expression, source, assumptions and `latex()`, built on first use so that `import bounds` does not import
-sympy), symbols (sympy symbols with assumptions, the `Result` and `Column` records), evaluate (the precision
-machinery the evaluators share: DEFAULT_DPS, with_precision, guard digits), fast (every fast form, under its
-evaluator's name), precision (dtype conventions), validate (one rule per argument, for all of them), rounding
-(printing a bound outward), presets (architectures with sourced facts), table and bench (CLIs), theory_doc
-(writes docs/theory.md from `all_results()`).
+Modules: t1, consequences, t2, refinements, prefix (the theorem modules: each holds its results whole, each
+bound's formula, written once for mpmath and numpy alike, from which come the mpmath evaluator named in its
+`__all__` and the numpy fast form `fast_NAME`, and its sympy `Result`s with expression, source, assumptions
+and `latex()`, built on first use so that `import bounds` does not import sympy), formula (`@bound`, which
+makes both forms from one formula), symbols (sympy symbols with assumptions, the `Result` and `Column`
+records), evaluate (the precision machinery the evaluators share: DEFAULT_DPS, with_precision, guard digits),
+fast (every fast form, under its evaluator's name), precision (dtype conventions), validate (one rule per
+argument, for all of them), rounding (printing a bound outward), presets (architectures with sourced facts),
+table and bench (CLIs), theory_doc (writes docs/theory.md from `all_results()`).
 
 Every evaluator computes in one private mpmath context, `bounds.precision.MP`, and returns its mpf right to
 the digits asked for. One source sets them: that context's precision, 50 digits (DEFAULT_DPS) unless an

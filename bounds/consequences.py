@@ -16,53 +16,61 @@ import sympy.
 """
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401  (the doctests of the fast forms use it)
 
 from . import validate
-from .evaluate import (LN2, _at_precision, _cancelling_sum, _d, _ln_one_plus_ratio, _log2_one_plus_ratio, _positive,
-                       _positive_integer, _size, _size_at_least_2, current_dps)
+from .evaluate import _positive_integer, _size_at_least_2, current_dps
+from .formula import bound
 from .precision import MP
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
 __all__ = ["tokens_per_vector", "log2_accessible_fraction", "n_max_dataset", "cross_entropy_floor_bits"]
 
 
-# ----------------------------------------------------------------------------------------- mpmath
-@_at_precision
-def tokens_per_vector(d, vocab, radius=None, eps=None, bits=None) -> MP.mpf:
+# ----------------------------------------------------------------------------------------- the formulas
+# Each bound once, for mpmath and numpy alike (bounds/formula.py): `bound` makes the evaluator NAME and its
+# vectorized form fast_NAME (exported by `bounds.fast` as NAME) from it.
+def _one_form(d, vocab, radius, eps, bits):
+    if bits is not None:
+        if radius is not None or eps is not None:
+            raise ValueError("give either bits, or radius and eps, not both")
+    elif radius is None or eps is None:
+        raise ValueError("tokens_per_vector needs radius and eps (ball form) or bits (p-bit form)")
+
+
+@bound(arguments=(("d", "integer>=1"), ("vocab", "integer>=2"), ("radius", "positive?"), ("eps", "eps?"),
+                  ("bits", "positive?")), check=_one_form)
+def tokens_per_vector(math, d, vocab, radius=None, eps=None, bits=None):
     """Consequence A: C, tokens of V one prompt vector can pin down.
 
     Ball form (radius and eps): C = d*ln(1 + 2r/eps)/ln|V|. Bit form (bits=p): C = p*d/log2|V|.
 
     >>> round(float(tokens_per_vector(768, 50304, bits=16)), 2)   # Kuratov et al.'s maximum capacity
     786.77
+    >>> round(float(fast_tokens_per_vector(768, 50304, bits=16)), 2)
+    786.77
     """
-    d_ = _positive_integer("d", d)
-    log2_vocab = MP.log(_size_at_least_2("vocab", vocab), 2)
     if bits is not None:
-        if radius is not None or eps is not None:
-            raise ValueError("give either bits, or radius and eps, not both")
-        return _positive("bits", bits) * d_ / log2_vocab
-    if radius is None or eps is None:
-        raise ValueError("tokens_per_vector needs radius and eps (ball form) or bits (p-bit form)")
-    return d_ * _log2_one_plus_ratio(radius, eps) / log2_vocab
+        return bits * d * math.ln2 / math.log(vocab)
+    return d * math.log1p(2 * radius / eps) / math.log(vocab)
 
 
-@_at_precision
-def log2_accessible_fraction(log2_prompts, n, vocab) -> MP.mpf:
+@bound(arguments=(("log2_prompts", "finite"), ("n", "integer>=1"), ("vocab", "integer>=2")))
+def log2_accessible_fraction(math, log2_prompts, n, vocab):
     """Consequence A: log2 of the accessible fraction of V^n is at most min(0, log2 Npr - n*log2|V|).
 
     >>> log2_accessible_fraction(100, 20, 32) == -0.0 and log2_accessible_fraction(100, 30, 32) == -50
     True
+    >>> float(fast_log2_accessible_fraction(100.0, 30, 32))
+    -50.0
     """
-    prompts, n_, vocab_ = (validate.finite("log2_prompts", log2_prompts), _positive_integer("n", n),
-                           _size_at_least_2("vocab", vocab))
-    value = _cancelling_sum(lambda: [prompts, -n_ * MP.log(vocab_, 2)])
-    return min(MP.mpf(0), value)
+    return math.minimum(0, math.cancelling_sum(lambda: [log2_prompts, -n * math.log2(vocab)]))
 
 
 def n_max_dataset(log2_prompts, k, alphabet) -> int:
     """Consequence B: N_max = floor(log2 Npr/(k*log2|A|)) inputs whose every k-token labelling fits.
+
+    An integer, at the digits asked for (no guard digits), with no numpy form: an evaluator of its own.
 
     >>> n_max_dataset(100, 2, 4)
     25
@@ -76,56 +84,16 @@ def n_max_dataset(log2_prompts, k, alphabet) -> int:
         return max(0, int(MP.floor(ratio)))
 
 
-@_at_precision
-def cross_entropy_floor_bits(log2_prompts, n, alphabet) -> MP.mpf:
+@bound(arguments=(("log2_prompts", "finite"), ("n", "integer>=1"), ("alphabet", "integer>=2")))
+def cross_entropy_floor_bits(math, log2_prompts, n, alphabet):
     """Soft T1: mean residual cross-entropy (bits over n tokens) >= n*log2|A| - log2 Npr (may be < 0).
 
     >>> cross_entropy_floor_bits(10, 8, 4) == 6
     True
-    """
-    n_, alphabet_, prompts = (_positive_integer("n", n), _size_at_least_2("alphabet", alphabet),
-                              validate.finite("log2_prompts", log2_prompts))
-    return _cancelling_sum(lambda: [n_ * MP.log(alphabet_, 2), -prompts])
-
-
-# ----------------------------------------------------------------------------------------- numpy fast path
-def fast_tokens_per_vector(d, vocab, radius=None, eps=None, bits=None) -> np.ndarray:
-    """Consequence A's C: d*ln(1 + 2r/eps)/ln|V| (or p*d/log2|V| with bits=p), vectorized.
-
-    >>> round(float(fast_tokens_per_vector(768, 50304, bits=16)), 2)
-    786.77
-    """
-    ln_vocab = np.log(_size("vocab", vocab))
-    if bits is not None:
-        if radius is not None or eps is not None:
-            raise ValueError("give either bits, or radius and eps, not both")
-        return validate.finite_result("tokens_per_vector",
-                                      validate.array_positive("bits", bits) * _d(d) * LN2 / ln_vocab)
-    if radius is None or eps is None:
-        raise ValueError("tokens_per_vector needs radius and eps (ball form) or bits (p-bit form)")
-    return validate.finite_result("tokens_per_vector", _d(d) * _ln_one_plus_ratio(radius, eps) / ln_vocab)
-
-
-def fast_log2_accessible_fraction(log2_prompts, n, vocab) -> np.ndarray:
-    """Consequence A: min(0, log2 Npr - n*log2|V|), vectorized.
-
-    >>> float(fast_log2_accessible_fraction(100.0, 30, 32))
-    -50.0
-    """
-    value = (validate.array_finite("log2_prompts", log2_prompts)
-             - validate.array_integer_at_least("n", n, 1) * np.log2(_size("vocab", vocab)))
-    return validate.finite_result("log2_accessible_fraction", np.minimum(0.0, value))
-
-
-def fast_cross_entropy_floor_bits(log2_prompts, n, alphabet) -> np.ndarray:
-    """Soft T1: n*log2|A| - log2 Npr, vectorized.
-
     >>> float(fast_cross_entropy_floor_bits(10.0, 8, 4))
     6.0
     """
-    value = (validate.array_integer_at_least("n", n, 1) * np.log2(_size("alphabet", alphabet))
-             - validate.array_finite("log2_prompts", log2_prompts))
-    return validate.finite_result("cross_entropy_floor_bits", value)
+    return math.cancelling_sum(lambda: [n * math.log2(alphabet), -log2_prompts])
 
 
 # ----------------------------------------------------------------------------------------- sympy (lazy)

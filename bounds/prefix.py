@@ -12,10 +12,11 @@ vectors) and PEFT's PROMPT_TUNING (the m x token_dim embedding prompt_embeddings
 encoder-decoder models) are T1 itself. Consequence B, inverted, answers "how many virtual tokens at
 least?": m_min = ceil(N*k*log2|A| / slope) with the method's slope, a necessary condition only.
 
-The mpmath evaluators (50 digits, log space, the rules of bounds/validate.py) are exported by `bounds`; the
-numpy fast path by `bounds.fast` under the same names; the sympy `Result`s (keys 'prefix_ball',
-'prefix_float', 'prefix_grid', 'prefix_tokens_per_vector', 'm_min_prompt', 'm_min_prefix') load on first
-use of `RESULTS`, so importing `bounds` does not import sympy.
+The bounds are written once, as formulas for mpmath and numpy alike (bounds/formula.py): their mpmath
+evaluators (50 digits, log space, the rules of bounds/validate.py) are exported by `bounds`, their numpy fast
+forms by `bounds.fast` under the same names (the integer m_min evaluators keep a numpy form of their
+own); the sympy `Result`s (keys 'prefix_ball', 'prefix_float', 'prefix_grid', 'prefix_tokens_per_vector',
+'m_min_prompt', 'm_min_prefix') load on first use of `RESULTS`, so importing `bounds` does not import sympy.
 
 >>> import bounds
 >>> float(bounds.log2_prefixes_ball(2, 3, 4, 0.5, 1))           # 2*L*m*d_kv*log2(1 + 2r/eps) = 48
@@ -28,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import precision, validate
-from .evaluate import _at_precision, _log2_one_plus_ratio, current_dps
+from .evaluate import _log2_one_plus_ratio, current_dps
+from .formula import bound
 from .precision import MP
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
@@ -40,55 +42,60 @@ __all__ = [
 SOURCE = "derived here from T1's packing argument ([MLPT] claim 1; [HMDO] Thm 4.5) in the space of key/value prefixes"
 
 
-# ----------------------------------------------------------------------------------------- mpmath
-def _prefix_values(layers, m, d_kv) -> MP.mpf:
-    """2*L*m*d_kv: how many values a prefix of m virtual tokens stores (keys and values, every layer)."""
-    return (2 * validate.positive_integer("layers", layers) * validate.positive_integer("m", m)
-            * validate.positive_integer("d_kv", d_kv))
-
-
-@_at_precision
-def log2_prefixes_ball(layers, m, d_kv, radius_kv, eps) -> MP.mpf:
+# ----------------------------------------------------------------------------------------- the formulas
+# Each bound once, for mpmath and numpy alike (bounds/formula.py): `bound` makes the evaluator NAME and its
+# vectorized form fast_NAME (exported by `bounds.fast` as NAME) from it. 2*L*m*d_kv is how many values a
+# prefix of m virtual tokens stores (keys and values, every layer).
+@bound(arguments=(("layers", "integer>=1"), ("m", "integer>=1"), ("d_kv", "integer>=1"), ("radius_kv", "positive"),
+                  ("eps", "eps")))
+def log2_prefixes_ball(math, layers, m, d_kv, radius_kv, eps):
     """Prefix tuning, ball form: log2 Npr_prefix(m) <= 2*L*m*d_kv*log2(1 + 2*r_kv/eps) bits.
 
     >>> float(log2_prefixes_ball(1, 1, 1, 0.5, 1))
     2.0
+    >>> fast_log2_prefixes_ball(np.array([1, 2]), 1, 1, 0.5, 1.0).tolist()
+    [2.0, 4.0]
     """
-    return _prefix_values(layers, m, d_kv) * _log2_one_plus_ratio(radius_kv, eps)
+    return 2 * layers * m * d_kv * math.log1p(2 * radius_kv / eps) / math.ln2
 
 
-@_at_precision
-def log2_prefixes_float(layers, m, d_kv, radius_kv, dtype) -> MP.mpf:
+@bound(arguments=(("layers", "integer>=1"), ("m", "integer>=1"), ("d_kv", "integer>=1"), ("radius_kv", "positive"),
+                  ("dtype", "any")), fast=False)
+def log2_prefixes_float(math, layers, m, d_kv, radius_kv, dtype):
     """Prefix tuning, float form: 2*L*m*d_kv*log2(count of `dtype` values in [-r_kv, r_kv]) (no eps-cubes).
 
     >>> round(float(log2_prefixes_float(1, 1, 1, 1, "fp16")), 4)   # 2*log2(30721)
     29.8139
     """
-    count = precision.count_representable(dtype, validate.positive("radius_kv", radius_kv))
-    return _prefix_values(layers, m, d_kv) * MP.log(count, 2)
+    return 2 * layers * m * d_kv * math.log2(precision.count_representable(dtype, radius_kv))   # no numpy form
 
 
-@_at_precision
-def log2_prefixes_grid(layers, m, d_kv, levels) -> MP.mpf:
+@bound(arguments=(("layers", "integer>=1"), ("m", "integer>=1"), ("d_kv", "integer>=1"), ("levels", "integer>=2")))
+def log2_prefixes_grid(math, layers, m, d_kv, levels):
     """Prefix tuning, exact grid form: a prefix quantized to Q levels per value takes Q^(2*L*m*d_kv) values.
 
     >>> float(log2_prefixes_grid(2, 1, 3, 4))
     24.0
+    >>> float(fast_log2_prefixes_grid(2, 1, 3, 4))
+    24.0
     """
-    return _prefix_values(layers, m, d_kv) * MP.log(validate.size("levels", levels), 2)
+    return 2 * layers * m * d_kv * math.log2(levels)
 
 
-@_at_precision
-def tokens_per_virtual_token_prefix(layers, d_kv, vocab, radius_kv, eps) -> MP.mpf:
+@bound(arguments=(("layers", "integer>=1"), ("d_kv", "integer>=1"), ("vocab", "integer>=2"), ("radius_kv", "positive"),
+                  ("eps", "eps")))
+def tokens_per_virtual_token_prefix(math, layers, d_kv, vocab, radius_kv, eps):
     """Tokens of V one virtual token of a prefix can pin down: 2*L*d_kv*ln(1 + 2*r_kv/eps)/ln|V|.
 
     >>> float(tokens_per_virtual_token_prefix(1, 2, 16, 0.5, 1))   # 4 bits / 4 bits per token
     1.0
+    >>> float(fast_tokens_per_virtual_token_prefix(1, 2, 16, 0.5, 1.0))
+    1.0
     """
-    log2_vocab = MP.log(validate.size("vocab", vocab), 2)
-    return log2_prefixes_ball(layers, 1, d_kv, radius_kv, eps) / log2_vocab
+    return 2 * layers * d_kv * math.log1p(2 * radius_kv / eps) / math.log(vocab)
 
 
+# ----------------------------------------------------------------------------------------- integers (mpmath only)
 def min_virtual_tokens(bits_needed, bits_per_virtual_token) -> int:
     """Consequence B inverted: the smallest m with m*slope >= bits_needed, i.e. ceil(bits/slope) (at least 1).
 
@@ -136,44 +143,8 @@ def min_virtual_tokens_prefix(examples, k, alphabet, layers, d_kv, radius_kv, ep
 
 
 # ----------------------------------------------------------------------------------------- numpy fast path
-def _fast_values(layers, m, d_kv) -> np.ndarray:
-    return (2.0 * validate.array_integer_at_least("layers", layers, 1) * validate.array_integer_at_least("m", m, 1)
-            * validate.array_integer_at_least("d_kv", d_kv, 1))
-
-
 def _fast_ln_ratio(radius, eps) -> np.ndarray:
     return np.log1p(2.0 * validate.array_positive("radius_kv", radius) / validate.array_eps(eps))
-
-
-def fast_log2_prefixes_ball(layers, m, d_kv, radius_kv, eps) -> np.ndarray:
-    """`log2_prefixes_ball`, vectorized (float64; `bounds.fast.log2_prefixes_ball`).
-
-    >>> fast_log2_prefixes_ball(np.array([1, 2]), 1, 1, 0.5, 1.0).tolist()
-    [2.0, 4.0]
-    """
-    value = _fast_values(layers, m, d_kv) * _fast_ln_ratio(radius_kv, eps) / np.log(2.0)
-    return validate.finite_result("log2_prefixes_ball", value)
-
-
-def fast_log2_prefixes_grid(layers, m, d_kv, levels) -> np.ndarray:
-    """`log2_prefixes_grid`, vectorized.
-
-    >>> float(fast_log2_prefixes_grid(2, 1, 3, 4))
-    24.0
-    """
-    value = _fast_values(layers, m, d_kv) * np.log2(validate.array_integer_at_least("levels", levels, 2))
-    return validate.finite_result("log2_prefixes_grid", value)
-
-
-def fast_tokens_per_virtual_token_prefix(layers, d_kv, vocab, radius_kv, eps) -> np.ndarray:
-    """`tokens_per_virtual_token_prefix`, vectorized.
-
-    >>> float(fast_tokens_per_virtual_token_prefix(1, 2, 16, 0.5, 1.0))
-    1.0
-    """
-    value = (_fast_values(layers, 1, d_kv) * _fast_ln_ratio(radius_kv, eps)
-             / np.log(validate.array_integer_at_least("vocab", vocab, 2)))
-    return validate.finite_result("tokens_per_virtual_token_prefix", value)
 
 
 def _fast_dataset_bits(examples, k, alphabet) -> np.ndarray:

@@ -3,8 +3,9 @@
 Sources: [MLPT] claim 1 (arXiv 2509.00421); [HMDO] Thm/Cor 4.5-4.7 (arXiv 2605.22223).
 All forms count distinguishable prompts Npr(m) and are stated as log2 Npr(m) (bits).
 
-This module holds each form of T1 three ways: its mpmath evaluator (50 digits, log space; named in `__all__`,
-exported by `bounds`), its numpy fast form `fast_NAME` (exported by `bounds.fast` as NAME), and its sympy
+This module holds each form of T1 twice: its formula, written once for mpmath and numpy alike
+(bounds/formula.py), from which `bound` makes the mpmath evaluator (50 digits, log space; named in `__all__`,
+exported by `bounds`) and the numpy fast form `fast_NAME` (exported by `bounds.fast` as NAME); and its sympy
 `Result` (keys 't1_ball', 't1_bits', 't1_grid', 't1_float'), which loads on first use of `RESULTS`, `T1_BALL`,
 ..., the expressions `LOG2_PROMPTS_*`, `latex` or `slope_in_m`, so that importing `bounds` does not import sympy.
 
@@ -14,86 +15,63 @@ d*m*p
 """
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401  (the doctests of the fast forms use it)
 
-from . import precision, validate
-from .evaluate import (LN2, _at_precision, _d, _ln_one_plus_ratio, _log2_one_plus_ratio, _m, _positive,
-                       _positive_integer, _size, _size_at_least_2)
-from .precision import MP
+from . import precision
+from .formula import bound
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
 __all__ = ["log2_prompts_ball", "log2_prompts_bits", "log2_prompts_grid", "log2_prompts_float"]
 
 
-# ----------------------------------------------------------------------------------------- mpmath
-@_at_precision
-def log2_prompts_ball(d, m, radius, eps) -> MP.mpf:
+# ----------------------------------------------------------------------------------------- the formulas
+# Each bound once, for mpmath and numpy alike (bounds/formula.py): `bound` makes the evaluator NAME and its
+# vectorized form fast_NAME (exported by `bounds.fast` as NAME) from it.
+@bound(arguments=(("d", "integer>=1"), ("m", "integer>=1"), ("radius", "positive"), ("eps", "eps")))
+def log2_prompts_ball(math, d, m, radius, eps):
     """T1 ball form: log2 Npr(m) <= d*m*log2(1 + 2r/eps) bits ([MLPT] claim 1; [HMDO] Thm 4.5).
 
     >>> log2_prompts_ball(2, 3, 0.5, 1) == 6
     True
+    >>> fast_log2_prompts_ball(np.array([1, 2]), 1, 0.5, 1.0).tolist()
+    [1.0, 2.0]
     """
-    return _positive_integer("d", d) * _positive_integer("m", m) * _log2_one_plus_ratio(radius, eps)
+    # log1p: with eps >> r the ratio is below the working precision, and log(1 + ratio) would give 0
+    return d * m * math.log1p(2 * radius / eps) / math.ln2
 
 
-@_at_precision
-def log2_prompts_bits(d, m, bits) -> MP.mpf:
+@bound(arguments=(("d", "integer>=1"), ("m", "integer>=1"), ("bits", "positive")))
+def log2_prompts_bits(math, d, m, bits):
     """T1 p-bit form: log2 Npr(m) <= p*d*m bits.
 
     >>> log2_prompts_bits(768, 2, 16) == 24576
     True
+    >>> float(fast_log2_prompts_bits(768, 1, 16))
+    12288.0
     """
-    return _positive("bits", bits) * _positive_integer("d", d) * _positive_integer("m", m)
+    return bits * d * m
 
 
-@_at_precision
-def log2_prompts_grid(d, m, levels) -> MP.mpf:
+@bound(arguments=(("d", "integer>=1"), ("m", "integer>=1"), ("levels", "integer>=2")))
+def log2_prompts_grid(math, d, m, levels):
     """T1 exact grid form: Npr(m) = Q^(d*m), log2 Npr(m) = d*m*log2 Q (prompt quantized to Q levels).
 
     >>> log2_prompts_grid(4, 2, 256) == 64
     True
+    >>> float(fast_log2_prompts_grid(4, 2, 256))
+    64.0
     """
-    q_levels = _size_at_least_2("levels", levels)
-    return _positive_integer("d", d) * _positive_integer("m", m) * MP.log(q_levels, 2)
+    return d * m * math.log2(levels)
 
 
-@_at_precision
-def log2_prompts_float(d, m, radius, dtype) -> MP.mpf:
+@bound(arguments=(("d", "integer>=1"), ("m", "integer>=1"), ("radius", "positive"), ("dtype", "any")), fast=False)
+def log2_prompts_float(math, d, m, radius, dtype):
     """T1 float form: d*m*log2(number of values of `dtype` in [-r, r]) (exact count, bounds.precision).
 
     >>> round(float(log2_prompts_float(1, 1, 1, "fp16")), 4)   # log2(30721)
     14.9069
     """
-    count = precision.count_representable(dtype, _positive("radius", radius))
-    return _positive_integer("d", d) * _positive_integer("m", m) * MP.log(count, 2)
-
-
-# ----------------------------------------------------------------------------------------- numpy fast path
-def fast_log2_prompts_ball(d, m, radius, eps) -> np.ndarray:
-    """T1 ball form d*m*log2(1 + 2r/eps), vectorized.
-
-    >>> fast_log2_prompts_ball(np.array([1, 2]), 1, 0.5, 1.0).tolist()
-    [1.0, 2.0]
-    """
-    return validate.finite_result("log2_prompts_ball", _d(d) * _m(m) * _ln_one_plus_ratio(radius, eps) / LN2)
-
-
-def fast_log2_prompts_bits(d, m, bits) -> np.ndarray:
-    """T1 p-bit form p*d*m, vectorized.
-
-    >>> float(fast_log2_prompts_bits(768, 1, 16))
-    12288.0
-    """
-    return validate.finite_result("log2_prompts_bits", validate.array_positive("bits", bits) * _d(d) * _m(m))
-
-
-def fast_log2_prompts_grid(d, m, levels) -> np.ndarray:
-    """T1 exact grid form d*m*log2 Q, vectorized.
-
-    >>> float(fast_log2_prompts_grid(4, 2, 256))
-    64.0
-    """
-    return validate.finite_result("log2_prompts_grid", _d(d) * _m(m) * np.log2(_size("levels", levels)))
+    return d * m * math.log2(precision.count_representable(dtype, radius))   # an exact count: no numpy form
 
 
 # ----------------------------------------------------------------------------------------- sympy (lazy)

@@ -4,11 +4,12 @@ Sources: [MLPT] claim 2; [HMDO] Thm/Cor 4.9-4.11 (mean-field view, Wasserstein-q
 Bw = (e + e*(2r/eps)^q)^Neps with Neps = (1 + 2r/eps)^d: doubly exponential in d, so it is stated as
 log2 Bw and log2 log2 Bw. Neither depends on n or m.
 
-This module holds T2 and T2 with a finite vocabulary (derived here, docs/t2_finite_vocabulary.md) three ways:
-the mpmath evaluators (named in `__all__`, exported by `bounds`; `net_grid_steps`, the net behind the finite
-vocabulary's count, beside them), their numpy fast forms `fast_NAME` (exported by `bounds.fast` as NAME), and
-the sympy `Result`s, which load on first use of `RESULTS`, `T2_LOG2`, ..., the expressions (`N_EPS`,
-`LOG2_MEANFIELD`, ...) or `latex`, so that importing `bounds` does not import sympy.
+This module holds T2 and T2 with a finite vocabulary (derived here, docs/t2_finite_vocabulary.md) as formulas
+written once for mpmath and numpy alike (bounds/formula.py), from which `bound` makes the mpmath evaluators
+(named in `__all__`, exported by `bounds`) and their numpy fast forms `fast_NAME` (exported by `bounds.fast` as
+NAME); the exact count of the finite vocabulary's net, `log2_vocab_net_size` (with `net_grid_steps`), as an
+mpmath evaluator of its own; and the sympy `Result`s, which load on first use of `RESULTS`, `T2_LOG2`,
+..., the expressions (`N_EPS`, `LOG2_MEANFIELD`, ...) or `latex`, so that importing `bounds` does not import sympy.
 
 >>> from bounds.t2 import LOG2_LOG2_MEANFIELD
 >>> from bounds.symbols import n, m
@@ -17,11 +18,11 @@ set()
 """
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401  (the doctests of the fast forms use it)
 
 from . import validate
-from .evaluate import (GUARD_DIGITS, LN2, LOG2_E, _array_eps, _at_precision, _d, _eps, _guarded, _ln_one_plus_ratio,
-                       _positive, _positive_integer, _size, _size_at_least_2)
+from .evaluate import GUARD_DIGITS, _at_precision, _eps, _guarded, _positive, _size_at_least_2
+from .formula import bound
 from .precision import MP
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
@@ -29,43 +30,39 @@ __all__ = ["log2_meanfield", "log2_log2_meanfield", "log2_meanfield_vocab", "tok
            "log2_vocab_net_size"]
 
 
-# ----------------------------------------------------------------------------------------- mpmath
-def _check_q(q) -> MP.mpf:
-    return validate.order("q", q)
-
-
-@_at_precision
-def log2_meanfield(d, radius, eps, q) -> MP.mpf:
+# ----------------------------------------------------------------------------------------- the formulas
+# Each bound once, for mpmath and numpy alike (bounds/formula.py): `bound` makes the evaluator NAME and, but for
+# log2_meanfield (doubly exponential: no float64 form), its vectorized form fast_NAME (exported by `bounds.fast`
+# as NAME) from it. ln(2r/eps) is taken as ln(2r) - ln(eps), so that the ratio itself never overflows float64,
+# and ln(1 + x) with x = (2r/eps)^q (or a quarter of it) as the softplus of ln x.
+@bound(arguments=(("d", "integer>=1"), ("radius", "positive"), ("eps", "eps"), ("q", "order")), fast=False)
+def log2_meanfield(math, d, radius, eps, q):
     """T2: log2 Bw = (1 + 2r/eps)^d * log2(e + e*(2r/eps)^q) bits, for any context length.
 
     >>> round(float(log2_meanfield(1, 0.5, 1, 1)), 4)   # 2 * log2(2e)
     4.8854
     """
-    ratio = 2 * _positive("radius", radius) / _eps(eps)
-    n_eps = (1 + ratio) ** _positive_integer("d", d)
-    return n_eps * MP.log(MP.e * (1 + ratio ** _check_q(q)), 2)
+    ratio = 2 * radius / eps
+    return (1 + ratio) ** d * math.log2(math.e * (1 + ratio ** q))
 
 
-@_at_precision
-def log2_log2_meanfield(d, radius, eps, q) -> MP.mpf:
+@bound(arguments=(("d", "integer>=1"), ("radius", "positive"), ("eps", "eps"), ("q", "order")))
+def log2_log2_meanfield(math, d, radius, eps, q):
     """T2: log2 log2 Bw = d*log2(1 + 2r/eps) + log2 log2(e + e*(2r/eps)^q).
 
     >>> round(float(log2_log2_meanfield(1, 0.5, 1, 1)), 4)   # 1 + log2(log2(2e))
     2.2885
+    >>> round(float(fast_log2_log2_meanfield(1, 0.5, 1.0, 1)), 4)
+    2.2885
     """
-    ratio = 2 * _positive("radius", radius) / _eps(eps)
-    inner = MP.log(MP.e * (1 + ratio ** _check_q(q)), 2)
-    return _positive_integer("d", d) * MP.log1p(ratio) / MP.log(2) + MP.log(inner, 2)
+    ln_ratio = math.log(2 * radius) - math.log(eps)                      # ln(2r/eps)
+    inner_bits = math.log2e + math.softplus(q * ln_ratio) / math.ln2     # log2(e(1 + (2r/eps)^q))
+    return d * math.log1p(2 * radius / eps) / math.ln2 + math.log2(inner_bits)
 
 
-def _check_last_token(last_token) -> bool:
-    if not isinstance(last_token, bool):
-        raise ValueError(f"last_token must be True or False, got {last_token!r}")
-    return last_token
-
-
-@_at_precision
-def log2_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> MP.mpf:
+@bound(arguments=(("vocab", "integer>=2"), ("radius", "positive"), ("eps", "eps"), ("q", "order"),
+                  ("last_token", "bool")))
+def log2_meanfield_vocab(math, vocab, radius, eps, q, *, last_token=False):
     """T2, finite vocabulary (derived here): log2 Bw_V = log2 e + (|V|-1)*log2(e + (e/4)(2r/eps)^q) bits.
 
     last_token=True: a single causal layer read at the last position, whose output is F(x_n, mu_X): the
@@ -75,25 +72,29 @@ def log2_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> MP.mpf:
     3.2073
     >>> round(float(log2_meanfield_vocab(2, 0.5, 1, 1, last_token=True)), 4)   # one bit more: |V| = 2
     4.2073
+    >>> round(float(fast_log2_meanfield_vocab(2, 0.5, 1.0, 1)), 4)
+    3.2073
     """
-    vocab_ = _size_at_least_2("vocab", vocab)
-    ratio = 2 * _positive("radius", radius) / _eps(eps)
-    log2_e = MP.log(MP.e, 2)
-    value = log2_e + (vocab_ - 1) * (log2_e + MP.log(1 + ratio ** _check_q(q) / 4, 2))
-    return value + MP.log(vocab_, 2) if _check_last_token(last_token) else value
+    ln_quarter_term = q * (math.log(2 * radius) - math.log(eps)) - 2 * math.ln2   # ln((2r/eps)^q / 4)
+    per_token = math.log2e + math.softplus(ln_quarter_term) / math.ln2           # log2(e(1 + (2r/eps)^q/4))
+    value = math.log2e + (vocab - 1) * per_token
+    return value + math.log2(vocab) if last_token else value
 
 
-@_at_precision
-def tokens_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> MP.mpf:
+@bound(arguments=(("vocab", "integer>=2"), ("radius", "positive"), ("eps", "eps"), ("q", "order"),
+                  ("last_token", "bool")))
+def tokens_meanfield_vocab(math, vocab, radius, eps, q, *, last_token=False):
     """T2, finite vocabulary, in tokens' worth: log2 Bw_V / log2|V| (last_token: see log2_meanfield_vocab).
 
     >>> round(float(tokens_meanfield_vocab(50304, 63.62, "fp16", 1)))   # pythia-160m, fp16, q = 1
     52930
+    >>> round(float(fast_tokens_meanfield_vocab(50304, 63.62, 2.0 ** -10, 1)))
+    52930
     """
-    return (log2_meanfield_vocab(vocab, radius, eps, q, last_token=last_token)
-            / MP.log(_size_at_least_2("vocab", vocab), 2))
+    return log2_meanfield_vocab.formula(math, vocab, radius, eps, q, last_token=last_token) / math.log2(vocab)
 
 
+# ----------------------------------------------------------------------------------------- the exact count (mpmath)
 def net_grid_steps(vocab, radius, eps, q) -> MP.mpf:
     """K = ceil(floor(|V|/2)*ceil(|V|/2)/|V| * (2r/eps)^q), exact (the working precision follows K's size):
     the grid steps of the weight net behind log2_meanfield_vocab.
@@ -103,7 +104,7 @@ def net_grid_steps(vocab, radius, eps, q) -> MP.mpf:
     """
     with _guarded():
         vocab_ = _size_at_least_2("vocab", vocab)
-        radius_, eps_, q_ = _positive("radius", radius), _eps(eps), _check_q(q)
+        radius_, eps_, q_ = _positive("radius", radius), _eps(eps), validate.order("q", q)
         constant = MP.floor(vocab_ / 2) * MP.ceil(vocab_ / 2) / vocab_
         with MP.workdps(30):
             digits = int(MP.log10(constant) + q_ * MP.log10(2 * radius_ / eps_)) + 1
@@ -127,54 +128,6 @@ def log2_vocab_net_size(vocab, radius, eps, q) -> MP.mpf:
     with MP.workdps(MP.dps + lost + GUARD_DIGITS):
         log_binomial = MP.loggamma(k + vocab_) - MP.loggamma(k + 1) - MP.loggamma(vocab_)
         return log_binomial / MP.log(2)
-
-
-# ----------------------------------------------------------------------------------------- numpy fast path
-def _softplus(y: np.ndarray) -> np.ndarray:
-    """ln(1 + e^y) without overflow."""
-    return np.maximum(y, 0.0) + np.log1p(np.exp(-np.abs(y)))
-
-
-def fast_log2_log2_meanfield(d, radius, eps, q) -> np.ndarray:
-    """T2: d*log2(1 + 2r/eps) + log2(log2(e) + log2(1 + (2r/eps)^q)), vectorized.
-
-    >>> round(float(fast_log2_log2_meanfield(1, 0.5, 1.0, 1)), 4)
-    2.2885
-    """
-    radius = validate.array_positive("radius", radius)
-    eps_ = _array_eps(eps)
-    ln_ratio = np.log(2.0 * radius) - np.log(eps_)   # ln(2r/eps), no overflow of the ratio itself
-    inner_bits = LOG2_E + _softplus(validate.array_order("q", q) * ln_ratio) / LN2  # log2(e(1 + x^q))
-    value = _d(d) * _ln_one_plus_ratio(radius, eps_) / LN2 + np.log2(inner_bits)
-    return validate.finite_result("log2_log2_meanfield", value)
-
-
-def fast_log2_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> np.ndarray:
-    """T2 with a finite vocabulary: log2 e + (|V|-1)*(log2 e + log2(1 + (2r/eps)^q/4)), vectorized
-    (last_token=True adds log2|V|: a causal layer read at the last position, see `log2_meanfield_vocab`).
-
-    >>> round(float(fast_log2_meanfield_vocab(2, 0.5, 1.0, 1)), 4)
-    3.2073
-    """
-    if not isinstance(last_token, bool):
-        raise ValueError(f"last_token must be True or False, got {last_token!r}")
-    vocab_ = _size("vocab", vocab)
-    ln_ratio = np.log(2.0 * validate.array_positive("radius", radius)) - np.log(_array_eps(eps))
-    ln_quarter_term = validate.array_order("q", q) * ln_ratio - 2 * LN2         # ln((2r/eps)^q / 4)
-    per_token = LOG2_E + _softplus(ln_quarter_term) / LN2                      # log2(e(1 + x/4))
-    value = LOG2_E + (vocab_ - 1.0) * per_token
-    if last_token:
-        value = value + np.log2(vocab_)
-    return validate.finite_result("log2_meanfield_vocab", value)
-
-
-def fast_tokens_meanfield_vocab(vocab, radius, eps, q, *, last_token=False) -> np.ndarray:
-    """T2 with a finite vocabulary in tokens' worth, log2 Bw_V / log2|V|, vectorized.
-
-    >>> round(float(fast_tokens_meanfield_vocab(50304, 63.62, 2.0 ** -10, 1)))
-    52930
-    """
-    return fast_log2_meanfield_vocab(vocab, radius, eps, q, last_token=last_token) / np.log2(_size("vocab", vocab))
 
 
 # ----------------------------------------------------------------------------------------- sympy (lazy)
