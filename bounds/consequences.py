@@ -20,7 +20,7 @@ import numpy as np  # noqa: F401  (the doctests of the fast forms use it)
 
 from . import validate
 from .evaluate import _positive_integer, _size_at_least_2, current_dps
-from .formula import bound
+from .formula import bound, lazy_results
 from .precision import MP
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
@@ -172,24 +172,13 @@ def _build_results() -> tuple[dict, dict]:
     return results, names
 
 
-_LAZY = {}
-_SYMPY_NAMES = ("RESULTS", "TOKENS_PER_VECTOR", "TOKENS_PER_VECTOR_BITS", "THRESHOLD_TOKENS", "ACCESSIBLE_FRACTION",
-                "LOG2_ACCESSIBLE_FRACTION", "N_MAX", "CROSS_ENTROPY_FLOOR", "CONSEQUENCE_A_C", "CONSEQUENCE_A_C_BITS",
-                "CONSEQUENCE_A_THRESHOLD", "CONSEQUENCE_A_FRACTION", "CONSEQUENCE_B", "SOFT_T1")
-
-
-def _sympy(name: str):
-    if not _LAZY:
-        results, names = _build_results()
-        _LAZY.update(names, RESULTS=results)
-    return _LAZY[name]
-
-
-def __getattr__(name):
-    """RESULTS (the registry entries), the `Result`s and the sympy expressions, built on first use."""
-    if name in _SYMPY_NAMES:
-        return _sympy(name)
-    raise AttributeError(f"module 'bounds.consequences' has no attribute {name!r}")
+# RESULTS, the `Result`s and the sympy expressions, built on first use
+__getattr__ = lazy_results(__name__, _build_results, (
+    "TOKENS_PER_VECTOR", "TOKENS_PER_VECTOR_BITS", "THRESHOLD_TOKENS", "ACCESSIBLE_FRACTION",
+    "LOG2_ACCESSIBLE_FRACTION", "N_MAX", "CROSS_ENTROPY_FLOOR", "CONSEQUENCE_A_C",
+    "CONSEQUENCE_A_C_BITS", "CONSEQUENCE_A_THRESHOLD", "CONSEQUENCE_A_FRACTION", "CONSEQUENCE_B",
+    "SOFT_T1"
+))
 
 
 def latex(name: str = "tokens_per_vector") -> str:
@@ -198,4 +187,4 @@ def latex(name: str = "tokens_per_vector") -> str:
     >>> latex("cross_entropy_floor")
     '- \\\\ell + n \\\\log_{2}{\\\\left(A \\\\right)}'
     """
-    return _sympy("RESULTS")[name].latex()
+    return __getattr__("RESULTS")[name].latex()

@@ -194,3 +194,24 @@ def bound(*, arguments, check=None, fast=True):
         return public_evaluator
 
     return decorate
+
+
+def lazy_results(module: str, build, names: tuple[str, ...]):
+    """A theorem module's `__getattr__`: `RESULTS` and the sympy objects named in `names`, from
+    `build() -> (results, {name: object})` on first use, so that importing the module imports no sympy.
+
+    >>> getter = lazy_results("demo", lambda: ({"r": 1}, {"X": 2}), ("X",))
+    >>> getter("RESULTS"), getter("X")
+    ({'r': 1}, 2)
+    """
+    built = {}
+    known = ("RESULTS", *names)
+
+    def __getattr__(name):
+        if name not in known:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        if not built:
+            results, objects = build()
+            built.update(objects, RESULTS=results)
+        return built[name]
+    return __getattr__

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import precision, validate
 from .evaluate import _log2_one_plus_ratio, current_dps
-from .formula import bound
+from .formula import bound, lazy_results
 from .precision import MP
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
@@ -262,16 +262,7 @@ def _build_results() -> dict:
     return results, symbols
 
 
-_LAZY = {}
-
-
-def __getattr__(name):
-    """RESULTS (the registry entries) and the sympy expressions, built on first use."""
-    if name == "RESULTS" or name in ("layers", "d_kv", "r_kv", "examples", "LOG2_PREFIXES_BALL",
-                                     "LOG2_PREFIXES_FLOAT", "LOG2_PREFIXES_GRID", "TOKENS_PER_VIRTUAL_TOKEN",
-                                     "M_MIN_PROMPT", "M_MIN_PREFIX"):
-        if not _LAZY:
-            results, symbols = _build_results()
-            _LAZY.update(symbols, RESULTS=results)
-        return _LAZY[name]
-    raise AttributeError(f"module 'bounds.prefix' has no attribute {name!r}")
+# RESULTS and the sympy expressions, built on first use
+__getattr__ = lazy_results(__name__, _build_results, ("layers", "d_kv", "r_kv", "examples", "LOG2_PREFIXES_BALL",
+                                                      "LOG2_PREFIXES_FLOAT", "LOG2_PREFIXES_GRID",
+                                                      "TOKENS_PER_VIRTUAL_TOKEN", "M_MIN_PROMPT", "M_MIN_PREFIX"))

@@ -33,6 +33,7 @@ import numpy as np
 from . import validate
 from .evaluate import (LN2, _array_eps, _at_precision, _cancelling_sum, _eps, _guarded, _log2_one_plus_ratio,
                        _positive, _positive_integer, _size, _size_at_least_2)
+from .formula import lazy_results
 from .precision import MP
 from .t1 import fast_log2_prompts_ball
 
@@ -454,25 +455,11 @@ def _build_results() -> tuple[dict, dict]:
     return results, names
 
 
-_LAZY = {}
-_SYMPY_NAMES = ("RESULTS", "CONE_FRACTION", "LOG2_CONE_FRACTION", "LOG2_CONE_FLOOR", "LOG2_PROMPTS_CONE",
-                "LOG2_PROMPTS_BOX", "median_log2_product", "NONUNIFORM_CONDITION", "CONE", "BOX", "NONUNIFORM",
-                "side", "i")
-
-
-def _sympy(name: str):
-    if not _LAZY:
-        results, names = _build_results()
-        _LAZY.update(names, RESULTS=results)
-    return _LAZY[name]
-
-
-def __getattr__(name):
-    """RESULTS (the registry entries), the `Result`s, the sympy expressions and the box's symbols (`side`, `i`),
-    built on first use."""
-    if name in _SYMPY_NAMES:
-        return _sympy(name)
-    raise AttributeError(f"module 'bounds.refinements' has no attribute {name!r}")
+# RESULTS, the `Result`s and the sympy expressions, built on first use
+__getattr__ = lazy_results(__name__, _build_results, (
+    "CONE_FRACTION", "LOG2_CONE_FRACTION", "LOG2_CONE_FLOOR", "LOG2_PROMPTS_CONE", "LOG2_PROMPTS_BOX",
+    "median_log2_product", "NONUNIFORM_CONDITION", "CONE", "BOX", "NONUNIFORM", "side", "i"
+))
 
 
 def latex(name: str = "cone") -> str:
@@ -481,4 +468,4 @@ def latex(name: str = "cone") -> str:
     >>> "theta" in latex("cone")
     True
     """
-    return _sympy("RESULTS")[name].latex()
+    return __getattr__("RESULTS")[name].latex()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np  # noqa: F401  (the doctests of the fast forms use it)
 
 from . import precision
-from .formula import bound
+from .formula import bound, lazy_results
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
 __all__ = ["log2_prompts_ball", "log2_prompts_bits", "log2_prompts_grid", "log2_prompts_float"]
@@ -129,23 +129,11 @@ def _build_results() -> tuple[dict, dict]:
     return results, names
 
 
-_LAZY = {}
-_SYMPY_NAMES = ("RESULTS", "LOG2_PROMPTS_BALL", "LOG2_PROMPTS_BITS", "LOG2_PROMPTS_GRID", "LOG2_PROMPTS_FLOAT",
-                "T1_BALL", "T1_BITS", "T1_GRID", "T1_FLOAT")
-
-
-def _sympy(name: str):
-    if not _LAZY:
-        results, names = _build_results()
-        _LAZY.update(names, RESULTS=results)
-    return _LAZY[name]
-
-
-def __getattr__(name):
-    """RESULTS (the registry entries), the `Result`s and the sympy expressions, built on first use."""
-    if name in _SYMPY_NAMES:
-        return _sympy(name)
-    raise AttributeError(f"module 'bounds.t1' has no attribute {name!r}")
+# RESULTS, the `Result`s and the sympy expressions, built on first use
+__getattr__ = lazy_results(__name__, _build_results, (
+    "LOG2_PROMPTS_BALL", "LOG2_PROMPTS_BITS", "LOG2_PROMPTS_GRID", "LOG2_PROMPTS_FLOAT", "T1_BALL",
+    "T1_BITS", "T1_GRID", "T1_FLOAT"
+))
 
 
 def latex(name: str = "t1_ball") -> str:
@@ -154,7 +142,7 @@ def latex(name: str = "t1_ball") -> str:
     >>> latex("t1_bits")
     'd m p'
     """
-    return _sympy("RESULTS")[name].latex()
+    return __getattr__("RESULTS")[name].latex()
 
 
 def slope_in_m(expr=None):
@@ -167,4 +155,4 @@ def slope_in_m(expr=None):
     import sympy as sp
 
     from .symbols import m
-    return sp.diff(_sympy("LOG2_PROMPTS_BALL") if expr is None else expr, m)
+    return sp.diff(__getattr__("LOG2_PROMPTS_BALL") if expr is None else expr, m)

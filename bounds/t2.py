@@ -22,7 +22,7 @@ import numpy as np  # noqa: F401  (the doctests of the fast forms use it)
 
 from . import validate
 from .evaluate import GUARD_DIGITS, _at_precision, _eps, _guarded, _positive, _size_at_least_2
-from .formula import bound
+from .formula import bound, lazy_results
 from .precision import MP
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
@@ -223,23 +223,11 @@ def _build_results() -> tuple[dict, dict]:
     return results, names
 
 
-_LAZY = {}
-_SYMPY_NAMES = ("RESULTS", "N_EPS", "LOG2_MEANFIELD", "LOG2_LOG2_MEANFIELD", "LOG2_MEANFIELD_VOCAB",
-                "TOKENS_MEANFIELD_VOCAB", "T2_LOG2", "T2_LOG2_LOG2", "T2_VOCAB", "T2_VOCAB_TOKENS")
-
-
-def _sympy(name: str):
-    if not _LAZY:
-        results, names = _build_results()
-        _LAZY.update(names, RESULTS=results)
-    return _LAZY[name]
-
-
-def __getattr__(name):
-    """RESULTS (the registry entries), the `Result`s and the sympy expressions, built on first use."""
-    if name in _SYMPY_NAMES:
-        return _sympy(name)
-    raise AttributeError(f"module 'bounds.t2' has no attribute {name!r}")
+# RESULTS, the `Result`s and the sympy expressions, built on first use
+__getattr__ = lazy_results(__name__, _build_results, (
+    "N_EPS", "LOG2_MEANFIELD", "LOG2_LOG2_MEANFIELD", "LOG2_MEANFIELD_VOCAB", "TOKENS_MEANFIELD_VOCAB",
+    "T2_LOG2", "T2_LOG2_LOG2", "T2_VOCAB", "T2_VOCAB_TOKENS"
+))
 
 
 def latex(name: str = "log2_log2_meanfield") -> str:
@@ -248,4 +236,4 @@ def latex(name: str = "log2_log2_meanfield") -> str:
     >>> "epsilon" in latex()
     True
     """
-    return _sympy("RESULTS")[name].latex()
+    return __getattr__("RESULTS")[name].latex()
