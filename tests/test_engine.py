@@ -190,3 +190,47 @@ def test_saturation_step_restarts_the_best_loss_at_each_growth():
     assert best.tolist() == [math.inf, 1.0] and since.tolist() == [0, 0]
     with pytest.raises(ValueError):
         TuneConfig(window=0)
+
+
+@pytest.mark.parametrize("window", [None, 2])
+def test_a_stopped_tune_resumes_from_its_saved_state_and_ends_as_an_uninterrupted_one(tmp_path, window):
+    from verify.engine import Checkpointing, Interrupted
+
+    model = tiny_model(2)
+    targets = reachable_targets(model, 6, n=5, m=1, scale=2.0, seed=4)
+    groups = torch.tensor([0, 0, 1, 2, 2, 3])
+    config = TuneConfig(steps=120, window=window, patience=30, radius=1.5)
+    straight = tune(model, targets, 1, groups=groups, config=config)
+    path = tmp_path / "state.pt"
+    seen = []
+
+    def stop():
+        return len(seen) >= 2            # asked to stop once progress was reported twice
+    with pytest.raises(Interrupted):
+        tune(model, targets, 1, groups=groups, config=config,
+             checkpoint=Checkpointing(path=path, progress=lambda i: seen.append(i["step"]), progress_every=0,
+                                      stop=stop))
+    saved = torch.load(path, weights_only=False)["step"]
+    assert saved == seen[-1] + 1 and 0 < saved < 120   # the step running when the stop came was finished
+    again = tune(model, targets, 1, groups=groups, config=config,
+                 checkpoint=Checkpointing(path=path, progress=lambda i: seen.append(i["step"]), progress_every=0))
+    assert seen[2] == saved                               # continued, not restarted from step 0
+    for field in ("success", "accuracy", "ce_bits", "steps", "prompts", "best_step"):
+        assert torch.equal(getattr(straight, field), getattr(again, field)), field
+    assert straight.reason == again.reason and straight.total_steps == again.total_steps
+    if window is not None:
+        assert torch.equal(straight.prefix, again.prefix) and straight.curves == again.curves
+    with pytest.raises(ValueError, match="saved state is for other targets"):
+        tune(model, targets, 1, groups=torch.tensor([0, 1, 1, 2, 2, 3]), config=config,
+             checkpoint=Checkpointing(path=path))
+    with pytest.raises(ValueError, match="cannot restart"):
+        tune(model, targets, 1, config=TuneConfig(restarts=1), checkpoint=Checkpointing(path=path))
+
+
+def test_a_deadline_saves_and_stops():
+    from verify.engine import Checkpointing, Interrupted
+
+    model, path = tiny_model(0), None
+    with pytest.raises(Interrupted, match="time budget"):
+        tune(model, torch.tensor([[1, 2]]), 1, config=TuneConfig(steps=50),
+             checkpoint=Checkpointing(path=path, deadline=0.0))

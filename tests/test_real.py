@@ -224,7 +224,7 @@ def test_real_experiments_are_selected_only_under_the_real_profile():
         assert names and "real_cramming" not in names and "real_context" not in names
     assert real_cramming.EXPERIMENT.results == ("t1_float",)
     s = real_cramming.EXPERIMENT.settings_for("real")
-    assert real_cramming.EXPERIMENT.statistical_checks["real"] == len(s.ms) * ("random" in s.kinds)
+    assert real_cramming.EXPERIMENT.statistical_count("real") == len(s.ms) * ("random" in s.kinds)
 
 
 def test_real_cramming_cli_usage(capsys):

@@ -23,7 +23,9 @@ tokens of the group), the quantity that T1's soft form bounds from below.
 Per-group early stopping: a group leaves the batch as soon as all its sequences are reproduced (its best
 prompt is kept), when its loss has not improved for ``patience`` steps, or when its loss turns NaN/inf
 (recorded as failed with that reason; the others go on). The optimizer is AdamW written out per row so
-that dropping a group from the batch drops its optimizer state too.
+that dropping a group from the batch drops its optimizer state too. A long run saves its state to a file
+every few minutes and a later call continues from it (:class:`Checkpointing`); the real-LM trainer of
+:mod:`verify.experiments.real_cramming` is this loop on a model read after its start token.
 
 Example (a target that a prompt provably reaches: generated from a random prompt):
     >>> import torch
@@ -40,11 +42,15 @@ from __future__ import annotations
 import hashlib
 import math
 import platform
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from verify.store import atomic_path
 
 LOG2E = 1.0 / math.log(2.0)
 
@@ -122,6 +128,10 @@ class TuneResult:
     prompts: torch.Tensor
     total_steps: int = 0
     params: dict = field(default_factory=dict)
+    prefix: torch.Tensor | None = None   # on the frontier: per group, the kept prompt's teacher-forced prefix
+    best_step: torch.Tensor | None = None  # per group, the updates before the kept prompt
+    curves: list | None = None   # on the frontier: per group, [[step, prefix], ...] at each growth
+    seconds: float = 0.0         # training time, summed over the runs a saved state was continued by
 
     @property
     def success_rate(self) -> float:
@@ -130,6 +140,41 @@ class TuneResult:
     @property
     def n_success(self) -> int:
         return int(self.success.sum())
+
+
+class Interrupted(Exception):
+    """Training stopped before its end (a stop request or the deadline); its state is saved, a rerun resumes."""
+
+
+@dataclass
+class Checkpointing:
+    """How a long :func:`tune` saves its state, reports progress and stops early.
+
+    ``path``: the state file (prompts, AdamW moments, counters), written every ``save_every`` seconds and
+    when training is stopped, removed by nobody: a later ``tune`` with the same path, targets and m
+    continues from its step (finished groups stay finished). ``stop()`` (e.g. a signal handler's
+    ``threading.Event().is_set``) or ``time.time() > deadline`` saves and raises :class:`Interrupted` at
+    the start of a step. ``progress(info)`` is called every ``progress_every`` seconds with ``step``,
+    ``prefixes`` (the kept prefix per group, on the frontier), ``active``, ``steps_per_s`` and ``eta_s``
+    (to the step cap: an upper bound).
+
+    Example:
+        >>> Checkpointing(path="chunk.pt", save_every=60).save_every
+        60
+    """
+
+    path: str | Path | None = None
+    save_every: float = 180.0
+    progress: Callable[[dict], None] | None = None
+    progress_every: float = 30.0
+    deadline: float | None = None
+    stop: Callable[[], bool] | None = None
+
+
+def write_atomic_torch(path: Path, obj) -> None:
+    """``torch.save`` to ``path`` through a temporary file: a kill mid-write keeps the previous file."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def quantize(x: torch.Tensor, *, levels: int, radius: float, straight_through: bool = False) -> torch.Tensor:
@@ -266,7 +311,8 @@ def _check_inputs(model, targets, m, inputs, groups):
 
 def tune(model, targets: torch.Tensor, m: int, *, inputs: torch.Tensor | None = None,
          groups: torch.Tensor | None = None, config: TuneConfig | None = None,
-         init: torch.Tensor | None = None, device: str | torch.device | None = None) -> TuneResult:
+         init: torch.Tensor | None = None, device: str | torch.device | None = None,
+         checkpoint: Checkpointing | None = None) -> TuneResult:
     """Train one soft prompt per group so that the frozen ``model`` greedily emits each group's targets.
 
     ``targets`` (B, n) token ids; ``inputs`` (B, L) optional fixed tokens between prompt and target;
@@ -274,6 +320,8 @@ def tune(model, targets: torch.Tensor, m: int, *, inputs: torch.Tensor | None = 
     optional initial latent prompts (default ``randn * init_std``). Returns a :class:`TuneResult` per group.
     With ``config.restarts = k`` the groups that failed are tuned again from fresh random inits, up to k
     times; a group keeps its first success, or else its lowest cross-entropy (``steps`` adds up).
+    ``checkpoint`` (:class:`Checkpointing`): save the state to a file and continue from it, report progress,
+    stop at a deadline (not with restarts).
 
     Example (two targets, each with its own prompt; teacher-forced accuracy reported beside success):
         >>> import torch
@@ -285,7 +333,9 @@ def tune(model, targets: torch.Tensor, m: int, *, inputs: torch.Tensor | None = 
         ([True, True], [1.0, 1.0])
     """
     config = config or TuneConfig()
-    result = _tune_once(model, targets, m, inputs, groups, config, init, device)
+    if checkpoint is not None and config.restarts:
+        raise ValueError("a checkpointed tune cannot restart groups (restarts=0)")
+    result = _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoint)
     B = targets.shape[0]
     groups_all = torch.arange(B) if groups is None else groups.cpu().long()
     for attempt in range(1, config.restarts + 1):
@@ -309,7 +359,41 @@ def tune(model, targets: torch.Tensor, m: int, *, inputs: torch.Tensor | None = 
     return result
 
 
-def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneResult:
+def _initial_state(targets, m, groups, G, latent, config) -> dict:
+    """The training state of step 0: every tensor per group (G rows) or per sequence, on latent's device."""
+    device = latent.device
+    zeros = lambda n: torch.zeros(n, dtype=torch.long, device=device)  # noqa: E731
+    return {"m": m, "targets": targets.cpu(), "groups": groups.cpu(), "step": 0,
+            "p": latent, "m1": torch.zeros_like(latent), "m2": torch.zeros_like(latent),
+            "best_prompt": effective_prompt(latent, config).detach().clone(),
+            "best_ce": torch.full((G,), math.inf, device=device),    # without a frontier: the kept prompt's loss
+            "best": zeros(G),                                         # on the frontier: the kept prefix per group
+            "lead": zeros(targets.shape[0]),                          # ... and per sequence
+            "best_loss": torch.full((G,), math.inf, device=device),  # best frontier loss since the last growth
+            "best_step": zeros(G), "since": zeros(G), "taken": zeros(G),
+            "active": torch.ones(G, dtype=torch.bool, device=device), "reason": ["max_steps"] * G,
+            "curves": [[] for _ in range(G)], "seconds": 0.0}
+
+
+def _load_state(path: Path, targets, m, groups, device) -> dict:
+    """A state saved by :func:`tune` for these targets, groups and m, its tensors moved to ``device``."""
+    st = torch.load(path, map_location="cpu", weights_only=False)
+    same = (st.get("m") == m and st["targets"].shape == targets.shape and torch.equal(st["targets"], targets.cpu())
+            and torch.equal(st.get("groups", torch.arange(len(targets))), groups.cpu()))
+    if not same:
+        raise ValueError(f"{path}: saved state is for other targets or another m; remove it to restart")
+    return {k: v.to(device) if torch.is_tensor(v) and k not in ("targets", "groups") else v for k, v in st.items()}
+
+
+def _frontier_logits(model, prompt, inputs, targets, k):
+    """Logits of the first ``k`` target tokens; a model with its own ``frontier_logits`` (:mod:`verify.real`)
+    forwards only those positions."""
+    if inputs is None and hasattr(model, "frontier_logits"):
+        return model.frontier_logits(prompt, targets, k)
+    return _target_logits(model, prompt, inputs, targets[:, :k])
+
+
+def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoint=None) -> TuneResult:
     """One run of the engine from one init (see :func:`tune`)."""
     _check_inputs(model, targets, m, inputs, groups)
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -323,69 +407,79 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneR
     if B and (groups.min() < 0 or torch.bincount(groups, minlength=G).min() == 0):
         raise ValueError("groups must use every id 0..G-1 at least once")
     seq_count = torch.bincount(groups, minlength=G) if B else torch.zeros(0, dtype=torch.long, device=device)
-
-    gen = torch.Generator(device="cpu").manual_seed(config.seed)
     std = embedding_std(model) if config.init_std is None else config.init_std
-    if init is None:
-        latent = torch.randn(G, m, d, generator=gen).to(device) * std
+    checkpoint = checkpoint or Checkpointing()
+    path = None if checkpoint.path is None else Path(checkpoint.path)
+
+    if path is not None and path.is_file():
+        st = _load_state(path, targets, m, groups, device)
     else:
-        if tuple(init.shape) != (G, m, d):
-            raise ValueError(f"init must have shape {(G, m, d)}, got {tuple(init.shape)}")
-        latent = init.detach().clone().float().to(device)
-    if config.radius is not None:
-        latent = latent.clamp(-config.radius, config.radius)
-
-    # Per-group state, indexed by group id; the active set shrinks as groups finish.
-    best_prompt = effective_prompt(latent, config).detach().clone()
-    best_ce = torch.full((G,), math.inf, device=device)
-    steps_taken = torch.zeros(G, dtype=torch.long)
-    reason = ["max_steps"] * G
-    since_best = torch.zeros(G, dtype=torch.long, device=device)
-
-    active = torch.arange(G, device=device)  # group ids still training
-    p_act = latent.clone()
-    m1 = torch.zeros_like(p_act)
-    m2 = torch.zeros_like(p_act)
-    # Sequence membership: sequences of active groups, and where their group sits in the active list.
+        gen = torch.Generator(device="cpu").manual_seed(config.seed)
+        if init is None:
+            latent = torch.randn(G, m, d, generator=gen).to(device) * std
+        else:
+            if tuple(init.shape) != (G, m, d):
+                raise ValueError(f"init must have shape {(G, m, d)}, got {tuple(init.shape)}")
+            latent = init.detach().clone().float().to(device)
+        if config.radius is not None:
+            latent = latent.clamp(-config.radius, config.radius)
+        st = _initial_state(targets, m, groups, G, latent, config)
+    # Per-group state, indexed by group id (a finished group keeps its row; only active rows are forwarded).
+    p, m1, m2, best_prompt, best_ce = st["p"], st["m1"], st["m2"], st["best_prompt"], st["best_ce"]
+    best, lead, best_loss, since, taken, active = (st[k] for k in ("best", "lead", "best_loss", "since", "taken",
+                                                                     "active"))
     slot_of_group = torch.full((G,), -1, dtype=torch.long, device=device)
-
-    def select_sequences():
-        slot_of_group.fill_(-1)
-        slot_of_group[active] = torch.arange(len(active), device=device)
-        seq = (slot_of_group[groups] >= 0).nonzero().squeeze(1)
-        return seq, slot_of_group[groups[seq]]
-
     on_frontier = config.window is not None
-    if on_frontier:
-        from verify.measure import leading_matches
-        best_lead = torch.zeros(B, dtype=torch.long, device=device)      # per sequence, under the kept prompt
-        group_lead = torch.zeros(G, dtype=torch.long, device=device)     # their sum per group
-        frontier_best = torch.full((G,), math.inf, device=device)        # best frontier loss since the last growth
+    from verify.measure import leading_matches
+    t0 = last_save = last_report = time.time()
+    seconds0, step0 = st["seconds"], st["step"]
 
-    seq, slot = select_sequences()
-    step = 0
-    for step in range(1, config.steps + 1):
-        if len(active) == 0:
-            break
-        p = p_act.detach().requires_grad_(True)
-        prompt = effective_prompt(p, config)
-        k = len(active)
+    def save():
+        st["seconds"] = seconds0 + time.time() - t0
+        if path is not None:
+            write_atomic_torch(path, st)
+
+    while st["step"] < config.steps and bool(active.any()):
+        now = time.time()
+        stop = checkpoint.stop is not None and checkpoint.stop()
+        if stop or (checkpoint.deadline is not None and now > checkpoint.deadline):
+            save()
+            raise Interrupted("stopped by a signal" if stop else "time budget spent")
+        if path is not None and now - last_save > checkpoint.save_every:
+            save()
+            last_save = now
+        if checkpoint.progress is not None and now - last_report > checkpoint.progress_every:
+            rate = (st["step"] - step0) / max(now - t0, 1e-9)
+            checkpoint.progress({"step": st["step"], "prefixes": best.tolist(), "active": int(active.sum()),
+                                 "steps_per_s": rate,
+                                 "eta_s": (config.steps - st["step"]) / rate if rate > 0 else math.inf})
+            last_report = now
+        st["step"] = step = st["step"] + 1
+        idx = active.nonzero().squeeze(1)           # group ids still training
+        k = len(idx)
+        slot_of_group.fill_(-1)
+        slot_of_group[idx] = torch.arange(k, device=device)
+        seq = (slot_of_group[groups] >= 0).nonzero().squeeze(1)
+        slot = slot_of_group[groups[seq]]
+        x = p[idx].detach().requires_grad_(True)
+        prompt = effective_prompt(x, config)
         seq_inputs = None if inputs is None else inputs[seq]
         if on_frontier:   # only the first L + window target tokens of each sequence are forwarded and scored
-            covered = frontier(best_lead[seq], config.window, n)
+            covered = frontier(lead[seq], config.window, n)
             upto = int(covered.max())
-            logits = _target_logits(model, prompt[slot], seq_inputs, targets[seq, :upto])
-            nll = -F.log_softmax(logits.float(), dim=-1).gather(-1, targets[seq, :upto].unsqueeze(-1)).squeeze(-1)
-            in_frontier = torch.arange(upto, device=device)[None, :] < covered[:, None]
-            ce_seq = torch.where(in_frontier, nll, torch.zeros_like(nll)).sum(dim=1) * LOG2E
-            lead_seq = leading_matches(logits.detach().argmax(dim=-1), targets[seq, :upto])
+            tgt = targets[seq, :upto]
+            logits = _frontier_logits(model, prompt[slot], seq_inputs, targets[seq], upto).float()
+            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), reduction="none")
+            mask = torch.arange(upto, device=device)[None, :] < covered[:, None]
+            ce_seq = (nll.view(-1, upto) * mask).sum(dim=1)   # nats: the saturation rule is relative
+            lead_seq = leading_matches(logits.detach().argmax(dim=-1), tgt)
             lead_now = torch.zeros(k, dtype=torch.long, device=device).index_add_(0, slot, lead_seq)
-            hit_group = lead_now == n * seq_count[active]
+            hit_group = lead_now == n * seq_count[idx]
         else:
             logits = _target_logits(model, prompt[slot], seq_inputs, targets[seq])
             ce_seq, _, hit_seq = _per_sequence_stats(logits, targets[seq])
             hit_group = torch.zeros(k, dtype=torch.long, device=device).index_add_(0, slot, hit_seq.long()) \
-                == seq_count[active]
+                == seq_count[idx]
         ce_group = torch.zeros(k, device=device).index_add_(0, slot, ce_seq.detach())
         finite = torch.isfinite(ce_group)
         reproduced = hit_group & finite
@@ -393,72 +487,79 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device) -> TuneR
         loss = ce_seq[finite[slot]].sum()
         if loss.requires_grad:
             loss.backward()
-        grad = p.grad if p.grad is not None else torch.zeros_like(p_act)
-        grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+        grad = x.grad if x.grad is not None else torch.zeros_like(x)
 
         if on_frontier:
             # Keep the prompt of the longest prefix; patience counts steps without growth or a lower loss.
-            improved = (lead_now > group_lead[active]) & finite | reproduced
-            frontier_best[active], since_best[active] = saturation_step(
-                improved, ce_group, frontier_best[active], since_best[active], config.min_delta)
-            best_lead[seq] = torch.where(improved[slot], lead_seq, best_lead[seq])
-            group_lead[active] = torch.where(improved, lead_now, group_lead[active])
+            improved = (lead_now > best[idx]) & finite | reproduced
+            best_loss[idx], since[idx] = saturation_step(improved, ce_group, best_loss[idx], since[idx],
+                                                         config.min_delta)
+            lead[seq] = torch.where(improved[slot], lead_seq, lead[seq])
+            best[idx] = torch.where(improved, lead_now, best[idx])
         else:
             # Keep the best prompt seen (the one just evaluated), by cross-entropy; successes keep theirs.
-            improved = (ce_group < best_ce[active] - 1e-4) | reproduced
-            since_best[active] = torch.where(improved, 0, since_best[active] + 1)
+            improved = (ce_group < best_ce[idx] - 1e-4) | reproduced
+            since[idx] = torch.where(improved, 0, since[idx] + 1)
         if improved.any():
-            ids = active[improved]
+            ids = idx[improved]
             best_ce[ids] = ce_group[improved]
             best_prompt[ids] = prompt.detach()[improved]
-        steps_taken[active.cpu()] = step - 1
+            st["best_step"][ids] = step - 1   # the prompt evaluated at this step is the one after step-1 updates
+            if on_frontier:
+                for g in ids.tolist():
+                    st["curves"][g].append([step - 1, int(best[g])])
+        taken[idx] = step
+        with torch.no_grad():
+            mm1, mm2 = m1[idx], m2[idx]          # the active rows' moments (copies), stepped and put back
+            p[idx] = adamw_step(x.detach(), torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0), mm1, mm2,
+                                step, config)
+            m1[idx], m2[idx] = mm1, mm2
 
         done = reproduced | ~finite
         if config.patience is not None:
-            done |= since_best[active] >= config.patience
-        if done.any():
-            for j in done.nonzero().squeeze(1).tolist():
-                g = int(active[j])
-                if not bool(finite[j]):
-                    reason[g] = f"loss became {'nan' if torch.isnan(ce_group[j]) else 'inf'} at step {step - 1}"
-                elif bool(reproduced[j]):
-                    reason[g] = "reproduced"
-                else:
-                    reason[g] = "patience"
-        keep = ~done
-
-        p_new = adamw_step(p_act, grad, m1, m2, step, config)
-        if not bool(keep.all()):
-            active, p_new, m1, m2 = active[keep], p_new[keep], m1[keep], m2[keep]
-            seq, slot = select_sequences()
-        p_act = p_new
-    # Groups still active after the last step: evaluate their final prompt too (on the frontier, the kept
-    # prompt is the one of the longest prefix, as in training).
-    if len(active) and on_frontier:
-        steps_taken[active.cpu()] = config.steps
-    elif len(active):
-        steps_taken[active.cpu()] = config.steps
+            done |= since[idx] >= config.patience
+        for j in done.nonzero().squeeze(1).tolist():
+            g = int(idx[j])
+            active[g] = False
+            if not bool(finite[j]):
+                st["reason"][g] = f"loss became {'nan' if torch.isnan(ce_group[j]) else 'inf'} at step {step - 1}"
+            else:
+                st["reason"][g] = "reproduced" if bool(reproduced[j]) else "patience"
+    st["seconds"] = seconds0 + time.time() - t0
+    # Without a frontier, the groups still training at the cap have their final prompt evaluated too; on
+    # the frontier the kept prompt is the one of the longest prefix, as in training.
+    idx = active.nonzero().squeeze(1)
+    if len(idx) and not on_frontier:
         with torch.no_grad():
-            prompt = effective_prompt(p_act, config)
+            slot_of_group.fill_(-1)
+            slot_of_group[idx] = torch.arange(len(idx), device=device)
+            seq = (slot_of_group[groups] >= 0).nonzero().squeeze(1)
+            slot = slot_of_group[groups[seq]]
+            prompt = effective_prompt(p[idx], config)
             logits = _target_logits(model, prompt[slot], None if inputs is None else inputs[seq], targets[seq])
             ce_seq, _, _ = _per_sequence_stats(logits, targets[seq])
-            ce_group = torch.zeros(len(active), device=device).index_add_(0, slot, ce_seq)
-            better = ce_group < best_ce[active]
-            best_ce[active[better]] = ce_group[better]
-            best_prompt[active[better]] = prompt[better]
+            ce_group = torch.zeros(len(idx), device=device).index_add_(0, slot, ce_seq)
+            better = ce_group < best_ce[idx]
+            best_ce[idx[better]] = ce_group[better]
+            best_prompt[idx[better]] = prompt[better]
+    # Steps a group took: the updates before the prompt whose evaluation stopped it, else the cap.
+    steps_taken = torch.where(active, taken, taken - 1).cpu()
 
     success, accuracy, ce_bits = evaluate(model, best_prompt, targets, inputs=inputs, groups=groups,
                                           chunk=config.chunk)
+    reason = list(st["reason"])
     for g in range(G):
         if reason[g].startswith("loss became"):
             success[g] = False
         elif reason[g] == "reproduced" and not bool(success[g]):
             reason[g] = "reproduced in training, not by greedy decoding"  # numerically borderline argmax
     return TuneResult(success=success, accuracy=accuracy, ce_bits=ce_bits, steps=steps_taken, reason=reason,
-                      prompts=best_prompt.cpu(), total_steps=step,
+                      prompts=best_prompt.cpu(), total_steps=st["step"],
                       params={"m": m, "n": n, "lr": config.lr, "steps": config.steps, "radius": config.radius,
                               "levels": config.levels, "patience": config.patience, "init_std": std,
-                              "window": config.window, "min_delta": config.min_delta if on_frontier else None})
+                              "window": config.window, "min_delta": config.min_delta if on_frontier else None},
+                      prefix=best.cpu() if on_frontier else None, best_step=st["best_step"].cpu(),
+                      curves=st["curves"], seconds=st["seconds"])
 
 
 @torch.no_grad()

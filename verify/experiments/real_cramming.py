@@ -70,7 +70,8 @@ from pathlib import Path
 
 from verify.cli import ArgumentParser as _Parser, UsageError, usage_failure
 from verify.fit import curvature
-from verify.store import atomic_path, write_atomic
+from verify.store import write_atomic
+from verify.engine import Interrupted
 from verify.measure import leading_matches
 from verify.real import apply_model_args, committed_result, git_commit, source_of
 from verify.report import with_source
@@ -104,7 +105,8 @@ class Settings:
 EXPERIMENT = Experiment(
     name="real_cramming", order=90, results=("t1_float",), models=(), profiles=("real",),
     settings={"real": Settings()},
-    statistical_checks={"real": 4},  # one accessible-fraction check per m of the random targets (ms = 1..4)
+    # one accessible-fraction check per m of the random targets
+    statistical_checks=lambda s: len(s.ms) if "random" in s.kinds else 0,
     threads=1)
 
 
@@ -139,10 +141,6 @@ STOPPED_BY = ("patience", "complete", "steps")  # saturated, whole target reprod
 _STOP = threading.Event()  # set by SIGTERM/SIGINT (:func:`install_signal_handlers`): save and stop
 
 
-class Interrupted(Exception):
-    """Training stopped before its end (a signal or the time budget); its state is saved, a rerun resumes."""
-
-
 def install_signal_handlers() -> None:
     """SIGTERM and SIGINT make the trainer save its state and stop at the end of the current step."""
     def handler(signum, frame):
@@ -151,11 +149,8 @@ def install_signal_handlers() -> None:
         signal.signal(sig, handler)
 
 
-def _save_state(path: Path, state: dict) -> None:
-    import torch
-
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+# The engine's reasons as this protocol names them (a trial's ``stopped_by``).
+STOPPED_BY_REASON = {"reproduced": "complete", "patience": "patience", "max_steps": "steps"}
 
 
 def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, window: int, lr: float = 5e-2,
@@ -165,24 +160,26 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
          min_delta: float = 0.01) -> list[dict]:
     """Train one prompt of m vectors per target row until it saturates; return per row its greedy prefix.
 
-    ``targets``: (B, n) token ids. Each row gets m vectors (init ``randn * std(embeddings)`` from
-    ``seeds[row]``, else from ``seed``), clamped to [-r, r] after every AdamW step (betas (0.9, 0.9), weight
-    decay 0.01). A step forwards only the frontier: the first ``L + window`` target tokens, L the row's
-    best greedy prefix so far, after the cached start token (:meth:`verify.real.RealLM.frontier_logits`).
-    A row stops (``stopped_by``) when its whole target is reproduced (``complete``), when for ``patience``
-    steps neither its prefix grew nor its frontier loss fell ``min_delta`` below its best since the last
-    growth (``patience``), or at ``steps`` (``steps``: censored by the budget).
+    The engine's frontier mode (:func:`verify.engine.tune` with ``window``, ``patience`` and ``min_delta``)
+    on the real LM read after its start token (:class:`verify.real.AfterTokens`, whose key and value
+    states are computed once). ``targets``: (B, n) token ids. Each row gets m vectors (init
+    ``randn * std(embeddings)`` from ``seeds[row]``, else from ``seed``), clamped to [-r, r] after every
+    AdamW step (betas (0.9, 0.9), weight decay 0.01). A step forwards only the frontier: the first
+    ``L + window`` target tokens, L the row's best greedy prefix so far. A row stops (``stopped_by``) when
+    its whole target is reproduced (``complete``), when for ``patience`` steps neither its prefix grew nor
+    its frontier loss fell ``min_delta`` below its best since the last growth (``patience``), or at
+    ``steps`` (``steps``: censored by the budget).
 
-    With ``state_path`` the prompts, AdamW moments and counters are saved there every ``save_every``
-    seconds and when training is stopped (``_STOP`` set by a signal, or ``deadline`` passed: then
-    :class:`Interrupted` is raised); a later call with the same path continues from that step. The file
-    is removed when the chunk is done. ``progress(info)`` is called every ``progress_every`` seconds with
-    ``step``, ``prefixes``, ``active``, ``steps_per_s`` and ``eta_s`` (to the step cap, an upper bound).
+    With ``state_path`` the training state is saved there every ``save_every`` seconds and when training
+    is stopped (``_STOP`` set by a signal, or ``deadline`` passed: then :class:`Interrupted` is raised); a
+    later call with the same path continues from that step. The file is removed when the chunk is done.
+    ``progress(info)``: see :class:`verify.engine.Checkpointing`.
 
     Each row: ``prefix`` (greedy decoding from the best prompt, first token included: the reported
-    number), ``prefix_tf`` (teacher-forced leading hits of the best prompt), ``best_step``, ``steps``,
-    ``stopped_by``, ``ce_bits`` (cross-entropy of the reproduced prefix plus the next token, bits),
-    ``curve`` ([[step, prefix], ...] at each growth: the prefix over time), ``prompt_absmax``.
+    number), ``prefix_tf`` (teacher-forced leading hits of the best prompt), ``best_step``, ``steps`` (the
+    steps run, the one whose evaluation stopped the row included), ``stopped_by``, ``ce_bits``
+    (cross-entropy of the reproduced prefix plus the next token, bits), ``curve`` ([[step, prefix], ...] at
+    each growth: the prefix over time), ``prompt_absmax``.
 
     Example (a tiny random Llama, two short targets)::
 
@@ -196,98 +193,24 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
     import torch
     import torch.nn.functional as F
 
-    from verify.engine import TuneConfig, adamw_step, embedding_std, frontier, saturation_step
+    from verify.engine import Checkpointing, TuneConfig, embedding_std, tune
+    from verify.real import AfterTokens
 
     targets = targets.to(device)
     B, n = targets.shape
-    d = lm.cfg.d_model
-    state_path = None if state_path is None else Path(state_path)
     with torch.no_grad():
-        cache = lm.start_cache([start_id]) if start_id is not None else None
-    start = None if start_id is None else lm.tok_emb.weight[start_id].detach().to(device).view(1, 1, d)
-
-    def full(prompt):  # [start token; prompt]: what the model reads before the target
-        return prompt if start is None else torch.cat([start.expand(len(prompt), 1, d), prompt], dim=1)
-
-    if state_path is not None and state_path.is_file():
-        st = torch.load(state_path, weights_only=False)
-        if st["targets"].shape != targets.shape or not torch.equal(st["targets"].to(device), targets) or st["m"] != m:
-            raise ValueError(f"{state_path}: saved state is for other targets or another m; remove it to restart")
-    else:
-        std = embedding_std(lm)
-        seeds = list(seeds) if seeds is not None else [seed * 1_000_003 + b for b in range(B)]
-        p0 = torch.stack([torch.randn(m, d, generator=torch.Generator().manual_seed(int(sd))) for sd in seeds])
-        p0 = (p0 * std).clamp(-radius, radius).to(device)
-        st = {"m": m, "targets": targets.cpu(), "step": 0, "p": p0, "m1": torch.zeros_like(p0),
-              "m2": torch.zeros_like(p0), "best": torch.zeros(B, dtype=torch.long), "best_prompt": p0.clone(),
-              "best_step": torch.zeros(B, dtype=torch.long), "since": torch.zeros(B, dtype=torch.long),
-              "best_loss": torch.full((B,), math.inf), "taken": torch.zeros(B, dtype=torch.long),
-              "active": torch.ones(B, dtype=torch.bool), "stopped_by": ["steps"] * B,
-              "curves": [[] for _ in range(B)], "seconds": 0.0}
-    for key in ("p", "m1", "m2", "best_prompt"):
-        st[key] = st[key].to(device)
-    p, m1, m2, best, best_prompt = st["p"], st["m1"], st["m2"], st["best"], st["best_prompt"]
-    since, best_loss, taken, active = st["since"], st["best_loss"], st["taken"], st["active"]
-    adam = TuneConfig(lr=lr, radius=radius)  # AdamW as Kuratov et al. (betas 0.9, 0.9, decay 0.01), per row
-    t0 = time.time()
-    sec0, step0 = st["seconds"], st["step"]
-    last_save = last_report = t0
-
-    def save():
-        st["seconds"] = sec0 + time.time() - t0
-        if state_path is not None:
-            _save_state(state_path, st)
-
-    while st["step"] < steps and bool(active.any()):
-        now = time.time()
-        if _STOP.is_set() or (deadline is not None and now > deadline):
-            save()
-            raise Interrupted("stopped by a signal" if _STOP.is_set() else "time budget spent")
-        if state_path is not None and now - last_save > save_every:
-            save()
-            last_save = now
-        if progress is not None and now - last_report > progress_every:
-            rate = (st["step"] - step0) / max(now - t0, 1e-9)
-            progress({"step": st["step"], "prefixes": best.tolist(), "active": int(active.sum()),
-                      "steps_per_s": rate, "eta_s": (steps - st["step"]) / rate if rate > 0 else math.inf})
-            last_report = now
-        st["step"] = step = st["step"] + 1
-        idx = active.nonzero().squeeze(1)
-        didx = idx.to(device)
-        k = frontier(best[idx], window, n)  # loss horizon of each active row
-        K = int(k.max())
-        x = p[didx].detach().requires_grad_(True)
-        with _autocast(device, dtype):
-            logits = lm.frontier_logits(x, targets[didx], K, cache) if cache is not None or start is None else \
-                lm(targets[didx, :K - 1] if K > 1 else None, full(x))[:, (0 if start is None else 1) + m - 1:][:, :K]
-        logits = logits.float()
-        tgt = targets[didx, :K]
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), reduction="none").view(-1, K)
-        mask = torch.arange(K, device=device)[None, :] < k[:, None].to(device)
-        row_loss = (nll * mask).sum(dim=1)
-        row_loss.sum().backward()
-        lead = leading_matches(logits.detach().argmax(-1), tgt).cpu()  # = greedy prefix of this prompt (up to K)
-        improved = lead > best[idx]
-        if bool(improved.any()):
-            ids = idx[improved]
-            best[ids] = lead[improved]
-            st["best_step"][ids] = step - 1  # the prompt evaluated at this step is the one after step-1 updates
-            best_prompt[ids.to(device)] = x.detach()[improved.to(device)]
-            for g in ids.tolist():
-                st["curves"][g].append([step - 1, int(best[g])])
-        loss_now = row_loss.detach().cpu()
-        best_loss[idx], since[idx] = saturation_step(improved, loss_now, best_loss[idx], since[idx], min_delta)
-        taken[idx] = step
-        with torch.no_grad():
-            mm1, mm2 = m1[didx], m2[didx]          # the active rows' moments (copies), stepped and put back
-            p[didx] = adamw_step(x.detach(), torch.nan_to_num(x.grad), mm1, mm2, step, adam)
-            m1[didx], m2[didx] = mm1, mm2
-        for g in idx[best[idx] >= n].tolist():
-            st["stopped_by"][g], active[g] = "complete", False
-        for g in idx[(since[idx] >= patience) & (best[idx] < n)].tolist():
-            st["stopped_by"][g], active[g] = "patience", False
-    st["seconds"] = sec0 + time.time() - t0
+        model = lm if start_id is None else AfterTokens(lm, [start_id])
+    seeds = list(seeds) if seeds is not None else [seed * 1_000_003 + b for b in range(B)]
+    init = torch.stack([torch.randn(m, lm.cfg.d_model, generator=torch.Generator().manual_seed(int(sd)))
+                        for sd in seeds]) * embedding_std(lm)
+    config = TuneConfig(steps=steps, lr=lr, radius=radius, window=window, patience=patience, min_delta=min_delta)
+    checkpoint = Checkpointing(path=state_path, save_every=save_every, progress=progress,
+                               progress_every=progress_every, deadline=deadline, stop=_STOP.is_set)
+    with _autocast(device, dtype):
+        result = tune(model, targets, m, config=config, init=init, device=device, checkpoint=checkpoint)
+    best, best_prompt = result.prefix, result.prompts.to(device)
     # The reported number: real greedy decoding (KV cache) from each kept prompt, first token included.
+    full = (lambda x: x) if start_id is None else model.full
     out = []
     with torch.no_grad():
         horizon = int(min(n, int(best.max()) + window))
@@ -297,15 +220,16 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         kk = int(min(n, int(best.max()) + 1))
         with _autocast(device, dtype):
             logits = lm(targets[:, :kk - 1] if kk > 1 else None, full(best_prompt))
-        logits = logits.float()[:, (0 if start is None else 1) + m - 1:][:, :kk]
+        logits = logits.float()[:, (0 if start_id is None else 1) + m - 1:][:, :kk]
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets[:, :kk].reshape(-1),
                               reduction="none").view(B, kk).cpu()
     for g in range(B):
         upto = int(min(n, int(best[g]) + 1))
-        out.append({"prefix": int(greedy[g]), "prefix_tf": int(best[g]), "best_step": int(st["best_step"][g]),
-                    "steps": int(taken[g]), "stopped_by": st["stopped_by"][g],
-                    "ce_bits": float(nll[g, :upto].sum()) / math.log(2), "curve": st["curves"][g],
-                    "prompt_absmax": float(best_prompt[g].abs().max()), "seconds": st["seconds"] / B})
+        stopped_by = STOPPED_BY_REASON[result.reason[g]]
+        out.append({"prefix": int(greedy[g]), "prefix_tf": int(best[g]), "best_step": int(result.best_step[g]),
+                    "steps": int(result.steps[g]) + (stopped_by != "steps"), "stopped_by": stopped_by,
+                    "ce_bits": float(nll[g, :upto].sum()) / math.log(2), "curve": result.curves[g],
+                    "prompt_absmax": float(best_prompt[g].abs().max()), "seconds": result.seconds / B})
     return out
 
 
