@@ -223,6 +223,9 @@ def test_a_stopped_tune_resumes_from_its_saved_state_and_ends_as_an_uninterrupte
     with pytest.raises(ValueError, match="saved state is for other targets"):
         tune(model, targets, 1, groups=torch.tensor([0, 1, 1, 2, 2, 3]), config=config,
              checkpoint=Checkpointing(path=path))
+    torch.save({"m": 1, "step": 3}, path)
+    with pytest.raises(ValueError, match="not a saved tune state"):
+        tune(model, targets, 1, groups=groups, config=config, checkpoint=Checkpointing(path=path))
     with pytest.raises(ValueError, match="cannot restart"):
         tune(model, targets, 1, config=TuneConfig(restarts=1), checkpoint=Checkpointing(path=path))
 

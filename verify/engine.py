@@ -375,9 +375,16 @@ def _initial_state(targets, m, groups, G, latent, config) -> dict:
             "curves": [[] for _ in range(G)], "seconds": 0.0}
 
 
+_STATE_KEYS = ("m", "targets", "groups", "step", "p", "m1", "m2", "best_prompt", "best_ce", "best", "lead",
+               "best_loss", "best_step", "since", "taken", "active", "reason", "curves", "seconds")
+
+
 def _load_state(path: Path, targets, m, groups, device) -> dict:
     """A state saved by :func:`tune` for these targets, groups and m, its tensors moved to ``device``."""
     st = torch.load(path, map_location="cpu", weights_only=False)
+    missing = sorted(set(_STATE_KEYS) - set(st)) if isinstance(st, dict) else ["all"]
+    if missing:
+        raise ValueError(f"{path}: not a saved tune state (missing {', '.join(missing)}); remove it to restart")
     same = (st.get("m") == m and st["targets"].shape == targets.shape and torch.equal(st["targets"], targets.cpu())
             and torch.equal(st.get("groups", torch.arange(len(targets))), groups.cpu()))
     if not same:
