@@ -20,7 +20,8 @@ From it `bound` makes
 The namespaces hold what the formulas need, one name for both: `log`, `log1p`, `log2`, `ln2`, `exp`, `sin`,
 `cos`, `minimum`, `maximum`, `softplus(y) = ln(1 + e^y)` (overflow-safe in float64), `cancelling_sum(terms_at)`:
 a sum of terms that may cancel, which on the mpmath side is evaluated again with more digits until few are
-lost (`bounds.evaluate._cancelling_sum`, Ziv's strategy) and in float64 is the plain sum, and
+lost (`bounds.evaluate._cancelling_sum`, Ziv's strategy) and in float64 is the plain sum, `fsum(terms)`: a
+sum of a list of terms (mpmath's fsum, rounded once; the plain sum in float64), and
 `log_betainc(a, b, x, 1 - x)`: ln of the regularized incomplete beta I_x(a, b), by a scalar continued fraction
 at the working precision on the mpmath side and a vectorized Lentz one (with a Stirling ln B(a, b), scipy's
 gammaln imported on first use) in float64. Where a bound needs another algorithm per backend it is a primitive
@@ -204,6 +205,7 @@ class _Mpmath:
     maximum = staticmethod(lambda a, b: max(MP.mpf(a), b))
     softplus = staticmethod(lambda y: max(y, 0) + MP.log1p(MP.exp(-abs(y))))   # as NUMPY.softplus
     log_betainc = staticmethod(_mp_log_betainc)
+    fsum = staticmethod(lambda terms: MP.fsum(terms))       # rounded once
     # terms that cancel: evaluated again with more digits until fewer than GUARD_DIGITS/2 are lost
     cancelling_sum = staticmethod(_cancelling_sum)
 
@@ -245,13 +247,17 @@ class _Numpy:
         return np.maximum(y, 0.0) + np.log1p(np.exp(-np.abs(y)))
 
     @staticmethod
-    def cancelling_sum(terms_at):
-        """The plain float64 sum, left to right (float64 has no digits to add)."""
-        terms = terms_at()
+    def fsum(terms):
+        """The plain float64 sum of a list of arrays, left to right."""
         total = terms[0]
         for term in terms[1:]:
             total = total + term
         return total
+
+    @staticmethod
+    def cancelling_sum(terms_at):
+        """The plain float64 sum, left to right (float64 has no digits to add)."""
+        return _Numpy.fsum(terms_at())
 
     def __repr__(self) -> str:
         return "NUMPY"

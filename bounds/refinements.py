@@ -12,13 +12,13 @@
   `nonuniform_threshold` evaluates it numerically from a sample of cell volumes, on a lattice of log2
   volumes rounded up (so its answer is never below the exact n*, and exact for equal cells).
 
-This module holds the cone's bounds as formulas, written once for mpmath and numpy alike (bounds/formula.py;
-the incomplete beta is the namespaces' `log_betainc`), from which `bound` makes the mpmath evaluator (named in
-`__all__`, exported by `bounds`; `log2_cone_floor`, the cone's floor, beside them) and the numpy fast form
-`fast_NAME` (exported by `bounds.fast` as NAME); the box's mpmath evaluator; the non-uniform cells' numpy
-evaluators; and the sympy `Result`s, which load on first use of `RESULTS`, `CONE`, `BOX`, `NONUNIFORM`, the
-expressions (`CONE_FRACTION`, ..., `NONUNIFORM_CONDITION`) or `latex`, so that importing `bounds` imports
-neither sympy nor scipy.
+This module holds the cone's and the box's bounds as formulas, written once for mpmath and numpy alike
+(bounds/formula.py; the incomplete beta is the namespaces' `log_betainc`), from which `bound` makes the mpmath
+evaluator (named in `__all__`, exported by `bounds`; `log2_cone_floor`, the cone's floor, beside them) and the
+numpy fast form `fast_NAME` (exported by `bounds.fast` as NAME); the non-uniform cells' numpy evaluators; and
+the sympy `Result`s, which load on first use of `RESULTS`, `CONE`, `BOX`, `NONUNIFORM`, the expressions
+(`CONE_FRACTION`, ..., `NONUNIFORM_CONDITION`) or `latex`, so that importing `bounds` imports neither sympy
+nor scipy.
 
 >>> import sympy
 >>> from bounds.symbols import d, theta
@@ -33,7 +33,6 @@ import math
 import numpy as np
 
 from . import validate
-from .evaluate import _at_precision, _eps, _positive, _positive_integer
 from .formula import bound, lazy_results
 from .precision import MP
 from .t1 import log2_prompts_ball
@@ -125,22 +124,32 @@ def log2_prompts_cone(math, d, m, radius, eps, theta):
     return m * _log2_cone_per_vector(math, d, radius, eps, theta)
 
 
-# ----------------------------------------------------------------------------------------- the box (mpmath)
-@_at_precision
-def log2_prompts_box(sides, m, eps) -> MP.mpf:
+# ----------------------------------------------------------------------------------------- the box's formula
+def _sides(check):
+    """The sides' rule: a non-empty list of sides, each checked by `check` (a scalar or an array check)."""
+    def checked(name, sides) -> list:
+        if isinstance(sides, (str, bytes)) or not hasattr(sides, "__iter__"):
+            raise ValueError(f"sides must be a non-empty list of positive numbers, got {sides!r}")
+        sides = list(sides)
+        if not sides:
+            raise ValueError("sides must be non-empty")
+        return [check("side", side) for side in sides]
+    return checked
+
+
+@bound(arguments=(("sides", (_sides(validate.positive), _sides(validate.array_positive))), ("m", "integer>=1"),
+                  ("eps", "eps")))
+def log2_prompts_box(math, sides, m, eps):
     """Box refinement: m * sum_i log2(1 + l_i/eps), coordinate i ranging over an interval of length l_i.
+
+    On the fast path each side is a number or an array (broadcast with m and eps).
 
     >>> log2_prompts_box([1, 3], 1, 1) == 3
     True
+    >>> fast_log2_prompts_box([1.0, np.array([3.0, 7.0])], 1, 1.0).tolist()
+    [3.0, 4.0]
     """
-    eps_ = _eps(eps)
-    if isinstance(sides, (str, bytes)) or not hasattr(sides, "__iter__"):
-        raise ValueError(f"sides must be a non-empty list of positive numbers, got {sides!r}")
-    sides = list(sides)
-    if not sides:
-        raise ValueError("sides must be non-empty")
-    total = MP.fsum(MP.log1p(_positive("side", s) / eps_) / MP.log(2) for s in sides)
-    return _positive_integer("m", m) * total
+    return m * math.fsum([math.log1p(side / eps) / math.ln2 for side in sides])
 
 
 # ----------------------------------------------------------------------------------------- non-uniform cells (numpy)
