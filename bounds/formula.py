@@ -25,8 +25,10 @@ sum of a list of terms (mpmath's fsum, rounded once; the plain sum in float64), 
 `log_betainc(a, b, x, 1 - x)`: ln of the regularized incomplete beta I_x(a, b), by a scalar continued fraction
 at the working precision on the mpmath side and a vectorized Lentz one (with a Stirling ln B(a, b), scipy's
 gammaln imported on first use) in float64. Where a bound needs another algorithm per backend it is a primitive
-of the namespaces; a bound with no numpy form (an exact count, an integer result) is declared with
-`fast=False`, or kept as a plain evaluator (docs/design.md).
+of the namespaces; a bound with no numpy form (an exact count) is declared with `fast=False`, or kept as a
+plain evaluator (docs/design.md). An integer bound (`integer='floor'` or `'ceil'`, `at_least=`) is its
+formula's value rounded so: at the digits asked for with a tie guard on the mpmath side, in float64 on the
+fast path.
 
 An argument's kind is a name of `KINDS` or, for a rule of one bound, a pair (scalar check, array check).
 
@@ -48,7 +50,7 @@ import inspect
 import numpy as np
 
 from . import validate
-from .evaluate import _at_precision, _cancelling_sum
+from .evaluate import _at_precision, _cancelling_sum, current_dps
 from .precision import MP
 
 # ----------------------------------------------------------------------------------------- argument kinds
@@ -268,13 +270,36 @@ NUMPY = _Numpy()
 
 
 # ----------------------------------------------------------------------------------------- the generator
-def bound(*, arguments, check=None, fast=True):
+# an integer bound's rounding: mpmath's and numpy's
+ROUNDINGS = {"floor": (lambda x: MP.floor(x), np.floor), "ceil": (lambda x: MP.ceil(x), np.ceil)}
+
+
+def _integer(value, rounding: str, at_least: int) -> int:
+    """`value` rounded by `rounding`, at least `at_least`; a value within 10^(-4/5 of the digits) of an
+    integer is taken as that integer (an exact power of two or an exact multiple, which rounding may have
+    left a last digit off: floor(log2 1024 / log2 4) is 5, not 4)."""
+    nearest = MP.nint(value)
+    if abs(value - nearest) < MP.mpf(10) ** (-(MP.dps * 4 // 5)) * max(1, abs(nearest)):
+        value = nearest
+    return max(at_least, int(ROUNDINGS[rounding][0](value)))
+
+
+def bound(*, arguments, check=None, fast=True, integer=None, at_least=0):
     """Make a bound's evaluator (returned) and, with `fast`, its vectorized form `fast_NAME` (put in the
     formula's module) from one formula `f(math, *args)`.
 
     `arguments`: (name, kind) for each argument after `math`, in order (kinds: `KINDS`, a kind ending in '?'
-    lets None through; or a bound's own pair (scalar check, array check), each called as check(name, value)). Arguments are checked in that order, optional ones (kind '...?') after `check`, if
-    given: `check(**raw_arguments)` raises on a combination the kinds cannot express."""
+    lets None through; or a bound's own pair (scalar check, array check), each called as check(name, value)).
+    Arguments are checked in that order, optional ones (kind '...?') after `check`, if given:
+    `check(**raw_arguments)` raises on a combination the kinds cannot express.
+
+    `integer` ('floor' or 'ceil'): the bound is the formula's value so rounded, and never below `at_least`.
+    Its evaluator returns an int, computed at the digits asked for without guard digits (an integer has no
+    digits to guard: what decides it is the tie guard of `_integer`, whose width those digits set). Its fast
+    form rounds in float64 with no tie guard (at an exact tie it may be one off)."""
+    if integer is not None and integer not in ROUNDINGS:
+        raise ValueError(f"integer must be one of {', '.join(ROUNDINGS)}, got {integer!r}")
+
     def decorate(formula):
         name = formula.__name__
         signature = inspect.signature(formula)
@@ -299,10 +324,16 @@ def bound(*, arguments, check=None, fast=True):
             return {argument: values[argument] for argument in kinds}
 
         def evaluator(*args, **kwargs):
-            return formula(MPMATH, **checked(args, kwargs, 0))
+            if integer is None:
+                return formula(MPMATH, **checked(args, kwargs, 0))
+            with MP.workdps(current_dps()):
+                return _integer(formula(MPMATH, **checked(args, kwargs, 0)), integer, at_least)
 
         def fast_form(*args, **kwargs):
-            return validate.finite_result(name, formula(NUMPY, **checked(args, kwargs, 1)))
+            value = formula(NUMPY, **checked(args, kwargs, 1))
+            if integer is not None:
+                value = np.maximum(float(at_least), ROUNDINGS[integer][1](value))
+            return validate.finite_result(name, value)
 
         for function, function_name in ((evaluator, name), (fast_form, f"fast_{name}")):
             function.__name__ = function.__qualname__ = function_name
