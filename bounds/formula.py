@@ -42,6 +42,12 @@ An argument's kind is a name of `KINDS` or, for a rule of one bound, a pair (sca
 Traceback (most recent call last):
 ...
 ValueError: n must be a positive integer, got 0
+>>> @bound(arguments=(("bits", "positive"),), integer="ceil", at_least=1)
+... def _demo_tokens(math, bits):
+...     '''ceil(bits/16), at least 1.'''
+...     return bits / 16
+>>> _demo_tokens(96), _demo_tokens(97), fast__demo_tokens([96, 97, 1e-3]).tolist()
+(6, 7, [6.0, 7.0, 1.0])
 """
 from __future__ import annotations
 
