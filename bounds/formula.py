@@ -95,12 +95,15 @@ def _kind(kind) -> tuple:
 # fails to converge for a ~ 5e4 and x ~ 0.9, so the continued fraction is used throughout. The caller gives
 # 1 - x as well, computed without cancellation (cos^2(theta/2) for x = sin^2(theta/2) near theta = pi).
 def _mp_log_betainc(a, b, x, x_complement) -> MP.mpf:
-    """ln I_x(a, b) by the continued fraction (modified Lentz) at the working precision.
+    """ln I_x(a, b) at the working precision."""
+    if x < (a + 1) / (a + b + 2):
+        return _mp_betacf(a, b, x)
+    return MP.log1p(-MP.exp(_mp_betacf(b, a, x_complement)))   # I_x(a, b) = 1 - I_{1-x}(b, a)
 
-    Used where x < (a+1)/(a+b+2); otherwise through I_x(a, b) = 1 - I_{1-x}(b, a).
-    """
-    if x >= (a + 1) / (a + b + 2):
-        return MP.log1p(-MP.exp(_mp_log_betainc(b, a, x_complement, x)))
+
+def _mp_betacf(a, b, x) -> MP.mpf:
+    """ln I_x(a, b) by the continued fraction (modified Lentz) at the working precision, for
+    x < (a+1)/(a+b+2)."""
     tiny, tol = MP.mpf(10) ** (-10 * MP.dps), MP.mpf(10) ** (-MP.dps - 5)
     c, dd = MP.mpf(1), 1 - (a + b) * x / (a + 1)
     dd = 1 / (dd if abs(dd) > tiny else tiny)
@@ -120,7 +123,7 @@ def _mp_log_betainc(a, b, x, x_complement) -> MP.mpf:
     return a * MP.log(x) + b * MP.log1p(-x) - MP.log(MP.beta(a, b)) - MP.log(a) + MP.log(h)
 
 
-def gammaln(x):
+def _gammaln(x):
     """scipy.special.gammaln, imported on first use: importing `bounds` does not load scipy (0.3 s)."""
     from scipy.special import gammaln as scipy_gammaln
     return scipy_gammaln(x)
@@ -140,8 +143,8 @@ def _np_betaln(a, b):
     # ln Gamma(big) - ln Gamma(big + small) by Stirling, written with log1p so that nothing cancels
     ratio = (-small * np.log(safe_big) - (safe_big + small - 0.5) * np.log1p(small / safe_big) + small
              + _stirling_correction(safe_big) - _stirling_correction(safe_big + small))
-    direct = gammaln(big) - gammaln(big + small)
-    return gammaln(small) + np.where(big >= 100.0, ratio, direct)
+    direct = _gammaln(big) - _gammaln(big + small)
+    return _gammaln(small) + np.where(big >= 100.0, ratio, direct)
 
 
 def _np_betacf(a, b, x, ln_x, ln_1mx, max_iter=100000, tol=1e-16):
