@@ -14,8 +14,9 @@ least?": m_min = ceil(N*k*log2|A| / slope) with the method's slope, a necessary 
 
 The bounds are written once, as formulas for mpmath and numpy alike (bounds/formula.py): their mpmath
 evaluators (50 digits, log space, the rules of bounds/validate.py) are exported by `bounds`, their numpy fast
-forms by `bounds.fast` under the same names (the integer m_min ones rounded up: `integer='ceil'`); the sympy `Result`s (keys 'prefix_ball', 'prefix_float', 'prefix_grid', 'prefix_tokens_per_vector',
-'m_min_prompt', 'm_min_prefix') load on first use of `RESULTS`, so importing `bounds` does not import sympy.
+forms by `bounds.fast` under the same names (the integer m_min ones rounded up: `integer='ceil'`); the sympy
+`Result`s (keys 'prefix_ball', 'prefix_float', 'prefix_grid', 'prefix_tokens_per_vector', 'm_min_prompt',
+'m_min_prefix') load on first use of `RESULTS`, so importing `bounds` does not import sympy.
 
 >>> import bounds
 >>> float(bounds.log2_prefixes_ball(2, 3, 4, 0.5, 1))           # 2*L*m*d_kv*log2(1 + 2r/eps) = 48

@@ -52,11 +52,11 @@ def _cone_dimension(name, value) -> MP.mpf:
     return d
 
 
-# the cone's d: the scalar check, and the array check of the fast forms
-CONE_DIMENSION = (_cone_dimension, lambda name, value: validate.array_integer_at_least(name, value, 2))
+# the cone's d, a kind of its own: the scalar check, and the array check of the fast forms
+_CONE_DIMENSION = (_cone_dimension, lambda name, value: validate.array_integer_at_least(name, value, 2))
 
 
-@bound(arguments=(("d", CONE_DIMENSION), ("theta", "angle")))
+@bound(arguments=(("d", _CONE_DIMENSION), ("theta", "angle")))
 def log2_cone_fraction(math, d, theta):
     """Cone refinement: log2 of (1/2) I_{sin^2(theta/2)}((d-1)/2, 1/2), the ball fraction in the cone.
 
@@ -93,7 +93,7 @@ def _log2_cone_per_vector(math, d, radius, eps, theta):
     return math.maximum(estimate, log2_cone_floor.formula(math, radius, eps))
 
 
-@bound(arguments=(("d", CONE_DIMENSION), ("vocab", "integer>=2"), ("radius", "positive"), ("eps", "eps"),
+@bound(arguments=(("d", _CONE_DIMENSION), ("vocab", "integer>=2"), ("radius", "positive"), ("eps", "eps"),
                   ("theta", "angle")))
 def tokens_per_vector_cone(math, d, vocab, radius, eps, theta):
     """Cone-refined C: max(d*log2(1 + 2r/eps) + log2 cone fraction, log2(1 + r/eps))/log2|V| (the floor is
@@ -111,7 +111,7 @@ def tokens_per_vector_cone(math, d, vocab, radius, eps, theta):
     return _log2_cone_per_vector(math, d, radius, eps, theta) / math.log2(vocab)
 
 
-@bound(arguments=(("d", CONE_DIMENSION), ("m", "integer>=1"), ("radius", "positive"), ("eps", "eps"),
+@bound(arguments=(("d", _CONE_DIMENSION), ("m", "integer>=1"), ("radius", "positive"), ("eps", "eps"),
                   ("theta", "angle")))
 def log2_prompts_cone(math, d, m, radius, eps, theta):
     """Cone-refined T1: m*max(d*log2(1 + 2r/eps) + log2 cone fraction, log2(1 + r/eps)) (`log2_cone_floor`).
@@ -137,8 +137,10 @@ def _sides(check):
     return checked
 
 
-@bound(arguments=(("sides", (_sides(validate.positive), _sides(validate.array_positive))), ("m", "integer>=1"),
-                  ("eps", "eps")))
+_SIDES = (_sides(validate.positive), _sides(validate.array_positive))
+
+
+@bound(arguments=(("sides", _SIDES), ("m", "integer>=1"), ("eps", "eps")))
 def log2_prompts_box(math, sides, m, eps):
     """Box refinement: m * sum_i log2(1 + l_i/eps), coordinate i ranging over an interval of length l_i.
 
