@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import numpy as np  # noqa: F401  (the doctests of the fast forms use it)
 
-from . import validate
-from .evaluate import _positive_integer, _size_at_least_2, current_dps
 from .formula import bound, lazy_results
-from .precision import MP
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
 __all__ = ["tokens_per_vector", "log2_accessible_fraction", "n_max_dataset", "cross_entropy_floor_bits"]
@@ -67,21 +64,18 @@ def log2_accessible_fraction(math, log2_prompts, n, vocab):
     return math.minimum(0, math.cancelling_sum(lambda: [log2_prompts, -n * math.log2(vocab)]))
 
 
-def n_max_dataset(log2_prompts, k, alphabet) -> int:
+@bound(arguments=(("log2_prompts", "finite"), ("k", "integer>=1"), ("alphabet", "integer>=2")), fast=False,
+       integer="floor", at_least=0)
+def n_max_dataset(math, log2_prompts, k, alphabet):
     """Consequence B: N_max = floor(log2 Npr/(k*log2|A|)) inputs whose every k-token labelling fits.
 
-    An integer, at the digits asked for (no guard digits), with no numpy form: an evaluator of its own.
+    An integer, at the digits asked for (an exact power of two lands on its integer: `bounds.formula.bound`'s
+    `integer=`), with no numpy form.
 
     >>> n_max_dataset(100, 2, 4)
     25
     """
-    with MP.workdps(current_dps()):
-        ratio = validate.finite("log2_prompts", log2_prompts) / (_positive_integer("k", k) * MP.log(_size_at_least_2("alphabet", alphabet), 2))
-        # exact powers of two land on integers; guard against a last-digit rounding below them
-        nearest = MP.nint(ratio)
-        if abs(ratio - nearest) < MP.mpf(10) ** (-(MP.dps * 4 // 5)) * max(1, abs(nearest)):
-            ratio = nearest
-        return max(0, int(MP.floor(ratio)))
+    return log2_prompts / (k * math.log2(alphabet))
 
 
 @bound(arguments=(("log2_prompts", "finite"), ("n", "integer>=1"), ("alphabet", "integer>=2")))

@@ -1,7 +1,8 @@
-"""The machinery every evaluator of `bounds` shares: its precision, its guard digits, the argument rules and the
-small helpers of both the mpmath and the numpy forms. The evaluators themselves live beside their results, in
-the theorem modules (`bounds/t1.py`, `consequences.py`, `t2.py`, `refinements.py`, `prefix.py`), which import
-this module; it imports none of them at import time.
+"""The machinery every evaluator of `bounds` shares: its precision, its guard digits and the cancelling sum
+(`bounds.formula` builds the evaluators on them), and the argument rules of the evaluators written by hand.
+The evaluators themselves live beside their results, in the theorem modules (`bounds/t1.py`,
+`consequences.py`, `t2.py`, `refinements.py`, `prefix.py`), which import this module; it imports none of
+them at import time.
 
 Every evaluator computes in the private mpmath context of `bounds` (`bounds.precision.MP`) and returns one of
 its mpf, right to the digits asked for: the context's precision, 50 (DEFAULT_DPS) unless an enclosing
@@ -144,44 +145,13 @@ def _cancelling_sum(terms_at, limit: int = 20000):
 
 # ----------------------------------------------------------------------------------------- validation
 # One rule per quantity, shared with the fast path and the command lines: bounds/validate.py.
-_positive_integer = validate.positive_integer
 _positive = validate.positive
 _size_at_least_2 = validate.size
 _eps = validate.eps
 
-
-def _log2_one_plus_ratio(radius, eps) -> MP.mpf:
-    """log2(1 + 2r/eps): the bits one coordinate can carry at precision eps."""
-    # log1p: with eps >> r the ratio is below the working precision, and log(1 + ratio) would give 0
-    return MP.log1p(2 * _positive("radius", radius) / _eps(eps)) / MP.log(2)
-
-
-# ----------------------------------------------------------------------------------------- numpy (fast forms)
-# The numpy counterparts shared by the fast forms (`fast_NAME`) of several theorem modules; `bounds.fast`
-# gathers those forms. Same argument rules as above (bounds/validate.py), on arrays.
+# The float64 constants of the fast forms (`bounds.fast` gathers those forms).
 LN2 = np.log(2.0)
 LOG2_E = 1.0 / LN2
-
-
-def _array_eps(eps) -> np.ndarray:
-    return validate.array_eps(eps)
-
-
-def _d(d) -> np.ndarray:
-    return validate.array_integer_at_least("d", d, 1)
-
-
-def _m(m) -> np.ndarray:
-    return validate.array_integer_at_least("m", m, 1)
-
-
-def _size(name: str, value) -> np.ndarray:
-    return validate.array_integer_at_least(name, value, 2)
-
-
-def _ln_one_plus_ratio(radius, eps) -> np.ndarray:
-    """ln(1 + 2r/eps), accurate when 2r/eps is tiny or huge."""
-    return np.log1p(2.0 * validate.array_positive("radius", radius) / _array_eps(eps))
 
 
 # ----------------------------------------------------------------------------------------- the evaluators' old home

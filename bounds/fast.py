@@ -2,9 +2,8 @@
 
 Same names and meanings as the mpmath evaluators of `bounds`, but arguments broadcast as numpy arrays and
 results are float64 arrays. Each fast form lives beside its evaluator, as `fast_NAME` in the theorem module
-that holds it (`bounds/t1.py`, `consequences.py`, `t2.py`, `refinements.py`, `prefix.py`): made with the
-evaluator from the bound's one formula (`bounds.formula.bound`), or written beside it for a bound kept in two
-forms (docs/design.md). This module gathers every `fast_NAME` of every theorem module's `__all__` under NAME,
+that holds it (`bounds/t1.py`, `consequences.py`, `t2.py`, `refinements.py`, `prefix.py`), made with the
+evaluator from the bound's one formula (`bounds.formula.bound`). This module gathers every `fast_NAME` of every theorem module's `__all__` under NAME,
 with numpy's overflow warnings silenced (`_quiet`), so a new fast form is found here without an edit.
 
 Formulations avoid overflow: log1p for log2(1 + 2r/eps), a softplus for log2(1 + (2r/eps)^q), and a

@@ -14,9 +14,9 @@ least?": m_min = ceil(N*k*log2|A| / slope) with the method's slope, a necessary 
 
 The bounds are written once, as formulas for mpmath and numpy alike (bounds/formula.py): their mpmath
 evaluators (50 digits, log space, the rules of bounds/validate.py) are exported by `bounds`, their numpy fast
-forms by `bounds.fast` under the same names (the integer m_min evaluators keep a numpy form of their
-own); the sympy `Result`s (keys 'prefix_ball', 'prefix_float', 'prefix_grid', 'prefix_tokens_per_vector',
-'m_min_prompt', 'm_min_prefix') load on first use of `RESULTS`, so importing `bounds` does not import sympy.
+forms by `bounds.fast` under the same names (the integer m_min ones rounded up: `integer='ceil'`); the sympy
+`Result`s (keys 'prefix_ball', 'prefix_float', 'prefix_grid', 'prefix_tokens_per_vector', 'm_min_prompt',
+'m_min_prefix') load on first use of `RESULTS`, so importing `bounds` does not import sympy.
 
 >>> import bounds
 >>> float(bounds.log2_prefixes_ball(2, 3, 4, 0.5, 1))           # 2*L*m*d_kv*log2(1 + 2r/eps) = 48
@@ -26,12 +26,11 @@ own); the sympy `Result`s (keys 'prefix_ball', 'prefix_float', 'prefix_grid', 'p
 """
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401  (the doctests of the fast forms use it)
 
-from . import precision, validate
-from .evaluate import _log2_one_plus_ratio, current_dps
+from . import precision
 from .formula import bound, lazy_results
-from .precision import MP
+from .t1 import log2_prompts_ball
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
 __all__ = [
@@ -95,8 +94,12 @@ def tokens_per_virtual_token_prefix(math, layers, d_kv, vocab, radius_kv, eps):
     return 2 * layers * d_kv * math.log1p(2 * radius_kv / eps) / math.log(vocab)
 
 
-# ----------------------------------------------------------------------------------------- integers (mpmath only)
-def min_virtual_tokens(bits_needed, bits_per_virtual_token) -> int:
+# ----------------------------------------------------------------------------------------- the integers
+# Rounded up (`bounds.formula.bound`'s `integer=`): at the digits asked for with a tie guard, an exact
+# multiple landing on its integer; the fast forms round in float64 (at an exact tie they may be one off).
+@bound(arguments=(("bits_needed", "positive"), ("bits_per_virtual_token", "positive")), fast=False,
+       integer="ceil", at_least=1)
+def min_virtual_tokens(math, bits_needed, bits_per_virtual_token):
     """Consequence B inverted: the smallest m with m*slope >= bits_needed, i.e. ceil(bits/slope) (at least 1).
 
     A necessary condition for storing `bits_needed` bits (N*k*log2|A| for N labels of k tokens over A, or
@@ -105,73 +108,39 @@ def min_virtual_tokens(bits_needed, bits_per_virtual_token) -> int:
     >>> min_virtual_tokens(100, 16), min_virtual_tokens(96, 16), min_virtual_tokens(1, 16)
     (7, 6, 1)
     """
-    with MP.workdps(current_dps()):
-        bits = validate.positive("bits_needed", bits_needed)
-        ratio = bits / validate.positive("bits_per_virtual_token", bits_per_virtual_token)
-        # an exact multiple lands on an integer; guard against a last-digit rounding above it
-        nearest = MP.nint(ratio)
-        if abs(ratio - nearest) < MP.mpf(10) ** (-(MP.dps * 4 // 5)) * max(1, abs(nearest)):
-            ratio = nearest
-        return max(1, int(MP.ceil(ratio)))
+    return bits_needed / bits_per_virtual_token
 
 
-def _dataset_bits(examples, k, alphabet) -> MP.mpf:
-    return (validate.positive_integer("examples", examples) * validate.positive_integer("k", k)
-            * MP.log(validate.size("alphabet", alphabet), 2))
+def _dataset_bits(math, examples, k, alphabet):
+    return examples * k * math.log2(alphabet)
 
 
-def min_virtual_tokens_prompt(examples, k, alphabet, d, radius, eps) -> int:
+@bound(arguments=(("examples", "integer>=1"), ("k", "integer>=1"), ("alphabet", "integer>=2"), ("d", "integer>=1"),
+                  ("radius", "positive"), ("eps", "eps")), integer="ceil", at_least=1)
+def min_virtual_tokens_prompt(math, examples, k, alphabet, d, radius, eps):
     """Prompt tuning: m_min = ceil(N*k*log2|A| / (d*log2(1 + 2r/eps))), a necessary condition.
 
     >>> min_virtual_tokens_prompt(10, 2, 4, 4, 0.5, 1)    # 40 bits at 4 bits per vector
     10
+    >>> float(fast_min_virtual_tokens_prompt(10, 2, 4, 4, 0.5, 1.0))
+    10.0
     """
-    with MP.workdps(current_dps()):
-        per_vector = validate.positive_integer("d", d) * _log2_one_plus_ratio(radius, eps)
-        return min_virtual_tokens(_dataset_bits(examples, k, alphabet), per_vector)
+    return _dataset_bits(math, examples, k, alphabet) / log2_prompts_ball.formula(math, d, 1, radius, eps)
 
 
-def min_virtual_tokens_prefix(examples, k, alphabet, layers, d_kv, radius_kv, eps) -> int:
+@bound(arguments=(("examples", "integer>=1"), ("k", "integer>=1"), ("alphabet", "integer>=2"),
+                  ("layers", "integer>=1"), ("d_kv", "integer>=1"), ("radius_kv", "positive"), ("eps", "eps")),
+       integer="ceil", at_least=1)
+def min_virtual_tokens_prefix(math, examples, k, alphabet, layers, d_kv, radius_kv, eps):
     """Prefix tuning: m_min = ceil(N*k*log2|A| / (2*L*d_kv*log2(1 + 2*r_kv/eps))), a necessary condition.
 
     >>> min_virtual_tokens_prefix(10, 2, 4, 1, 2, 0.5, 1)  # 40 bits at 4 bits per virtual token
     10
-    """
-    with MP.workdps(current_dps()):
-        per_vector = log2_prefixes_ball(layers, 1, d_kv, radius_kv, eps)
-        return min_virtual_tokens(_dataset_bits(examples, k, alphabet), per_vector)
-
-
-# ----------------------------------------------------------------------------------------- numpy fast path
-def _fast_ln_ratio(radius, eps) -> np.ndarray:
-    return np.log1p(2.0 * validate.array_positive("radius_kv", radius) / validate.array_eps(eps))
-
-
-def _fast_dataset_bits(examples, k, alphabet) -> np.ndarray:
-    return (validate.array_integer_at_least("examples", examples, 1) * validate.array_integer_at_least("k", k, 1)
-            * np.log2(validate.array_integer_at_least("alphabet", alphabet, 2)))
-
-
-def fast_min_virtual_tokens_prompt(examples, k, alphabet, d, radius, eps) -> np.ndarray:
-    """`min_virtual_tokens_prompt`, vectorized (float64 ceil: may differ by one where the ratio is an integer).
-
-    >>> float(fast_min_virtual_tokens_prompt(10, 2, 4, 4, 0.5, 1.0))
-    10.0
-    """
-    per_vector = validate.array_integer_at_least("d", d, 1) * _fast_ln_ratio(radius, eps) / np.log(2.0)
-    value = np.maximum(1.0, np.ceil(_fast_dataset_bits(examples, k, alphabet) / per_vector))
-    return validate.finite_result("min_virtual_tokens_prompt", value)
-
-
-def fast_min_virtual_tokens_prefix(examples, k, alphabet, layers, d_kv, radius_kv, eps) -> np.ndarray:
-    """`min_virtual_tokens_prefix`, vectorized.
-
     >>> float(fast_min_virtual_tokens_prefix(10, 2, 4, 1, 2, 0.5, 1.0))
     10.0
     """
-    per_vector = fast_log2_prefixes_ball(layers, 1, d_kv, radius_kv, eps)
-    value = np.maximum(1.0, np.ceil(_fast_dataset_bits(examples, k, alphabet) / per_vector))
-    return validate.finite_result("min_virtual_tokens_prefix", value)
+    return (_dataset_bits(math, examples, k, alphabet)
+            / log2_prefixes_ball.formula(math, layers, 1, d_kv, radius_kv, eps))
 
 
 FAST = {"log2_prefixes_ball": fast_log2_prefixes_ball, "log2_prefixes_grid": fast_log2_prefixes_grid,

@@ -12,11 +12,13 @@
   `nonuniform_threshold` evaluates it numerically from a sample of cell volumes, on a lattice of log2
   volumes rounded up (so its answer is never below the exact n*, and exact for equal cells).
 
-This module holds each refinement three ways: its evaluator (mpmath for the cone and the box, numpy for the
-non-uniform cells; named in `__all__`, exported by `bounds`; `log2_cone_floor`, the cone's floor, beside them),
-the numpy fast forms `fast_NAME` of the cone (exported by `bounds.fast` as NAME), and the sympy `Result`s,
-which load on first use of `RESULTS`, `CONE`, `BOX`, `NONUNIFORM`, the expressions (`CONE_FRACTION`, ...,
-`NONUNIFORM_CONDITION`) or `latex`, so that importing `bounds` imports neither sympy nor scipy.
+This module holds the cone's and the box's bounds as formulas, written once for mpmath and numpy alike
+(bounds/formula.py; the incomplete beta is the namespaces' `log_betainc`), from which `bound` makes the mpmath
+evaluator (named in `__all__`, exported by `bounds`; `log2_cone_floor`, the cone's floor, beside them) and the
+numpy fast form `fast_NAME` (exported by `bounds.fast` as NAME); the non-uniform cells' numpy evaluators; and
+the sympy `Result`s, which load on first use of `RESULTS`, `CONE`, `BOX`, `NONUNIFORM`, the expressions
+(`CONE_FRACTION`, ..., `NONUNIFORM_CONDITION`) or `latex`, so that importing `bounds` imports neither sympy
+nor scipy.
 
 >>> import sympy
 >>> from bounds.symbols import d, theta
@@ -31,65 +33,46 @@ import math
 import numpy as np
 
 from . import validate
-from .evaluate import (LN2, _array_eps, _at_precision, _cancelling_sum, _eps, _guarded, _log2_one_plus_ratio,
-                       _positive, _positive_integer, _size, _size_at_least_2)
-from .formula import lazy_results
+from .formula import bound, lazy_results
 from .precision import MP
-from .t1 import fast_log2_prompts_ball
+from .t1 import log2_prompts_ball
 
 # What `bounds` exports from here (and `bounds.fast` too, from the `fast_` functions of the same names).
 __all__ = ["log2_cone_fraction", "tokens_per_vector_cone", "log2_prompts_cone", "log2_prompts_box",
            "median_log2_volume_product", "nonuniform_threshold"]
 
 
-# ----------------------------------------------------------------------------------------- mpmath
-def _check_theta(theta) -> MP.mpf:
-    return validate.angle("theta", theta)
+# ----------------------------------------------------------------------------------------- the cone's formulas
+# Each bound once, for mpmath and numpy alike (bounds/formula.py): `bound` makes the evaluator NAME and its
+# vectorized form fast_NAME (exported by `bounds.fast` as NAME) from it.
+def _cone_dimension(name, value) -> MP.mpf:
+    d = validate.positive_integer(name, value)
+    if d < 2:
+        raise ValueError("the cone refinement needs d >= 2")
+    return d
 
 
-@_at_precision
-def log2_cone_fraction(d, theta) -> MP.mpf:
+# the cone's d, a kind of its own: the scalar check, and the array check of the fast forms
+_CONE_DIMENSION = (_cone_dimension, lambda name, value: validate.array_integer_at_least(name, value, 2))
+
+
+@bound(arguments=(("d", _CONE_DIMENSION), ("theta", "angle")))
+def log2_cone_fraction(math, d, theta):
     """Cone refinement: log2 of (1/2) I_{sin^2(theta/2)}((d-1)/2, 1/2), the ball fraction in the cone.
 
     >>> float(log2_cone_fraction(2, MP.pi / 2))   # a quarter of the disc
     -2.0
+    >>> round(float(fast_log2_cone_fraction(2, np.pi / 2)), 12)
+    -2.0
     """
-    d_ = _positive_integer("d", d)
-    if d_ < 2:
-        raise ValueError("the cone refinement needs d >= 2")
-    x = MP.sin(_check_theta(theta) / 2) ** 2
-    # mpmath.betainc (a 2F1 series) fails to converge for d ~ 1e5 and theta ~ 2.4, so the continued
-    # fraction is used throughout; tests check it against mpmath.betainc and the d = 2, 3 closed forms.
-    return (_log_betainc_cf((d_ - 1) / 2, MP.mpf(1) / 2, x) - MP.log(2)) / MP.log(2)
+    # 1 - x as cos^2(theta/2): accurate near theta = pi. Tests check the continued fraction of
+    # math.log_betainc against mpmath.betainc and the d = 2, 3 closed forms.
+    x, x_complement = math.sin(theta / 2) ** 2, math.cos(theta / 2) ** 2
+    return (math.log_betainc((d - 1) / 2, 0.5, x, x_complement) - math.ln2) / math.ln2
 
 
-def _log_betainc_cf(a, b, x) -> MP.mpf:
-    """ln I_x(a, b) by the continued fraction (modified Lentz) at the working precision.
-
-    Used where x < (a+1)/(a+b+2); otherwise through I_x(a, b) = 1 - I_{1-x}(b, a).
-    """
-    if x >= (a + 1) / (a + b + 2):
-        return MP.log1p(-MP.exp(_log_betainc_cf(b, a, 1 - x)))
-    tiny, tol = MP.mpf(10) ** (-10 * MP.dps), MP.mpf(10) ** (-MP.dps - 5)
-    c, dd = MP.mpf(1), 1 - (a + b) * x / (a + 1)
-    dd = 1 / (dd if abs(dd) > tiny else tiny)
-    h = dd
-    for step in range(1, 10 ** 6):
-        for aa in (step * (b - step) * x / ((a - 1 + 2 * step) * (a + 2 * step)),
-                   -(a + step) * (a + b + step) * x / ((a + 2 * step) * (a + 1 + 2 * step))):
-            dd = 1 + aa * dd
-            dd = 1 / (dd if abs(dd) > tiny else tiny)
-            c = 1 + aa / c
-            c = c if abs(c) > tiny else tiny
-            h *= dd * c
-        if abs(dd * c - 1) < tol:
-            break
-    else:
-        raise ValueError("incomplete beta continued fraction did not converge")
-    return a * MP.log(x) + b * MP.log1p(-x) - MP.log(MP.beta(a, b)) - MP.log(a) + MP.log(h)
-
-
-def log2_cone_floor(radius, eps) -> MP.mpf:
+@bound(arguments=(("radius", "positive"), ("eps", "eps")), fast=False)
+def log2_cone_floor(math, radius, eps):
     """log2(1 + r/eps): the cone refinement never counts fewer prompts per vector than this.
 
     A cone of any opening angle holds its axis, a segment of length r inside B(0, r); points on it at
@@ -100,59 +83,75 @@ def log2_cone_floor(radius, eps) -> MP.mpf:
     >>> float(log2_cone_floor(1, 1))
     1.0
     """
-    with _guarded():
-        return _log2_cone_floor(radius, eps)
+    return math.log1p(radius / eps) / math.ln2
 
 
-def _log2_cone_floor(radius, eps) -> MP.mpf:
-    return MP.log1p(_positive("radius", radius) / _eps(eps)) / MP.log(2)
+def _log2_cone_per_vector(math, d, radius, eps, theta):
+    # the two terms cancel for a narrow cone: on the mpmath side the precision grows with the digits lost
+    estimate = math.cancelling_sum(lambda: [log2_prompts_ball.formula(math, d, 1, radius, eps),
+                                            log2_cone_fraction.formula(math, d, theta)])
+    return math.maximum(estimate, log2_cone_floor.formula(math, radius, eps))
 
 
-def _log2_cone_per_vector(d, radius, eps, theta) -> MP.mpf:
-    d_ = _positive_integer("d", d)
-    # the two terms cancel for a narrow cone: the precision grows with the digits lost (_cancelling_sum)
-    estimate = _cancelling_sum(lambda: [d_ * _log2_one_plus_ratio(radius, eps), log2_cone_fraction.__wrapped__(d, theta)])
-    return max(estimate, _log2_cone_floor(radius, eps))
-
-
-@_at_precision
-def tokens_per_vector_cone(d, vocab, radius, eps, theta) -> MP.mpf:
-    """Cone-refined C: max(d*log2(1 + 2r/eps) + log2 cone fraction, log2(1 + r/eps))/log2|V|.
+@bound(arguments=(("d", _CONE_DIMENSION), ("vocab", "integer>=2"), ("radius", "positive"), ("eps", "eps"),
+                  ("theta", "angle")))
+def tokens_per_vector_cone(math, d, vocab, radius, eps, theta):
+    """Cone-refined C: max(d*log2(1 + 2r/eps) + log2 cone fraction, log2(1 + r/eps))/log2|V| (the floor is
+    `log2_cone_floor`: a narrow cone still holds the cells along its axis).
 
     >>> float(tokens_per_vector_cone(2, 4, 0.5, 1, MP.pi))   # (2 - 1)/2
     0.5
     >>> round(float(tokens_per_vector_cone(768, 50304, 63.62, "fp16", 1e-5)), 4)   # the floor: narrow cone
     1.0239
+    >>> round(float(fast_tokens_per_vector_cone(2, 4, 0.5, 1.0, np.pi)), 12)
+    0.5
+    >>> round(float(fast_tokens_per_vector_cone(768, 50304, 63.62, 2.0 ** -10, 1e-5)), 4)
+    1.0239
     """
-    log2_vocab = MP.log(_size_at_least_2("vocab", vocab), 2)
-    return _log2_cone_per_vector(d, radius, eps, theta) / log2_vocab
+    return _log2_cone_per_vector(math, d, radius, eps, theta) / math.log2(vocab)
 
 
-@_at_precision
-def log2_prompts_cone(d, m, radius, eps, theta) -> MP.mpf:
+@bound(arguments=(("d", _CONE_DIMENSION), ("m", "integer>=1"), ("radius", "positive"), ("eps", "eps"),
+                  ("theta", "angle")))
+def log2_prompts_cone(math, d, m, radius, eps, theta):
     """Cone-refined T1: m*max(d*log2(1 + 2r/eps) + log2 cone fraction, log2(1 + r/eps)) (`log2_cone_floor`).
 
     >>> float(log2_prompts_cone(2, 3, 0.5, 1, MP.pi))
     3.0
+    >>> float(fast_log2_prompts_cone(2, 3, 0.5, 1.0, np.pi))
+    3.0
     """
-    return _positive_integer("m", m) * _log2_cone_per_vector(d, radius, eps, theta)
+    return m * _log2_cone_per_vector(math, d, radius, eps, theta)
 
 
-@_at_precision
-def log2_prompts_box(sides, m, eps) -> MP.mpf:
+# ----------------------------------------------------------------------------------------- the box's formula
+def _sides(check):
+    """The sides' rule: a non-empty list of sides, each checked by `check` (a scalar or an array check)."""
+    def checked(name, sides) -> list:
+        if isinstance(sides, (str, bytes)) or not hasattr(sides, "__iter__"):
+            raise ValueError(f"sides must be a non-empty list of positive numbers, got {sides!r}")
+        sides = list(sides)
+        if not sides:
+            raise ValueError("sides must be non-empty")
+        return [check("side", side) for side in sides]
+    return checked
+
+
+_SIDES = (_sides(validate.positive), _sides(validate.array_positive))
+
+
+@bound(arguments=(("sides", _SIDES), ("m", "integer>=1"), ("eps", "eps")))
+def log2_prompts_box(math, sides, m, eps):
     """Box refinement: m * sum_i log2(1 + l_i/eps), coordinate i ranging over an interval of length l_i.
+
+    On the fast path each side is a number or an array (broadcast with m and eps).
 
     >>> log2_prompts_box([1, 3], 1, 1) == 3
     True
+    >>> fast_log2_prompts_box([1.0, np.array([3.0, 7.0])], 1, 1.0).tolist()
+    [3.0, 4.0]
     """
-    eps_ = _eps(eps)
-    if isinstance(sides, (str, bytes)) or not hasattr(sides, "__iter__"):
-        raise ValueError(f"sides must be a non-empty list of positive numbers, got {sides!r}")
-    sides = list(sides)
-    if not sides:
-        raise ValueError("sides must be non-empty")
-    total = MP.fsum(MP.log1p(_positive("side", s) / eps_) / MP.log(2) for s in sides)
-    return _positive_integer("m", m) * total
+    return m * math.fsum([math.log1p(side / eps) / math.ln2 for side in sides])
 
 
 # ----------------------------------------------------------------------------------------- non-uniform cells (numpy)
@@ -295,108 +294,6 @@ def nonuniform_threshold(cell_volumes, log2_pk: float, *, bin_bits: float = 1 / 
         else:
             lo = mid
     return hi
-
-
-# ----------------------------------------------------------------------------------------- numpy fast path
-def gammaln(x):
-    """scipy.special.gammaln, imported on first use: importing `bounds` does not load scipy (0.3 s)."""
-    from scipy.special import gammaln as scipy_gammaln
-    return scipy_gammaln(x)
-
-
-def _stirling_correction(x):
-    """ln Gamma(x) - [(x - 1/2) ln x - x + ln(2 pi)/2], for x >= 100 (next term < 1e-17)."""
-    return 1.0 / (12.0 * x) - 1.0 / (360.0 * x ** 3) + 1.0 / (1260.0 * x ** 5)
-
-
-def _betaln(a, b):
-    """ln B(a, b) without the cancellation of gammaln(a) - gammaln(a + b) for large a (scipy's betaln
-    loses ~1e-11 at a = 4e4, b = 1/2)."""
-    a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
-    big, small = np.maximum(a, b), np.minimum(a, b)
-    safe_big = np.maximum(big, 100.0)
-    # ln Gamma(big) - ln Gamma(big + small) by Stirling, written with log1p so that nothing cancels
-    ratio = (-small * np.log(safe_big) - (safe_big + small - 0.5) * np.log1p(small / safe_big) + small
-             + _stirling_correction(safe_big) - _stirling_correction(safe_big + small))
-    direct = gammaln(big) - gammaln(big + small)
-    return gammaln(small) + np.where(big >= 100.0, ratio, direct)
-
-
-def _log_betacf(a, b, x, ln_x, ln_1mx, max_iter=100000, tol=1e-16):
-    """ln I_x(a, b) by the continued fraction (modified Lentz), valid for x < (a+1)/(a+b+2).
-
-    Front factor x^a (1-x)^b / (a B(a,b)) is taken in log space, so tiny values do not underflow.
-    """
-    a, b, x = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float), np.asarray(x, float))
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c = np.ones_like(x)
-    dd = 1.0 - qab * x / qap
-    dd = np.where(np.abs(dd) < tiny, tiny, dd)
-    dd = 1.0 / dd
-    h = dd.copy()
-    active = np.ones(x.shape, dtype=bool)
-    for step in range(1, max_iter + 1):
-        m2 = 2.0 * step
-        aa = step * (b - step) * x / ((qam + m2) * (a + m2))
-        dd = 1.0 + aa * dd
-        dd = np.where(np.abs(dd) < tiny, tiny, dd)
-        c = 1.0 + aa / c
-        c = np.where(np.abs(c) < tiny, tiny, c)
-        dd = 1.0 / dd
-        h = np.where(active, h * dd * c, h)
-        aa = -(a + step) * (qab + step) * x / ((a + m2) * (qap + m2))
-        dd = 1.0 + aa * dd
-        dd = np.where(np.abs(dd) < tiny, tiny, dd)
-        c = 1.0 + aa / c
-        c = np.where(np.abs(c) < tiny, tiny, c)
-        dd = 1.0 / dd
-        delta = dd * c
-        h = np.where(active, h * delta, h)
-        active &= np.abs(delta - 1.0) > tol
-        if not active.any():
-            break
-    return a * ln_x + b * ln_1mx - _betaln(a, b) - np.log(a) + np.log(h)
-
-
-def fast_log2_cone_fraction(d, theta) -> np.ndarray:
-    """Cone refinement: log2((1/2) I_{sin^2(theta/2)}((d-1)/2, 1/2)), vectorized, d >= 2, 0 < theta <= pi.
-
-    >>> round(float(fast_log2_cone_fraction(2, np.pi / 2)), 12)
-    -2.0
-    """
-    d, theta = np.broadcast_arrays(validate.array_integer_at_least("d", d, 2), validate.array_angle("theta", theta))
-    a, b = (d - 1.0) / 2.0, np.full(d.shape, 0.5)
-    half = theta / 2.0
-    x, one_minus_x = np.sin(half) ** 2, np.cos(half) ** 2   # cos^2 keeps 1 - x accurate near theta = pi
-    # ln x and ln(1-x) via log1p where the argument is near 1: log(0.9998...) would lose ~4 digits.
-    # The branch not taken may hit log(0) at theta = pi; np.where drops it.
-    with np.errstate(divide="ignore"):
-        ln_x = np.where(x > 0.5, np.log1p(-one_minus_x), 2.0 * np.log(np.sin(half)))
-        ln_1mx = np.where(x < 0.5, np.log1p(-x), 2.0 * np.log(np.cos(half)))
-    direct = x < (a + 1.0) / (a + b + 2.0)
-    out = np.empty(d.shape)
-    if direct.any():
-        out[direct] = _log_betacf(a[direct], b[direct], x[direct], ln_x[direct], ln_1mx[direct])
-    flip = ~direct
-    if flip.any():  # I_x(a, b) = 1 - I_{1-x}(b, a)
-        ln_comp = _log_betacf(b[flip], a[flip], one_minus_x[flip], ln_1mx[flip], ln_x[flip])
-        out[flip] = np.log1p(-np.exp(ln_comp))
-    return (out - np.log(2.0)) / LN2
-
-
-def fast_tokens_per_vector_cone(d, vocab, radius, eps, theta) -> np.ndarray:
-    """Cone-refined C: max(d*log2(1 + 2r/eps) + log2 cone fraction, log2(1 + r/eps))/log2|V|, vectorized
-    (the floor is `log2_cone_floor`: a narrow cone still holds the cells along its axis).
-
-    >>> round(float(fast_tokens_per_vector_cone(2, 4, 0.5, 1.0, np.pi)), 12)
-    0.5
-    >>> round(float(fast_tokens_per_vector_cone(768, 50304, 63.62, 2.0 ** -10, 1e-5)), 4)
-    1.0239
-    """
-    floor = np.log1p(validate.array_positive("radius", radius) / _array_eps(eps)) / LN2
-    per_vector = np.maximum(fast_log2_prompts_ball(d, 1, radius, eps) + fast_log2_cone_fraction(d, theta), floor)
-    return validate.finite_result("tokens_per_vector_cone", per_vector / np.log2(_size("vocab", vocab)))
 
 
 # ----------------------------------------------------------------------------------------- sympy (lazy)
