@@ -151,8 +151,8 @@ class Checkpointing:
     """How a long :func:`tune` saves its state, reports progress and stops early.
 
     ``path``: the state file (prompts, AdamW moments, counters), written every ``save_every`` seconds and
-    when training is stopped, removed by nobody: a later ``tune`` with the same path, targets and m
-    continues from its step (finished groups stay finished). ``stop()`` (e.g. a signal handler's
+    when training is stopped (the caller removes it when it no longer needs it): a later ``tune`` with
+    the same path, targets, groups and m continues from its step (finished groups stay finished). ``stop()`` (e.g. a signal handler's
     ``threading.Event().is_set``) or ``time.time() > deadline`` saves and raises :class:`Interrupted` at
     the start of a step. ``progress(info)`` is called every ``progress_every`` seconds with ``step``,
     ``prefixes`` (the kept prefix per group, on the frontier), ``active``, ``steps_per_s`` and ``eta_s``

@@ -172,8 +172,8 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
 
     With ``state_path`` the training state is saved there every ``save_every`` seconds and when training
     is stopped (``_STOP`` set by a signal, or ``deadline`` passed: then :class:`Interrupted` is raised); a
-    later call with the same path continues from that step. The file is removed when the chunk is done.
-    ``progress(info)``: see :class:`verify.engine.Checkpointing`.
+    later call with the same path continues from that step (:func:`run_trials` removes the file once the
+    chunk is stored). ``progress(info)``: see :class:`verify.engine.Checkpointing`.
 
     Each row: ``prefix`` (greedy decoding from the best prompt, first token included: the reported
     number), ``prefix_tf`` (teacher-forced leading hits of the best prompt), ``best_step``, ``steps`` (the
