@@ -261,6 +261,41 @@ def test_side_by_side_gives_the_checks_of_a_serial_run_in_run_order(tmp_path, mo
     assert not (tmp_path / "p" / "checks" / "dies.json").exists()  # retried next time
 
 
+def test_side_by_side_starts_the_longest_first_and_reports_in_run_order(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    def make(name, seconds):
+        run = lambda ctx: [compare(f"{name}_check", "c", bound=2, empirical=1, kind="phenomenon")]
+        return replace(_fake(monkeypatch, name, run), seconds={"quick": seconds} if seconds else {})
+
+    started = []
+
+    def in_this_process(todo, jobs, done):  # the scheduler's start order, without forking
+        started.extend(e.name for e, _ in todo)
+        for k, (e, ctx) in reversed(list(enumerate(todo))):  # finishing in any order
+            done(k, verify_all.run_experiment(e, ctx), 0.0)
+
+    monkeypatch.setattr(verify_all, "_run_side_by_side", in_this_process)
+    _use(monkeypatch, make("short", 1), make("unknown", None), make("long", 9), make("middle", 5))
+    assert verify_all.main(["--out", str(tmp_path), "--jobs", "2"]) == 0
+    assert started == ["long", "middle", "short", "unknown"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [c["name"] for c in report["checks"]] == ["short_check", "unknown_check", "long_check", "middle_check"]
+
+
+def test_keep_freed_memory_changes_no_value():
+    import platform
+
+    import torch
+
+    from verify.cli import keep_freed_memory
+
+    x = torch.randn(64, 4096, generator=torch.Generator().manual_seed(0))
+    before = torch.log_softmax(x @ x.T, dim=-1)
+    assert keep_freed_memory() or platform.libc_ver()[0] != "glibc"
+    assert torch.equal(torch.log_softmax(x @ x.T, dim=-1), before)
+
+
 def test_jobs_below_one_is_exit_2(capsys):
     assert verify_all.main(["--jobs", "0"]) == 2
     _one_line_error(capsys, "--jobs")

@@ -47,6 +47,9 @@ class Experiment:
     settings: Mapping[str, Any] = field(default_factory=dict)   # profile -> typed settings (a dataclass)
     statistical_checks: Mapping[str, int] | Callable[[Any], int] = field(default_factory=dict)
     threads: int = 1                           # torch threads it runs with on CPU
+    # profile -> seconds one run takes, as measured (only their ratios matter): side by side, the longest start
+    # first (docs/design.md, "Both cores")
+    seconds: Mapping[str, float] = field(default_factory=dict)
     module: str = ""                           # dotted module path (filled in by the loader)
 
     @property

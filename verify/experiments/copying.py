@@ -105,6 +105,7 @@ EXPERIMENT = Experiment(
     # quick: 256 strings per length is the fewest at which copying_bits_bounded's Hoeffding bounds separate
     settings={"quick": Settings(samples=256, instrument_samples=256),
               "full": Settings(samples=512, instrument_samples=1024)},
+    seconds={"quick": 16, "full": 70},
     statistical_checks={"quick": 5, "full": 5})
 
 

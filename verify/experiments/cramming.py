@@ -92,6 +92,7 @@ EXPERIMENT = Experiment(
                          n_start_random=7, n_start_natural=14, control_ns=(1, 2, 3, 4), control_count=24,
                          resamples=2000, tol=2),
     },
+    seconds={"quick": 67, "full": 384},
     statistical_checks={"quick": 2, "full": 2})
 
 

@@ -75,6 +75,7 @@ FULL = Settings(runs=(("witness", 1), ("witness", 2), ("natural", 1), ("natural"
 EXPERIMENT = Experiment(
     name="dataset", order=60, results=(THEOREM,), models=("natural", "witness"), profiles=("quick", "full"),
     settings={"quick": QUICK, "full": FULL},
+    seconds={"quick": 14, "full": 302},
     statistical_checks=lambda s: len(s.runs))
 
 

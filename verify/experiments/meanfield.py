@@ -75,6 +75,7 @@ class Settings:
 EXPERIMENT = Experiment(
     name="meanfield", order=10, results=(THEOREM,), profiles=("quick", "full"),
     settings={"quick": Settings(batch=BATCH, length=N), "full": Settings(batch=4 * BATCH, length=2 * N + 2)},
+    seconds={"quick": 0.5, "full": 0.3},
     statistical_checks={"quick": 0, "full": 0})
 
 

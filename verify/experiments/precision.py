@@ -133,6 +133,7 @@ EXPERIMENT = Experiment(
     # restarts: measured on the witness (Q=2, m=1, n=4, 64 targets): 35/64 reproduced without restarts,
     # 40/64 with 2, 41/64 with 4, so one or a few retries separate "no prompt" from "optimizer missed it".
     settings={"quick": _QUICK, "full": _FULL},
+    seconds={"quick": 36, "full": 230},
     statistical_checks=statistical_count)
 
 

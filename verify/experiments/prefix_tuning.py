@@ -58,7 +58,8 @@ QUICK = Settings(vocab=4, d_model=4, n_layer=1, levels=2, radius=2.0, m=1, lengt
 FULL = Settings(vocab=4, d_model=4, n_layer=1, levels=3, radius=2.0, m=1, lengths=(4, 5, 6, 7), trials=2000,
                 gain=3.0, model_seed=5)
 EXPERIMENT = Experiment(name="prefix_tuning", order=35, results=(THEOREM,), profiles=("quick", "full"),
-                        settings={"quick": QUICK, "full": FULL}, statistical_checks={"quick": 1, "full": 1})
+                        settings={"quick": QUICK, "full": FULL}, seconds={"quick": 0.8, "full": 1},
+                        statistical_checks={"quick": 1, "full": 1})
 
 
 def grid_prefixes(levels: int, radius: float, values: int) -> torch.Tensor:

@@ -124,6 +124,7 @@ EXPERIMENT = Experiment(
                          eps_out=(0.2, 0.1, 0.05),
                          lipschitz_points=2000, ot_pairs=1500, invariance_batch=32),
     },
+    seconds={"quick": 11, "full": 273},
     statistical_checks={"quick": 0, "full": 0})
 
 
