@@ -437,7 +437,7 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoi
                                                                      "active"))
     slot_of_group = torch.full((G,), -1, dtype=torch.long, device=device)
     on_frontier = config.window is not None
-    from verify.measure import leading_matches
+    from verify.measure import leading_matches  # here: verify.measure imports the report layer
     t0 = last_save = last_report = time.time()
     seconds0, step0 = st["seconds"], st["step"]
 
