@@ -171,7 +171,7 @@ class Checkpointing:
     stop: Callable[[], bool] | None = None
 
 
-def write_atomic_torch(path: Path, obj) -> None:
+def _write_state(path: Path, obj) -> None:
     """``torch.save`` to ``path`` through a temporary file: a kill mid-write keeps the previous file."""
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -436,6 +436,14 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoi
     best, lead, best_loss, since, taken, active = (st[k] for k in ("best", "lead", "best_loss", "since", "taken",
                                                                      "active"))
     slot_of_group = torch.full((G,), -1, dtype=torch.long, device=device)
+
+    def sequences_of(idx):
+        """The sequences of the groups ``idx``, and each one's slot in ``idx``."""
+        slot_of_group.fill_(-1)
+        slot_of_group[idx] = torch.arange(len(idx), device=device)
+        seq = (slot_of_group[groups] >= 0).nonzero().squeeze(1)
+        return seq, slot_of_group[groups[seq]]
+
     on_frontier = config.window is not None
     from verify.measure import leading_matches  # here: verify.measure imports the report layer
     t0 = last_save = last_report = time.time()
@@ -444,7 +452,7 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoi
     def save():
         st["seconds"] = seconds0 + time.time() - t0
         if path is not None:
-            write_atomic_torch(path, st)
+            _write_state(path, st)
 
     while st["step"] < config.steps and bool(active.any()):
         now = time.time()
@@ -464,10 +472,7 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoi
         st["step"] = step = st["step"] + 1
         idx = active.nonzero().squeeze(1)           # group ids still training
         k = len(idx)
-        slot_of_group.fill_(-1)
-        slot_of_group[idx] = torch.arange(k, device=device)
-        seq = (slot_of_group[groups] >= 0).nonzero().squeeze(1)
-        slot = slot_of_group[groups[seq]]
+        seq, slot = sequences_of(idx)
         x = p[idx].detach().requires_grad_(True)
         prompt = effective_prompt(x, config)
         seq_inputs = None if inputs is None else inputs[seq]
@@ -538,10 +543,7 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoi
     idx = active.nonzero().squeeze(1)
     if len(idx) and not on_frontier:
         with torch.no_grad():
-            slot_of_group.fill_(-1)
-            slot_of_group[idx] = torch.arange(len(idx), device=device)
-            seq = (slot_of_group[groups] >= 0).nonzero().squeeze(1)
-            slot = slot_of_group[groups[seq]]
+            seq, slot = sequences_of(idx)
             prompt = effective_prompt(p[idx], config)
             logits = _target_logits(model, prompt[slot], None if inputs is None else inputs[seq], targets[seq])
             ce_seq, _, _ = _per_sequence_stats(logits, targets[seq])

@@ -198,8 +198,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
 
     targets = targets.to(device)
     B, n = targets.shape
-    with torch.no_grad():
-        model = lm if start_id is None else AfterTokens(lm, [start_id])
+    model = lm if start_id is None else AfterTokens(lm, [start_id])
     seeds = list(seeds) if seeds is not None else [seed * 1_000_003 + b for b in range(B)]
     init = torch.stack([torch.randn(m, lm.cfg.d_model, generator=torch.Generator().manual_seed(int(sd)))
                         for sd in seeds]) * embedding_std(lm)
@@ -210,17 +209,16 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         result = tune(model, targets, m, config=config, init=init, device=device, checkpoint=checkpoint)
     best, best_prompt = result.prefix, result.prompts.to(device)
     # The reported number: real greedy decoding (KV cache) from each kept prompt, first token included.
-    full = (lambda x: x) if start_id is None else model.full
     out = []
     with torch.no_grad():
         horizon = int(min(n, int(best.max()) + window))
         with _autocast(device, dtype):
-            gen_ids = lm.generate_greedy(full(best_prompt), horizon)
+            gen_ids = model.generate_greedy(best_prompt, horizon)
         greedy = leading_matches(gen_ids.cpu(), targets[:, :horizon].cpu())
         kk = int(min(n, int(best.max()) + 1))
         with _autocast(device, dtype):
-            logits = lm(targets[:, :kk - 1] if kk > 1 else None, full(best_prompt))
-        logits = logits.float()[:, (0 if start_id is None else 1) + m - 1:][:, :kk]
+            logits = model(targets[:, :kk - 1] if kk > 1 else None, best_prompt)
+        logits = logits.float()[:, m - 1:][:, :kk]
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets[:, :kk].reshape(-1),
                               reduction="none").view(B, kk).cpu()
     for g in range(B):
