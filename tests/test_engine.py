@@ -183,6 +183,23 @@ def test_frontier_patience_stops_a_saturated_group_and_keeps_its_longest_prefix(
     assert (kept < 12).all() and not result.success.any()
 
 
+def test_loss_drops_are_the_patience_clock_restarts_since_the_last_growth():
+    from verify.engine import DROPS_KEPT
+
+    model = tiny_model(1)
+    targets = torch.randint(0, 8, (3, 12), generator=torch.Generator().manual_seed(3))  # out of reach
+    config = TuneConfig(steps=400, window=2, patience=40, min_delta=0.001, lr=0.01)
+    result = tune(model, targets, 1, config=config)
+    assert result.reason == ["patience"] * 3
+    for drops, curve, steps in zip(result.drops, result.curves, result.steps.tolist()):
+        assert 2 <= len(drops) <= DROPS_KEPT
+        at, loss = [d[0] for d in drops], [d[1] for d in drops]
+        assert at[0] > curve[-1][0] and at == sorted(set(at))          # after the last growth, one per step
+        assert all(b < (1 - config.min_delta) * a for a, b in zip(loss, loss[1:]))   # each a min_delta fall
+        assert steps == at[-1] + config.patience     # the rule fired patience steps after the last drop
+    assert tune(model, targets, 1, config=TuneConfig(steps=20)).drops is None   # no frontier, no drops
+
+
 def test_saturation_step_restarts_the_best_loss_at_each_growth():
     from verify.engine import saturation_step
     best, since = saturation_step(torch.tensor([True, False]), torch.tensor([1.0, 1.0]),
@@ -220,6 +237,20 @@ def test_a_stopped_tune_resumes_from_its_saved_state_and_ends_as_an_uninterrupte
     assert straight.reason == again.reason and straight.total_steps == again.total_steps
     if window is not None:
         assert torch.equal(straight.prefix, again.prefix) and straight.curves == again.curves
+        assert straight.drops == again.drops
+        # a state saved before drops were traced still resumes, to the same prompts
+        path.unlink()
+        reports = []
+        with pytest.raises(Interrupted):
+            tune(model, targets, 1, groups=groups, config=config,
+                 checkpoint=Checkpointing(path=path, progress=reports.append, progress_every=0,
+                                          stop=lambda: len(reports) >= 2))
+        old = torch.load(path, weights_only=False)
+        assert old["step"] > 0
+        del old["drops"]
+        torch.save(old, path)
+        legacy = tune(model, targets, 1, groups=groups, config=config, checkpoint=Checkpointing(path=path))
+        assert torch.equal(straight.prompts, legacy.prompts) and straight.reason == legacy.reason
     with pytest.raises(ValueError, match="saved state is for other targets"):
         tune(model, targets, 1, groups=torch.tensor([0, 1, 1, 2, 2, 3]), config=config,
              checkpoint=Checkpointing(path=path))

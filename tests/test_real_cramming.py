@@ -207,3 +207,29 @@ def test_bfloat16_probe_reads_saved_chunks_and_refuses_a_folder_without_them(tin
     got = subprocess.run([sys.executable, str(ROOT / "scripts" / "probe_bfloat16.py"), str(tmp_path)],
                          capture_output=True, text=True, cwd=ROOT)
     assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1 and "state" in got.stderr
+
+
+def test_patience_step_estimate_predicts_where_the_rule_fires_past_the_cap():
+    import math
+
+    from verify.engine import saturation_step
+    from verify.experiments.real_cramming import patience_step_estimate
+
+    # A loss that falls 2% at a time, at steps ever further apart (spacing ~ t^(1 - beta), 150 or 250
+    # steps at step 5000): the engine's own rule, run on past a 5000-step cap, against the estimate there.
+    for beta, spacing in ((0.2, 200), (0.3, 150), (0.3, 250), (0.5, 150), (0.5, 250)):
+        tau = (spacing * beta / 5000 ** (1 - beta)) ** (1 / beta)
+        best, since, drops, t = torch.tensor([math.inf]), torch.tensor([0]), [], 1000
+        while int(since) < 500:
+            loss = torch.tensor([100 * 0.98 ** math.floor((t / tau) ** beta)])
+            had_best = bool(torch.isfinite(best))
+            best, since = saturation_step(torch.tensor([False]), loss, best, since, 0.01)
+            if int(since) == 0 and had_best:
+                drops.append([t, float(loss)])
+            if t == 5000:
+                estimate = patience_step_estimate(drops, 500)
+            t += 1
+        assert t > 14_000 and abs(estimate / t - 1) < 0.05, (beta, spacing, estimate, t)
+    assert patience_step_estimate(drops[:5], 500) is None                   # too few drops to read
+    closer = [[1000 + 40 * i - i * i, 1.0] for i in range(20)]              # spacing shrinks: no estimate
+    assert patience_step_estimate(closer, 500) is None

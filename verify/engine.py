@@ -131,6 +131,7 @@ class TuneResult:
     prefix: torch.Tensor | None = None   # on the frontier: per group, the kept prompt's teacher-forced prefix
     best_step: torch.Tensor | None = None  # per group, the updates before the kept prompt
     curves: list | None = None   # on the frontier: per group, [[step, prefix], ...] at each growth
+    drops: list | None = None    # on the frontier: per group, [[step, loss], ...] at each loss drop since the last growth
     seconds: float = 0.0         # training time, summed over the runs a saved state was continued by
 
     @property
@@ -169,6 +170,9 @@ class Checkpointing:
     progress_every: float = 30.0
     deadline: float | None = None
     stop: Callable[[], bool] | None = None
+
+
+DROPS_KEPT = 64   # loss drops kept per group (the latest): enough to read their spacing's trend
 
 
 def _write_state(path: Path, obj) -> None:
@@ -372,7 +376,7 @@ def _initial_state(targets, m, groups, G, latent, config) -> dict:
             "best_loss": torch.full((G,), math.inf, device=device),  # best frontier loss since the last growth
             "best_step": zeros(G), "since": zeros(G), "taken": zeros(G),
             "active": torch.ones(G, dtype=torch.bool, device=device), "reason": ["max_steps"] * G,
-            "curves": [[] for _ in range(G)], "seconds": 0.0}
+            "curves": [[] for _ in range(G)], "drops": [[] for _ in range(G)], "seconds": 0.0}
 
 
 _STATE_KEYS = ("m", "targets", "groups", "step", "p", "m1", "m2", "best_prompt", "best_ce", "best", "lead",
@@ -389,6 +393,7 @@ def _load_state(path: Path, targets, m, groups, device) -> dict:
             and torch.equal(st.get("groups", torch.arange(len(targets))), groups.cpu()))
     if not same:
         raise ValueError(f"{path}: saved state is for other targets or another m; remove it to restart")
+    st.setdefault("drops", [[] for _ in range(len(st["best"]))])   # states saved before drops were traced
     return {k: v.to(device) if torch.is_tensor(v) and k not in ("targets", "groups") else v for k, v in st.items()}
 
 
@@ -504,8 +509,15 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoi
         if on_frontier:
             # Keep the prompt of the longest prefix; patience counts steps without growth or a lower loss.
             improved = (lead_now > best[idx]) & finite | reproduced
+            had_best = torch.isfinite(best_loss[idx])
             best_loss[idx], since[idx] = saturation_step(improved, ce_group, best_loss[idx], since[idx],
                                                          config.min_delta)
+            # The patience clock restarted without growth, below a best already set: a loss drop. The
+            # spacing of the drops says when the rule will fire (experiments extrapolate it).
+            for j in (~improved & had_best & (since[idx] == 0)).nonzero().squeeze(1).tolist():
+                trace = st["drops"][int(idx[j])]
+                trace.append([step - 1, float(ce_group[j])])
+                del trace[:-DROPS_KEPT]
             lead[seq] = torch.where(improved[slot], lead_seq, lead[seq])
             best[idx] = torch.where(improved, lead_now, best[idx])
         else:
@@ -520,6 +532,7 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoi
             if on_frontier:
                 for g in ids.tolist():
                     st["curves"][g].append([step - 1, int(best[g])])
+                    st["drops"][g] = []
         taken[idx] = step
         with torch.no_grad():
             mm1, mm2 = m1[idx], m2[idx]          # the active rows' moments (copies), stepped and put back
@@ -568,7 +581,7 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoi
                               "levels": config.levels, "patience": config.patience, "init_std": std,
                               "window": config.window, "min_delta": config.min_delta if on_frontier else None},
                       prefix=best.cpu() if on_frontier else None, best_step=st["best_step"].cpu(),
-                      curves=st["curves"], seconds=st["seconds"])
+                      curves=st["curves"], drops=st["drops"] if on_frontier else None, seconds=st["seconds"])
 
 
 @torch.no_grad()

@@ -179,7 +179,9 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
     number), ``prefix_tf`` (teacher-forced leading hits of the best prompt), ``best_step``, ``steps`` (the
     steps run, the one whose evaluation stopped the row included), ``stopped_by``, ``ce_bits``
     (cross-entropy of the reproduced prefix plus the next token, bits), ``curve`` ([[step, prefix], ...] at
-    each growth: the prefix over time), ``prompt_absmax``.
+    each growth: the prefix over time), ``drops`` ([[step, loss], ...]: the frontier loss's drops since
+    the last growth, the latest :data:`verify.engine.DROPS_KEPT`; see :func:`patience_step_estimate`),
+    ``prompt_absmax``.
 
     Example (a tiny random Llama, two short targets)::
 
@@ -188,7 +190,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         >>> rows = cram(tiny_llama(), torch.tensor([[1, 2, 3], [4, 5, 6]]), 1, radius=0.5, steps=30,
         ...             patience=10, window=2, start_id=0)  # doctest: +SKIP
         >>> sorted(rows[0])  # doctest: +SKIP
-        ['best_step', 'ce_bits', 'curve', 'prefix', 'prefix_tf', 'prompt_absmax', 'steps', 'stopped_by']
+        ['best_step', 'ce_bits', 'curve', 'drops', 'prefix', 'prefix_tf', 'prompt_absmax', 'seconds', 'steps', 'stopped_by']
     """
     import torch
     import torch.nn.functional as F
@@ -227,6 +229,7 @@ def cram(lm, targets, m: int, *, radius: float, steps: int, patience: int, windo
         out.append({"prefix": int(greedy[g]), "prefix_tf": int(best[g]), "best_step": int(result.best_step[g]),
                     "steps": int(result.steps[g]) + (stopped_by != "steps"), "stopped_by": stopped_by,
                     "ce_bits": float(nll[g, :upto].sum()) / math.log(2), "curve": result.curves[g],
+                    "drops": result.drops[g],
                     "prompt_absmax": float(best_prompt[g].abs().max()), "seconds": result.seconds / B})
     return out
 
@@ -303,8 +306,8 @@ def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: 
         for sp, key, r in zip(specs, keys, res):
             new.append({**sp, "key": key, "steps": r["steps"], "success": r["prefix"] >= s.n_max,
                         "accuracy": r["prefix"] / s.n_max, "ce_bits": r["ce_bits"], "reason": r["stopped_by"],
-                        "losses": {k: r[k] for k in ("prefix", "prefix_tf", "best_step", "curve", "prompt_absmax",
-                                                     "stopped_by")},
+                        "losses": {k: r[k] for k in ("prefix", "prefix_tf", "best_step", "curve", "drops",
+                                                     "prompt_absmax", "stopped_by")},
                         "seconds": r["seconds"], "versions": versions(), "spec": sp})
         store.put_many(new)
         if path is not None and path.is_file():
@@ -343,8 +346,10 @@ def stored_rows(store, model_id: str, s: Settings, radius: float) -> list[dict]:
     return rows
 
 
-def in_progress(state_dir: Path) -> list[dict]:
-    """Saved states of unfinished chunks: per file, the step reached and the best prefixes so far."""
+def in_progress(state_dir: Path, patience: int | None = None) -> list[dict]:
+    """Saved states of unfinished chunks: per file, the step reached and the best prefixes so far; with
+    ``patience``, per target still training, where the saturation rule would stop it
+    (:func:`patience_step_estimate`, None where its loss drops do not say)."""
     import torch
 
     out = []
@@ -353,8 +358,13 @@ def in_progress(state_dir: Path) -> list[dict]:
             st = torch.load(f, weights_only=False)
         except Exception:  # a file being replaced right now: read next time
             continue
-        out.append({"file": f.name, "m": st["m"], "step": st["step"], "prefixes": st["best"].tolist(),
-                    "active": int(st["active"].sum()), "seconds": round(st["seconds"], 1)})
+        chunk = {"file": f.name, "m": st["m"], "step": st["step"], "prefixes": st["best"].tolist(),
+                 "active": int(st["active"].sum()), "seconds": round(st["seconds"], 1)}
+        if patience is not None:
+            chunk["patience_step_estimates"] = [
+                patience_step_estimate(d, patience) if bool(a) else None
+                for d, a in zip(st.get("drops", [[]] * len(st["best"])), st["active"].tolist())]
+        out.append(chunk)
     return out
 
 
@@ -371,6 +381,14 @@ def _start_id(lm) -> int | None:
 def prefix_of(row: dict) -> int:
     """The greedy prefix length of a stored trial."""
     return int(row["losses"]["prefix"])
+
+
+def trial_digest(row: dict) -> dict:
+    """A stored trial as the result JSON lists it: where it stopped, its prefix over time, its loss drops."""
+    return {"kind": row["kind"], "m": row["m"], "target": row["target"], "prefix": prefix_of(row),
+            "prefix_tf": row["losses"]["prefix_tf"], "steps": row["steps"], "stopped_by": row["reason"],
+            "best_step": row["losses"]["best_step"], "curve": row["losses"]["curve"],
+            "drops": row["losses"].get("drops"), "ce_bits": row["ce_bits"], "seconds": row["seconds"]}
 
 
 def slope_fit(table: dict[int, list[int]], *, resamples: int = 4000, seed: int = 0, level: float = 0.95) -> dict:
@@ -409,6 +427,49 @@ def slope_fit(table: dict[int, list[int]], *, resamples: int = 4000, seed: int =
             "mean_prefix": [float(v) for v in means], "resamples": resamples}
 
 
+def patience_step_estimate(drops, patience: int, *, tail: int = 32, least: int = 8) -> float | None:
+    """Where the saturation rule would stop a target still training: extrapolated from its loss drops.
+
+    ``drops``: ``[[step, loss], ...]``, the steps since the prefix last grew at which the frontier loss fell
+    ``min_delta`` below its best (:class:`verify.engine.TuneResult` ``drops``; each restarts the patience
+    clock). The rule fires ``patience`` steps after the first drop followed by no other for ``patience``
+    steps. A power law through the spacing of the last ``tail`` drops against their step (least squares in
+    log-log) gives the step s at which the spacing reaches ``patience``; the estimate is ``max(s, last
+    drop) + patience``. None with fewer than ``least`` drops or a spacing that does not grow. An
+    extrapolation, not a measurement: a loss that plateaus sooner stops sooner.
+
+    Example (a loss falling 2% at steps 3.125 k^2, ever further apart; run on, the rule fires at 20501):
+        >>> drops = [[round(3.125 * k * k), 100 * 0.98 ** k] for k in range(18, 41)]   # steps 1012..5000
+        >>> round(patience_step_estimate(drops, 500)), patience_step_estimate(drops[:5], 500)
+        (20493, None)
+    """
+    import numpy as np
+
+    steps = np.asarray([d[0] for d in drops[-tail:]], dtype=float)
+    if len(steps) < least:
+        return None
+    gap, at = np.diff(steps), steps[1:]
+    b, a = np.polyfit(np.log(at), np.log(gap), 1)
+    if not b > 0:
+        return None
+    return float(max(math.exp((math.log(patience) - a) / b), steps[-1]) + patience)
+
+
+def cap_for_fraction(stop_at, fraction: float) -> float | None:
+    """The smallest step cap by which at least ``fraction`` of the targets would stop, from each target's
+    stopping step (None: unknown, counted as never); None when the unknown ones decide it.
+
+    Example:
+        >>> cap_for_fraction([3000, 4000, 9000, None], 0.75), cap_for_fraction([3000, None, None, 9000], 0.75)
+        (9000, None)
+    """
+    if not stop_at:
+        return None
+    known = sorted(v for v in stop_at if v is not None)
+    need = math.ceil(fraction * len(stop_at))
+    return known[need - 1] if need <= len(known) else None
+
+
 def _interval(samples, level: float = 0.95) -> list[float]:
     import numpy as np
 
@@ -443,9 +504,15 @@ def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict, table1: dic
             # reading the prefix alone would have stopped it (its own steps when it stopped by saturation)
             last_growth = [r["losses"]["curve"][-1][0] if r["losses"].get("curve") else 0 for r in sel]
             need = sorted(r["steps"] if r["reason"] != "steps" else g + s.patience for r, g in zip(sel, last_growth))
+            # where the joint rule would have stopped each target: its steps, or extrapolated when capped
+            stop_at = [r["steps"] if r["reason"] != "steps"
+                       else patience_step_estimate(r["losses"].get("drops") or [], s.patience) for r in sel]
             prefix_flat = sum(r["reason"] != "steps" or g + s.patience <= r["steps"] for r, g in zip(sel, last_growth))
             points.append({"kind": kind, "m": m, "targets": len(pre), "prefixes": pre,
                            "steps_needed_lower": need,
+                           "patience_step_estimates": stop_at,
+                           "capped_traced": sum(bool(r["losses"].get("drops")) for r in sel if r["reason"] == "steps"),
+                           "cap_for_saturation": cap_for_fraction(stop_at, SATURATED_FRACTION),
                            "prefix_saturated_fraction": prefix_flat / len(sel),
                            "prefixes_tf": [int(r["losses"]["prefix_tf"]) for r in sel],
                            "mean": mean, "mean_ci": _interval(arr[boot].mean(axis=1)),
@@ -608,13 +675,27 @@ def bound_table(result: dict) -> str:
                   + " of the targets, while their frontier loss still fell by more than the patience rule's "
                   "min-delta. A rule reading the prefix alone would have stopped those within the cap; the "
                   "joint rule needs a cap beyond the loss's plateau, which this run did not reach."]
+        lines += ["", "Cap the joint rule would need (75% of the targets stopped; capped targets extrapolated from "
+                  "the spacing of their loss drops, `patience_step_estimate`): " + "; ".join(
+                      f"m={p['m']}: " + (f"{p['cap_for_saturation']:.0f} steps" if p.get("cap_for_saturation")
+                                         else "unknown (" + ("no loss drops traced: trained before the trace"
+                                                             if not p.get("capped_traced") else
+                                                             "too few capped targets extrapolated") + ")")
+                      for p in short) + "."]
     if result.get("in_progress"):
         lines += ["", "Unfinished chunks (saved state; rerun the command to continue): " + "; ".join(
-            f"m={c['m']} step {c['step']} prefixes {c['prefixes']}" for c in result["in_progress"])]
+            f"m={c['m']} step {c['step']} prefixes {c['prefixes']}"
+            + (f", the rule would stop them near steps {_rounded(c['patience_step_estimates'])} (extrapolated)"
+               if any(v is not None for v in c.get("patience_step_estimates") or []) else "")
+            for c in result["in_progress"])]
     lines += ["", f"Protocol {PROTOCOL}: one training per target, <= {st['steps']} AdamW steps (lr {st['lr']}), "
               f"patience {st['patience']}, loss over the first L+{st['window']} tokens; prefix = greedy decoding "
               "from the prompt alone, first token included."]
     return "\n".join(lines) + "\n"
+
+
+def _rounded(values) -> list:
+    return [None if v is None else int(round(v, -2)) for v in values]
 
 
 # ----------------------------------------------------------------------------------------- benchmark
@@ -764,11 +845,8 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                   "settings": {**asdict(s), "device": device}, "protocol": PROTOCOL,
                   "summary": summarize(rows, s, log2_alphabet=log2_alphabet, table1=table1_for(facts["name"]),
                                        bounds=bounds),
-                  "trials": [{"kind": r["kind"], "m": r["m"], "target": r["target"], "prefix": prefix_of(r),
-                              "prefix_tf": r["losses"]["prefix_tf"], "steps": r["steps"], "stopped_by": r["reason"],
-                              "best_step": r["losses"]["best_step"], "curve": r["losses"]["curve"],
-                              "ce_bits": r["ce_bits"], "seconds": r["seconds"]} for r in rows],
-                  "in_progress": in_progress(out / "state"),
+                  "trials": [trial_digest(r) for r in rows],
+                  "in_progress": in_progress(out / "state", s.patience),
                   "timing": {"trial_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
                              "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
                   "invocations": inv, "finished": finished, "table1": table1_for(facts["name"]),
@@ -847,11 +925,8 @@ def rewrite_summary(out: str | Path, confidence: float = 1 - 1e-3) -> dict:
     result["table1"] = table1_for(f["name"])
     result["summary"] = summarize(rows, s, log2_alphabet=log2_alphabet, table1=result["table1"],
                                   bounds=result["bounds"])
-    result["trials"] = [{"kind": r["kind"], "m": r["m"], "target": r["target"], "prefix": prefix_of(r),
-                         "prefix_tf": r["losses"]["prefix_tf"], "steps": r["steps"], "stopped_by": r["reason"],
-                         "best_step": r["losses"]["best_step"], "curve": r["losses"]["curve"],
-                         "ce_bits": r["ce_bits"], "seconds": r["seconds"]} for r in rows]
-    result["in_progress"] = in_progress(out / "state")
+    result["trials"] = [trial_digest(r) for r in rows]
+    result["in_progress"] = in_progress(out / "state", s.patience)
     result["finished"] = len(rows) == len(s.ms) * len(s.kinds) * s.targets
     if (out / "invocations.json").is_file():
         result["invocations"] = json.loads((out / "invocations.json").read_text())
