@@ -160,21 +160,18 @@ def _np_betacf(a, b, x, ln_x, ln_1mx, max_iter=100000, tol=1e-16):
     dd = 1.0 / dd
     h = dd.copy()
     active = np.ones(x.shape, dtype=bool)
+
+    def lentz(aa, dd, c):
+        """One term aa of the fraction: the modified Lentz recurrence's new D and C (kept off zero)."""
+        dd = 1.0 + aa * dd
+        c = 1.0 + aa / c
+        return 1.0 / np.where(np.abs(dd) < tiny, tiny, dd), np.where(np.abs(c) < tiny, tiny, c)
+
     for step in range(1, max_iter + 1):
         m2 = 2.0 * step
-        aa = step * (b - step) * x / ((qam + m2) * (a + m2))
-        dd = 1.0 + aa * dd
-        dd = np.where(np.abs(dd) < tiny, tiny, dd)
-        c = 1.0 + aa / c
-        c = np.where(np.abs(c) < tiny, tiny, c)
-        dd = 1.0 / dd
+        dd, c = lentz(step * (b - step) * x / ((qam + m2) * (a + m2)), dd, c)            # even term
         h = np.where(active, h * dd * c, h)
-        aa = -(a + step) * (qab + step) * x / ((a + m2) * (qap + m2))
-        dd = 1.0 + aa * dd
-        dd = np.where(np.abs(dd) < tiny, tiny, dd)
-        c = 1.0 + aa / c
-        c = np.where(np.abs(c) < tiny, tiny, c)
-        dd = 1.0 / dd
+        dd, c = lentz(-(a + step) * (qab + step) * x / ((a + m2) * (qap + m2)), dd, c)   # odd term
         delta = dd * c
         h = np.where(active, h * delta, h)
         active &= np.abs(delta - 1.0) > tol
