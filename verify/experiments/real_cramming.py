@@ -427,32 +427,46 @@ def slope_fit(table: dict[int, list[int]], *, resamples: int = 4000, seed: int =
             "mean_prefix": [float(v) for v in means], "resamples": resamples}
 
 
-def patience_step_estimate(drops, patience: int, *, tail: int = 32, least: int = 8) -> float | None:
+def patience_step_estimate(drops, patience: int, *, tail: int = 32, least: int = 8,
+                           max_gaps: int = 100_000) -> float | None:
     """Where the saturation rule would stop a target still training: extrapolated from its loss drops.
 
     ``drops``: ``[[step, loss], ...]``, the steps since the prefix last grew at which the frontier loss fell
     ``min_delta`` below its best (:class:`verify.engine.TuneResult` ``drops``; each restarts the patience
-    clock). The rule fires ``patience`` steps after the first drop followed by no other for ``patience``
-    steps. A power law through the spacing of the last ``tail`` drops against their step (least squares in
-    log-log) gives the step s at which the spacing reaches ``patience``; the estimate is ``max(s, last
-    drop) + patience``. None with fewer than ``least`` drops or a spacing that does not grow. An
-    extrapolation, not a measurement: a loss that plateaus sooner stops sooner.
+    clock), so the rule fires ``patience`` steps after the first drop followed by no other for that long.
+    The spacing of the last ``tail`` drops is fitted as log-normal around a power law of the step (least
+    squares in log-log; sigma from the residuals). Walking on from the last drop one median-spaced gap at a
+    time, each gap exceeds ``patience`` with the fitted probability; the estimate is the step where those
+    probabilities first add up to one, plus ``patience``. None with fewer than ``least`` drops, or when no
+    gap reaches ``patience`` within ``max_gaps``. An extrapolation, not a measurement (docs/design.md).
 
     Example (a loss falling 2% at steps 3.125 k^2, ever further apart; run on, the rule fires at 20501):
         >>> drops = [[round(3.125 * k * k), 100 * 0.98 ** k] for k in range(18, 41)]   # steps 1012..5000
-        >>> round(patience_step_estimate(drops, 500)), patience_step_estimate(drops[:5], 500)
-        (20493, None)
+        >>> round(patience_step_estimate(drops, 500), -2), patience_step_estimate(drops[:5], 500)
+        (21200.0, None)
     """
+    from statistics import NormalDist
+
     import numpy as np
 
     steps = np.asarray([d[0] for d in drops[-tail:]], dtype=float)
     if len(steps) < least:
         return None
-    gap, at = np.diff(steps), steps[1:]
-    b, a = np.polyfit(np.log(at), np.log(gap), 1)
-    if not b > 0:
-        return None
-    return float(max(math.exp((math.log(patience) - a) / b), steps[-1]) + patience)
+    gap, at = np.log(np.diff(steps)), np.log(steps[1:])
+    b, a = np.polyfit(at, gap, 1)
+    resid = gap - (a + b * at)
+    sigma = float(np.sqrt(resid @ resid / (len(gap) - 2)))
+    s, expected = float(steps[-1]), 0.0
+    for _ in range(max_gaps):
+        log_median = a + b * math.log(s)
+        if sigma > 0:
+            expected += 1 - NormalDist().cdf((math.log(patience) - log_median) / sigma)
+        else:
+            expected += float(log_median >= math.log(patience))
+        if expected >= 1:
+            return s + patience
+        s += math.exp(log_median + sigma ** 2 / 2)      # the mean gap
+    return None
 
 
 def cap_for_fraction(stop_at, fraction: float) -> float | None:
