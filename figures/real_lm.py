@@ -3,9 +3,9 @@
 Reads ``data/real_cramming.json`` and ``data/real_context.json`` of the report (profile ``real``), or else
 the committed CPU runs ``results/real_cramming/real_cramming.json`` and ``results/real_context/real_context.json``.
 Top left: the longest target prefix each prompt of m vectors made the model reproduce greedily (first
-token included), per target and the mean, with T1's float-form bound C*m (log scale). Top right:
-exact-copy rate and per-token accuracy of random strings against their length n, the trained window
-marked. Bottom left: information reproduced I(n) (tokens copied in order x log2|A|), Fano's bound from the
+token included), per target (hollow where the step cap stopped it) and the mean, with T1's float-form
+bound C*m (log scale). Top right: exact-copy rate and per-token accuracy of random strings against their
+length n, the trained window marked. Bottom left: information reproduced I(n) (tokens copied in order x log2|A|), Fano's bound from the
 per-token accuracy, and the string's own (n-1) log2|A|. Bottom right: how far apart the last states of
 contexts that differ only in their first tokens stay (median and smallest l_inf distance) as the context
 grows, and how many of them stay more than eps = 1 apart (a greedy packing).
@@ -42,6 +42,23 @@ def real_data(report: Report, name: str) -> dict:
     raise MissingData(f"no data/{name}.json in the report and no results/{name}/{name}.json")
 
 
+def censored_targets(cram: dict, kind: str, m: int, count: int) -> np.ndarray:
+    """Per target of (kind, m), in target order: stopped at the step cap (its prefix censored)? From the
+    JSON's ``trials``; all False where they are not listed.
+
+    Example:
+        >>> censored_targets({"trials": [{"kind": "random", "m": 1, "target": 1, "stopped_by": "steps"},
+        ...                              {"kind": "random", "m": 1, "target": 0, "stopped_by": "patience"}]},
+        ...                  "random", 1, 2).tolist()
+        [False, True]
+    """
+    rows = sorted((t for t in cram.get("trials") or [] if t["kind"] == kind and t["m"] == m),
+                  key=lambda t: t["target"])
+    if len(rows) != count:
+        return np.zeros(count, dtype=bool)
+    return np.array([t["stopped_by"] == "steps" for t in rows], dtype=bool)
+
+
 def draw(report: Report):
     """Draw the real-LM figure; return (figure, the series it plotted).
 
@@ -62,6 +79,7 @@ def draw(report: Report):
     fig, (a_cram, a_copy, a_info, a_ctx) = style.new_figure(2, 2, width=3.5, height=2.6)
     series = {"cramming": {"m": [], "kinds": {}}, "bound_C": C}
     ms_all = sorted({p["m"] for p in points})
+    any_capped = False
     for k, kind in enumerate(sorted({p["kind"] for p in points})):
         st = style.series_style(k)
         pts = sorted((p for p in points if p["kind"] == kind), key=lambda p: p["m"])
@@ -69,8 +87,14 @@ def draw(report: Report):
         means = [p["mean"] for p in pts]
         for p in pts:
             jitter = (np.arange(len(p["prefixes"])) / max(len(p["prefixes"]) - 1, 1) - 0.5) * 0.15 + 0.1 * (k - 0.5)
-            a_cram.plot(p["m"] + jitter, np.maximum(p["prefixes"], 0.5), linestyle="none", marker=st["marker"],
-                        color=st["color"], alpha=0.35, markersize=3)
+            capped = censored_targets(cram, kind, p["m"], len(p["prefixes"]))
+            y = np.maximum(p["prefixes"], 0.5)
+            for hollow in (False, True):   # hollow: stopped at the step cap, its prefix a lower bound
+                sel = capped == hollow
+                a_cram.plot((p["m"] + jitter)[sel], y[sel], linestyle="none", marker=st["marker"],
+                            color=st["color"], markerfacecolor="none" if hollow else st["color"], alpha=0.35,
+                            markersize=3)
+            any_capped = any_capped or bool(capped.any())
         slope = (cram["summary"].get("slopes") or {}).get(kind)
         label = f"{kind} targets (mean)"
         if slope:
@@ -85,6 +109,9 @@ def draw(report: Report):
             a_cram.errorbar(ms, means, yerr=[lo, hi], color=st["color"], linestyle="none", capsize=2)
         series["cramming"]["kinds"][kind] = {"m": ms, "mean": means, "slope": slope, "saturated": sat}
     series["cramming"]["m"] = ms_all
+    if any_capped:
+        a_cram.plot([], [], linestyle="none", marker="o", color="0.4", markerfacecolor="none", markersize=3,
+                    label="hollow: stopped at the step cap (a lower bound)")
     grid = np.array(ms_all or [1], dtype=float)
     a_cram.plot(grid, C * grid, **style.BOUND_STYLE, label=f"T1 float form: C m, C = {C:.0f}")
     a_cram.set_yscale("log")
@@ -159,8 +186,8 @@ FIGURE = FigureSpec(
     name="real_lm",
     theorems=("t1_float",),
     title="A real pretrained LM (SmolLM2-135M): cramming against m with T1's bound; copying against n",
-    caption=("Top left: longest target prefix reproduced greedily (first token included) per target and its "
-             "mean, against the number m of prompt vectors (clamped to [-r, r]), with T1's float-form bound C m. "
+    caption=("Top left: longest target prefix reproduced greedily (first token included) per target (hollow: "
+             "stopped at the step cap, a lower bound) and its mean, against the number m of prompt vectors (clamped to [-r, r]), with T1's float-form bound C m. "
              "Top right and bottom left: exact copy, per-token accuracy and information reproduced for uniformly "
              "random token strings of length n (dotted: half the trained window). Bottom right: distance between "
              "the last states of contexts that differ only in their first tokens. SmolLM2 is causal with rotary "
