@@ -262,3 +262,20 @@ def test_patience_step_estimate_predicts_where_the_rule_fires_past_the_cap():
     ratios = [e / f for f, e in zip(fired, estimates) if f > 5000]
     assert len(ratios) >= 12 and all(0.5 < r < 2.5 for r in ratios), ratios
     assert 0.8 < statistics.median(ratios) < 1.3, ratios
+
+
+def test_natural_targets_at_their_own_m_and_what_a_rerun_still_has_to_train(tiny_dir, tmp_path):
+    from dataclasses import replace
+
+    from verify.sweeps.store import Store
+
+    s = rc.Settings(ms=(1, 2), kinds=("random",), targets=2, chunk=2, n_max=6, steps=10, patience=10, window=2,
+                    bootstrap=20)
+    result = rc.experiment(s, model_dir=tiny_dir, out=tmp_path, log=lambda m: None)
+    assert result["finished"] and result["not_started"] == []
+    more = replace(s, ms=(1, 2, 3), kinds=("random", "natural"), natural_ms=(1,))
+    assert [(k, m) for k, m, _ in rc.chunks(more)] == [("random", 1), ("random", 2), ("random", 3), ("natural", 1)]
+    assert more.trials() == 8
+    with Store(tmp_path / "trials.sqlite", readonly=True) as store:
+        todo = rc.not_started(store, result["model_id"], more, result["geometry"]["r"], tmp_path / "state")
+    assert todo == [{"kind": "random", "m": 3, "targets": [0, 1]}, {"kind": "natural", "m": 1, "targets": [0, 1]}]

@@ -88,6 +88,7 @@ class Settings:
 
     ms: tuple = (1, 2, 3, 4)
     kinds: tuple = ("random", "natural")
+    natural_ms: tuple | None = None   # the m of the natural-text targets (None: every m of ms)
     targets: int = 8             # targets per (kind, m); the same targets for every m
     n_max: int = 256             # target length (a prefix reaching it is complete)
     steps: int = 5000            # AdamW steps per target at most (a target stopped there is censored)
@@ -100,6 +101,19 @@ class Settings:
     dtype: str = "float32"       # forward precision of the frozen model: float32 or bfloat16
     seed: int = 0
     bootstrap: int = 4000        # bootstrap resamples over targets for the slope interval
+
+    def ms_of(self, kind: str) -> tuple:
+        """The prompt lengths a target kind is run at.
+
+        Example:
+            >>> Settings(ms=(1, 2, 3), natural_ms=(1,)).ms_of("natural"), Settings(ms=(1, 2)).ms_of("natural")
+            ((1,), (1, 2))
+        """
+        return self.natural_ms if kind == "natural" and self.natural_ms is not None else self.ms
+
+    def trials(self) -> int:
+        """Trials of the whole run: targets at every (kind, m)."""
+        return sum(len(self.ms_of(kind)) for kind in self.kinds) * self.targets
 
 
 EXPERIMENT = Experiment(
@@ -247,9 +261,28 @@ def trial_spec(model_id: str, kind: str, m: int, target: int, s: Settings, radiu
 def chunks(s: Settings):
     """The run's chunks in order, random targets at every m first: ``(kind, m, [target ids])``."""
     for kind in s.kinds:
-        for m in s.ms:
+        for m in s.ms_of(kind):
             for start in range(0, s.targets, s.chunk):
                 yield kind, m, list(range(start, min(s.targets, start + s.chunk)))
+
+
+def keyed_chunks(model_id: str, s: Settings, radius: float):
+    """:func:`chunks` with each chunk's trial specs, their store keys and the chunk's key (its state file's
+    name in ``OUT/state/``): ``(kind, m, ids, specs, keys, chunk_key)``."""
+    from verify.sweeps.store import trial_key
+
+    for kind, m, ids in chunks(s):
+        specs = [trial_spec(model_id, kind, m, t, s, radius) for t in ids]
+        keys = [trial_key(sp) for sp in specs]
+        yield kind, m, ids, specs, keys, hashlib.sha256("".join(keys).encode()).hexdigest()[:16]
+
+
+def not_started(store, model_id: str, s: Settings, radius: float, state_dir: Path) -> list[dict]:
+    """The run's chunks neither stored nor saved mid-training: what a rerun has still to train from step 0."""
+    done = store.done_keys()
+    return [{"kind": kind, "m": m, "targets": ids} for kind, m, ids, _, keys, chunk_key in
+            keyed_chunks(model_id, s, radius)
+            if not all(k in done for k in keys) and not (Path(state_dir) / f"{chunk_key}.pt").is_file()]
 
 
 def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: str = "cpu", log=print,
@@ -268,15 +301,13 @@ def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: 
     import torch
 
     from verify.engine import versions
-    from verify.sweeps.store import LeaseKeeper, trial_key
+    from verify.sweeps.store import LeaseKeeper
 
     start_id = _start_id(lm) if s.start_token else None
     state_dir = None if state_dir is None else Path(state_dir)
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
-    for kind, m, ids in chunks(s):
-        specs = [trial_spec(model_id, kind, m, t, s, radius) for t in ids]
-        keys = [trial_key(sp) for sp in specs]
+    for kind, m, ids, specs, keys, chunk_key in keyed_chunks(model_id, s, radius):
         if all(k in store.done_keys() for k in keys):
             continue
         if claimant is not None and not store.claim(keys, claimant=claimant, lease=600):
@@ -284,7 +315,6 @@ def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: 
         if deadline is not None and time.time() > deadline:
             raise Interrupted(f"time budget spent before {kind} m={m} targets {ids[0]}..{ids[-1]}")
         targets = torch.stack([make_target(lm, kind, s.n_max, s.seed, t) for t in ids])
-        chunk_key = hashlib.sha256("".join(keys).encode()).hexdigest()[:16]
         path = None if state_dir is None else state_dir / f"{chunk_key}.pt"
         label = f"{kind} m={m} targets {ids[0]}..{ids[-1]}"
         resumed = path is not None and path.is_file()
@@ -334,7 +364,7 @@ def stored_rows(store, model_id: str, s: Settings, radius: float) -> list[dict]:
 
     by_key = {}
     for kind in s.kinds:
-        for m in s.ms:
+        for m in s.ms_of(kind):
             for r in store.rows(model=model_id, kind=kind, m=int(m), n=int(s.n_max)):
                 by_key[r["key"]] = r
     rows = []
@@ -504,7 +534,7 @@ def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict, table1: dic
     points, slopes, curv, ratios = [], {}, {}, {}
     for kind in s.kinds:
         table = {}
-        for m in s.ms:
+        for m in s.ms_of(kind):
             sel = sorted((r for r in rows if r["kind"] == kind and r["m"] == m), key=lambda r: r["target"])
             if not sel:
                 continue
@@ -702,6 +732,9 @@ def bound_table(result: dict) -> str:
             + (f", the rule would stop them near steps {_rounded(c['patience_step_estimates'])} (extrapolated)"
                if any(v is not None for v in c.get("patience_step_estimates") or []) else "")
             for c in result["in_progress"])]
+    if result.get("not_started"):
+        lines += ["", "Not started (a rerun trains them from step 0): " + "; ".join(
+            f"{c['kind']} m={c['m']} targets {c['targets'][0]}..{c['targets'][-1]}" for c in result["not_started"])]
     lines += ["", f"Protocol {PROTOCOL}: one training per target, <= {st['steps']} AdamW steps (lr {st['lr']}), "
               f"patience {st['patience']}, loss over the first L+{st['window']} tokens; prefix = greedy decoding "
               "from the prompt alone, first token included."]
@@ -850,6 +883,10 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     invocation = {"command": command, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
                   "machine": machine(), "versions": versions(), "workers": workers, "commit": git_commit()}
 
+    def pending() -> list[dict]:
+        with Store(out / "trials.sqlite", readonly=True) as store:
+            return not_started(store, model_id, s, geo["r"], out / "state")
+
     def write(rows, finished=False) -> dict:
         wall = round(time.time() - t_start, 1)
         inv = previous + [{**invocation, "wall_s": wall, "finished": finished,
@@ -861,6 +898,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                                        bounds=bounds),
                   "trials": [trial_digest(r) for r in rows],
                   "in_progress": in_progress(out / "state", s.patience),
+                  "not_started": pending(),
                   "timing": {"trial_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
                              "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
                   "invocations": inv, "finished": finished, "table1": table1_for(facts["name"]),
@@ -900,7 +938,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                 raise interrupted
             return {}
         rows = stored_rows(store, model_id, s, geo["r"])
-        finished = len(rows) == len(s.ms) * len(s.kinds) * s.targets
+        finished = len(rows) == s.trials()
         result = write(rows, finished)
         store.export_json(out / "trials.json")
     log(bound_table(result))
@@ -936,12 +974,13 @@ def rewrite_summary(out: str | Path, confidence: float = 1 - 1e-3) -> dict:
     log2_alphabet = {"random": math.log2(f["alphabet"]), "natural": math.log2(f["vocab"])}
     with Store(out / "trials.sqlite", readonly=True) as store:
         rows = stored_rows(store, result["model_id"], s, result["geometry"]["r"])
+        result["not_started"] = not_started(store, result["model_id"], s, result["geometry"]["r"], out / "state")
     result["table1"] = table1_for(f["name"])
     result["summary"] = summarize(rows, s, log2_alphabet=log2_alphabet, table1=result["table1"],
                                   bounds=result["bounds"])
     result["trials"] = [trial_digest(r) for r in rows]
     result["in_progress"] = in_progress(out / "state", s.patience)
-    result["finished"] = len(rows) == len(s.ms) * len(s.kinds) * s.targets
+    result["finished"] = len(rows) == s.trials()
     if (out / "invocations.json").is_file():
         result["invocations"] = json.loads((out / "invocations.json").read_text())
     result["confidence"] = confidence
@@ -986,6 +1025,8 @@ def parser() -> _Parser:
     p.add_argument("--m", nargs="+", type=int, default=list(d.ms), help=f"prompt lengths (default: {list(d.ms)})")
     p.add_argument("--kinds", nargs="+", default=list(d.kinds), choices=("random", "natural"),
                    help=f"target kinds (default: {' '.join(d.kinds)})")
+    p.add_argument("--natural-m", nargs="+", type=int, default=None,
+                   help="prompt lengths of the natural-text targets (default: those of --m)")
     p.add_argument("--targets", type=int, default=d.targets, help=f"targets per (kind, m) (default: {d.targets})")
     p.add_argument("--n-max", type=int, default=d.n_max, help=f"target length (default: {d.n_max})")
     p.add_argument("--steps", type=int, default=d.steps, help=f"max AdamW steps per target (default: {d.steps})")
@@ -1037,6 +1078,8 @@ def main(argv=None) -> int:
         args = parser().parse_args(argv)
         if any(m < 1 for m in args.m):
             raise UsageError(f"every m must be >= 1, got {args.m}")
+        if args.natural_m is not None and min(args.natural_m) < 1:
+            raise UsageError(f"every --natural-m must be >= 1, got {args.natural_m}")
         for name in ("targets", "n_max", "steps", "patience", "window", "chunk"):
             if getattr(args, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -1051,6 +1094,7 @@ def main(argv=None) -> int:
         apply_model_args(args)
         gguf, text = args.gguf, args.text
         s = Settings(ms=tuple(args.m), kinds=tuple(args.kinds), targets=args.targets, n_max=args.n_max,
+                     natural_ms=None if args.natural_m is None else tuple(args.natural_m),
                      steps=args.steps, patience=args.patience, window=args.window, lr=args.lr, chunk=args.chunk,
                      dtype=args.dtype, seed=args.seed, start_token=not args.no_start_token, min_delta=args.min_delta)
         if args.summary_only:
