@@ -3,7 +3,7 @@
 Usage::
 
     python -m verify.experiments.real_cramming [--gguf PATH | --model-dir DIR] [--device cpu|cuda]
-        [--m 1 2 3 4] [--kinds random natural] [--targets 8] [--steps 5000] [--patience 500]
+        [--m 1 2 3 4] [--kinds random natural] [--natural-m 1 2] [--targets 8] [--steps 5000] [--patience 500]
         [--workers 2] [--budget-minutes MIN] [--out DIR] ...
     python -m verify.experiments.real_cramming --bench --targets 4 --m 1 --n-max 64 --steps 20   # timing
 
@@ -904,8 +904,8 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                   "invocations": inv, "finished": finished, "table1": table1_for(facts["name"]),
                   "measured_utc": inv[-1]["ended_utc"], "confidence": confidence,
                   "gpu_command": "python scripts/gpu_bundle.py run bundle/a bundle/b -- --device cuda --m 1 2 3 4 "
-                                 "--kinds random natural --targets 32 --chunk 32 --out results/real_cramming_gpu "
-                                 "(after python scripts/gpu_bundle.py make bundle here)"}
+                                 "--kinds random natural --natural-m 1 2 --targets 32 --chunk 32 "
+                                 "--out results/real_cramming_gpu (after python scripts/gpu_bundle.py make bundle here)"}
         write_atomic(out / "real_cramming.json", json.dumps(result, indent=1, default=float))
         write_atomic(out / "real_cramming.md", bound_table(result))
         return result
