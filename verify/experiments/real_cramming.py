@@ -719,8 +719,8 @@ def bound_table(result: dict) -> str:
                   + " of the targets, while their frontier loss still fell by more than the patience rule's "
                   "min-delta. A rule reading the prefix alone would have stopped those within the cap; the "
                   "joint rule needs a cap beyond the loss's plateau, which this run did not reach."]
-        lines += ["", "Cap the joint rule would need (75% of the targets stopped; capped targets extrapolated from "
-                  "the spacing of their loss drops, `patience_step_estimate`): " + "; ".join(
+        lines += ["", f"Cap the joint rule would need ({100 * SATURATED_FRACTION:.0f}% of the targets stopped; capped "
+                  "targets extrapolated from the spacing of their loss drops, `patience_step_estimate`): " + "; ".join(
                       f"m={p['m']}: " + (f"{p['cap_for_saturation']:.0f} steps" if p.get("cap_for_saturation")
                                          else "unknown (" + ("no loss drops traced: trained before the trace"
                                                              if not p.get("capped_traced") else
