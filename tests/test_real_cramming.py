@@ -279,3 +279,18 @@ def test_natural_targets_at_their_own_m_and_what_a_rerun_still_has_to_train(tiny
     with Store(tmp_path / "trials.sqlite", readonly=True) as store:
         todo = rc.not_started(store, result["model_id"], more, result["geometry"]["r"], tmp_path / "state")
     assert todo == [{"kind": "random", "m": 3, "targets": [0, 1]}, {"kind": "natural", "m": 1, "targets": [0, 1]}]
+
+
+def test_an_unfinished_chunk_is_named_by_its_kind_and_targets(tiny_dir, tmp_path):
+    s = rc.Settings(ms=(1,), kinds=("random", "natural"), natural_ms=(1,), targets=2, chunk=2, n_max=6, steps=10,
+                    patience=10, window=2, bootstrap=20)
+    labels = rc.chunk_labels("tiny", s, 0.5)
+    natural_key = [k for k, v in labels.items() if v["kind"] == "natural"][0]
+    assert sorted(v["kind"] for v in labels.values()) == ["natural", "random"]
+    (tmp_path / "state").mkdir()
+    torch.save({"m": 1, "step": 7, "best": torch.tensor([3, 4]), "active": torch.tensor([True, False]),
+                "seconds": 1.0, "drops": [[], []]}, tmp_path / "state" / f"{natural_key}.pt")
+    chunk, = rc.in_progress(tmp_path / "state", 10, labels)
+    assert (chunk["kind"], chunk["targets"], chunk["step"], chunk["prefixes"]) == ("natural", [0, 1], 7, [3, 4])
+    assert rc._chunk_name(chunk) == "natural m=1 targets 0..1"
+    assert "kind" not in rc.in_progress(tmp_path / "state", 10)[0]  # without labels: the file alone

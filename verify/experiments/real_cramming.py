@@ -277,6 +277,12 @@ def keyed_chunks(model_id: str, s: Settings, radius: float):
         yield kind, m, ids, specs, keys, hashlib.sha256("".join(keys).encode()).hexdigest()[:16]
 
 
+def chunk_labels(model_id: str, s: Settings, radius: float) -> dict[str, dict]:
+    """Each chunk's state-file stem (its chunk key) mapped to its kind and targets."""
+    return {chunk_key: {"kind": kind, "targets": ids} for kind, _, ids, _, _, chunk_key in
+            keyed_chunks(model_id, s, radius)}
+
+
 def not_started(store, model_id: str, s: Settings, radius: float, state_dir: Path) -> list[dict]:
     """The run's chunks neither stored nor saved mid-training: what a rerun has still to train from step 0."""
     done = store.done_keys()
@@ -376,10 +382,11 @@ def stored_rows(store, model_id: str, s: Settings, radius: float) -> list[dict]:
     return rows
 
 
-def in_progress(state_dir: Path, patience: int | None = None) -> list[dict]:
+def in_progress(state_dir: Path, patience: int | None = None, labels: dict | None = None) -> list[dict]:
     """Saved states of unfinished chunks: per file, the step reached and the best prefixes so far; with
     ``patience``, per target still training, where the saturation rule would stop it
-    (:func:`patience_step_estimate`, None where its loss drops do not say)."""
+    (:func:`patience_step_estimate`, None where its loss drops do not say); with ``labels``
+    (:func:`chunk_labels`), each chunk's kind and targets."""
     import torch
 
     out = []
@@ -389,7 +396,8 @@ def in_progress(state_dir: Path, patience: int | None = None) -> list[dict]:
         except Exception:  # a file being replaced right now: read next time
             continue
         chunk = {"file": f.name, "m": st["m"], "step": st["step"], "prefixes": st["best"].tolist(),
-                 "active": int(st["active"].sum()), "seconds": round(st["seconds"], 1)}
+                 "active": int(st["active"].sum()), "seconds": round(st["seconds"], 1),
+                 **(labels or {}).get(f.stem, {})}
         if patience is not None:
             chunk["patience_step_estimates"] = [
                 patience_step_estimate(d, patience) if bool(a) else None
@@ -728,17 +736,24 @@ def bound_table(result: dict) -> str:
                       for p in short) + "."]
     if result.get("in_progress"):
         lines += ["", "Unfinished chunks (saved state; rerun the command to continue): " + "; ".join(
-            f"m={c['m']} step {c['step']} prefixes {c['prefixes']}"
+            _chunk_name(c) + f" step {c['step']} prefixes {c['prefixes']}"
             + (f", the rule would stop them near steps {_rounded(c['patience_step_estimates'])} (extrapolated)"
                if any(v is not None for v in c.get("patience_step_estimates") or []) else "")
             for c in result["in_progress"])]
     if result.get("not_started"):
         lines += ["", "Not started (a rerun trains them from step 0): " + "; ".join(
-            f"{c['kind']} m={c['m']} targets {c['targets'][0]}..{c['targets'][-1]}" for c in result["not_started"])]
+            _chunk_name(c) for c in result["not_started"])]
     lines += ["", f"Protocol {PROTOCOL}: one training per target, <= {st['steps']} AdamW steps (lr {st['lr']}), "
               f"patience {st['patience']}, loss over the first L+{st['window']} tokens; prefix = greedy decoding "
               "from the prompt alone, first token included."]
     return "\n".join(lines) + "\n"
+
+
+def _chunk_name(c: dict) -> str:
+    """'natural m=1 targets 0..3', or 'm=1' for a chunk whose kind is not known."""
+    if "kind" not in c:
+        return f"m={c['m']}"
+    return f"{c['kind']} m={c['m']} targets {c['targets'][0]}..{c['targets'][-1]}"
 
 
 def _rounded(values) -> list:
@@ -897,7 +912,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                   "summary": summarize(rows, s, log2_alphabet=log2_alphabet, table1=table1_for(facts["name"]),
                                        bounds=bounds),
                   "trials": [trial_digest(r) for r in rows],
-                  "in_progress": in_progress(out / "state", s.patience),
+                  "in_progress": in_progress(out / "state", s.patience, chunk_labels(model_id, s, geo["r"])),
                   "not_started": pending(),
                   "timing": {"trial_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
                              "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
@@ -979,7 +994,8 @@ def rewrite_summary(out: str | Path, confidence: float = 1 - 1e-3) -> dict:
     result["summary"] = summarize(rows, s, log2_alphabet=log2_alphabet, table1=result["table1"],
                                   bounds=result["bounds"])
     result["trials"] = [trial_digest(r) for r in rows]
-    result["in_progress"] = in_progress(out / "state", s.patience)
+    result["in_progress"] = in_progress(out / "state", s.patience,
+                                        chunk_labels(result["model_id"], s, result["geometry"]["r"]))
     result["finished"] = len(rows) == s.trials()
     if (out / "invocations.json").is_file():
         result["invocations"] = json.loads((out / "invocations.json").read_text())
