@@ -294,3 +294,40 @@ def test_an_unfinished_chunk_is_named_by_its_kind_and_targets(tiny_dir, tmp_path
     assert (chunk["kind"], chunk["targets"], chunk["step"], chunk["prefixes"]) == ("natural", [0, 1], 7, [3, 4])
     assert rc._chunk_name(chunk) == "natural m=1 targets 0..1"
     assert "kind" not in rc.in_progress(tmp_path / "state", 10)[0]  # without labels: the file alone
+
+
+def test_baseline_bits_are_the_models_own_next_token_cross_entropy_with_no_prompt(lm):
+    import math
+
+    t = torch.randint(0, 64, (2, 5), generator=torch.Generator().manual_seed(3))
+    start = lm.tok_emb.weight[:1].view(1, 1, 32).expand(2, 1, 32)
+    for start_id, got in ((0, rc.baseline_bits(lm, t, 0)), (None, rc.baseline_bits(lm, t, None))):
+        for j in range(5):
+            if start_id is None and j == 0:  # nothing read yet: the uniform guess
+                want = torch.full((2,), math.log2(64))
+            else:  # an independent forward of what precedes token j alone
+                logits = lm(t[:, :j] if j else None, start if start_id is not None else None)[:, -1]
+                want = torch.nn.functional.cross_entropy(logits, t[:, j], reduction="none") / math.log(2)
+            assert [row[j] for row in got] == pytest.approx(want.tolist(), abs=2e-4)
+
+
+def test_bits_per_vector_random_exact_natural_the_cross_entropy_the_prompt_removes():
+    import math
+
+    rows = [{"kind": kind, "m": 2, "target": t, "reason": "patience", "steps": 10, "seconds": 1.0,
+             "ce_bits": 1.5 + t, "losses": {"prefix": 3 + t, "prefix_tf": 3 + t, "curve": [[4, 3 + t]], "drops": []}}
+            for kind in ("random", "natural") for t in range(2)]
+    baseline = {kind: {str(t): [float(10 * t + j) for j in range(8)] for t in range(2)}
+                for kind in ("random", "natural")}
+    s = rc.Settings(ms=(2,), targets=2, n_max=8, bootstrap=50)
+    alphabet = {"random": math.log2(60), "natural": math.log2(64)}
+    points = {p["kind"]: p for p in rc.summarize(rows, s, log2_alphabet=alphabet, baseline=baseline)["points"]}
+    # target 0: prefix_tf 3, so 4 tokens 0+1+2+3 = 6 bits less 1.5; target 1: 5 tokens 10..14 = 60 less 2.5
+    gains = [6 - 1.5, 60 - 2.5]
+    assert points["natural"]["gain_bits"] == pytest.approx(gains)
+    assert points["natural"]["bits_per_vector"] == pytest.approx(sum(gains) / 2 / 2)
+    assert points["random"]["bits_per_vector"] == pytest.approx(3.5 * math.log2(60) / 2)
+    lo, hi = points["natural"]["gain_per_vector_ci"]
+    assert gains[0] / 2 <= lo <= hi <= gains[1] / 2
+    without = rc.summarize(rows, s, log2_alphabet=alphabet)["points"]
+    assert [p["bits_per_vector"] is None for p in without] == [False, True]

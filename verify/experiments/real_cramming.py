@@ -34,7 +34,8 @@ Protocol (one training per target until the prompt is full):
    is a lower bound). Every trial keeps its prefix over time (``curve``: the steps where it grew).
 4. Targets are the same for every m (paired), so the slope of L on m (least squares over targets) gets
    a bootstrap interval over targets, and so does the curvature. Random targets carry exactly
-   L*log2|A| bits; T1 (float form) bounds the number of accessible sequences, checked with a
+   L*log2|A| bits; natural text carries the cross-entropy the prompt removes from the model's own
+   (``OUT/baseline.json``: each target's bits with no prompt, :func:`baseline_cached`); T1 (float form) bounds the number of accessible sequences, checked with a
    Clopper-Pearson bound on the fraction of targets whose prefix reaches the median length.
 
 ``--dtype bfloat16`` runs the frozen model under bfloat16 autocast (the prompts stay float32 in [-r, r]);
@@ -532,10 +533,14 @@ def _interval(samples, level: float = 0.95) -> list[float]:
 
 
 def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict, table1: dict | None = None,
-              bounds: dict | None = None) -> dict:
+              bounds: dict | None = None, baseline: dict | None = None) -> dict:
     """Per (kind, m): prefixes, mean and median with bootstrap intervals, how the targets stopped, bits
     per vector; per kind (every m complete): slope with its interval, curvature with intervals, and for
-    random targets bound/measured of T1's float form and of the committed Table 1 row's columns."""
+    random targets bound/measured of T1's float form and of the committed Table 1 row's columns.
+
+    Bits per vector: random targets carry exactly log2|A| bits per token; natural text carries what the
+    prompt removes from the model's own cross-entropy (``baseline``, :func:`baseline_cached`: the
+    no-prompt bits of the prefix less the trial's ``ce_bits``), None without a baseline."""
     import numpy as np
 
     rng = np.random.default_rng(s.seed)
@@ -552,6 +557,11 @@ def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict, table1: dic
             boot = rng.integers(0, len(arr), (s.bootstrap, len(arr)))
             stopped = {why: sum(r["reason"] == why for r in sel) for why in STOPPED_BY}
             mean = float(arr.mean())
+            # the cross-entropy each prompt removes over the span of its ce_bits (prefix_tf + 1 tokens)
+            gain = None if baseline is None or kind not in baseline else np.asarray(
+                [sum(baseline[kind][str(r["target"])][:min(s.n_max, r["losses"]["prefix_tf"] + 1)]) - r["ce_bits"]
+                 for r in sel])
+            bits = mean * log2_alphabet[kind] if kind == "random" else None if gain is None else float(gain.mean())
             # the step at which each target's prefix stopped growing for good, plus patience: where a rule
             # reading the prefix alone would have stopped it (its own steps when it stopped by saturation)
             last_growth = [r["losses"]["curve"][-1][0] if r["losses"].get("curve") else 0 for r in sel]
@@ -571,8 +581,11 @@ def summarize(rows: list[dict], s: Settings, *, log2_alphabet: dict, table1: dic
                            "median": float(np.median(arr)), "median_ci": _interval(np.median(arr[boot], axis=1)),
                            "censored": stopped["steps"], "stopped": stopped,
                            "saturated_fraction": (stopped["patience"] + stopped["complete"]) / len(sel),
-                           "mean_bits": mean * log2_alphabet[kind],
-                           "bits_per_vector": mean * log2_alphabet[kind] / m,
+                           "mean_bits": bits, "bits_per_vector": None if bits is None else bits / m,
+                           "gain_bits": None if gain is None else [round(float(v), 1) for v in gain],
+                           "gain_per_vector": None if gain is None else float(gain.mean()) / m,
+                           "gain_per_vector_ci": None if gain is None else
+                           [v / m for v in _interval(gain[boot].mean(axis=1))],
                            "steps_mean": float(np.mean([r["steps"] for r in sel])),
                            "seconds": float(sum(r["seconds"] or 0 for r in sel))})
         complete = {m: v for m, v in table.items() if len(v) == s.targets}
@@ -699,7 +712,15 @@ def bound_table(result: dict) -> str:
                      f"{p['mean_ci'][1]:.2f}] | {p['median']:.1f} [{p['median_ci'][0]:.1f}, {p['median_ci'][1]:.1f}] | "
                      f"{st_.get('patience', 0)} / {st_.get('complete', 0)} / {st_.get('steps', 0)} | "
                      f"{100 * p['saturated_fraction']:.0f}% | {100 * p.get('prefix_saturated_fraction', math.nan):.0f}% | "
-                     f"{p['bits_per_vector']:.0f} | {p['steps_mean']:.0f} |")
+                     + ("—" if p.get("bits_per_vector") is None else f"{p['bits_per_vector']:.0f}")
+                     + f" | {p['steps_mean']:.0f} |")
+    gains = [p for p in s["points"] if p.get("gain_per_vector_ci")]
+    lines += ["", f"Bits per vector: a random target carries exactly log2|A| = {math.log2(f['alphabet']):.2f} bits "
+              "per token; natural text carries the cross-entropy the prompt removes (the model's own bits for the "
+              "prefix with no prompt, `baseline.json`, less those with it; Kuratov et al.'s information gain)."
+              + ("" if not gains else " Cross-entropy removed per vector [95% CI], both kinds: " + "; ".join(
+                  f"{p['kind']} m={p['m']} {p['gain_per_vector']:.0f} "
+                  f"[{p['gain_per_vector_ci'][0]:.0f}, {p['gain_per_vector_ci'][1]:.0f}]" for p in gains) + ".")]
     lines += ["", "| targets | slope (tokens/vector) | 95% bootstrap interval | C (T1 float) | C/slope | "
               "upper/lower-half slope ratio [95% CI] | quadratic [95% CI] |", "|---|---|---|---|---|---|---|"]
     for kind, sl in s["slopes"].items():
@@ -862,6 +883,73 @@ def geometry_cached(lm, model_id: str, out: Path, *, device: str, log=print) -> 
     return geo
 
 
+def baseline_bits(lm, targets, start_id: int | None, *, device: str = "cpu", batch: int = 4) -> list[list[float]]:
+    """Per target row and token, the frozen model's cross-entropy (bits) with no prompt: what it reads
+    before the target is its start token alone (``start_id``; None: nothing, so the first token gets
+    log2|V|, the uniform guess). Its sum over a prefix less the prompt's ``ce_bits`` is the cross-entropy
+    the prompt removes (Kuratov et al.'s information gain): the bits a prompt stores about text the model
+    already predicts in part.
+
+    Example (a tiny random Llama)::
+
+        >>> import torch
+        >>> from verify.real import tiny_llama
+        >>> bits = baseline_bits(tiny_llama(), torch.tensor([[1, 2, 3]]), 0)  # doctest: +SKIP
+        >>> len(bits[0])  # doctest: +SKIP
+        3
+    """
+    import torch
+    import torch.nn.functional as F
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(targets), batch):
+            t = targets[i:i + batch].to(device)
+            if start_id is not None:
+                start = lm.tok_emb.weight[[start_id]].detach().view(1, 1, -1).expand(len(t), -1, -1)
+                logits = lm(t[:, :-1], start).float()
+                nll = F.cross_entropy(logits.transpose(1, 2), t, reduction="none")
+            else:
+                logits = lm(t[:, :-1], None).float()
+                first = torch.full((len(t), 1), math.log(logits.shape[-1]), device=logits.device)
+                nll = torch.cat([first, F.cross_entropy(logits.transpose(1, 2), t[:, 1:], reduction="none")], 1)
+            out += (nll / math.log(2)).cpu().tolist()
+    return [[round(v, 4) for v in row] for row in out]
+
+
+def baseline_cached(lm, model_id: str, s: Settings, out: Path, *, device: str, log=print) -> dict:
+    """:func:`baseline_bits` of every target of the run, kept in ``OUT/baseline.json`` (computed once per
+    model, target length and seed; a few seconds): ``{kind: {str(target): [bits per token]}}``."""
+    import torch
+
+    got = baseline_read(out, model_id, s)
+    if got is not None:
+        return got
+    log("cross-entropy of the targets without a prompt (baseline.json) ...")
+    start_id = _start_id(lm) if s.start_token else None
+    bits = {}
+    for kind in s.kinds:
+        targets = torch.stack([make_target(lm, kind, s.n_max, s.seed, t) for t in range(s.targets)])
+        bits[kind] = {str(t): row for t, row in enumerate(baseline_bits(lm, targets, start_id, device=device))}
+    write_atomic(out / "baseline.json", json.dumps({**_baseline_key(model_id, s), "bits": bits}))
+    return bits
+
+
+def _baseline_key(model_id: str, s: Settings) -> dict:
+    return {"model_id": model_id, "n_max": int(s.n_max), "seed": int(s.seed), "start_token": bool(s.start_token)}
+
+
+def baseline_read(out: Path, model_id: str, s: Settings) -> dict | None:
+    """``OUT/baseline.json``'s bits when they are those of this run's targets (every kind and target), else None."""
+    path = Path(out) / "baseline.json"
+    got = json.loads(path.read_text()) if path.is_file() else {}
+    key = _baseline_key(model_id, s)
+    if {k: got.get(k) for k in key} != key or not all(
+            str(t) in got.get("bits", {}).get(kind, {}) for kind in s.kinds for t in range(s.targets)):
+        return None
+    return got["bits"]
+
+
 def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", out="out/real_cramming",
                text=None, budget_minutes: float | None = None, command: str | None = None, log=print,
                progress=None, workers: int = 1, worker_argv: list[str] | None = None, worker: bool = False,
@@ -892,6 +980,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     geo = geometry_cached(lm, model_id, out, device=device, log=log)
     bounds = float_bounds(facts["d"], facts["vocab"], facts["alphabet"], geo["r"])
     log(f"r = {geo['r']:.4g}, theta = {geo['theta']:.4g}; T1 float form: C = {bounds['C_vocab']:.1f} tokens/vector")
+    baseline = None if worker else baseline_cached(lm, model_id, s, out, device=device, log=log)
     log2_alphabet = {"random": math.log2(facts["alphabet"]), "natural": math.log2(facts["vocab"])}
     inv_path = out / "invocations.json"
     previous = json.loads(inv_path.read_text()) if inv_path.is_file() and not worker else []
@@ -910,7 +999,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
         result = {"model": facts, "model_id": model_id, "geometry": geo, "bounds": bounds,
                   "settings": {**asdict(s), "device": device}, "protocol": PROTOCOL,
                   "summary": summarize(rows, s, log2_alphabet=log2_alphabet, table1=table1_for(facts["name"]),
-                                       bounds=bounds),
+                                       bounds=bounds, baseline=baseline),
                   "trials": [trial_digest(r) for r in rows],
                   "in_progress": in_progress(out / "state", s.patience, chunk_labels(model_id, s, geo["r"])),
                   "not_started": pending(),
@@ -992,7 +1081,7 @@ def rewrite_summary(out: str | Path, confidence: float = 1 - 1e-3) -> dict:
         result["not_started"] = not_started(store, result["model_id"], s, result["geometry"]["r"], out / "state")
     result["table1"] = table1_for(f["name"])
     result["summary"] = summarize(rows, s, log2_alphabet=log2_alphabet, table1=result["table1"],
-                                  bounds=result["bounds"])
+                                  bounds=result["bounds"], baseline=baseline_read(out, result["model_id"], s))
     result["trials"] = [trial_digest(r) for r in rows]
     result["in_progress"] = in_progress(out / "state", s.patience,
                                         chunk_labels(result["model_id"], s, result["geometry"]["r"]))
