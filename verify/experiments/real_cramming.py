@@ -727,10 +727,12 @@ def bound_table(result: dict) -> str:
         C = b["C_alphabet"] if kind == "random" else b["C_vocab"]
         ratio = f"{C / sl['slope']:.0f}" if sl["slope"] > 0 else "inf"
         cv = s.get("curvature", {}).get(kind, {})
+
+        def with_ci(name):  # curvature needs three or more m: "—" where it was not measured
+            v, (lo, hi) = cv.get(name, math.nan), cv.get(name + "_ci", [math.nan] * 2)
+            return "—" if not math.isfinite(v) else f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
         lines.append(f"| {kind} | {sl['slope']:.2f} | [{sl['lo']:.2f}, {sl['hi']:.2f}] | {C:.0f} | {ratio} | "
-                     f"{cv.get('slope_ratio', float('nan')):.2f} [{cv.get('slope_ratio_ci', [math.nan] * 2)[0]:.2f}, "
-                     f"{cv.get('slope_ratio_ci', [math.nan] * 2)[1]:.2f}] | {cv.get('quadratic', float('nan')):.2f} "
-                     f"[{cv.get('quadratic_ci', [math.nan] * 2)[0]:.2f}, {cv.get('quadratic_ci', [math.nan] * 2)[1]:.2f}] |")
+                     f"{with_ci('slope_ratio')} | {with_ci('quadratic')} |")
     bm = s.get("bound_over_measured") or {}
     if bm:
         lines += ["", "Bound/measured for the random targets' slope (C in tokens of the random alphabet per vector; "
