@@ -694,6 +694,21 @@ def checks_from(result: dict, confidence: float = 1 - 1e-3) -> list:
     return checks
 
 
+def _value_with_ci(fields: dict, name: str) -> str:
+    """`fields[name]` with its interval `fields[name + "_ci"]`, or "—" where it was not measured.
+
+    Curvature needs three or more m, so a kind run at two has none.
+
+    Example:
+        >>> _value_with_ci({"quadratic": -2.719, "quadratic_ci": [-5.44, -0.13]}, "quadratic")
+        '-2.72 [-5.44, -0.13]'
+        >>> _value_with_ci({"quadratic": float("nan")}, "quadratic"), _value_with_ci({}, "quadratic")
+        ('—', '—')
+    """
+    value, (lo, hi) = fields.get(name, math.nan), fields.get(name + "_ci", [math.nan] * 2)
+    return "—" if not math.isfinite(value) else f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 def bound_table(result: dict) -> str:
     """Markdown: prefix length by m and kind, slope with its interval, T1's C and the ratio."""
     f, geo, b, s = result["model"], result["geometry"], result["bounds"], result["summary"]
@@ -727,12 +742,8 @@ def bound_table(result: dict) -> str:
         C = b["C_alphabet"] if kind == "random" else b["C_vocab"]
         ratio = f"{C / sl['slope']:.0f}" if sl["slope"] > 0 else "inf"
         cv = s.get("curvature", {}).get(kind, {})
-
-        def with_ci(name):  # curvature needs three or more m: "—" where it was not measured
-            v, (lo, hi) = cv.get(name, math.nan), cv.get(name + "_ci", [math.nan] * 2)
-            return "—" if not math.isfinite(v) else f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
         lines.append(f"| {kind} | {sl['slope']:.2f} | [{sl['lo']:.2f}, {sl['hi']:.2f}] | {C:.0f} | {ratio} | "
-                     f"{with_ci('slope_ratio')} | {with_ci('quadratic')} |")
+                     f"{_value_with_ci(cv, 'slope_ratio')} | {_value_with_ci(cv, 'quadratic')} |")
     bm = s.get("bound_over_measured") or {}
     if bm:
         lines += ["", "Bound/measured for the random targets' slope (C in tokens of the random alphabet per vector; "
