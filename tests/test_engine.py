@@ -261,6 +261,30 @@ def test_a_stopped_tune_resumes_from_its_saved_state_and_ends_as_an_uninterrupte
         tune(model, targets, 1, config=TuneConfig(restarts=1), checkpoint=Checkpointing(path=path))
 
 
+@pytest.mark.parametrize("window", [None, 2])
+def test_a_tune_stopped_by_its_cap_continues_to_a_larger_cap_as_one_run_there(tmp_path, window):
+    from verify.engine import Checkpointing
+
+    model = tiny_model(2)
+    targets = reachable_targets(model, 6, n=5, m=1, scale=2.0, seed=4)
+    groups = torch.tensor([0, 0, 1, 2, 2, 3])
+    config = lambda steps: TuneConfig(steps=steps, window=window, patience=30, radius=1.5)  # noqa: E731
+    straight = tune(model, targets, 1, groups=groups, config=config(120))
+    path = tmp_path / "state.pt"
+    capped = tune(model, targets, 1, groups=groups, config=config(40), checkpoint=Checkpointing(path=path))
+    assert "max_steps" in capped.reason and torch.load(path, weights_only=False)["step"] == 40  # kept at the cap
+    assert "patience" in straight.reason        # what the larger cap adds: a censored group stops by patience
+    again = tune(model, targets, 1, groups=groups, config=config(120), checkpoint=Checkpointing(path=path))
+    for field in ("success", "accuracy", "ce_bits", "steps", "prompts", "best_step"):
+        assert torch.equal(getattr(straight, field), getattr(again, field)), field
+    assert straight.reason == again.reason and straight.total_steps == again.total_steps
+    if window is not None:
+        assert torch.equal(straight.prefix, again.prefix) and straight.curves == again.curves
+    done = tmp_path / "done.pt"
+    tune(model, targets, 1, groups=groups, config=config(300), checkpoint=Checkpointing(path=done))
+    assert not done.exists()    # nothing censored: nothing kept
+
+
 def test_a_deadline_saves_and_stops():
     from verify.engine import Checkpointing, Interrupted
 

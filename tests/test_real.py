@@ -235,3 +235,4 @@ def test_real_cramming_cli_usage(capsys):
     assert capsys.readouterr().out.count("(default:") >= 18
     assert main(["--device", "tpu"]) == 2 and "invalid choice" in capsys.readouterr().err
     assert main(["--m", "0"]) == 2
+    assert main(["--extend-from", "/nonexistent/run"]) == 2 and "no run there" in capsys.readouterr().err

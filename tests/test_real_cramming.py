@@ -331,3 +331,46 @@ def test_bits_per_vector_random_exact_natural_the_cross_entropy_the_prompt_remov
     assert gains[0] / 2 <= lo <= hi <= gains[1] / 2
     without = rc.summarize(rows, s, log2_alphabet=alphabet)["points"]
     assert [p["bits_per_vector"] is None for p in without] == [False, True]
+
+
+def test_a_larger_cap_carries_stopped_chunks_and_continues_censored_ones_as_one_run_there(tiny_dir, tmp_path):
+    from dataclasses import replace
+
+    from verify.cli import torch_threads
+    from verify.sweeps.store import Store
+
+    # min_delta 0: any fall of the loss is progress, so some targets outlast the small cap and some do not
+    small = rc.Settings(ms=(1,), kinds=("random",), targets=4, chunk=2, n_max=12, steps=200, patience=8,
+                        min_delta=0.0, window=3, bootstrap=20)
+    large = replace(small, steps=400)
+    keep = ("prefix", "prefix_tf", "steps", "stopped_by", "best_step", "curve", "drops")
+
+    def digests(result):
+        return [{k: t[k] for k in keep} for t in result["trials"]]
+
+    def run(s, out, **kw):
+        logged = []
+        with torch_threads(1):
+            result = rc.experiment(s, model_dir=tiny_dir, out=out, log=logged.append, **kw)
+        return result, "\n".join(logged)
+
+    first, _ = run(small, tmp_path / "a")
+    assert [t["stopped_by"] == "steps" for t in first["trials"]] == [True, False, False, False]  # the premise
+    assert len(list((tmp_path / "a" / "state" / "capped").glob("*.pt"))) == 1   # the censored chunk's state
+    assert first["capped"] == ["random m=1 targets 0..1"] and "A larger `--steps` continues" in rc.bound_table(first)
+    with Store(tmp_path / "a" / "trials.sqlite", readonly=True) as store:
+        assert rc.not_started(store, first["model_id"], large, first["geometry"]["r"], tmp_path / "a" / "state",
+                              [tmp_path / "a"]) == []           # both chunks have a head start
+    direct, _ = run(large, tmp_path / "direct")
+    extended, log = run(large, tmp_path / "b", extend_from=[tmp_path / "a"])
+    assert "targets 2..3: carried from cap 200" in log and "continuing its censored targets from cap 200" in log
+    assert log.count("training (<=") == 1                       # only the censored chunk trains
+    assert digests(extended) == digests(direct)                 # the same trials as a run at 400 from step 0
+    assert [t["steps"] for t in extended["trials"]][0] > 200 and extended["extends"] == [str(tmp_path / "a")]
+    assert [[t.get("carried_from"), t.get("continued_from")] for t in extended["trials"]] == [[None, 200]] * 2 + \
+        [[200, None]] * 2
+    assert "2 trials carried over (stopped before it) from cap 200; 2 trials continued" in rc.bound_table(extended)
+    for a, b in zip(extended["trials"], direct["trials"]):
+        assert a["ce_bits"] == pytest.approx(b["ce_bits"], rel=1e-9)
+    in_place, log = run(large, tmp_path / "a")                  # a larger --steps in the same folder
+    assert "carried from cap 200" in log and digests(in_place) == digests(direct)

@@ -151,9 +151,10 @@ class Interrupted(Exception):
 class Checkpointing:
     """How a long :func:`tune` saves its state, reports progress and stops early.
 
-    ``path``: the state file (prompts, AdamW moments, counters), written every ``save_every`` seconds and
-    when training is stopped (the caller removes it when it no longer needs it): a later ``tune`` with
-    the same path, targets, groups and m continues from its step (finished groups stay finished). ``stop()`` (e.g. a signal handler's
+    ``path``: the state file (prompts, AdamW moments, counters), written every ``save_every`` seconds, when
+    training is stopped and when the step cap ends it with groups still training (the caller removes it
+    when it no longer needs it): a later ``tune`` with the same path, targets, groups and m continues from
+    its step (finished groups stay finished), to a larger cap too. ``stop()`` (e.g. a signal handler's
     ``threading.Event().is_set``) or ``time.time() > deadline`` saves and raises :class:`Interrupted` at
     the start of a step. ``progress(info)`` is called every ``progress_every`` seconds with ``step``,
     ``prefixes`` (the kept prefix per group, on the frontier), ``active``, ``steps_per_s`` and ``eta_s``
@@ -551,6 +552,8 @@ def _tune_once(model, targets, m, inputs, groups, config, init, device, checkpoi
             else:
                 st["reason"][g] = "reproduced" if bool(reproduced[j]) else "patience"
     st["seconds"] = seconds0 + time.time() - t0
+    if path is not None and bool(active.any()):
+        save()   # the state at the cap: the same call with a larger ``steps`` continues from it
     # Without a frontier, the groups still training at the cap have their final prompt evaluated too; on
     # the frontier the kept prompt is the one of the longest prefix, as in training.
     idx = active.nonzero().squeeze(1)

