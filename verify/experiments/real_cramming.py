@@ -394,7 +394,9 @@ def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: 
         label = f"{kind} m={m} targets {ids[0]}..{ids[-1]}"
         resumed = path is not None and path.is_file()
         prior = None if resumed else earlier_cap(sources, specs)
-        start = head_start(prior) if path is not None else None
+        start = head_start(prior)
+        if start == "continue" and path is None:   # nowhere to put the kept state: train from step 0
+            start = None
         if start == "carry":
             store.put_many([{**r, **sp, "key": key, "spec": sp, "created_utc": None,
                              "losses": {**r["losses"], "carried_from": {"max_steps": prior["cap"], "key": r["key"]}}}
