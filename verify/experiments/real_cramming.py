@@ -48,9 +48,9 @@ the chunk after a kill. ``--workers N`` trains N chunks side by side (one thread
 the store). Raising the cap (a larger ``--steps``, in OUT or with ``--extend-from DIR``) trains only what
 the smaller cap censored: a chunk whose targets all stopped before it is carried over, and a chunk with
 censored targets continues from its state at the cap (kept in ``OUT/state/capped/``), to the trials a run
-at the larger cap from step 0 gives. Progress goes to stderr. ``OUT/real_cramming.json`` (geometry, bounds, per-target prefixes,
-summary, unfinished chunks) and ``OUT/real_cramming.md`` are rewritten after each chunk; ``OUT/trials.json``
-is the store's export. Exit codes: 0 done, 2 bad input, 3 stopped early (state saved).
+at the larger cap from step 0 gives. Progress goes to stderr. ``OUT/real_cramming.json`` (geometry,
+bounds, per-target prefixes, summary, unfinished chunks) and ``OUT/real_cramming.md`` are rewritten after
+each chunk; ``OUT/trials.json`` is the store's export. Exit codes: 0 done, 2 bad input, 3 stopped early (state saved).
 
 Under ``python -m verify.all --profile real`` :func:`run` reads the committed results (their checks carry
 a ``source`` record: file, commit, date, machine, confidence) or, with ``--measure``, a model named
@@ -366,8 +366,8 @@ def run_trials(lm, model_id: str, s: Settings, store, *, radius: float, device: 
     ``sources`` (:func:`earlier_cap`) is carried over when every target stopped before that cap, and else
     continued from its state at that cap when kept: a larger cap trains only the censored targets' extra
     steps, to the trials a run at the larger cap from step 0 gives. A chunk ending with censored targets
-    keeps its state in ``state_dir/capped/`` for that. With ``claimant`` (several workers on one store) a chunk is
-    first claimed in the store (:meth:`verify.sweeps.store.Store.claim`) and skipped when another live
+    keeps its state in ``state_dir/capped/`` for that. With ``claimant`` (several workers on one store) a
+    chunk is first claimed in the store (:meth:`verify.sweeps.store.Store.claim`) and skipped when another live
     worker holds it. ``state_dir``: where an unfinished chunk's training state lives
     (``<chunk key>.pt``, see :func:`cram`), so a killed run resumes inside its chunk. Raises
     :class:`Interrupted` (state saved) on a signal or after ``deadline``; returns the stored rows of every
@@ -873,7 +873,7 @@ def bound_table(result: dict) -> str:
              ("continued_from", "continued from their state at", from_cap["continued_from"])) if ts) + "."]
     if result.get("capped"):
         lines += ["", f"Kept at the {st['steps']}-step cap (`state/capped/`): " + "; ".join(result["capped"])
-                  + f". A larger `--steps` continues their censored targets from there (in this folder, or "
+                  + ". A larger `--steps` continues their censored targets from there (in this folder, or "
                   "another with `--extend-from`)."]
     if result.get("in_progress"):
         lines += ["", "Unfinished chunks (saved state; rerun the command to continue): " + "; ".join(
