@@ -503,6 +503,19 @@ def capped_chunks(state_dir: Path, labels: dict) -> list[str]:
     return [_chunk_name(labels[f.stem]) for f in sorted((Path(state_dir) / CAPPED).glob("*.pt")) if f.stem in labels]
 
 
+def unfinished(out: Path, model_id: str, s: Settings, radius: float, extends=()) -> dict:
+    """A run folder's chunks not stored yet, as the result JSON lists them: ``in_progress`` (saved
+    mid-training), ``capped`` (kept at the step cap) and ``not_started`` (``extends``: the folders besides
+    ``out`` a larger cap reads, :func:`head_start`)."""
+    from verify.sweeps.store import Store
+
+    labels = chunk_labels(model_id, s, radius)
+    with Store(out / "trials.sqlite", readonly=True) as store:
+        todo = not_started(store, model_id, s, radius, out / "state", [out, *map(Path, extends)])
+    return {"in_progress": in_progress(out / "state", s.patience, labels),
+            "capped": capped_chunks(out / "state", labels), "not_started": todo}
+
+
 def _start_id(lm) -> int | None:
     """The model's start token (SmolLM2: <|im_start|>), else its end-of-text token, else None."""
     tok = getattr(lm, "tokenizer", None)
@@ -1098,7 +1111,6 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     gguf, model_dir = real.model_or_default(gguf, model_dir)
     model_id = f"gguf:{Path(gguf).name}" if gguf else f"hf:{Path(model_dir).resolve().name}"
     extend_from = [str(Path(d)) for d in extend_from]
-    sources = [out, *map(Path, extend_from)]
     for src in extend_from:
         if not (out / "geometry.json").is_file() and (Path(src) / "geometry.json").is_file():
             shutil.copyfile(Path(src) / "geometry.json", out / "geometry.json")
@@ -1117,10 +1129,6 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
     invocation = {"command": command, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
                   "machine": machine(), "versions": versions(), "workers": workers, "commit": git_commit()}
 
-    def pending() -> list[dict]:
-        with Store(out / "trials.sqlite", readonly=True) as store:
-            return not_started(store, model_id, s, geo["r"], out / "state", sources)
-
     def write(rows, finished=False) -> dict:
         wall = round(time.time() - t_start, 1)
         inv = previous + [{**invocation, "wall_s": wall, "finished": finished,
@@ -1131,9 +1139,7 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
                   "summary": summarize(rows, s, log2_alphabet=log2_alphabet, table1=table1_for(facts["name"]),
                                        bounds=bounds, baseline=baseline),
                   "trials": [trial_digest(r) for r in rows],
-                  "in_progress": in_progress(out / "state", s.patience, chunk_labels(model_id, s, geo["r"])),
-                  "capped": capped_chunks(out / "state", chunk_labels(model_id, s, geo["r"])),
-                  "not_started": pending(),
+                  **unfinished(out, model_id, s, geo["r"], extend_from),
                   "timing": {"trial_seconds": round(sum(r["seconds"] or 0 for r in rows), 1),
                              "wall_s_all_invocations": round(sum(i["wall_s"] for i in inv), 1)},
                   "invocations": inv, "finished": finished, "table1": table1_for(facts["name"]),
@@ -1160,7 +1166,8 @@ def experiment(s: Settings, *, gguf=None, model_dir=None, device: str = "cpu", o
         try:
             run_trials(lm, model_id, s, store, radius=geo["r"], device=device, log=log, deadline=deadline,
                        on_chunk=None if worker else write, state_dir=out / "state", progress=progress,
-                       claimant=claimant, save_every=save_every, progress_every=progress_every, sources=sources)
+                       claimant=claimant, save_every=save_every, progress_every=progress_every,
+                       sources=[out, *map(Path, extend_from)])
         except Interrupted as exc:
             interrupted = exc
         finally:
@@ -1210,15 +1217,11 @@ def rewrite_summary(out: str | Path, confidence: float = 1 - 1e-3) -> dict:
     log2_alphabet = {"random": math.log2(f["alphabet"]), "natural": math.log2(f["vocab"])}
     with Store(out / "trials.sqlite", readonly=True) as store:
         rows = stored_rows(store, result["model_id"], s, result["geometry"]["r"])
-        result["not_started"] = not_started(store, result["model_id"], s, result["geometry"]["r"], out / "state",
-                                            [out, *map(Path, result.get("extends", []))])
     result["table1"] = table1_for(f["name"])
     result["summary"] = summarize(rows, s, log2_alphabet=log2_alphabet, table1=result["table1"],
                                   bounds=result["bounds"], baseline=baseline_read(out, result["model_id"], s))
     result["trials"] = [trial_digest(r) for r in rows]
-    labels = chunk_labels(result["model_id"], s, result["geometry"]["r"])
-    result["in_progress"] = in_progress(out / "state", s.patience, labels)
-    result["capped"] = capped_chunks(out / "state", labels)
+    result.update(unfinished(out, result["model_id"], s, result["geometry"]["r"], result.get("extends", [])))
     result["finished"] = len(rows) == s.trials()
     if (out / "invocations.json").is_file():
         result["invocations"] = json.loads((out / "invocations.json").read_text())
